@@ -1,0 +1,98 @@
+"""Destination numbers: E.164 normalisation and the country allow-list.
+
+An OTP gateway that sends to any number it is given is an SMS-pumping target (fraudsters
+request codes to premium-rate ranges). Every destination is parsed with ``phonenumbers``
+(Google's libphonenumber metadata, maintained upstream), must be a valid number and must
+belong to a country on the configured allow-list. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import NewType
+
+import phonenumbers
+
+from gateway.errors import RequestError
+
+#: A phone number in E.164 form: "+" and up to 15 digits (ITU-T E.164 §6).
+E164 = NewType("E164", str)
+
+
+class NumberError(RequestError):
+    """A destination number is malformed, invalid, or in a country we do not send to."""
+
+
+def parse_destination(
+    number: str, allowed_countries: Collection[str], *, require_valid: bool = True
+) -> E164:
+    """Parse ``number`` (international form, "+" optional) into E.164 and check its country.
+
+    ``allowed_countries`` holds ISO 3166-1 alpha-2 region codes ("US", "GB"); an empty
+    collection refuses every destination. ``require_valid=False`` accepts numbers that are
+    merely *possible* (right length for the country), for test ranges such as +1 555.
+
+    Returns the E.164 string; raises :class:`NumberError` naming the problem.
+    """
+    if not isinstance(number, str) or not number.strip():
+        raise NumberError("destination: empty number")
+    text = number.strip()
+    if len(text) > 40:
+        raise NumberError("destination: too long to be a phone number")
+    if not text.startswith("+"):
+        text = "+" + text
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise NumberError(f"destination: not a phone number ({_reason(exc)})") from exc
+    # IS_POSSIBLE_LOCAL_ONLY (a number dialable only inside its area) is not enough for SMS.
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise NumberError("destination: wrong length for its country code")
+    if require_valid and not phonenumbers.is_valid_number(parsed):
+        raise NumberError("destination: not a valid number in any numbering plan")
+    region = region_of(parsed)
+    allowed = {code.upper() for code in allowed_countries}
+    if region not in allowed:
+        listed = ", ".join(sorted(allowed)) or "none"
+        raise NumberError(
+            f"destination: country {region} is not allowed (send.allowed_countries: {listed})"
+        )
+    return E164(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def region_of(number: phonenumbers.PhoneNumber | str) -> str:
+    """Return the ISO region of a number, or the main region of its country calling code.
+
+    Numbers outside the assigned ranges (e.g. +1 555 01xx) have no exact region; for them
+    the country code's main region ("US" for +1) is returned, "ZZ" when even that is unknown.
+    Raises :class:`NumberError` for a string that does not parse.
+    """
+    if isinstance(number, str):
+        try:
+            number = phonenumbers.parse(number, None)
+        except phonenumbers.NumberParseException as exc:
+            raise NumberError(f"not a phone number ({_reason(exc)})") from exc
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or region in {"ZZ", "001"}:
+        code = number.country_code or 0
+        region = phonenumbers.region_code_for_country_code(code)
+    return region or "ZZ"
+
+
+def is_region(code: str) -> bool:
+    """Return True when ``code`` is a region phonenumbers knows ("US", "GB", ...)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country calling code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+
+def _reason(exc: phonenumbers.NumberParseException) -> str:
+    return _REASONS.get(exc.error_type, "unparseable")

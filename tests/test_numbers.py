@@ -1,0 +1,78 @@
+"""Tests for destination number parsing and the country allow-list."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.errors import RequestError
+from gateway.numbers import NumberError, is_region, parse_destination, region_of
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+12025550123", "+12025550123"),
+        ("+1 (202) 555-0123", "+12025550123"),
+        ("12025550123", "+12025550123"),
+        (" +44 20 7946 0958 ", "+442079460958"),
+    ],
+)
+def test_normalises_to_e164(raw: str, expected: str) -> None:
+    """Spaces, dashes and a missing plus are normalised to E.164."""
+    assert parse_destination(raw, ["US", "GB"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "empty"),
+        ("abc", "not a phone number"),
+        ("+999123", "unknown country calling code"),
+        ("+1900555012", "wrong length"),
+        ("+15550123", "wrong length"),
+        ("+15550000001", "not a valid number"),
+        ("+4915112345678", "country DE is not allowed"),
+        ("1" * 50, "too long"),
+    ],
+)
+def test_errors_name_the_problem(raw: str, problem: str) -> None:
+    """Each refusal says what is wrong with the number."""
+    with pytest.raises(NumberError, match=problem):
+        parse_destination(raw, ["US", "GB"])
+
+
+def test_empty_allow_list_refuses_everything() -> None:
+    """With no allowed country, nothing is sent anywhere."""
+    with pytest.raises(NumberError, match="allowed_countries: none"):
+        parse_destination("+12025550123", [])
+
+
+def test_possible_numbers_for_test_ranges() -> None:
+    """require_valid=False admits unassigned but well-formed numbers like +1 555 000 0001."""
+    assert parse_destination("+15550000001", ["us"], require_valid=False) == "+15550000001"
+
+
+def test_region_of() -> None:
+    """Regions come from the number, or the country code's main region when unassigned."""
+    assert region_of("+442079460958") == "GB"
+    assert region_of("+15550000001") == "US"
+    assert is_region("GB")
+    assert not is_region("XX")
+    with pytest.raises(NumberError):
+        region_of("nope")
+
+
+@given(st.text(max_size=30))
+def test_any_text_gives_a_number_or_our_error(raw: str) -> None:
+    """Random input yields an E.164 string or a NumberError, nothing else."""
+    try:
+        result = parse_destination(raw, ["US", "GB", "DE", "FR"], require_valid=False)
+    except NumberError as exc:
+        error: RequestError = exc  # our hierarchy: a consumer's bad request
+        assert str(error).startswith("destination: ")
+    else:
+        assert result.startswith("+")
+        assert result[1:].isdigit()
+        assert len(result) <= 16
