@@ -1,0 +1,229 @@
+"""Who may do what on the relay socket: peer identity and deny-by-default rules.
+
+The server reads the peer's uid/gid/pid with ``SO_PEERCRED`` (socket(7)); this module
+resolves the user's name and groups (primary + supplementary, via ``pwd``/``grp``/
+``os.getgrouplist``; injectable for tests) and matches them against rules mapping users
+and groups to operations and origins. Nothing is allowed unless a rule allows it.
+Origins are matched here with a small matcher (exact host, ``*.suffix`` or ``*``):
+``gateway.webotp``'s allow-list was not committed when this was written.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import grp
+import os
+import pwd
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.errors import UsageError
+from gateway.relay.errors import BadRequest, Forbidden
+from gateway.relay.messages import normalise_origin
+from gateway.relay.ports import CodeRecord
+
+
+class Permission(enum.Enum):
+    """An operation a rule can grant (``cancel`` needs none: it acts on one's own requests)."""
+
+    GET = "get"
+    SUBSCRIBE = "subscribe"
+    SEND = "send"
+    STATUS = "status"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """A user's name and group memberships, as the system resolves them."""
+
+    user: str | None
+    gids: frozenset[int]
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Peer:
+    """The process on the other end of a connection (``SO_PEERCRED``) and its identity."""
+
+    uid: int
+    gid: int
+    pid: int
+    user: str | None = None
+    gids: frozenset[int] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+
+class IdentityResolver(Protocol):
+    """Resolves a uid (and the peer's gid) to a user name and groups."""
+
+    def resolve(self, uid: int, gid: int) -> Identity:
+        """Return the identity; unknown ids give ``user=None`` and just ``{gid}``."""
+        ...
+
+
+class SystemIdentity:
+    """Resolves through the system databases (``pwd``, ``grp``, ``getgrouplist``)."""
+
+    def resolve(self, uid: int, gid: int) -> Identity:
+        """Return the user's name, primary and supplementary groups (and the peer's gid)."""
+        gids = {gid}
+        try:
+            entry = pwd.getpwuid(uid)
+        except KeyError:
+            user = None
+        else:
+            user = entry.pw_name
+            gids.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
+        names = set()
+        for one in gids:
+            try:
+                names.add(grp.getgrgid(one).gr_name)
+            except KeyError:
+                continue
+        return Identity(user=user, gids=frozenset(gids), groups=frozenset(names))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OriginPatterns:
+    """Origins a rule covers: exact hosts, ``*.example.com`` (subdomains only) or ``*``."""
+
+    patterns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for pattern in self.patterns:
+            host = pattern[2:] if pattern.startswith("*.") else pattern
+            if pattern == "*":
+                continue
+            try:
+                valid = normalise_origin(host) == host
+            except BadRequest:
+                valid = False
+            if not valid:
+                raise ValueError(f"origin pattern {pattern!r} is not a normalised host")
+
+    def matches(self, host: str) -> bool:
+        """Return whether ``host`` (normalised) is covered."""
+        for pattern in self.patterns:
+            if pattern in ("*", host):
+                return True
+            if pattern.startswith("*.") and host.endswith(pattern[1:]):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """Users and groups (names, decimal ids, or ``*`` for anyone) granted operations."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    operations: frozenset[Permission]
+    origins: OriginPatterns = field(default_factory=OriginPatterns)
+
+    def __post_init__(self) -> None:
+        if not self.users and not self.groups:
+            raise ValueError("a rule must name at least one user or group")
+        if not self.operations:
+            raise ValueError("a rule must grant at least one operation")
+
+    def applies_to(self, peer: Peer) -> bool:
+        """Return whether the rule names this peer's user or one of its groups."""
+        if "*" in self.users or str(peer.uid) in self.users:
+            return True
+        if peer.user is not None and peer.user in self.users:
+            return True
+        if self.groups & peer.groups:
+            return True
+        return any(str(gid) in self.groups for gid in peer.gids | {peer.gid})
+
+    def covers(self, origin: str, embedded_origin: str | None) -> bool:
+        """Return whether both the origin and (when present) the embedded origin match."""
+        if not self.origins.matches(origin):
+            return False
+        return embedded_origin is None or self.origins.matches(embedded_origin)
+
+
+class AccessControl:
+    """Deny-by-default decisions over a list of rules, with denial counters."""
+
+    def __init__(self, rules: Sequence[Rule], *, resolver: IdentityResolver | None = None) -> None:
+        self.rules = tuple(rules)
+        self._resolver: IdentityResolver = resolver or SystemIdentity()
+        self.denials: collections.Counter[str] = collections.Counter()
+
+    def identify(self, uid: int, gid: int, pid: int) -> Peer:
+        """Return the :class:`Peer` for credentials read from ``SO_PEERCRED``."""
+        ident = self._resolver.resolve(uid, gid)
+        return Peer(
+            uid=uid, gid=gid, pid=pid, user=ident.user, gids=ident.gids, groups=ident.groups
+        )
+
+    def allowed(
+        self,
+        peer: Peer,
+        operation: Permission,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
+    ) -> bool:
+        """Return whether some rule grants ``operation`` (for ``origin``) to ``peer``."""
+        for rule in self._granting(peer, operation):
+            if origin is None or rule.covers(origin, embedded_origin):
+                return True
+        return False
+
+    def check(
+        self,
+        peer: Peer,
+        operation: Permission,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
+    ) -> None:
+        """Allow or refuse; a refusal is counted per operation.
+
+        Raises :class:`Forbidden` when no rule grants it.
+        """
+        if not self.allowed(peer, operation, origin, embedded_origin):
+            self.denials[operation.value] += 1
+            target = "" if origin is None else " for this origin"
+            raise Forbidden(f"{operation.value} is not allowed for this peer{target}")
+
+    def visible(self, peer: Peer) -> Callable[[CodeRecord], bool]:
+        """Return the filter of codes a subscription of ``peer`` may see."""
+        rules = tuple(self._granting(peer, Permission.SUBSCRIBE))
+
+        def can_see(record: CodeRecord) -> bool:
+            return any(rule.covers(record.origin, record.embedded_origin) for rule in rules)
+
+        return can_see
+
+    def _granting(self, peer: Peer, operation: Permission) -> Iterable[Rule]:
+        return (r for r in self.rules if operation in r.operations and r.applies_to(peer))
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_rule(spec: str) -> Rule:
+    """Parse ``users=a,b;groups=g;ops=get,status;origins=*.example.com`` into a rule.
+
+    Returns the :class:`Rule`; raises :class:`UsageError` naming the problem.
+    """
+    parts: dict[str, list[str]] = {}
+    for chunk in filter(None, (c.strip() for c in spec.split(";"))):
+        key, sep, value = chunk.partition("=")
+        if not sep or key.strip() not in {"users", "groups", "ops", "origins"}:
+            raise UsageError(f"rule {spec!r}: expected users=|groups=|ops=|origins=, got {chunk!r}")
+        parts[key.strip()] = _split(value)
+    try:
+        ops = frozenset(Permission(op) for op in parts.get("ops", []))
+        return Rule(
+            users=frozenset(parts.get("users", [])),
+            groups=frozenset(parts.get("groups", [])),
+            operations=ops,
+            origins=OriginPatterns(patterns=tuple(parts.get("origins", []))),
+        )
+    except ValueError as exc:
+        raise UsageError(f"rule {spec!r}: {exc}") from exc
