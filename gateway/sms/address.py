@@ -1,0 +1,149 @@
+"""Address fields: TP-OA/TP-DA/TP-RA (TS 23.040 §9.1.2.5) and the SMSC address (TS 24.011 §8.2.5.1).
+
+Numbers are BCD semi-octets, low nibble first, padded with 0xF. An alphanumeric address
+(type of number 101) carries GSM-7 septets packed like user data, and its length counts
+the semi-octets those septets occupy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from gateway import gsm7
+from gateway.sms.octets import PduEncodeError, PduError, Reader
+
+#: Type-of-address octets (TS 23.040 §9.1.2.5): extension bit set, numbering plan ISDN/E.164.
+TOA_INTERNATIONAL = 0x91
+TOA_UNKNOWN = 0x81
+TOA_ALPHANUMERIC = 0xD0
+TON_INTERNATIONAL = 0x1
+TON_ALPHANUMERIC = 0x5
+
+#: Semi-octet values beyond the digits (TS 23.040 §9.1.2.3): 1010 '*', 1011 '#', 1100-1110 a-c.
+_NIBBLE_CHARS = "0123456789*#abc"
+_CHAR_NIBBLES = {ch: i for i, ch in enumerate(_NIBBLE_CHARS)}
+#: An address value holds at most 10 octets: 20 digits, or 11 packed septets.
+MAX_DIGITS = 20
+MAX_ALPHA_SEPTETS = 11
+
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+_NUMBER = re.compile(r"\+?[0-9]+")
+
+
+def normalise_number(number: str) -> str:
+    """Return ``number`` without separators ("+1 555-000" -> "+1555000"); text senders stay.
+
+    A value that is only digits (with an optional leading ``+``) once spaces, dashes, dots,
+    slashes and parentheses are removed is a phone number; anything else is returned
+    stripped, as an alphanumeric address. Raises PduEncodeError for an empty value.
+    """
+    stripped = number.strip()
+    if not stripped:
+        raise PduEncodeError("empty address")
+    compact = _SEPARATORS.sub("", stripped)
+    if _NUMBER.fullmatch(compact):
+        return compact
+    return stripped
+
+
+def _bcd(digits: str) -> bytes:
+    """Return ``digits`` as swapped semi-octets, padded with 0xF to whole octets."""
+    nibbles = [_CHAR_NIBBLES[ch] for ch in digits]
+    if len(nibbles) % 2:
+        nibbles.append(0xF)
+    return bytes(nibbles[i] | (nibbles[i + 1] << 4) for i in range(0, len(nibbles), 2))
+
+
+def _unbcd(octets: bytes, digits: int | None = None) -> str:
+    """Return the semi-octet string of ``octets``, up to ``digits`` or the 0xF filler."""
+    out: list[str] = []
+    for octet in octets:
+        for nibble in (octet & 0x0F, octet >> 4):
+            if nibble == 0xF:
+                return "".join(out)
+            out.append(_NIBBLE_CHARS[nibble])
+    return "".join(out if digits is None else out[:digits])
+
+
+def encode_address(address: str) -> tuple[bytes, int]:
+    """Return the (field octets, TOA) of a TP-OA/TP-DA for ``address`` after normalising it.
+
+    "+digits" -> TOA 0x91, "digits" -> 0x81, other GSM-7 text -> alphanumeric 0xD0.
+    Raises PduEncodeError for an address no field can carry.
+    """
+    value = normalise_number(address)
+    if _NUMBER.fullmatch(value):
+        toa = TOA_INTERNATIONAL if value.startswith("+") else TOA_UNKNOWN
+        digits = value.lstrip("+")
+        if len(digits) > MAX_DIGITS:
+            raise PduEncodeError(f"number has {len(digits)} digits, at most {MAX_DIGITS} fit")
+        return bytes([len(digits), toa]) + _bcd(digits), toa
+    try:
+        septets = gsm7.encode(value)
+    except ValueError as exc:
+        raise PduEncodeError("alphanumeric address must be GSM 7-bit text") from exc
+    if len(septets) > MAX_ALPHA_SEPTETS:
+        raise PduEncodeError(
+            f"alphanumeric address takes {len(septets)} septets, at most {MAX_ALPHA_SEPTETS} fit"
+        )
+    # Length = useful semi-octets of the packed septets (TS 23.040 §9.1.2.5).
+    semi_octets = math.ceil(len(septets) * 7 / 4)
+    return bytes([semi_octets, TOA_ALPHANUMERIC]) + gsm7.pack(septets), TOA_ALPHANUMERIC
+
+
+def decode_address(reader: Reader, field: str) -> tuple[str, int]:
+    """Return (address, TOA) read from a TP-OA/TP-DA/TP-RA; raise PduError if truncated.
+
+    International numbers get a leading ``+``; alphanumeric ones are GSM-7 decoded.
+    """
+    length = reader.octet(f"{field} length")
+    toa = reader.octet(f"{field} type of address")
+    if length > MAX_DIGITS:
+        raise PduError(f"{field} length {length} exceeds {MAX_DIGITS} semi-octets")
+    value = reader.take((length + 1) // 2, field)
+    ton = (toa >> 4) & 0x7
+    if ton == TON_ALPHANUMERIC:
+        count = length * 4 // 7
+        septets = gsm7.unpack(value, count)
+        # Encoders that count whole octets (2 semi-octets each) leave one padding septet
+        # of zero bits when 7 septets fill the octets exactly; it is not an '@'.
+        if length % 14 == 0 and septets and septets[-1] == 0:
+            septets = septets[:-1]
+        return gsm7.decode(septets), toa
+    digits = _unbcd(value, length)
+    if ton == TON_INTERNATIONAL and digits:
+        return "+" + digits, toa
+    return digits, toa
+
+
+def encode_smsc(smsc: str | None) -> bytes:
+    """Return the SMSC address field (length counts octets incl. TOA); '00' when None.
+
+    Raises PduEncodeError when ``smsc`` is not a phone number.
+    """
+    if smsc is None:
+        return b"\x00"
+    value = normalise_number(smsc)
+    if not _NUMBER.fullmatch(value):
+        raise PduEncodeError("SMSC address must be a phone number")
+    digits = value.lstrip("+")
+    if not digits or len(digits) > MAX_DIGITS:
+        raise PduEncodeError(f"SMSC number must have 1..{MAX_DIGITS} digits")
+    toa = TOA_INTERNATIONAL if value.startswith("+") else TOA_UNKNOWN
+    body = bytes([toa]) + _bcd(digits)
+    return bytes([len(body)]) + body
+
+
+def decode_smsc(reader: Reader) -> str | None:
+    """Return the SMSC number read from the SCA field, or None when its length is 0."""
+    length = reader.octet("SMSC length")
+    if length == 0:
+        return None
+    if length > 11:
+        raise PduError(f"SMSC length {length} exceeds 11 octets")
+    toa = reader.octet("SMSC type of address")
+    digits = _unbcd(reader.take(length - 1, "SMSC address"))
+    if not digits:
+        return None
+    return "+" + digits if (toa >> 4) & 0x7 == TON_INTERNATIONAL else digits
