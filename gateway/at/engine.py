@@ -1,0 +1,347 @@
+"""The sans-I/O AT engine: bytes in, events out; commands in, bytes out; deadlines as data.
+
+Three verbs, as h11 has: :meth:`AtEngine.feed` takes bytes read from the modem and returns
+events; :meth:`AtEngine.send` turns a command into bytes to write; :meth:`AtEngine.timeout`
+is called by the shell once ``now >= engine.deadline``. Anything else the engine wants
+written (the PDU body after ``> ``, ESC, resynchronisation probes) is collected by
+:meth:`AtEngine.data_to_send`. No clock, no I/O: ``now`` is passed in.
+
+Resynchronisation (after any timeout, and on demand): write ESC (cancels a ``> `` prompt
+that came late, TS 27.005 §3.5.1) and a bare ``AT`` probe; on ``OK`` wait a quiet
+``drain`` period. Any final result or reply line during that period is a late answer (to
+the timed-out command or to an earlier probe), so the engine probes again. Only a probe
+answered by ``OK`` followed by silence returns the engine to IDLE, so a late reply is never
+handed to the next command.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from gateway.at.commands import Command, Kind, Timeouts
+from gateway.at.errors import AtUsageError
+from gateway.at.events import (
+    Event,
+    Final,
+    MalformedUrc,
+    Phase,
+    Prompt,
+    Response,
+    Resynced,
+    ResyncStalled,
+    RoutedMessage,
+    RoutedReport,
+    Stray,
+    Timeout,
+    Unrecognised,
+)
+from gateway.at.lines import FinalResult, is_hex, parse_final, tag_of
+from gateway.at.urc import PduHeader, classify
+
+ESC = b"\x1b"
+CTRL_Z = b"\x1a"
+PROBE = b"\x1b\rAT\r"  # ESC + CR first: cancels a pending prompt, then an empty line
+MAX_LINE = 4096  # longer than any PDU line (2 * 176 hex digits); beyond it: garbage
+
+
+class State(Enum):
+    """Where the engine is in the command cycle."""
+
+    IDLE = "idle"
+    AWAIT_RESPONSE = "await-response"
+    AWAIT_PROMPT = "await-prompt"
+    AWAIT_SEND_RESULT = "await-send-result"
+    RESYNC = "resync"  # probe written, waiting for its OK
+    DRAIN = "drain"  # probe answered, waiting for silence
+
+
+class Trigger(Enum):
+    """What makes the engine change state."""
+
+    SEND = "send"
+    SEND_BODY = "send-with-body"
+    PROMPT = "prompt"
+    FINAL = "final"
+    TIMEOUT = "timeout"
+    RESYNC = "resync"
+    PROBE_OK = "probe-ok"
+    STRAY = "stray"
+    QUIET = "quiet"
+    RESET = "reset"
+
+
+S, E = State, Trigger
+#: (state, trigger) -> next state. Anything not listed is illegal.
+TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (S.IDLE, E.SEND): S.AWAIT_RESPONSE,
+    (S.IDLE, E.SEND_BODY): S.AWAIT_PROMPT,
+    (S.IDLE, E.RESYNC): S.RESYNC,
+    (S.AWAIT_RESPONSE, E.FINAL): S.IDLE,
+    (S.AWAIT_RESPONSE, E.TIMEOUT): S.RESYNC,
+    (S.AWAIT_PROMPT, E.PROMPT): S.AWAIT_SEND_RESULT,
+    (S.AWAIT_PROMPT, E.FINAL): S.IDLE,  # e.g. +CMS ERROR instead of a prompt
+    (S.AWAIT_PROMPT, E.TIMEOUT): S.RESYNC,
+    (S.AWAIT_SEND_RESULT, E.FINAL): S.IDLE,
+    (S.AWAIT_SEND_RESULT, E.TIMEOUT): S.RESYNC,
+    (S.RESYNC, E.PROBE_OK): S.DRAIN,
+    (S.RESYNC, E.TIMEOUT): S.RESYNC,  # probe unanswered: probe again
+    (S.RESYNC, E.STRAY): S.RESYNC,
+    (S.RESYNC, E.RESYNC): S.RESYNC,
+    (S.DRAIN, E.STRAY): S.RESYNC,
+    (S.DRAIN, E.QUIET): S.IDLE,
+    (S.DRAIN, E.RESYNC): S.RESYNC,
+    (S.AWAIT_RESPONSE, E.RESYNC): S.RESYNC,
+    (S.AWAIT_PROMPT, E.RESYNC): S.RESYNC,
+    (S.AWAIT_SEND_RESULT, E.RESYNC): S.RESYNC,
+}
+
+
+class _Machine:
+    """Applies :data:`TRANSITIONS`; raises on an illegal move."""
+
+    def __init__(self) -> None:
+        self.state = State.IDLE
+
+    def allows(self, trigger: Trigger) -> bool:
+        return (self.state, trigger) in TRANSITIONS
+
+    def apply(self, trigger: Trigger) -> State:
+        try:
+            self.state = TRANSITIONS[self.state, trigger]
+        except KeyError:
+            raise AtUsageError(f"{trigger.value} is illegal in state {self.state.value}") from None
+        return self.state
+
+
+class AtEngine:
+    """Frames modem output, matches it to the one pending command and classifies URCs."""
+
+    def __init__(self, *, timeouts: Timeouts | None = None) -> None:
+        self.timeouts = timeouts or Timeouts()
+        self._machine = _Machine()
+        self._buffer = bytearray()
+        self._out = bytearray()
+        self._pending: Command | None = None
+        self._lines: list[str] = []
+        self._header: PduHeader | None = None
+        self._deadline: float | None = None
+        self._probes = 0
+
+    # ------------------------------------------------------------------ observers
+    @property
+    def state(self) -> State:
+        """The current :class:`State`."""
+        return self._machine.state
+
+    @property
+    def deadline(self) -> float | None:
+        """When the shell must call :meth:`timeout` (same clock as ``now``), or ``None``."""
+        return self._deadline
+
+    @property
+    def pending(self) -> Command | None:
+        """The command in flight, if any."""
+        return self._pending
+
+    @property
+    def idle(self) -> bool:
+        """True when a new command may be sent."""
+        return self._machine.state is State.IDLE
+
+    # ------------------------------------------------------------------ verbs
+    def send(self, command: Command, now: float) -> bytes:
+        """Start ``command``; return the bytes to write.
+
+        Raises AtUsageError when a command is in flight or the engine is resynchronising.
+        """
+        trigger = Trigger.SEND_BODY if command.kind is Kind.SEND else Trigger.SEND
+        if not self._machine.allows(trigger):
+            raise AtUsageError(f"cannot send while {self.state.value}")
+        self._machine.apply(trigger)
+        self._pending = command
+        self._lines = []
+        self._deadline = now + self.timeouts.response(command.kind)
+        return command.encode()
+
+    def feed(self, data: bytes, now: float) -> list[Event]:
+        """Consume bytes read from the modem; return the events they complete. Never raises."""
+        events: list[Event] = []
+        for byte in data:
+            if byte in (0x0D, 0x0A):
+                self._end_line(events, now)
+                continue
+            if len(self._buffer) >= MAX_LINE:
+                events.append(Unrecognised(line=self._decode(bytes(self._buffer))))
+                self._buffer.clear()
+            self._buffer.append(byte)
+            if byte == 0x3E:  # '>' - the prompt has no line terminator (TS 27.005 §3.5.1)
+                self._maybe_prompt(events, now)
+        return events
+
+    def timeout(self, now: float) -> list[Event]:
+        """Handle an expired deadline; return the resulting events (none if not yet due)."""
+        if self._deadline is None or now < self._deadline:
+            return []
+        events: list[Event] = []
+        state = self.state
+        if state is State.DRAIN:
+            self._machine.apply(Trigger.QUIET)
+            self._deadline = None
+            events.append(Resynced(probes=self._probes))
+            self._probes = 0
+        elif state is State.RESYNC:
+            events.append(ResyncStalled(probes=self._probes))
+            self._machine.apply(Trigger.TIMEOUT)
+            self._probe(now)
+        elif self._pending is not None:
+            phase = {
+                State.AWAIT_RESPONSE: Phase.RESPONSE,
+                State.AWAIT_PROMPT: Phase.PROMPT,
+                State.AWAIT_SEND_RESULT: Phase.BODY,
+            }[state]
+            events.append(Timeout(command=self._pending.log_text, phase=phase))
+            self._machine.apply(Trigger.TIMEOUT)
+            self._pending = None
+            self._probes = 0
+            self._probe(now)
+        return events
+
+    def data_to_send(self) -> bytes:
+        """Return (and forget) bytes the engine wants written: bodies, ESC, probes."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def resync(self, now: float) -> None:
+        """Abandon any pending command and resynchronise (e.g. after opening the port)."""
+        self._machine.apply(Trigger.RESYNC)
+        self._pending = None
+        self._lines = []
+        self._probes = 0
+        self._probe(now)
+
+    def reset(self) -> None:
+        """Forget everything (the link was reopened): IDLE, no buffers, nothing pending."""
+        self._machine = _Machine()
+        self._buffer.clear()
+        self._out.clear()
+        self._pending = None
+        self._lines = []
+        self._header = None
+        self._deadline = None
+        self._probes = 0
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _decode(raw: bytes) -> str:
+        # Replacement decoding: no byte sequence can raise (field notes: babca#121).
+        text = raw.decode("utf-8", errors="replace")
+        return "".join(c for c in text if c >= " " or c == "\t").strip()
+
+    def _probe(self, now: float) -> None:
+        self._probes += 1
+        self._out += PROBE
+        self._deadline = now + self.timeouts.probe
+
+    def _maybe_prompt(self, events: list[Event], now: float) -> None:
+        if self._decode(bytes(self._buffer)) != ">":
+            return
+        if self.state is State.AWAIT_PROMPT and self._pending is not None:
+            self._buffer.clear()
+            body = self._pending.body or ""
+            self._machine.apply(Trigger.PROMPT)
+            self._out += body.encode("ascii") + CTRL_Z
+            self._deadline = now + self.timeouts.body
+            events.append(Prompt(command=self._pending.log_text))
+        elif self.state in (State.RESYNC, State.DRAIN):
+            # A late prompt: cancel it at once; the ESC answer (OK) is drained as stray.
+            self._buffer.clear()
+            self._out += ESC
+            events.append(Stray(line=">"))
+            self._stray(now)
+
+    def _end_line(self, events: list[Event], now: float) -> None:
+        line = self._decode(bytes(self._buffer))
+        self._buffer.clear()
+        if line:
+            self._on_line(line, events, now)
+
+    def _stray(self, now: float) -> None:
+        if self.state is State.DRAIN:
+            self._machine.apply(Trigger.STRAY)
+            self._probe(now)
+
+    def _on_line(self, line: str, events: list[Event], now: float) -> None:
+        header, self._header = self._header, None
+        if header is not None:
+            if is_hex(line):
+                cls = RoutedMessage if header.tag == "+CMT" else RoutedReport
+                events.append(cls(length=header.length, pdu=line.upper()))
+                return
+            events.append(MalformedUrc(line=header.line, reason="PDU line missing"))
+        if line[:2].upper() == "AT":
+            return  # echo of a command line, even after ATE0 (V.250 §6.2.4)
+        state = self.state
+        pending = self._pending
+        if state is State.AWAIT_SEND_RESULT and pending is not None and line == pending.body:
+            return  # echo of the body typed after the prompt
+        final = parse_final(line)
+        if final is not None:
+            self._on_final(line, final, events, now)
+            return
+        expected = pending.prefixes if pending is not None else ()
+        urc = classify(line, expected)
+        if isinstance(urc, PduHeader):
+            self._header = urc
+            return
+        if urc is not None:
+            events.append(urc)
+            return
+        if pending is not None and self._belongs(line, pending):
+            self._lines.append(line)
+            return
+        if state in (State.RESYNC, State.DRAIN):
+            events.append(Stray(line=line))
+            self._stray(now)
+            return
+        events.append(Unrecognised(line=line))
+
+    def _belongs(self, line: str, pending: Command) -> bool:
+        tag = tag_of(line)
+        if tag is not None and tag in pending.prefixes:
+            return True
+        if pending.pdu and is_hex(line) and self._lines:
+            return True
+        # An untagged value must look like one: printable, no replacement characters.
+        return pending.bare and tag is None and "\ufffd" not in line and line.isprintable()
+
+    def _on_final(self, line: str, result: FinalResult, events: list[Event], now: float) -> None:
+        state = self.state
+        if state is State.RESYNC:
+            if result.final is Final.OK:
+                self._machine.apply(Trigger.PROBE_OK)
+                self._deadline = now + self.timeouts.drain
+            else:
+                events.append(Stray(line=line))
+            return
+        if state is State.DRAIN:
+            events.append(Stray(line=line))
+            self._stray(now)
+            return
+        pending = self._pending
+        if pending is None:
+            events.append(Stray(line=line))
+            return
+        self._machine.apply(Trigger.FINAL)
+        events.append(
+            Response(
+                command=pending.log_text,
+                final=result.final,
+                lines=tuple(self._lines),
+                code=result.code,
+                text=result.text,
+            )
+        )
+        self._pending = None
+        self._lines = []
+        self._deadline = None
