@@ -14,7 +14,10 @@ import click
 from gateway import __version__
 
 #: subcommand name -> "module:attribute" of a click command
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "format": "gateway.cli.codec:format_command",
+    "parse": "gateway.cli.codec:parse_command",
+}
 
 
 class LazyGroup(click.Group):
