@@ -47,6 +47,8 @@ Examples:
 \b
 Template: {code} and {origin} (the ASCII host) are replaced, {{ and }} write a brace.
 Without --code a random 6-digit code is generated (Python's secrets module).
+Output is the exact SMS text; a final line break is added only on a terminal, so
+'otp-gateway format ... | otp-gateway parse' round-trips.
 Exit status: 0 composed (warnings on stderr), 2 bad input (one 'error:' line).
 """
 
@@ -157,7 +159,9 @@ def format_command(
     if as_json:
         _dump(_message_json(message))
         return
-    click.echo(message.text)
+    # Exactly the SMS text: a trailing newline would make the message invalid (the last
+    # line must be the origin line), so one is added only for a person at a terminal.
+    click.echo(message.text, nl=sys.stdout.isatty())
     for warning in message.warnings:
         click.echo(f"warning: {warning.message} ({warning.reason})", err=True)
 

@@ -26,6 +26,8 @@ _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,2})\Z")
 _IPV4_LIKE_LAST = re.compile(r"(?:[0-9]+|0[xX][0-9A-Fa-f]*)\Z")
 _MAX_LABEL = 63
 _MAX_HOST = 253
+#: refuse before UTS 46 mapping (which can drop characters such as U+00AD) to bound work
+_MAX_RAW = 1024
 
 
 def normalise_host(host: str) -> str:
@@ -42,6 +44,10 @@ def normalise_host(host: str) -> str:
         raise FormatError("bad-host", f"a host must be text, not {type(host).__name__}")
     if not host:
         raise FormatError("empty-host", "the host is empty")
+    if len(host) > _MAX_RAW:
+        raise FormatError(
+            "host-too-long", f"the host is {len(host)} characters long; DNS allows {_MAX_HOST}"
+        )
     _check_delimiters(host)
     if host.startswith("["):
         return _normalise_ipv6(host)
@@ -179,9 +185,13 @@ def _label_to_ascii(host: str, label: str) -> str:
                 "bad-idn", f"the host {show(host)} is not a valid internationalised domain name"
             ) from None
     elif label.startswith("xn--"):
+        # An A-label must decode and encode back to itself (RFC 5891 §5.4), so that one
+        # name has one spelling and allow-list comparison stays exact.
         try:
-            idna.decode(label)
+            canonical = idna.alabel(idna.ulabel(label)).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError):
+            canonical = ""
+        if canonical != label:
             raise FormatError(
                 "bad-idn", f"the host {show(host)} has an invalid punycode label"
             ) from None
