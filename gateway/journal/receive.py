@@ -1,0 +1,206 @@
+"""The receive side of the journal: PDUs, assembled messages and OTP codes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from gateway.journal.base import JournalBase
+from gateway.journal.records import CodeRecord, PduRecord, PduStatus, RecordedPdu, dedupe_key
+from gateway.journal.schema import JournalError
+
+_CODE_COLUMNS = (
+    "id, origin, embedded, code, sender, received_at, expires_at, message_id, "
+    "claimed_by, claimed_at"
+)
+
+
+class ReceiveJournal(JournalBase):
+    """Durable records of everything that came in, so the modem copy can be deleted."""
+
+    def record_pdu(
+        self,
+        *,
+        modem: str,
+        memory: str,
+        index: int,
+        pdu_hex: str,
+        now: float,
+        key: str | None = None,
+        status: PduStatus = PduStatus.OK,
+        reason: str | None = None,
+    ) -> RecordedPdu:
+        """Store a PDU read from the modem, unless the same SMS was stored before.
+
+        ``key`` is from :func:`dedupe_key` (defaults to the raw-hex hash). The commit is
+        on disk (WAL, synchronous=FULL) when this returns: only then may the caller delete
+        the SMS from the modem. Returns the row id and whether it was new; raises
+        :class:`JournalError` when the write fails.
+        """
+        key = key if key is not None else dedupe_key(pdu_hex)
+        with self._tx() as conn:
+            row = conn.execute("SELECT id FROM pdus WHERE dedupe_key = ?", (key,)).fetchone()
+            if row is not None:
+                self._bump(conn, "pdus.duplicate")
+                return RecordedPdu(id=int(row[0]), new=False)
+            cursor = conn.execute(
+                "INSERT INTO pdus(modem, memory, idx, raw, dedupe_key, received_at, status, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (modem, memory, index, pdu_hex.upper(), key, now, status.value, reason),
+            )
+            self._bump(conn, f"pdus.{status.value}")
+            return RecordedPdu(id=_rowid(cursor), new=True)
+
+    def pdus(self, *, unassembled: bool = False) -> list[PduRecord]:
+        """Return stored PDUs, oldest first; ``unassembled``: decoded ones with no message.
+
+        After a restart the receive pipeline reloads unassembled parts from here.
+        """
+        where = "WHERE status = 'ok' AND message_id IS NULL" if unassembled else ""
+        rows = self._read(
+            "SELECT id, modem, memory, idx, raw, received_at, status, reason, message_id "  # noqa: S608 - fixed fragments
+            f"FROM pdus {where} ORDER BY id"
+        )
+        return [
+            PduRecord(
+                id=r[0],
+                modem=r[1],
+                memory=r[2],
+                index=r[3],
+                raw=r[4],
+                received_at=r[5],
+                status=PduStatus(r[6]),
+                reason=r[7],
+                message_id=r[8],
+            )
+            for r in rows
+        ]
+
+    def store_message(
+        self,
+        *,
+        modem: str,
+        sender: str,
+        scts: datetime,
+        text: str,
+        parts: int,
+        expected_parts: int,
+        now: float,
+        pdu_ids: Sequence[int] = (),
+    ) -> int:
+        """Store an assembled message (complete when all expected parts arrived).
+
+        Links ``pdu_ids`` to it so they are no longer "unassembled". Returns the message
+        id; raises :class:`JournalError` for impossible part counts or a failed write.
+        """
+        if not 1 <= parts <= expected_parts:
+            raise JournalError("message: need 1 <= parts <= expected_parts")
+        complete = int(parts == expected_parts)
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO messages(modem, sender, scts, text, parts, expected_parts, "
+                "complete, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (modem, sender, scts.isoformat(), text, parts, expected_parts, complete, now),
+            )
+            message_id = _rowid(cursor)
+            conn.executemany(
+                "UPDATE pdus SET message_id = ? WHERE id = ?",
+                [(message_id, pdu_id) for pdu_id in pdu_ids],
+            )
+            self._bump(conn, "messages.complete" if complete else "messages.incomplete")
+        return message_id
+
+    def message_text(self, message_id: int) -> str | None:
+        """Return a stored message's text (None when purged or unknown)."""
+        rows = self._read("SELECT text FROM messages WHERE id = ?", (message_id,))
+        return rows[0][0] if rows else None
+
+    def store_code(
+        self,
+        *,
+        origin: str,
+        embedded: str | None,
+        code: str,
+        sender: str,
+        received_at: float,
+        expires_at: float,
+        message_id: int | None = None,
+    ) -> CodeRecord:
+        """Store an origin-bound code that passed the allow-list. Returns the record."""
+        if expires_at <= received_at:
+            raise JournalError("code: expires_at must be after received_at")
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO codes(origin, embedded, code, sender, received_at, expires_at, "
+                "message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (origin, embedded, code, sender, received_at, expires_at, message_id),
+            )
+            self._bump(conn, "codes.received")
+            code_id = _rowid(cursor)
+        return CodeRecord(
+            id=code_id,
+            origin=origin,
+            embedded=embedded,
+            code=code,
+            sender=sender,
+            received_at=received_at,
+            expires_at=expires_at,
+            message_id=message_id,
+            claimed_by=None,
+            claimed_at=None,
+        )
+
+    def claim_code(
+        self, origin: str, embedded: str | None, since: float, *, now: float, claimant: str
+    ) -> CodeRecord | None:
+        """Hand out the oldest unclaimed, unexpired code for (origin, embedded) since ``since``.
+
+        One UPDATE ... RETURNING under the write lock: two claimants (even in two
+        processes) never get the same code. Returns the claimed record or None.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE codes SET claimed_by = ?, claimed_at = ? WHERE id = ("  # noqa: S608 - fixed columns
+                " SELECT id FROM codes WHERE origin = ? AND embedded IS ? AND received_at >= ?"
+                " AND expires_at > ? AND claimed_at IS NULL AND code IS NOT NULL"
+                " ORDER BY received_at, id LIMIT 1"
+                f") RETURNING {_CODE_COLUMNS}",
+                (claimant, now, origin, embedded, since, now),
+            ).fetchone()
+            if row is not None:
+                self._bump(conn, "codes.claimed")
+        return _code(row) if row is not None else None
+
+    def codes(self, *, origin: str | None = None) -> list[CodeRecord]:
+        """Return stored codes (optionally for one origin), oldest first."""
+        if origin is None:
+            rows = self._read(f"SELECT {_CODE_COLUMNS} FROM codes ORDER BY id")  # noqa: S608
+        else:
+            rows = self._read(
+                f"SELECT {_CODE_COLUMNS} FROM codes WHERE origin = ? ORDER BY id",  # noqa: S608
+                (origin,),
+            )
+        return [_code(r) for r in rows]
+
+
+def _code(row: Sequence[Any]) -> CodeRecord:
+    return CodeRecord(
+        id=row[0],
+        origin=row[1],
+        embedded=row[2],
+        code=row[3],
+        sender=row[4],
+        received_at=row[5],
+        expires_at=row[6],
+        message_id=row[7],
+        claimed_by=row[8],
+        claimed_at=row[9],
+    )
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # pragma: no cover - INSERT always sets it
+        raise JournalError("insert returned no row id")
+    return cursor.lastrowid

@@ -1,0 +1,226 @@
+"""The send side of the journal: jobs, their events and parts, delivery reports."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from gateway.jobs import JobEvent, JobState
+from gateway.journal.base import JournalBase
+from gateway.journal.records import JobEventRecord, JobRecord, ReportMatch
+from gateway.journal.schema import JournalError
+
+_JOB_COLUMNS = (
+    "id, number, origin, embedded, text, state, attempts, not_before, expires_at, "
+    "created_at, updated_at, modem"
+)
+
+
+class SendJournal(JournalBase):
+    """Durable send jobs: created before the request is answered, moved by the state table."""
+
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        number: str,
+        origin: str,
+        embedded: str | None,
+        text: str,
+        now: float,
+        expires_at: float,
+    ) -> JobRecord:
+        """Store a new queued job. Returns it; raises :class:`JournalError` on a reused id."""
+        if expires_at <= now:
+            raise JournalError("job: expires_at must be in the future")
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    f"INSERT INTO jobs({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, "  # noqa: S608
+                    "NULL)",
+                    (job_id, number, origin, embedded, text, "queued", now, expires_at, now, now),
+                )
+                conn.execute(
+                    "INSERT INTO job_events(job_id, at, event, state) VALUES (?, ?, ?, ?)",
+                    (job_id, now, "created", "queued"),
+                )
+                self._bump(conn, "jobs.created")
+        except JournalError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise JournalError(f"job {job_id!r} already exists") from None
+            raise
+        return self.job(job_id)
+
+    def job(self, job_id: str) -> JobRecord:
+        """Return one job; raises :class:`JournalError` when there is none with that id."""
+        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))  # noqa: S608
+        if not rows:
+            raise JournalError(f"no job {job_id!r}")
+        return self._job(rows[0])
+
+    def transition_job(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: float,
+        references: Sequence[int] = (),
+        not_before: float | None = None,
+        modem: str | None = None,
+        detail: str | None = None,
+    ) -> JobRecord:
+        """Apply ``event`` through :data:`gateway.jobs.TRANSITIONS` and record it.
+
+        ACCEPTED stores one TP-MR per part; ``not_before`` sets the retry time (from
+        :meth:`gateway.jobs.Job.on_transient_error`). ``detail`` must not hold secrets.
+        Returns the updated job; raises :class:`gateway.jobs.IllegalTransition` for a move
+        the table forbids and :class:`JournalError` for an unknown job.
+        """
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",  # noqa: S608
+                (job_id,),
+            ).fetchall()
+            if not rows:
+                raise JournalError(f"no job {job_id!r}")
+            current = self._job(rows[0], conn)
+            moved = current.as_job().apply(event, references=tuple(references))
+            conn.execute(
+                "UPDATE jobs SET state = ?, attempts = ?, not_before = ?, updated_at = ?, "
+                "modem = COALESCE(?, modem) WHERE id = ?",
+                (
+                    moved.state.value,
+                    moved.attempts,
+                    moved.not_before if not_before is None else not_before,
+                    now,
+                    modem,
+                    job_id,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO job_events(job_id, at, event, state, detail) VALUES (?, ?, ?, ?, ?)",
+                (job_id, now, event.value, moved.state.value, detail),
+            )
+            if event is JobEvent.ACCEPTED:
+                conn.executemany(
+                    "INSERT INTO job_parts(job_id, part, reference, sent_at) VALUES (?, ?, ?, ?)",
+                    [(job_id, part, ref, now) for part, ref in enumerate(moved.references)],
+                )
+            if moved.state.final:
+                self._bump(conn, f"jobs.{moved.state.value}")
+        return self.job(job_id)
+
+    def jobs(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
+        """Return jobs (optionally only in ``states``), oldest first."""
+        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at, id")  # noqa: S608
+        found = [self._job(r) for r in rows]
+        return found if states is None else [j for j in found if j.state in states]
+
+    def job_events(self, job_id: str) -> list[JobEventRecord]:
+        """Return a job's history, oldest first."""
+        rows = self._read(
+            "SELECT job_id, at, event, state, detail FROM job_events WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+        return [
+            JobEventRecord(job_id=r[0], at=r[1], event=r[2], state=JobState(r[3]), detail=r[4])
+            for r in rows
+        ]
+
+    def recover_jobs(self, *, now: float) -> list[JobRecord]:
+        """Settle jobs left by a stopped daemon and return the queued ones still valid.
+
+        A job found ``sending`` may have gone out (Ctrl-Z written, reply lost): it becomes
+        ``unknown`` and is never resent. Queued jobs past their expiry become ``expired``.
+        """
+        for job in self.jobs({JobState.SENDING}):
+            self.transition_job(
+                job.id, JobEvent.OUTCOME_LOST, now=now, detail="daemon stopped while sending"
+            )
+        resumable = []
+        for job in self.jobs({JobState.QUEUED}):
+            if job.expires_at <= now:
+                self.transition_job(job.id, JobEvent.EXPIRED, now=now)
+            else:
+                resumable.append(job)
+        return resumable
+
+    def send_history(self, *, since: float) -> list[tuple[str, str, float]]:
+        """Return ``(number, origin, created_at)`` of jobs created since ``since``.
+
+        This is what :meth:`gateway.ratelimit.RateLimiter.rebuild` replays at start.
+        """
+        rows = self._read(
+            "SELECT number, origin, created_at FROM jobs WHERE created_at >= ? ORDER BY created_at",
+            (since,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def record_delivery_report(
+        self,
+        *,
+        modem: str,
+        reference: int,
+        recipient: str,
+        status: int,
+        now: float,
+        window: float,
+    ) -> ReportMatch | None:
+        """Store an SMS-STATUS-REPORT and match it to the newest part sent within ``window``.
+
+        Matching is by TP-MR and recipient (TS 23.040 §9.2.2.3: TP-MR of the SUBMIT and
+        TP-RA), because TP-MR wraps at 256 and is reused. Returns the match with the
+        job's per-part tally, or None when no part matches (the report is kept anyway).
+        """
+        with self._tx() as conn:
+            part_row = conn.execute(
+                "SELECT p.job_id, p.part FROM job_parts p JOIN jobs j ON j.id = p.job_id "
+                "WHERE p.reference = ? AND j.number = ? AND p.sent_at >= ? "
+                "AND p.report_status IS NULL ORDER BY p.sent_at DESC LIMIT 1",
+                (reference, recipient, now - window),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO delivery_reports(modem, reference, recipient, status, received_at, "
+                "job_id, part) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (modem, reference, recipient, status, now, *(part_row or (None, None))),
+            )
+            self._bump(conn, "reports.matched" if part_row else "reports.unmatched")
+            if part_row is None:
+                return None
+            job_id, part = str(part_row[0]), int(part_row[1])
+            conn.execute(
+                "UPDATE job_parts SET report_status = ? WHERE job_id = ? AND part = ?",
+                (status, job_id, part),
+            )
+            parts, reported, delivered = conn.execute(
+                "SELECT COUNT(*), COUNT(report_status), "
+                "SUM(report_status IS NOT NULL AND report_status <= 31) "
+                "FROM job_parts WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+        return ReportMatch(
+            job_id=job_id, part=part, parts=parts, reported=reported, delivered=delivered
+        )
+
+    def _job(self, row: Sequence[Any], conn: sqlite3.Connection | None = None) -> JobRecord:
+        query = "SELECT reference FROM job_parts WHERE job_id = ? ORDER BY part"
+        if conn is None:
+            refs = [r[0] for r in self._read(query, (row[0],))]
+        else:
+            refs = [r[0] for r in conn.execute(query, (row[0],)).fetchall()]
+        return JobRecord(
+            id=row[0],
+            number=row[1],
+            origin=row[2],
+            embedded=row[3],
+            text=row[4],
+            state=JobState(row[5]),
+            attempts=row[6],
+            not_before=row[7],
+            expires_at=row[8],
+            created_at=row[9],
+            updated_at=row[10],
+            modem=row[11],
+            references=tuple(refs),
+        )
