@@ -1,0 +1,352 @@
+"""Tests for the sans-I/O AT engine: tables of captured modem output, whole and byte-wise."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.at import AtEngine, AtUsageError, CmeError, CmsError, Command, Kind, State, Timeouts
+from gateway.at.commands import action, bare, query
+from gateway.at.engine import PROBE, TRANSITIONS, Trigger
+from gateway.at.events import (
+    Event,
+    Final,
+    MalformedUrc,
+    NewMessage,
+    NewReport,
+    NoticeKind,
+    Phase,
+    Prompt,
+    Registration,
+    Response,
+    Resynced,
+    ResyncStalled,
+    Ring,
+    RoutedMessage,
+    RoutedReport,
+    SimState,
+    Stray,
+    Timeout,
+    Unrecognised,
+    VendorNotice,
+)
+
+PDU = "07915155000000F0040B915155214365F700002211207080000005C8329BFD06"
+CMGR = Command(text="AT+CMGR=3", prefixes=("+CMGR",), pdu=True)
+CMGL = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
+CREG = query("AT+CREG?", "+CREG")
+CGSN = Command(text="AT+CGSN", prefixes=("+CGSN",), bare=True)
+CMGS = Command(
+    text="AT+CMGS=18",
+    prefixes=("+CMGS",),
+    kind=Kind.SEND,
+    body="0011000B915155214365F70000AA05C8329BFD06",
+)
+FAST = Timeouts(quick=1.0, prompt=1.0, body=2.0, probe=0.5, drain=0.1)
+
+
+def state(engine: AtEngine) -> State:
+    """Return the engine's state (a call, so type narrowing does not stick)."""
+    return engine.state
+
+
+def run(command: Command | None, data: bytes, *, bytewise: bool) -> list[Event]:
+    """Send ``command`` (if any) and feed ``data`` whole or one byte at a time."""
+    engine = AtEngine(timeouts=FAST)
+    if command is not None:
+        engine.send(command, 0.0)
+    if not bytewise:
+        return engine.feed(data, 0.1)
+    events: list[Event] = []
+    for byte in data:
+        events += engine.feed(bytes([byte]), 0.1)
+    return events
+
+
+# (command, captured bytes, expected events)
+CASES: list[tuple[Command | None, bytes, list[Event]]] = [
+    (action("AT"), b"\r\nOK\r\n", [Response(command="AT", final=Final.OK)]),
+    (
+        query("AT+CSQ", "+CSQ"),
+        b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n",  # echo still on
+        [Response(command="AT+CSQ", final=Final.OK, lines=("+CSQ: 20,99",))],
+    ),
+    (
+        CMGR,  # Huawei ^RSSI and a +CMTI in the middle of a +CMGR reply (faucamp#40)
+        f'\r\n+CMGR: 0,,23\r\n^RSSI:17\r\n{PDU}\r\n+CMTI: "SM",4\r\n\r\nOK\r\n'.encode(),
+        [
+            VendorNotice(kind=NoticeKind.SIGNAL, tag="^RSSI", line="^RSSI:17"),
+            NewMessage(memory="SM", index=4),
+            Response(command="AT+CMGR=3", final=Final.OK, lines=("+CMGR: 0,,23", PDU)),
+        ],
+    ),
+    (
+        CMGL,
+        f"\r\n+CMGL: 1,0,,23\r\n{PDU}\r\n+CMGL: 2,1,,23\r\n{PDU}\r\n\r\nOK\r\n".encode(),
+        [
+            Response(
+                command="AT+CMGL=4",
+                final=Final.OK,
+                lines=("+CMGL: 1,0,,23", PDU, "+CMGL: 2,1,,23", PDU),
+            )
+        ],
+    ),
+    (
+        CREG,  # reply form <n>,<stat> vs URC form <stat>: both in one exchange
+        b"\r\n+CREG: 1\r\n+CREG: 0,1\r\n\r\nOK\r\n",
+        [
+            Registration(domain="CREG", stat=1),
+            Response(command="AT+CREG?", final=Final.OK, lines=("+CREG: 0,1",)),
+        ],
+    ),
+    (
+        CREG,
+        b'\r\n+CREG: 2,5,"00C3","0000A1B2"\r\n\r\nOK\r\n',
+        [Response(command="AT+CREG?", final=Final.OK, lines=('+CREG: 2,5,"00C3","0000A1B2"',))],
+    ),
+    (
+        None,
+        b'\r\n+CREG: 1,"00C3","0000A1B2",7\r\n\r\n+CEREG: 5\r\n',
+        [
+            Registration(domain="CREG", stat=1, area="00C3", cell="0000A1B2"),
+            Registration(domain="CEREG", stat=5),
+        ],
+    ),
+    (
+        CGSN,
+        b"\r\n867856030000001\r\n\r\nOK\r\n",
+        [Response(command="AT+CGSN", final=Final.OK, lines=("867856030000001",))],
+    ),
+    (
+        bare("AT+CGMI"),
+        b"\r\nSIMCOM_Ltd\r\nRING\r\n\r\nOK\r\n",
+        [Ring(), Response(command="AT+CGMI", final=Final.OK, lines=("SIMCOM_Ltd",))],
+    ),
+    (
+        query("AT+CPIN?", "+CPIN", kind=Kind.SIM),
+        b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n",
+        [Response(command="AT+CPIN?", final=Final.OK, lines=("+CPIN: SIM PIN",))],
+    ),
+    (
+        None,  # SIMCom start-up sequence
+        b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n",
+        [
+            VendorNotice(kind=NoticeKind.BOOT, tag="RDY", line="RDY", restart=True),
+            VendorNotice(kind=NoticeKind.READY, tag="+CFUN", line="+CFUN: 1"),
+            SimState(state="READY"),
+            VendorNotice(kind=NoticeKind.READY, tag="CALL READY", line="Call Ready"),
+            VendorNotice(kind=NoticeKind.READY, tag="SMS READY", line="SMS Ready", restart=True),
+        ],
+    ),
+    (
+        None,
+        b'\r\n+CDSI: "SR",1\r\n\r\n+QIND: SMS DONE\r\n\r\n^BOOT:12,0,0,0,72\r\n',
+        [
+            NewReport(memory="SR", index=1),
+            VendorNotice(kind=NoticeKind.INDICATION, tag="+QIND", line="+QIND: SMS DONE"),
+            VendorNotice(kind=NoticeKind.BOOT, tag="^BOOT", line="^BOOT:12,0,0,0,72"),
+        ],
+    ),
+    (
+        query("AT+CSQ", "+CSQ"),  # +CMT header and its PDU line are one URC, mid-command
+        f"\r\n+CMT: ,23\r\n{PDU}\r\n+CSQ: 9,99\r\n\r\nOK\r\n".encode(),
+        [
+            RoutedMessage(length=23, pdu=PDU),
+            Response(command="AT+CSQ", final=Final.OK, lines=("+CSQ: 9,99",)),
+        ],
+    ),
+    (
+        None,
+        b"\r\n+CDS: 25\r\n0791515500000\r\n+CDS: 6\r\n0006\r\n",
+        [
+            MalformedUrc(line="+CDS: 25", reason="PDU line missing"),
+            Unrecognised(line="0791515500000"),
+            RoutedReport(length=6, pdu="0006"),
+        ],
+    ),
+    (
+        action("AT+CMGD=1"),
+        b"\r\n+CMS ERROR: 321\r\n",
+        [Response(command="AT+CMGD=1", final=Final.CMS_ERROR, code=321)],
+    ),
+    (
+        action("AT+CNMI=2,1,0,2,0"),
+        b"\r\n+CME ERROR: SIM busy\r\n",  # verbose form (AT+CMEE=2)
+        [Response(command="AT+CNMI=2,1,0,2,0", final=Final.CME_ERROR, code=14, text="SIM busy")],
+    ),
+    (
+        action("ATD+15550000;"),
+        b"\r\nNO CARRIER\r\n",
+        [Response(command="ATD+15550000;", final=Final.NO_CARRIER)],
+    ),
+    (
+        query("AT+CSQ", "+CSQ"),  # garbage and non-UTF-8 bytes around a reply
+        b"\xff\xfe\x00garbage\r\n\r\n+CSQ: 20,99\r\n\x80\x81\r\nOK\r\n",
+        [
+            Unrecognised(line="\ufffd\ufffdgarbage"),
+            Unrecognised(line="\ufffd\ufffd"),
+            Response(command="AT+CSQ", final=Final.OK, lines=("+CSQ: 20,99",)),
+        ],
+    ),
+    (None, b"\r\nOK\r\n", [Stray(line="OK")]),
+]
+
+
+@pytest.mark.parametrize(("command", "data", "expected"), CASES)
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
+def test_captured_exchanges(
+    command: Command | None, data: bytes, expected: list[Event], bytewise: bool
+) -> None:
+    """Captured modem output gives the same events whole and one byte at a time."""
+    assert run(command, data, bytewise=bytewise) == expected
+
+
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
+def test_cmgs_prompt_body_and_reference(bytewise: bool) -> None:
+    """After ``> `` the engine writes the body and Ctrl-Z, then returns +CMGS."""
+    engine = AtEngine(timeouts=FAST)
+    assert engine.send(CMGS, 0.0) == b"AT+CMGS=18\r"
+    assert state(engine) is State.AWAIT_PROMPT
+    events: list[Event] = []
+    for chunk in [b"\r\n> "] if not bytewise else [b"\r", b"\n", b">", b" "]:
+        events += engine.feed(chunk, 0.1)
+    assert events == [Prompt(command="AT+CMGS=18")]
+    assert engine.data_to_send() == CMGS.body.encode() + b"\x1a"  # type: ignore[union-attr]
+    assert engine.deadline == pytest.approx(0.1 + FAST.body)
+    echo = CMGS.body.encode() + b"\x1a"  # type: ignore[union-attr]
+    events = engine.feed(echo + b"\r\n+CMGS: 7\r\n\r\nOK\r\n", 0.2)
+    assert events == [Response(command="AT+CMGS=18", final=Final.OK, lines=("+CMGS: 7",))]
+    assert engine.idle
+
+
+def test_cmgs_error_instead_of_prompt() -> None:
+    """A +CMS ERROR instead of the prompt completes the command with that error."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(CMGS, 0.0)
+    (response,) = engine.feed(b"\r\n+CMS ERROR: 500\r\n", 0.1)
+    assert isinstance(response, Response)
+    error = response.error()
+    assert isinstance(error, CmsError)
+    assert error.transient
+    assert engine.data_to_send() == b""
+
+
+def test_late_reply_is_never_the_next_answer() -> None:
+    """A reply arriving after the timeout is drained; the next command gets its own answer."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(query("AT+CSQ", "+CSQ"), 0.0)
+    assert engine.timeout(0.5) == []
+    assert engine.timeout(1.0) == [Timeout(command="AT+CSQ", phase=Phase.RESPONSE)]
+    assert engine.data_to_send() == PROBE
+    assert state(engine) is State.RESYNC
+    with pytest.raises(AtUsageError):
+        engine.send(action("AT"), 1.0)
+    # the late reply, then the probe's OK
+    events = engine.feed(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n", 1.1)
+    assert events == [Stray(line="+CSQ: 20,99")]
+    assert state(engine) is State.DRAIN
+    events = engine.feed(b"\r\nOK\r\n", 1.15)  # the probe's own OK: stray, probe again
+    assert events == [Stray(line="OK")]
+    assert state(engine) is State.RESYNC
+    assert engine.data_to_send() == PROBE
+    engine.feed(b"\r\nOK\r\n", 1.2)
+    assert engine.timeout(1.25) == []
+    assert engine.timeout(1.2 + FAST.drain) == [Resynced(probes=2)]
+    engine.send(query("AT+CREG?", "+CREG"), 2.0)
+    (response,) = engine.feed(b"\r\n+CREG: 0,1\r\n\r\nOK\r\n", 2.1)
+    assert response == Response(command="AT+CREG?", final=Final.OK, lines=("+CREG: 0,1",))
+
+
+def test_late_prompt_is_cancelled_with_esc() -> None:
+    """A prompt that comes after the timeout is answered with ESC at once."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(CMGS, 0.0)
+    assert engine.timeout(1.0) == [Timeout(command="AT+CMGS=18", phase=Phase.PROMPT)]
+    assert engine.data_to_send() == PROBE  # starts with ESC
+    engine.feed(b"\r\nOK\r\n", 1.1)  # the probe's OK
+    assert engine.feed(b"\r\n> ", 1.12) == [Stray(line=">")]
+    assert engine.data_to_send() == b"\x1b" + PROBE
+    engine.feed(b"\r\nOK\r\n\r\nOK\r\n", 1.2)  # ESC's OK, then the probe's OK
+    assert engine.timeout(1.2 + FAST.drain) == []  # the second OK was stray: probing again
+    engine.feed(b"\r\nOK\r\n", 1.4)
+    assert engine.timeout(1.4 + FAST.drain) == [Resynced(probes=3)]
+    assert engine.idle
+
+
+def test_body_timeout_reports_outcome_unknown_phase() -> None:
+    """A timeout after Ctrl-Z is reported as the BODY phase (outcome unknown)."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(CMGS, 0.0)
+    engine.feed(b"\r\n> ", 0.1)
+    assert engine.timeout(0.1 + FAST.body) == [Timeout(command="AT+CMGS=18", phase=Phase.BODY)]
+
+
+def test_silent_modem_stalls_resync_and_keeps_probing() -> None:
+    """Unanswered probes are reported one by one and repeated, never a tight loop."""
+    engine = AtEngine(timeouts=FAST)
+    engine.resync(0.0)
+    assert engine.data_to_send() == PROBE
+    assert engine.timeout(0.5) == [ResyncStalled(probes=1)]
+    assert engine.data_to_send() == PROBE
+    assert engine.deadline == 1.0
+    assert engine.timeout(1.0) == [ResyncStalled(probes=2)]
+
+
+def test_send_while_busy_is_a_usage_error() -> None:
+    """Only one command may be in flight."""
+    engine = AtEngine()
+    engine.send(action("AT"), 0.0)
+    with pytest.raises(AtUsageError):
+        engine.send(action("AT"), 0.0)
+
+
+def test_reset_forgets_pending_and_partial_lines() -> None:
+    """After reset (port reopened) the engine is idle with empty buffers."""
+    engine = AtEngine()
+    engine.send(action("AT"), 0.0)
+    engine.feed(b"\r\nO", 0.0)
+    engine.reset()
+    assert engine.idle
+    assert engine.deadline is None
+    assert engine.feed(b"K\r\n", 0.1) == [Unrecognised(line="K")]
+
+
+def test_overlong_line_is_cut_and_reported() -> None:
+    """A flood without line ends is reported in bounded pieces."""
+    events = AtEngine().feed(b"x" * 10000, 0.0)
+    assert events == [Unrecognised(line="x" * 4096)] * 2
+
+
+def test_response_error_types() -> None:
+    """Failure results turn into the typed errors with names and retry classes."""
+    busy = Response(command="AT+CPIN?", final=Final.CME_ERROR, code=14).error()
+    assert isinstance(busy, CmeError)
+    assert busy.transient
+    assert busy.name == "SIM busy"
+    assert Response(command="AT", final=Final.OK).raise_for_error().ok
+
+
+def test_transition_table_rejects_illegal_moves() -> None:
+    """Every (state, trigger) pair not in the table is refused."""
+    assert (State.IDLE, Trigger.FINAL) not in TRANSITIONS
+    engine = AtEngine()
+    engine.send(action("AT"), 0.0)
+    with pytest.raises(AtUsageError):
+        engine.send(CMGS, 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=20), st.booleans())
+def test_random_bytes_never_raise(chunks: list[bytes], with_command: bool) -> None:
+    """Random bytes, fed in random chunks, only ever produce events."""
+    engine = AtEngine(timeouts=FAST)
+    if with_command:
+        engine.send(CMGS, 0.0)
+    now = 0.0
+    for chunk in chunks:
+        now += 0.05
+        for event in engine.feed(chunk, now):
+            assert isinstance(event, Event)
+        engine.timeout(now)
+        engine.data_to_send()
