@@ -12,11 +12,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import idna
 
 from gateway.relay.errors import BadRequest, ErrorCode
 
+#: where the daemon listens unless configured otherwise
+DEFAULT_SOCKET = Path("/run/otp-gateway/gateway.sock")
 #: the protocol version announced in the greeting; bumped on incompatible changes
 PROTOCOL_VERSION = 1
 #: default maximum length of one request line in bytes (newline excluded)

@@ -1,0 +1,241 @@
+"""The asyncio relay client: many concurrent requests on one connection.
+
+A reader task routes each line to the request it names. Cancelling the task awaiting
+:meth:`AsyncClient.get` sends a ``cancel`` for it, the way an AbortSignal aborts
+``navigator.credentials.get``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from gateway.relay.errors import RelayError, Unavailable
+from gateway.relay.messages import (
+    DEFAULT_SOCKET,
+    Cancel,
+    Error,
+    Event,
+    EventKind,
+    Get,
+    Greeting,
+    Request,
+    RequestId,
+    Result,
+    Send,
+    ServerMessage,
+    Status,
+    Subscribe,
+    normalise_origin,
+)
+from gateway.relay.ports import CodeRecord, JobEvent
+from gateway.relay.protocol import ServerReader, encode_request
+from gateway.relay.replies import code_from, job_event_from, raise_error
+
+_Item = ServerMessage | RelayError
+
+
+class AsyncClient:
+    """An asyncio relay client; use ``async with AsyncClient(path) as client``."""
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SOCKET) -> None:
+        self.path = Path(path)
+        self.greeting: Greeting | None = None
+        self._ids = itertools.count(1)
+        self._queues: dict[RequestId, asyncio.Queue[_Item]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lost: RelayError | None = None
+        self._greeted: asyncio.Future[Greeting] | None = None
+
+    async def connect(self) -> None:
+        """Connect and wait for the greeting; raises ``Unavailable`` when unreachable."""
+        try:
+            reader, self._writer = await asyncio.open_unix_connection(os.fspath(self.path))
+        except OSError as exc:
+            raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
+        self._greeted = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._read(reader))
+        self.greeting = await self._greeted
+
+    async def close(self) -> None:
+        """Close the connection and stop the reader task."""
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def next_id(self) -> int:
+        """Return a fresh request id."""
+        return next(self._ids)
+
+    async def get(
+        self,
+        origin: str,
+        *,
+        embedded_origin: str | None = None,
+        timeout: float | None = None,
+        request_id: RequestId | None = None,
+    ) -> CodeRecord:
+        """Wait for the next code for ``origin``; raises ``Timeout``, ``Cancelled``…"""
+        rid = self.next_id() if request_id is None else request_id
+        request = Get(
+            id=rid,
+            origin=normalise_origin(origin),
+            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+            timeout=timeout,
+        )
+        try:
+            return code_from((await self._call(request)).value)
+        except asyncio.CancelledError:
+            if self._writer is not None and not self._writer.is_closing():
+                self._writer.write(encode_request(Cancel(id=f"abort-{rid}", target=rid)))
+            raise
+
+    async def cancel(self, request_id: RequestId) -> None:
+        """Abort the pending request ``request_id``; raises ``NotFound`` if none."""
+        await self._call(Cancel(id=self.next_id(), target=request_id))
+
+    async def status(self) -> dict[str, object]:
+        """Return the gateway's status snapshot; raises ``Forbidden`` when not allowed."""
+        return dict((await self._call(Status(id=self.next_id()))).value)
+
+    async def send(
+        self,
+        number: str,
+        origin: str,
+        *,
+        embedded_origin: str | None = None,
+        code: str | None = None,
+        text: str | None = None,
+    ) -> str:
+        """Queue an OTP SMS; return its job id. Raises ``RateLimited``, ``BadRequest``…"""
+        request = Send(
+            id=self.next_id(),
+            number=number,
+            origin=normalise_origin(origin),
+            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+            code=code,
+            text=text,
+        )
+        return str((await self._call(request)).value["job"])
+
+    async def send_watch(
+        self,
+        number: str,
+        origin: str,
+        *,
+        embedded_origin: str | None = None,
+        code: str | None = None,
+        text: str | None = None,
+    ) -> AsyncIterator[JobEvent]:
+        """Queue an OTP SMS and yield its status events until the job is final."""
+        request = Send(
+            id=self.next_id(),
+            number=number,
+            origin=normalise_origin(origin),
+            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+            code=code,
+            text=text,
+            watch=True,
+        )
+        async for event in self._stream(request):
+            yield job_event_from(event.data)
+
+    async def subscribe(self) -> AsyncIterator[CodeRecord]:
+        """Yield every code this peer may see, as it arrives."""
+        async for event in self._stream(Subscribe(id=self.next_id())):
+            yield code_from(event.data)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _open(self, request: Request) -> asyncio.Queue[_Item]:
+        if self._lost is not None:
+            raise self._lost
+        if self._writer is None:
+            raise Unavailable("not connected")
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queues[request.id] = queue
+        self._writer.write(encode_request(request))
+        return queue
+
+    @staticmethod
+    async def _next(queue: asyncio.Queue[_Item]) -> Result | Event:
+        item = await queue.get()
+        if isinstance(item, RelayError):
+            raise item
+        if isinstance(item, Error):
+            raise_error(item)
+        assert not isinstance(item, Greeting)
+        return item
+
+    async def _call(self, request: Request) -> Result:
+        queue = self._open(request)
+        try:
+            reply = await self._next(queue)
+        finally:
+            self._queues.pop(request.id, None)
+        if not isinstance(reply, Result):
+            raise Unavailable("the gateway sent an event where a reply was due")
+        return reply
+
+    async def _stream(self, request: Request) -> AsyncIterator[Event]:
+        queue = self._open(request)
+        try:
+            await self._next(queue)  # the acknowledgement
+            while True:
+                message = await self._next(queue)
+                if isinstance(message, Event):
+                    if message.kind is EventKind.END:
+                        return
+                    yield message
+        finally:
+            self._queues.pop(request.id, None)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        decoder = ServerReader()
+        try:
+            while data := await reader.read(65536):
+                for message in decoder.feed(data):
+                    self._route(message)
+            self._lost = Unavailable("the gateway closed the connection")
+        except RelayError as exc:
+            self._lost = exc
+        except OSError as exc:
+            self._lost = Unavailable(f"lost the connection to the gateway: {exc}")
+        if self._greeted is not None and not self._greeted.done():
+            self._greeted.set_exception(self._lost)
+        for queue in self._queues.values():
+            queue.put_nowait(self._lost)
+
+    def _route(self, message: ServerMessage) -> None:
+        if isinstance(message, Greeting):
+            if self._greeted is not None and not self._greeted.done():
+                self._greeted.set_result(message)
+            return
+        if message.id is None:
+            for queue in self._queues.values():
+                queue.put_nowait(message)
+            return
+        target = self._queues.get(message.id)
+        if target is not None:
+            target.put_nowait(message)

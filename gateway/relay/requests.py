@@ -1,0 +1,102 @@
+"""Serving ``get`` and ``send`` for a session: the broker and the daemon's send port."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+
+from gateway.relay.errors import RelayError, TooManyPending, Unavailable
+from gateway.relay.messages import EventKind, Get, Result, Send
+from gateway.relay.ports import CodeRecord, SendPort, SendRequest
+
+if TYPE_CHECKING:
+    from gateway.relay.session import Session
+
+log = structlog.get_logger("gateway.relay")
+
+
+def record_data(record: CodeRecord) -> dict[str, object]:
+    """Return the wire form of a code record (the ``get`` result, the ``code`` event)."""
+    return {
+        "origin": record.origin,
+        "embedded_origin": record.embedded_origin,
+        "code": record.code,
+        "sender": record.sender,
+        "received_at": record.received_at.isoformat(),
+    }
+
+
+def handle_get(session: Session, request: Get) -> None:
+    """Start a ``get``: answer at once from the grace window or leave it pending.
+
+    Raises :class:`TooManyPending` when the connection is at its limit.
+    """
+    server = session.server
+    if len(session.gets) >= server.config.max_pending_gets:
+        raise TooManyPending(
+            f"at most {server.config.max_pending_gets} pending get requests per connection"
+        )
+    outcome = server.broker.get(
+        (session.number, request.id),
+        origin=request.origin,
+        embedded_origin=request.embedded_origin,
+        now=server.now(),
+        timeout=request.timeout,
+    )
+    if outcome is None:
+        session.gets.add(request.id)
+        server.reschedule()
+    else:
+        server.counters["codes_delivered"] += 1
+        session.send(Result(id=request.id, value=record_data(outcome.record)))
+
+
+def handle_send(session: Session, request: Send) -> None:
+    """Submit a send job in a task owned by the session (cancelled when it goes away).
+
+    Raises :class:`Unavailable` when the daemon gave the relay no send port.
+    """
+    port = session.server.send_port
+    if port is None:
+        raise Unavailable("sending is not available on this gateway")
+    task = asyncio.get_running_loop().create_task(_run_send(session, request, port))
+    session.tasks[request.id] = task
+
+    def forget(done: asyncio.Task[None]) -> None:
+        if session.tasks.get(request.id) is done:
+            del session.tasks[request.id]
+
+    task.add_done_callback(forget)
+
+
+async def _run_send(session: Session, request: Send, port: SendPort) -> None:
+    try:
+        accepted = await port.submit(
+            SendRequest(
+                number=request.number,
+                origin=request.origin,
+                embedded_origin=request.embedded_origin,
+                code=request.code,
+                text=request.text,
+                peer_uid=session.peer.uid,
+            )
+        )
+        session.send(
+            Result(id=request.id, value={"job": accepted.job_id, "status": accepted.status.value})
+        )
+        if not request.watch:
+            return
+        async for event in port.watch(accepted.job_id):
+            data = {"job": event.job_id, "status": event.status.value, "at": event.at.isoformat()}
+            if event.detail is not None:
+                data["detail"] = event.detail
+            session.event(request.id, EventKind.JOB, data)
+        session.event(request.id, EventKind.END, {})
+    except RelayError as exc:
+        log.info("relay.send_refused", error=exc.code.value, uid=session.peer.uid)
+        session.fail(request.id, exc)
+    except Exception as exc:  # the port is the daemon's code: never let it kill the session
+        log.error("relay.send_port_failed", error=type(exc).__name__, uid=session.peer.uid)
+        session.fail(request.id, Unavailable("the send queue failed to accept the request"))

@@ -1,0 +1,235 @@
+"""The relay's asyncio shell: a Unix stream server pumping bytes through the sans-I/O core.
+
+Lifecycle (house style §7): :meth:`RelayServer.start` returns once the socket listens (or
+raises :class:`~gateway.errors.UsageError`); :meth:`RelayServer.close` stops accepting,
+ends pending requests with ``unavailable``, closes every connection and unlinks the
+socket file if we created it. Time is the event loop's monotonic clock; the broker's
+next deadline is the only timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import structlog
+
+from gateway import __version__
+from gateway.errors import UsageError
+from gateway.relay.access import AccessControl
+from gateway.relay.broker import Broker, Delivered, Notified, Ticket
+from gateway.relay.errors import Timeout, Unavailable
+from gateway.relay.listener import Listener, open_listener
+from gateway.relay.messages import DEFAULT_SOCKET, MAX_LINE, EventKind, Result
+from gateway.relay.ports import CodeRecord, SendPort, StatusPort
+from gateway.relay.requests import record_data
+from gateway.relay.session import Session
+
+log = structlog.get_logger("gateway.relay")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayConfig:
+    """Where the socket lives, who may connect, and the per-connection limits."""
+
+    path: Path = DEFAULT_SOCKET
+    group: str | int | None = None  # group owner of the socket file (mode 0660)
+    mode: int = 0o660
+    max_line: int = MAX_LINE
+    max_pending_gets: int = 16  # per connection
+    write_high_water: int = 256 * 1024  # bytes queued before a consumer counts as stalled
+    write_hard_limit: int = 1024 * 1024  # bytes queued that disconnect it at once
+    drain_timeout: float = 10.0  # seconds a consumer may stay stalled
+    grace: float = 0.0  # seconds before a get whose unclaimed codes it may still take
+    default_timeout: float = 120.0  # of a get that names none
+    backlog: int = 4096
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.mode <= 0o777:
+            raise UsageError("socket mode must be a permission mode like 0o660")
+        if self.max_line < 64 or self.max_pending_gets < 1:
+            raise UsageError("max_line must be >= 64 and max_pending_gets >= 1")
+        if not 0 < self.write_high_water <= self.write_hard_limit:
+            raise UsageError("write_high_water must be > 0 and <= write_hard_limit")
+        if self.drain_timeout <= 0 or self.grace < 0 or self.default_timeout <= 0:
+            raise UsageError("drain_timeout and default_timeout must be > 0, grace >= 0")
+
+
+class RelayServer:
+    """Serves the relay protocol on a Unix socket for the daemon's ports."""
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        *,
+        access: AccessControl,
+        send: SendPort | None = None,
+        status: StatusPort | None = None,
+    ) -> None:
+        self.config = config
+        self.access = access
+        self.send_port = send
+        self.status_port = status
+        self.version = __version__
+        self.broker = Broker(grace=config.grace, default_timeout=config.default_timeout)
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.listener: Listener | None = None
+        self._sessions: dict[int, Session] = {}
+        self._next_number = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._started = time.monotonic()
+
+    async def start(self) -> None:
+        """Bind (or take the socket-activated socket) and start accepting.
+
+        Raises :class:`UsageError` when the socket cannot be had.
+        """
+        loop = asyncio.get_running_loop()
+        self.listener = open_listener(
+            self.config.path, mode=self.config.mode, group=self.config.group
+        )
+        try:
+            self._server = await loop.create_unix_server(
+                self._session, sock=self.listener.sock, backlog=self.config.backlog
+            )
+        except OSError as exc:
+            self.listener.sock.close()
+            self.listener.unlink()
+            raise UsageError(f"cannot listen on the relay socket: {exc}") from exc
+        self._started = time.monotonic()
+        log.info("relay.listening", path=str(self.config.path), activated=self.listener.activated)
+
+    async def close(self) -> None:
+        """Stop accepting, end pending requests, close connections, unlink our socket."""
+        if self._server is not None:
+            self._server.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        for session in list(self._sessions.values()):
+            for request_id in list(session.gets):
+                session.fail(request_id, Unavailable("the gateway is shutting down"))
+            if session.transport is not None:
+                session.transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self.listener is not None:
+            self.listener.unlink()
+            self.listener = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- codes from the daemon -----------------------------------------------------------
+
+    def offer(self, record: CodeRecord) -> bool:
+        """Hand a received code to the oldest matching ``get`` and to subscribers.
+
+        Returns whether a ``get`` took it (so the daemon can record it as relayed).
+        """
+        taken = False
+        for outcome in self.broker.offer(record, self.now()):
+            session = self._sessions.get(_connection(outcome.ticket))
+            if session is None:
+                continue
+            request_id = outcome.ticket[1]  # type: ignore[index]
+            if isinstance(outcome, Delivered):
+                taken = True
+                session.gets.discard(request_id)
+                self.counters["codes_delivered"] += 1
+                session.send(Result(id=request_id, value=record_data(outcome.record)))
+            elif isinstance(outcome, Notified):
+                session.event(request_id, EventKind.CODE, record_data(outcome.record))
+        self.reschedule()
+        return taken
+
+    # --- used by sessions ----------------------------------------------------------------
+
+    def now(self) -> float:
+        """Return the broker's clock: the event loop's monotonic time."""
+        return asyncio.get_running_loop().time()
+
+    def attach(self, session: Session) -> None:
+        """Register a new connection."""
+        self._sessions[session.number] = session
+        self.counters["connections_total"] += 1
+
+    def detach(self, session: Session) -> None:
+        """Forget a closed connection and everything it had pending."""
+        self._sessions.pop(session.number, None)
+        for request_id in session.gets:
+            self.broker.cancel((session.number, request_id))
+        for request_id in session.subscriptions:
+            self.broker.unsubscribe((session.number, request_id))
+        session.gets.clear()
+        session.subscriptions.clear()
+        self.reschedule()
+
+    def reschedule(self) -> None:
+        """Arm the one timer at the broker's next deadline."""
+        deadline = self.broker.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = (
+            None if deadline is None else asyncio.get_running_loop().call_at(deadline, self._expire)
+        )
+
+    def status(self) -> dict[str, object]:
+        """Return the daemon's snapshot plus the relay's own section."""
+        snapshot: Mapping[str, object] = {}
+        if self.status_port is not None:
+            snapshot = self.status_port.snapshot()
+        listener = self.listener
+        relay = {
+            "connections": len(self._sessions),
+            "pending_gets": self.broker.pending,
+            "subscriptions": self.broker.subscriptions,
+            "denials": dict(self.access.denials),
+            "counters": dict(self.counters),
+            "uptime": round(time.monotonic() - self._started, 3),
+            "socket": {
+                "path": str(self.config.path),
+                "activated": bool(listener and listener.activated),
+                "fd": listener.sock.fileno() if listener else None,
+            },
+        }
+        return {**snapshot, "relay": relay}
+
+    def _session(self) -> Session:
+        self._next_number += 1
+        return Session(self, self._next_number)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        for expired in self.broker.expire(self.now()):
+            session = self._sessions.get(_connection(expired.ticket))
+            request_id = expired.ticket[1]  # type: ignore[index]
+            if session is not None:
+                session.gets.discard(request_id)
+                session.fail(
+                    request_id, Timeout(f"no code arrived within {expired.timeout:g} seconds")
+                )
+        self.reschedule()
+
+
+def _connection(ticket: Ticket) -> int:
+    number: int = ticket[0]  # type: ignore[index]
+    return number

@@ -1,0 +1,196 @@
+"""One client connection of the relay: bytes in through the codec, replies out.
+
+An ``asyncio.Protocol`` (no per-connection task), so hundreds of idle clients cost a few
+kilobytes each. Writes go straight to the transport; a consumer that stops reading is
+disconnected once its backlog passes ``write_hard_limit`` or stays above the high-water
+mark for ``drain_timeout`` seconds, so one stuck reader never grows the daemon's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from gateway.relay.access import Peer, Permission
+from gateway.relay.errors import BadRequest, ErrorCode, NotFound, RelayError
+from gateway.relay.messages import (
+    Cancel,
+    Error,
+    Event,
+    EventKind,
+    Get,
+    Greeting,
+    Rejected,
+    Request,
+    RequestId,
+    Result,
+    Send,
+    ServerMessage,
+    Status,
+    Subscribe,
+)
+from gateway.relay.protocol import RequestReader, encode
+from gateway.relay.requests import handle_get, handle_send
+
+if TYPE_CHECKING:
+    from gateway.relay.server import RelayServer
+
+log = structlog.get_logger("gateway.relay")
+_PEERCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}, socket(7)
+
+
+class Session(asyncio.Protocol):
+    """The relay's side of one connection."""
+
+    def __init__(self, server: RelayServer, number: int) -> None:
+        self.server = server
+        self.number = number
+        self.reader = RequestReader(max_line=server.config.max_line)
+        self.transport: asyncio.Transport | None = None
+        self.peer = Peer(uid=-1, gid=-1, pid=0)
+        self.gets: set[RequestId] = set()
+        self.subscriptions: set[RequestId] = set()
+        self.tasks: dict[RequestId, asyncio.Task[None]] = {}
+        self._stall: asyncio.TimerHandle | None = None
+
+    # --- asyncio callbacks ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock: socket.socket = transport.get_extra_info("socket")
+        pid, uid, gid = _PEERCRED.unpack(
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+        )
+        self.peer = self.server.access.identify(uid, gid, pid)
+        config = self.server.config
+        transport.set_write_buffer_limits(high=config.write_high_water)
+        self.server.attach(self)
+        self.send(Greeting(version=self.server.version, max_line=config.max_line))
+
+    def data_received(self, data: bytes) -> None:
+        for item in self.reader.feed(data):
+            if self.transport is None or self.transport.is_closing():
+                return
+            if isinstance(item, Rejected):
+                self.server.counters["rejected"] += 1
+                log.warning("relay.rejected", error=item.error.value, uid=self.peer.uid)
+                self.send(Error(id=item.id, code=item.error, message=item.message))
+                if item.fatal:
+                    self.transport.close()
+                continue
+            try:
+                self.handle(item)
+            except RelayError as exc:
+                self.fail(item.id, exc)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too: a consumer that hung up gets nothing more
+
+    def pause_writing(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stall = loop.call_later(self.server.config.drain_timeout, self._too_slow)
+
+    def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.resume_writing()
+        self.server.detach(self)
+        for task in self.tasks.values():
+            task.cancel()
+        self.transport = None
+
+    # --- requests -------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> None:
+        """Serve one request, raising :class:`RelayError` to answer with an error."""
+        if request.id in self.gets or request.id in self.subscriptions or request.id in self.tasks:
+            raise BadRequest("id is already used by a pending request")
+        access = self.server.access
+        if isinstance(request, Get):
+            self._checked(Permission.GET, request.origin, request.embedded_origin)
+            handle_get(self, request)
+        elif isinstance(request, Send):
+            self._checked(Permission.SEND, request.origin, request.embedded_origin)
+            handle_send(self, request)
+        elif isinstance(request, Subscribe):
+            self._checked(Permission.SUBSCRIBE)
+            self.subscriptions.add(request.id)
+            self.server.broker.subscribe((self.number, request.id), access.visible(self.peer))
+            self.send(Result(id=request.id, value={"subscribed": True}))
+        elif isinstance(request, Status):
+            self._checked(Permission.STATUS)
+            self.send(Result(id=request.id, value=self.server.status()))
+        elif isinstance(request, Cancel):
+            self._cancel(request)
+
+    def _checked(
+        self, permission: Permission, origin: str | None = None, embedded: str | None = None
+    ) -> None:
+        try:
+            self.server.access.check(self.peer, permission, origin, embedded)
+        except RelayError:
+            log.warning(
+                "relay.denied",
+                op=permission.value,
+                origin=origin,
+                embedded_origin=embedded,
+                uid=self.peer.uid,
+                user=self.peer.user,
+                pid=self.peer.pid,
+            )
+            raise
+
+    def _cancel(self, request: Cancel) -> None:
+        target = request.target
+        ticket = (self.number, target)
+        if target in self.gets:
+            self.gets.discard(target)
+            self.server.broker.cancel(ticket)
+            self.server.reschedule()
+            self.send(Error(id=target, code=ErrorCode.CANCELLED, message="get cancelled"))
+        elif target in self.subscriptions:
+            self.subscriptions.discard(target)
+            self.server.broker.unsubscribe(ticket)
+            self.send(Event(id=target, kind=EventKind.END))
+        elif target in self.tasks:
+            self.tasks.pop(target).cancel()
+            self.send(Event(id=target, kind=EventKind.END))
+        else:
+            raise NotFound("no pending request with that id on this connection")
+        self.send(Result(id=request.id, value={"cancelled": target}))
+
+    # --- output ---------------------------------------------------------------------------
+
+    def send(self, message: ServerMessage) -> None:
+        """Write one message; disconnect a consumer whose backlog passed the hard limit."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(encode(message))
+        if transport.get_write_buffer_size() > self.server.config.write_hard_limit:
+            self._too_slow()
+
+    def fail(self, request_id: RequestId | None, exc: RelayError) -> None:
+        """Answer ``request_id`` with the error ``exc``."""
+        retry = getattr(exc, "retry_after", None)
+        self.send(Error(id=request_id, code=exc.code, message=exc.message, retry_after=retry))
+
+    def event(self, request_id: RequestId, kind: EventKind, data: Mapping[str, Any]) -> None:
+        """Write one event of the stream opened by ``request_id``."""
+        self.send(Event(id=request_id, kind=kind, data=data))
+
+    def _too_slow(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.server.counters["slow_consumers_dropped"] += 1
+        log.warning("relay.slow_consumer", uid=self.peer.uid, pid=self.peer.pid)
+        self.transport.abort()
