@@ -1,0 +1,122 @@
+"""Tests for the PDU address fields (TS 23.040 §9.1.2.5) and number normalisation."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.errors import UsageError
+from gateway.sms.address import (
+    decode_address,
+    decode_smsc,
+    encode_address,
+    encode_smsc,
+    normalise_number,
+)
+from gateway.sms.octets import PduError, Reader
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+1 555-000", "+1555000"),
+        ("+1 (555) 765-4321", "+15557654321"),
+        ("  0049 30.1234/56 ", "004930123456"),
+        ("5557654321", "5557654321"),
+        ("Google", "Google"),
+        (" My Bank ", "My Bank"),
+        ("+", "+"),
+    ],
+)
+def test_normalise_number(raw: str, expected: str) -> None:
+    """Separators vanish from numbers; alphanumeric senders are only stripped."""
+    assert normalise_number(raw) == expected
+
+
+def test_normalise_empty_is_usage_error() -> None:
+    """An empty address is our caller's mistake, reported as a UsageError."""
+    with pytest.raises(UsageError, match="empty"):
+        normalise_number("   ")
+
+
+@pytest.mark.parametrize(
+    ("address", "field_hex", "toa"),
+    [
+        ("+15557654321", "0B915155674523F1", 0x91),
+        ("+1 555-765-4321", "0B915155674523F1", 0x91),
+        ("5557654321", "0A815575563412", 0x81),
+        ("12345", "05812143F5", 0x81),
+        ("Google", "0BD0C7F7FBCC2E03", 0xD0),
+        ("Twilio1", "0DD0D47B9A9D7EC700", 0xD0),
+    ],
+)
+def test_encode_address(address: str, field_hex: str, toa: int) -> None:
+    """Numbers become BCD with TOA 0x91/0x81; text becomes packed GSM-7 with TOA 0xD0."""
+    field, got_toa = encode_address(address)
+    assert (field.hex().upper(), got_toa) == (field_hex, toa)
+
+
+@pytest.mark.parametrize(
+    ("field_hex", "address", "toa"),
+    [
+        ("0B915155674523F1", "+15557654321", 0x91),
+        ("0A815575563412", "5557654321", 0x81),
+        ("0BC87238880900F1", "27838890001", 0xC8),
+        ("0BD0C7F7FBCC2E03", "Google", 0xD0),
+        ("0CD0C7F7FBCC2E03", "Google", 0xD0),  # length counted as whole octets
+        ("0ED0D47B9A9D7EC700", "Twilio1", 0xD0),  # gsmmodem-style length: no phantom '@'
+        ("00910000", "", 0x91),
+    ],
+)
+def test_decode_address(field_hex: str, address: str, toa: int) -> None:
+    """Addresses decode back, tolerating alphanumeric lengths counted in whole octets."""
+    assert decode_address(Reader(bytes.fromhex(field_hex)), "TP-OA") == (address, toa)
+
+
+@pytest.mark.parametrize("address", ["+" + "1" * 21, "ABCDEFGHIJKL", "Ключ"])
+def test_encode_address_rejects(address: str) -> None:
+    """Over-long numbers, over-long or non-GSM-7 text are refused with a UsageError."""
+    with pytest.raises(UsageError):
+        encode_address(address)
+
+
+@pytest.mark.parametrize("field_hex", ["0B9151556745", "15911111111111111111111111", "05"])
+def test_decode_address_malformed(field_hex: str) -> None:
+    """A truncated or over-long address field is a PduError."""
+    with pytest.raises(PduError):
+        decode_address(Reader(bytes.fromhex(field_hex)), "TP-OA")
+
+
+@pytest.mark.parametrize(
+    ("smsc", "field_hex"),
+    [(None, "00"), ("+15550000000", "07915155000000F0"), ("+49 171 0760000", "0791947101670000")],
+)
+def test_smsc_round_trip(smsc: str | None, field_hex: str) -> None:
+    """The SCA length counts octets including the TOA, and '00' means no SMSC."""
+    assert encode_smsc(smsc).hex().upper() == field_hex
+    expected = None if smsc is None else normalise_number(smsc)
+    assert decode_smsc(Reader(bytes.fromhex(field_hex))) == expected
+
+
+def test_smsc_must_be_a_number() -> None:
+    """An alphanumeric SMSC cannot be encoded."""
+    with pytest.raises(UsageError):
+        encode_smsc("Operator")
+
+
+@given(st.from_regex(r"\+?[0-9]{1,20}", fullmatch=True))
+def test_number_round_trip(number: str) -> None:
+    """Every number of up to 20 digits decodes to itself."""
+    field, _ = encode_address(number)
+    assert decode_address(Reader(field), "TP-DA")[0] == number
+
+
+@given(st.text(alphabet="ABCXYZabcxyz0123456789 -!?", min_size=1, max_size=11))
+def test_alphanumeric_round_trip(text: str) -> None:
+    """Alphanumeric senders of up to 11 septets decode to their stripped form."""
+    value = normalise_number(text) if text.strip() else None
+    if value is None:
+        return
+    field, toa = encode_address(value)
+    assert decode_address(Reader(field), "TP-OA") == (value, toa)
