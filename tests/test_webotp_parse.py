@@ -283,8 +283,8 @@ def test_parse_gives_value_or_format_error(text: str, mode: str) -> None:
 LINES = st.builds(
     "@{}{}#{}{}".format,
     st.sampled_from(["example.com", "EXAMPLE.com", "a.b-c.example", "192.0.2.1", "[::1]", "a..b"]),
-    st.sampled_from([" ", "  ", "\t", ""]),
-    st.text(max_size=8),
+    st.sampled_from([" ", " ", " ", "  ", "\t", ""]),
+    st.text(st.characters(max_codepoint=127), min_size=1, max_size=8),
     st.sampled_from(["", " @bank.example", " @", "  @x.example", " %x.example", "\n"]),
 )
 
