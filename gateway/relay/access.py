@@ -4,8 +4,8 @@ The server reads the peer's uid/gid/pid with ``SO_PEERCRED`` (socket(7)); this m
 resolves the user's name and groups (primary + supplementary, via ``pwd``/``grp``/
 ``os.getgrouplist``; injectable for tests) and matches them against rules mapping users
 and groups to operations and origins. Nothing is allowed unless a rule allows it.
-Origins are matched here with a small matcher (exact host, ``*.suffix`` or ``*``):
-``gateway.webotp``'s allow-list was not committed when this was written.
+Origins are matched with :class:`gateway.webotp.AllowList` (exact hosts, ``*.domain``
+for subdomains); ``*`` alone admits every origin.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.errors import UsageError
-from gateway.relay.errors import BadRequest, Forbidden
-from gateway.relay.messages import normalise_origin
+from gateway.relay.errors import Forbidden
 from gateway.relay.ports import CodeRecord
+from gateway.webotp import AllowList
 
 
 class Permission(enum.Enum):
@@ -86,41 +86,17 @@ class SystemIdentity:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OriginPatterns:
-    """Origins a rule covers: exact hosts, ``*.example.com`` (subdomains only) or ``*``."""
-
-    patterns: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for pattern in self.patterns:
-            host = pattern[2:] if pattern.startswith("*.") else pattern
-            if pattern == "*":
-                continue
-            try:
-                valid = normalise_origin(host) == host
-            except BadRequest:
-                valid = False
-            if not valid:
-                raise ValueError(f"origin pattern {pattern!r} is not a normalised host")
-
-    def matches(self, host: str) -> bool:
-        """Return whether ``host`` (normalised) is covered."""
-        for pattern in self.patterns:
-            if pattern in ("*", host):
-                return True
-            if pattern.startswith("*.") and host.endswith(pattern[1:]):
-                return True
-        return False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
-    """Users and groups (names, decimal ids, or ``*`` for anyone) granted operations."""
+    """Users and groups (names, decimal ids, or ``*`` for anyone) granted operations.
+
+    ``origins`` limits ``get``/``subscribe``/``send``; ``any_origin`` lifts the limit.
+    """
 
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     operations: frozenset[Permission]
-    origins: OriginPatterns = field(default_factory=OriginPatterns)
+    origins: AllowList = field(default_factory=AllowList)
+    any_origin: bool = False
 
     def __post_init__(self) -> None:
         if not self.users and not self.groups:
@@ -140,9 +116,7 @@ class Rule:
 
     def covers(self, origin: str, embedded_origin: str | None) -> bool:
         """Return whether both the origin and (when present) the embedded origin match."""
-        if not self.origins.matches(origin):
-            return False
-        return embedded_origin is None or self.origins.matches(embedded_origin)
+        return self.any_origin or self.origins.allows(origin, embedded_origin)
 
 
 class AccessControl:
@@ -217,13 +191,15 @@ def parse_rule(spec: str) -> Rule:
         if not sep or key.strip() not in {"users", "groups", "ops", "origins"}:
             raise UsageError(f"rule {spec!r}: expected users=|groups=|ops=|origins=, got {chunk!r}")
         parts[key.strip()] = _split(value)
+    origins = parts.get("origins", [])
     try:
         ops = frozenset(Permission(op) for op in parts.get("ops", []))
         return Rule(
             users=frozenset(parts.get("users", [])),
             groups=frozenset(parts.get("groups", [])),
             operations=ops,
-            origins=OriginPatterns(patterns=tuple(parts.get("origins", []))),
+            origins=AllowList.from_entries(o for o in origins if o != "*"),
+            any_origin="*" in origins,
         )
-    except ValueError as exc:
+    except (ValueError, UsageError) as exc:
         raise UsageError(f"rule {spec!r}: {exc}") from exc

@@ -7,16 +7,13 @@ an invalid request cannot exist, so the shell never re-checks fields.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import idna
-
 from gateway.relay.errors import BadRequest, ErrorCode
+from gateway.webotp import FormatError, normalise_host
 
 #: where the daemon listens unless configured otherwise
 DEFAULT_SOCKET = Path("/run/otp-gateway/gateway.sock")
@@ -29,32 +26,17 @@ MAX_TIMEOUT = 3600.0
 
 RequestId = int | str
 
-# A DNS name or IPv4 literal in its ASCII (punycode) form, as WebOTP reports hosts.
-_HOST = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*")
-
 
 def normalise_origin(value: str) -> str:
     """Normalise a WebOTP host (``shop.example``, IDN, IPv4, ``[v6]``) to its ASCII form.
 
-    Returns the lowercased host (IDN as punycode, IPv6 in brackets); raises
-    :class:`BadRequest` for a scheme, port, path, whitespace or an invalid host.
+    Returns the host as messages carry it (:func:`gateway.webotp.normalise_host`); raises
+    :class:`BadRequest` for a scheme, port, path, whitespace or an otherwise invalid host.
     """
-    if not value or len(value) > 253:
-        raise BadRequest("origin must be a host of 1 to 253 characters")
-    if value.startswith("[") and value.endswith("]"):
-        try:
-            return f"[{ipaddress.IPv6Address(value[1:-1]).compressed}]"
-        except ValueError:
-            raise BadRequest("origin is not a valid IPv6 literal") from None
-    host = value.lower()
-    if not host.isascii():
-        try:
-            host = idna.encode(host, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            raise BadRequest("origin is not a valid internationalised host") from None
-    if _HOST.fullmatch(host) is None or len(host) > 253:
-        raise BadRequest("origin must be a bare host: no scheme, port, path or spaces")
-    return host
+    try:
+        return normalise_host(value)
+    except FormatError as exc:
+        raise BadRequest(f"origin is not a valid host ({exc.reason})") from None
 
 
 def _check_id(value: RequestId) -> None:

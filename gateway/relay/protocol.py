@@ -172,7 +172,8 @@ class _LineSplitter:
             end = self._buffer.find(b"\n", self._scanned)
             if end < 0:
                 self._scanned = len(self._buffer)
-                return lines, len(self._buffer) > self.max_line
+                # +1: the line may still end in "\r\n", and the "\r" does not count
+                return lines, len(self._buffer) > self.max_line + 1
             line = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
             self._scanned = 0
