@@ -162,6 +162,7 @@ def encode_user_data(
 
     Raises PduEncodeError when ``text`` does not fit ``encoding`` or needs over 255 parts.
     """
+    header_len = len(Concat(reference=reference, total=1, sequence=1).header())
     try:
         if encoding == "gsm7":
             single: list[list[int]] | list[bytes] = _split_gsm7(text, gsm7.SINGLE_SEPTETS)
@@ -174,7 +175,6 @@ def encode_user_data(
         if isinstance(payload, bytes):
             return [(len(payload), payload, False)]
         return [(len(payload), gsm7.pack(payload), False)]
-    header_len = len(Concat(reference=reference, total=1, sequence=1).header())
     if encoding == "gsm7":
         header_septets = math.ceil(header_len * 8 / 7)
         septet_parts = _split_gsm7(text, gsm7.SINGLE_SEPTETS - header_septets)
