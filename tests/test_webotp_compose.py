@@ -1,0 +1,271 @@
+"""Tests for gateway.webotp.compose and gateway.webotp.codes: what we send."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.errors import UsageError
+from gateway.webotp import (
+    ComposedMessage,
+    InputError,
+    compose,
+    generate_code,
+    measure,
+    normalise_host,
+    parse,
+    render_template,
+)
+
+
+def test_default_message() -> None:
+    """The default message is the human sentence, a blank line, then the origin line."""
+    message = compose(origin="example.com", code="123456")
+    assert message.text == "Your code is 123456.\n\n@example.com #123456"
+    assert (message.encoding, message.length, message.segments, message.byte_size) == (
+        "gsm7",
+        42,
+        1,
+        37,
+    )
+    assert message.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"origin": "Example.COM", "code": "1234"}, "Your code is 1234.\n\n@example.com #1234"),
+        (
+            {"origin": "bücher.example", "code": "1234", "text": "{code} für {origin}"},
+            "1234 für xn--bcher-kva.example\n\n@xn--bcher-kva.example #1234",
+        ),
+        (
+            {"origin": "shop.example", "code": "42ab", "embedded_origin": "Bank.example"},
+            "Your code is 42ab.\n\n@shop.example #42ab @bank.example",
+        ),
+        ({"origin": "example.com", "code": "1234", "text": ""}, "@example.com #1234"),
+        (
+            {"origin": "example.com", "code": "1234", "text": "{{literal}} {code}"},
+            "{literal} 1234\n\n@example.com #1234",
+        ),
+        (
+            {"origin": "example.com", "code": "1234", "text": "No placeholder"},
+            "No placeholder\n\n@example.com #1234",
+        ),
+        ({"origin": "[2001:DB8::1]", "code": "1234", "text": ""}, "@[2001:db8::1] #1234"),
+    ],
+)
+def test_compose_text(kwargs: dict[str, Any], text: str) -> None:
+    """Templates fill {code} and {origin}; hosts are normalised; the origin line is last."""
+    message = compose(**kwargs)
+    assert message.text == text
+    parsed = parse(message.text)
+    assert (parsed.origin, parsed.code, parsed.embedded_origin) == (
+        message.origin,
+        message.code,
+        message.embedded_origin,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "reason"),
+    [
+        ({"origin": "https://example.com", "code": "1234"}, "origin", "host-has-scheme"),
+        ({"origin": "example.com:443", "code": "1234"}, "origin", "host-has-port"),
+        ({"origin": "example.com/x", "code": "1234"}, "origin", "host-has-path"),
+        ({"origin": "u@example.com", "code": "1234"}, "origin", "host-has-userinfo"),
+        ({"origin": "example.com.", "code": "1234"}, "origin", "host-trailing-dot"),
+        ({"origin": " example.com", "code": "1234"}, "origin", "host-whitespace"),
+        ({"origin": "", "code": "1234"}, "origin", "empty-host"),
+        ({"origin": 5, "code": "1234"}, "origin", "not-text"),
+        (
+            {"origin": "a.example", "code": "1234", "embedded_origin": "b.example:1"},
+            "embedded_origin",
+            "host-has-port",
+        ),
+        ({"origin": "example.com", "code": ""}, "code", "empty-code"),
+        ({"origin": "example.com", "code": "12 34"}, "code", "code-whitespace"),
+        ({"origin": "example.com", "code": "12\u00a034"}, "code", "code-whitespace"),
+        ({"origin": "example.com", "code": "12\n34"}, "code", "code-whitespace"),
+        ({"origin": "example.com", "code": "12\x0034"}, "code", "code-control"),
+        ({"origin": "example.com", "code": "12\ud80034"}, "code", "code-not-unicode"),
+        ({"origin": "example.com", "code": 1234}, "code", "not-text"),
+        ({"origin": "example.com", "code": "1234", "text": "{cod}"}, "text", "bad-placeholder"),
+        ({"origin": "example.com", "code": "1234", "text": "a } b"}, "text", "bad-placeholder"),
+        ({"origin": "example.com", "code": "1234", "text": "{0}"}, "text", "bad-placeholder"),
+        ({"origin": "example.com", "code": "1234", "text": "a\x00b"}, "text", "text-control"),
+        ({"origin": "example.com", "code": "1234", "text": "\ud800"}, "text", "text-not-unicode"),
+    ],
+)
+def test_compose_rejects_bad_input(kwargs: dict[str, Any], key: str, reason: str) -> None:
+    """Every bad argument raises InputError (a UsageError) naming the key and the problem."""
+    with pytest.raises(InputError) as info:
+        compose(**kwargs)
+    assert (info.value.key, info.value.reason) == (key, reason)
+    assert isinstance(info.value, UsageError)
+    assert str(info.value).startswith(f"{key}: ")
+    if isinstance(kwargs.get("code"), str) and len(kwargs["code"]) > 2:
+        assert kwargs["code"] not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "length", "segments", "byte_size"),
+    [
+        ("a" * 160, "gsm7", 160, 1, 140),
+        ("a" * 161, "gsm7", 161, 2, 141),
+        ("a" * 306, "gsm7", 306, 2, 268),
+        ("a" * 307, "gsm7", 307, 3, 269),
+        ("€" * 80, "gsm7", 160, 1, 140),  # extension characters cost two septets
+        ("a" * 159 + "€", "gsm7", 161, 2, 141),
+        ("a" * 152 + "€" + "a" * 152, "gsm7", 306, 3, 268),  # an escape pair is never split
+        ("@", "gsm7", 1, 1, 1),
+        ("ç" * 70, "ucs2", 70, 1, 140),
+        ("ç" * 71, "ucs2", 71, 2, 142),
+        ("😀" * 35, "ucs2", 70, 1, 140),  # an emoji is two UCS-2 units
+        ("x" * 66 + "😀" + "x" * 66, "ucs2", 134, 3, 268),  # a surrogate pair is never split
+        ("", "gsm7", 0, 1, 0),
+    ],
+)
+def test_measure(text: str, encoding: str, length: int, segments: int, byte_size: int) -> None:
+    """Length, segments and user-data octets follow TS 23.038 / TS 23.040 limits."""
+    size = measure(text)
+    assert (size.encoding, size.length, size.segments, size.byte_size) == (
+        encoding,
+        length,
+        segments,
+        byte_size,
+    )
+
+
+def _reasons(message: ComposedMessage) -> list[str]:
+    """Return the warning reasons of a composed message."""
+    return [w.reason for w in message.warnings]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reasons"),
+    [
+        ({"origin": "example.com", "code": "123456"}, []),
+        ({"origin": "example.com", "code": "123456", "text": "x" * 170}, ["multi-segment",
+          "over-140-characters"]),
+        ({"origin": "example.com", "code": "123456", "text": "x" * 130}, ["over-140-characters"]),
+        ({"origin": "example.com", "code": "123456", "text": "😀" * 30}, ["multi-segment"]),
+        ({"origin": "example.com", "code": "#123456"}, ["code-starts-with-hash"]),
+        ({"origin": "example.com", "code": "1234#5678"}, ["code-contains-hash"]),
+        ({"origin": "example.com", "code": "abcdef"}, ["no-consent-token"]),
+        ({"origin": "example.com", "code": "123"}, ["no-consent-token"]),
+        ({"origin": "example.com", "code": "12345678901"}, ["no-consent-token"]),
+        ({"origin": "example.com", "code": "abc", "text": "Ref A1B2. Code {code}"}, []),
+        (
+            {"origin": "example.com", "code": "123456", "text": "@other.example #123456"},
+            ["text-has-origin-line", "chromium-differs"],
+        ),
+        ({"origin": "[::1]", "code": "123456"}, ["chromium-differs"]),
+        ({"origin": "bücher.example", "code": "123456"}, []),  # punycode: Chromium reads it
+    ],
+)  # fmt: skip
+def test_compose_warnings(kwargs: dict[str, Any], reasons: list[str]) -> None:
+    """Warnings name what may stop delivery or autofill, each with a sentence."""
+    message = compose(**kwargs)
+    assert _reasons(message) == reasons
+    assert all(w.message for w in message.warnings)
+
+
+def test_composed_message_is_frozen() -> None:
+    """A composed message is an immutable value."""
+    message = compose(origin="example.com", code="123456")
+    with pytest.raises(AttributeError):
+        message.text = "x"  # type: ignore[misc]
+
+
+def test_render_template_alone() -> None:
+    """render_template replaces only the two placeholders and doubled braces."""
+    assert render_template("{code}{{}}{origin}", code="1", origin="a.b") == "1{}a.b"
+
+
+def test_generate_code_defaults() -> None:
+    """The default code is six decimal digits."""
+    code = generate_code()
+    assert len(code) == 6
+    assert code.isdigit()
+
+
+def test_generate_code_alphabet_and_length() -> None:
+    """Codes use only the alphabet given and vary between calls."""
+    codes = {generate_code(32, "ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(5)}
+    assert len(codes) == 5
+    assert all(set(c) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for c in codes)
+
+
+@pytest.mark.parametrize(
+    ("length", "alphabet", "key", "reason"),
+    [
+        (0, "0123456789", "length", "out-of-range"),
+        (65, "0123456789", "length", "out-of-range"),
+        (True, "0123456789", "length", "not-integer"),
+        (6.0, "0123456789", "length", "not-integer"),
+        (6, "0", "alphabet", "too-small"),
+        (6, "", "alphabet", "too-small"),
+        (6, "0012", "alphabet", "repeated-character"),
+        (6, "01#", "alphabet", "hash"),
+        (6, "01 ", "alphabet", "code-whitespace"),
+        (6, "01\x00", "alphabet", "code-control"),
+        (6, 12, "alphabet", "not-text"),
+    ],
+)
+def test_generate_code_rejects_bad_arguments(
+    length: Any, alphabet: Any, key: str, reason: str
+) -> None:
+    """Bad lengths and alphabets raise InputError naming the argument."""
+    with pytest.raises(InputError) as info:
+        generate_code(length, alphabet)
+    assert (info.value.key, info.value.reason) == (key, reason)
+
+
+LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+TLD = st.from_regex(r"[a-z]{2,6}", fullmatch=True)
+DOMAINS = st.builds(lambda labels, tld: ".".join([*labels, tld]), st.lists(LABEL, max_size=3), TLD)
+IDN = st.sampled_from(["bücher.example", "例え.テスト", "faß.de", "ÉCOLE.fr", "пример.рф"])
+IPS = st.ip_addresses().map(lambda a: str(a) if isinstance(a, ipaddress.IPv4Address) else f"[{a}]")
+HOSTS = st.one_of(DOMAINS, IDN, IPS)
+CODES = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=24
+)
+TEMPLATES = st.one_of(
+    st.none(),
+    st.lists(
+        st.one_of(
+            st.sampled_from(["{code}", "{origin}", "{{", "}}", "\n", "\r", "\r\n", "@", "#"]),
+            st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}")),
+        ),
+        max_size=8,
+    ).map("".join),
+)
+
+
+@given(origin=HOSTS, code=CODES, embedded=st.one_of(st.none(), HOSTS), template=TEMPLATES)
+def test_compose_parse_round_trip(
+    origin: str, code: str, embedded: str | None, template: str | None
+) -> None:
+    """Whatever valid input, the composed text parses (strict) to the same origin and code."""
+    message = compose(origin=origin, code=code, embedded_origin=embedded, text=template)
+    parsed = parse(message.text)
+    assert parsed.origin == normalise_host(origin)
+    assert parsed.code == code
+    assert parsed.embedded_origin == (None if embedded is None else normalise_host(embedded))
+    assert not message.text.endswith(("\n", "\r"))
+    size = measure(message.text)
+    assert (size.length, size.segments) == (message.length, message.segments)
+
+
+@given(origin=DOMAINS, code=st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True))
+def test_plain_messages_read_the_same_in_chromium(origin: str, code: str) -> None:
+    """With an ASCII domain and an alphanumeric code, Chromium reads what the spec reads."""
+    message = compose(origin=origin, code=code)
+    parsed = parse(message.text, mode="chromium")
+    assert (parsed.origin, parsed.code) == (origin, code)
+    assert "chromium-differs" not in _reasons(message)
