@@ -39,7 +39,7 @@ class AllowList:
         for entry in entries:
             if not isinstance(entry, str):
                 raise InputError("entries", "not-text", f"entry {entry!r} is not text")
-            if entry.startswith("*."):
+            if "*" in entry:
                 bases.add(_wildcard_base(entry))
             else:
                 exact.add(_entry_host(entry, entry))
@@ -85,8 +85,12 @@ def _entry_host(entry: str, host: str) -> str:
 
 def _wildcard_base(entry: str) -> str:
     """Return the base domain of a ``*.domain`` entry."""
+    if not entry.startswith("*.") or "*" in entry[2:]:
+        raise InputError(
+            f"allow-list entry {entry!r}", "bad-wildcard", "a wildcard must be '*.' + a domain"
+        )
     base = _entry_host(entry, entry[2:])
-    if "*" in entry[2:] or is_ip_literal(base):
+    if is_ip_literal(base):
         raise InputError(
             f"allow-list entry {entry!r}", "bad-wildcard", "a wildcard must be '*.' + a domain"
         )
