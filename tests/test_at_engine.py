@@ -350,3 +350,16 @@ def test_random_bytes_never_raise(chunks: list[bytes], with_command: bool) -> No
             assert isinstance(event, Event)
         engine.timeout(now)
         engine.data_to_send()
+
+
+def test_error_answer_to_probe_reprobes_after_drain_without_stall() -> None:
+    """A probe answered by +CME ERROR: 14 is retried after the drain period, not a stall."""
+    engine = AtEngine(timeouts=FAST)
+    engine.resync(0.0)
+    engine.data_to_send()
+    assert engine.feed(b"\r\n+CME ERROR: 14\r\n", 0.1) == [Stray(line="+CME ERROR: 14")]
+    assert engine.deadline == pytest.approx(0.1 + FAST.drain)
+    assert engine.timeout(0.1 + FAST.drain) == []
+    assert engine.data_to_send() == PROBE
+    engine.feed(b"\r\nOK\r\n", 0.3)
+    assert engine.timeout(0.3 + FAST.drain) == [Resynced(probes=2)]

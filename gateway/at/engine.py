@@ -126,6 +126,7 @@ class AtEngine:
         self._header: PduHeader | None = None
         self._deadline: float | None = None
         self._probes = 0
+        self._reprobe = False  # the modem answered a probe with an error: alive, not stalled
 
     # ------------------------------------------------------------------ observers
     @property
@@ -190,7 +191,9 @@ class AtEngine:
             events.append(Resynced(probes=self._probes))
             self._probes = 0
         elif state is State.RESYNC:
-            events.append(ResyncStalled(probes=self._probes))
+            if not self._reprobe:
+                events.append(ResyncStalled(probes=self._probes))
+            self._reprobe = False
             self._machine.apply(Trigger.TIMEOUT)
             self._probe(now)
         elif self._pending is not None:
@@ -230,6 +233,7 @@ class AtEngine:
         self._header = None
         self._deadline = None
         self._probes = 0
+        self._reprobe = False
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -239,6 +243,7 @@ class AtEngine:
         return "".join(c for c in text if c >= " " or c == "\t").strip()
 
     def _probe(self, now: float) -> None:
+        self._reprobe = False
         self._probes += 1
         self._out += PROBE
         self._deadline = now + self.timeouts.probe
@@ -322,7 +327,12 @@ class AtEngine:
                 self._machine.apply(Trigger.PROBE_OK)
                 self._deadline = now + self.timeouts.drain
             else:
+                # A late error, or a modem answering probes with +CME ERROR: 14 while the
+                # SIM starts: probe again soon (after a drain period, so never a tight loop).
                 events.append(Stray(line=line))
+                self._reprobe = True
+                if self._deadline is None or self._deadline > now + self.timeouts.drain:
+                    self._deadline = now + self.timeouts.drain
             return
         if state is State.DRAIN:
             events.append(Stray(line=line))

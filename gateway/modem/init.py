@@ -1,0 +1,282 @@
+"""The modem initialisation sequence (TS 27.007 / TS 27.005), vendor tweaks as data.
+
+Run after every open, reconnect and modem restart: a restart loses ``CNMI``/``CMGF``
+settings (field notes). SIM busy (``+CME ERROR: 14``) and device busy (515) are retried a
+bounded number of times with capped backoff; a wrong PIN is never retried (it would lock
+the SIM behind its PUK after three attempts, TS 31.102 §9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from gateway.at import CmeError, CmsError, Command, Kind, action, bare, query
+from gateway.at.events import Response
+from gateway.at.lines import fields, is_int, tag_of
+from gateway.errors import ModemFault, UsageError
+from gateway.modem.status import ModemIdentity
+from gateway.modem.storage import choose_memories, parse_cpms_test, parse_smsc
+
+log = structlog.get_logger(__name__)
+
+#: AT+CNMI choices, best first: store and notify +CMTI, status reports stored with +CDSI
+#: (ds=2) or routed as +CDS (ds=1), buffered URCs flushed (bfr=0) (TS 27.005 §3.4.1).
+CNMI_CHOICES = ("2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0", "1,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0")
+
+#: manufacturer substring (lower case) -> extra commands; failures are tolerated.
+VENDOR_TWEAKS: dict[str, tuple[str, ...]] = {
+    "huawei": ("AT^CURC=0",),  # silence ^RSSI/^MODE/^BOOT periodic notices
+    "simcom": ("AT+CSCLK=0",),  # no slow-clock sleep: it swallows the first command
+}
+
+#: codes worth retrying while the module starts: SIM busy, device busy (TS 27.007 §9.2)
+BUSY_CME = frozenset({14, 515})
+BUSY_CMS = frozenset({314, 500, 512})
+
+
+class SimError(ModemFault):
+    """The SIM cannot be used; retrying will not help (needs a person)."""
+
+
+class PinRequired(SimError):
+    """The SIM asks for a PIN and none is configured."""
+
+
+class WrongPin(SimError):
+    """The configured PIN was rejected (+CME ERROR: 16); it is never tried again."""
+
+
+class SimLocked(SimError):
+    """The SIM wants its PUK, is blocked, or is missing."""
+
+
+class RegistrationTimeout(ModemFault):
+    """The modem did not register on a network in time."""
+
+
+class Runner(Protocol):
+    """Runs one AT command and returns its response (raising only on timeout/link loss)."""
+
+    async def __call__(self, command: Command, /) -> Response: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitConfig:
+    """Knobs for the initialisation sequence."""
+
+    pin: str | None = None
+    busy_retries: int = 8
+    busy_backoff: float = 0.5
+    busy_backoff_max: float = 5.0
+    registration_timeout: float = 120.0
+    registration_poll: float = 1.0
+    cnmi_choices: tuple[str, ...] = CNMI_CHOICES
+    vendor_tweaks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: VENDOR_TWEAKS)
+
+    def __post_init__(self) -> None:
+        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+            raise UsageError("a SIM PIN is 4 to 8 digits")
+        if self.busy_retries < 0 or self.busy_backoff <= 0 or self.busy_backoff_max <= 0:
+            raise UsageError("busy retries/backoff must be positive")
+        if self.registration_timeout <= 0 or self.registration_poll <= 0:
+            raise UsageError("registration timeout/poll must be positive")
+        if not self.cnmi_choices:
+            raise UsageError("at least one AT+CNMI choice is needed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitResult:
+    """What initialisation found and set."""
+
+    identity: ModemIdentity
+    read_memories: tuple[str, ...]  # memories to sweep (first CPMS slot)
+    cpms: tuple[str, ...]  # the memory per slot we set (1 to 3 entries)
+    smsc: str | None
+    cnmi: str | None
+    registration: int
+
+
+class Initialiser:
+    """Runs the sequence through ``run``; ``report`` receives progress (key, value)."""
+
+    def __init__(
+        self, run: Runner, config: InitConfig, report: Callable[[str, object], None]
+    ) -> None:
+        self._run = run
+        self.config = config
+        self._report = report
+
+    async def ok(self, command: Command) -> Response:
+        """Run ``command``, retrying busy errors; return the OK response.
+
+        Raises CmeError/CmsError/CommandFailed for other failures or when retries run out.
+        """
+        delay = self.config.busy_backoff
+        for attempt in range(self.config.busy_retries + 1):
+            response = await self._run(command)
+            error = response.error()
+            if error is None:
+                return response
+            busy = (isinstance(error, CmeError) and error.code in BUSY_CME) or (
+                isinstance(error, CmsError) and error.code in BUSY_CMS
+            )
+            if not busy or attempt == self.config.busy_retries:
+                raise error
+            self._report("busy_retry", command.log_text)
+            log.info("modem.busy", command=command.log_text, error=str(error), attempt=attempt)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.busy_backoff_max)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def tolerant(self, command: Command) -> Response | None:
+        """Run ``command``; return None instead of raising for a failure result."""
+        try:
+            return await self.ok(command)
+        except (CmeError, CmsError, ModemFault) as exc:
+            log.info("modem.optional_failed", command=command.log_text, error=str(exc))
+            return None
+
+    async def run(self) -> InitResult:
+        """Run the whole sequence; return what was found.
+
+        Raises SimError (fatal), RegistrationTimeout, AtTimeout, LinkDown, or a typed AT error.
+        """
+        await self.ok(action("ATE0"))  # V.250 §6.2.4: echo off (echo is tolerated anyway)
+        await self.ok(action("AT+CMEE=1"))  # TS 27.007 §9.1: numeric +CME ERROR codes
+        await self.unlock_sim()
+        identity = await self.identity()
+        self._report("identity", identity)
+        cfun = await self.tolerant(query("AT+CFUN?", "+CFUN", kind=Kind.NETWORK))
+        if cfun is None or not any(line.endswith(": 1") for line in cfun.lines):
+            await self.ok(action("AT+CFUN=1", kind=Kind.NETWORK))
+        await self.ok(action("AT+CMGF=0"))  # TS 27.005 §3.2.3: PDU mode
+        csca = await self.tolerant(query("AT+CSCA?", "+CSCA"))
+        smsc = parse_smsc(csca.lines) if csca else None
+        slots = parse_cpms_test((await self.ok(query("AT+CPMS=?", "+CPMS"))).lines)
+        chosen = choose_memories(slots)
+        await self.ok(query(cpms_command(chosen), "+CPMS"))
+        cnmi = None
+        for choice in self.config.cnmi_choices:
+            if await self.tolerant(action(f"AT+CNMI={choice}")) is not None:
+                cnmi = choice
+                break
+        if cnmi is None:
+            log.warning("modem.no_cnmi", note="no new-message URCs; relying on sweeps")
+        for key, commands in self.config.vendor_tweaks.items():
+            if key in identity.manufacturer.lower():
+                for text in commands:
+                    await self.tolerant(action(text))
+        registration = await self.wait_registered()
+        return InitResult(
+            identity=identity,
+            read_memories=slots[0],
+            cpms=chosen,
+            smsc=smsc,
+            cnmi=cnmi,
+            registration=registration,
+        )
+
+    async def unlock_sim(self) -> None:
+        """Get the SIM to READY, entering the configured PIN at most once.
+
+        Raises PinRequired, WrongPin, SimLocked, or a typed AT error.
+        """
+        pin_sent = False
+        delay = self.config.busy_backoff
+        for _ in range(self.config.busy_retries + 1):
+            try:
+                response = await self.ok(query("AT+CPIN?", "+CPIN", kind=Kind.SIM))
+            except CmeError as exc:
+                if exc.code == 10:
+                    raise SimLocked("no SIM inserted (+CME ERROR: 10)") from exc
+                if exc.code in (11, 12, 13):
+                    raise SimLocked(f"SIM unusable: {exc}") from exc
+                raise
+            state = next(
+                (line.partition(":")[2].strip().upper() for line in response.lines),
+                "",
+            )
+            self._report("sim", state)
+            if state == "READY":
+                return
+            if state != "SIM PIN":
+                raise SimLocked(f"SIM needs {state or 'an unknown code'}; enter it by hand")
+            if pin_sent:
+                # accepted, but the SIM is still starting: ask again after a pause
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.config.busy_backoff_max)
+                continue
+            if self.config.pin is None:
+                raise PinRequired("the SIM asks for a PIN and none is configured")
+            pin_sent = True
+            log.info("modem.pin", command="AT+CPIN=<redacted>")
+            entry = Command(text=f'AT+CPIN="{self.config.pin}"', kind=Kind.SIM, secret=True)
+            try:
+                await self.ok(entry)
+            except CmeError as exc:
+                if exc.code == 16:
+                    raise WrongPin(
+                        "the SIM rejected the configured PIN (+CME ERROR: 16); not retrying"
+                    ) from exc
+                raise
+        raise SimLocked("the SIM did not become ready")
+
+    async def identity(self) -> ModemIdentity:
+        """Read manufacturer, model, revision, IMEI and IMSI (TS 27.007 §5)."""
+        values: dict[str, str | None] = {}
+        for name in ("CGMI", "CGMM", "CGMR", "CGSN", "CIMI"):
+            command = Command(text=f"AT+{name}", prefixes=(f"+{name}",), bare=True)
+            response = await (self.tolerant(command) if name == "CIMI" else self.ok(command))
+            value = None
+            if response is not None and response.lines:
+                line = response.lines[0]
+                value = line.partition(":")[2].strip() if tag_of(line) else line
+                value = value.strip('"')
+            values[name] = value
+        return ModemIdentity(
+            manufacturer=values["CGMI"] or "",
+            model=values["CGMM"] or "",
+            revision=values["CGMR"] or "",
+            imei=values["CGSN"] or "",
+            imsi=values["CIMI"],
+        )
+
+    async def wait_registered(self) -> int:
+        """Poll +CREG?/+CEREG? until home (1) or roaming (5); return the stat.
+
+        Raises RegistrationTimeout with the last state seen.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.registration_timeout
+        last: dict[str, int | None] = {}
+        while True:
+            for domain in ("CREG", "CEREG"):
+                response = await self.tolerant(query(f"AT+{domain}?", f"+{domain}"))
+                stat = registration_stat(response.lines) if response else None
+                last[domain] = stat
+                self._report("registration", stat)
+                if stat in (1, 5):
+                    return stat
+            if loop.time() >= deadline:
+                raise RegistrationTimeout(f"not registered in time (last states: {last})")
+            log.info("modem.waiting_for_network", creg=last.get("CREG"), cereg=last.get("CEREG"))
+            await asyncio.sleep(self.config.registration_poll)
+
+
+def cpms_command(memories: tuple[str, ...]) -> str:
+    """Return ``AT+CPMS="m1"[,"m2"[,"m3"]]`` for the given memories."""
+    return "AT+CPMS=" + ",".join(f'"{m}"' for m in memories)
+
+
+def registration_stat(lines: tuple[str, ...]) -> int | None:
+    """Return <stat> from a +CREG?/+CGREG?/+CEREG? reply (``<n>,<stat>[,...]``)."""
+    for line in lines:
+        parts = fields(line)
+        if len(parts) >= 2 and is_int(parts[1]):
+            return int(parts[1])
+    return None
