@@ -205,7 +205,11 @@ class RelayServer:
             "counters": dict(self.counters),
             "uptime": round(time.monotonic() - self._started, 3),
             "socket": {
-                "path": str(self.config.path),
+                "path": str(
+                    listener.sock.getsockname()
+                    if listener and listener.activated
+                    else self.config.path
+                ),
                 "activated": bool(listener and listener.activated),
                 "fd": listener.sock.fileno() if listener else None,
             },
