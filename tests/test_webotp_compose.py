@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import pickle
 from typing import Any
 
 import pytest
@@ -12,7 +13,10 @@ from hypothesis import strategies as st
 from gateway.errors import UsageError
 from gateway.webotp import (
     ComposedMessage,
+    ComposeWarning,
+    FormatError,
     InputError,
+    SmsSize,
     compose,
     generate_code,
     measure,
@@ -269,3 +273,51 @@ def test_plain_messages_read_the_same_in_chromium(origin: str, code: str) -> Non
     parsed = parse(message.text, mode="chromium")
     assert (parsed.origin, parsed.code) == (origin, code)
     assert "chromium-differs" not in _reasons(message)
+
+
+def test_values_refuse_inconsistent_fields() -> None:
+    """ComposedMessage, SmsSize and ComposeWarning cannot be built in an invalid state."""
+    good = compose(origin="example.com", code="123456")
+    with pytest.raises(InputError):
+        ComposedMessage(
+            text="no origin line",
+            origin=good.origin,
+            code=good.code,
+            embedded_origin=None,
+            encoding="gsm7",
+            length=14,
+            segments=1,
+            byte_size=13,
+        )
+    with pytest.raises(InputError):
+        SmsSize(encoding="latin1", length=1, segments=1, byte_size=1)  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        SmsSize(encoding="gsm7", length=1, segments=0, byte_size=1)
+    with pytest.raises(InputError):
+        ComposeWarning(reason="", message="")
+
+
+def test_measure_refuses_lone_surrogates() -> None:
+    """Text that is not valid Unicode cannot be measured as UCS-2."""
+    with pytest.raises(InputError):
+        measure("a\ud800")
+
+
+def test_render_template_refuses_non_text() -> None:
+    """A template that is not text raises InputError."""
+    with pytest.raises(InputError):
+        render_template(b"{code}", code="1", origin="a.b")  # type: ignore[arg-type]
+
+
+def test_errors_pickle() -> None:
+    """Codec errors survive pickling with their fields (process pools, multiprocessing)."""
+    format_error = FormatError("no-origin-line", "the last line does not start with '@'")
+    input_error = InputError("code", "empty-code", "the code is empty")
+    again_f = pickle.loads(pickle.dumps(format_error))  # noqa: S301 (bytes we just made)
+    again_i = pickle.loads(pickle.dumps(input_error))  # noqa: S301 (bytes we just made)
+    assert (again_f.reason, again_f.message) == (format_error.reason, format_error.message)
+    assert (again_i.key, again_i.reason, again_i.problem) == (
+        "code",
+        "empty-code",
+        "the code is empty",
+    )

@@ -241,6 +241,10 @@ def test_value_is_frozen_and_validated() -> None:
         OriginBoundCode(origin="example.com", code="")
     with pytest.raises(InputError):
         OriginBoundCode(origin="example.com", code="1", embedded_origin="https://x.com")
+    with pytest.raises(InputError):
+        OriginBoundCode(origin="example.com", code="1", scheme="ftp")  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        OriginBoundCode(origin=None, code="1")  # type: ignore[arg-type]
 
 
 def test_one_megabyte_message() -> None:
