@@ -15,8 +15,10 @@ from gateway import __version__
 
 #: subcommand name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
+    "check-config": "gateway.cli.config:check_config",
     "format": "gateway.cli.codec:format_command",
     "parse": "gateway.cli.codec:parse_command",
+    "simulator": "gateway.cli.simulator:simulator",
 }
 
 

@@ -1,0 +1,54 @@
+"""``otp-gateway check-config``: validate a configuration file without starting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.config import DEFAULT_PATH, Config, ConfigError, load
+
+
+def summary(config: Config) -> str:
+    """Return a short human summary of a valid configuration (no secrets)."""
+    modems = ", ".join(f"{m.name} ({m.device})" for m in config.modem)
+    origins = len(config.receive.allowed_origins)
+    countries = ", ".join(config.send.allowed_countries) or "none (sending refused)"
+    return "\n".join(
+        [
+            "ok",
+            f"  modems: {modems}",
+            f"  receive: {origins} allowed origin(s), parse mode {config.receive.parse_mode}",
+            f"  send: countries {countries}, delivery reports "
+            f"{'on' if config.send.delivery_reports else 'off'}",
+            f"  relay: {config.relay.socket} ({len(config.relay.access)} access rule(s))",
+            f"  journal: {config.journal.state_dir}",
+            f"  log: {config.log.level} {config.log.format}"
+            + (" WITH SECRETS (debug_secrets = true)" if config.log.debug_secrets else ""),
+        ]
+    )
+
+
+@click.command("check-config")
+@click.argument(
+    "path",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_PATH,
+)
+def check_config(path: Path) -> None:
+    """Check the configuration file PATH (default /etc/otp-gateway/gateway.toml).
+
+    Prints "ok" and a summary, or one line naming the key and the problem (exit 2).
+
+    \b
+    Example:
+      otp-gateway check-config /etc/otp-gateway/gateway.toml
+    """
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        where = "" if exc.key == str(path) else f"{path}: "
+        click.echo(f"otp-gateway: {where}{exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(summary(config))
