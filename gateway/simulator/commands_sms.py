@@ -1,0 +1,349 @@
+"""SMS commands of TS 27.005 §3: service, storage, reading, listing, deleting, sending."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.simulator import textmode
+from gateway.simulator.atcommand import Command, Form
+from gateway.simulator.atparse import EntryDone
+from gateway.simulator.commands_general import Handler, Spec, args, int_arg
+from gateway.simulator.results import ERROR, CommandFailed, cms
+from gateway.simulator.storage import STAT_BY_LABEL, Memory, Stat, Stored
+from gateway.simulator.tpdu import TpduError, tpdu_length
+from gateway.sms import pdu as pducodec
+
+if TYPE_CHECKING:
+    from gateway.simulator.model import Entry, ModemModel
+
+#: TP-SRR in the first octet of an SMS-SUBMIT (TS 23.040 §9.2.3.5), set via AT+CSMP <fo>
+SRR = 0x20
+
+
+def _simple(name: str, label: str, allowed: range, test: str) -> Handler:
+    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+        if command.form is Form.READ:
+            return [f"{label}: {getattr(model.settings, name)}"]
+        if command.form is Form.TEST:
+            return [f"{label}: {test}"]
+        if command.form is Form.SET and len(args(command)) == 1:
+            value = args(command)[0]
+            if isinstance(value, int) and value in allowed:
+                setattr(model.settings, name, value)
+                return []
+        raise CommandFailed(cms(302) if command.form is Form.SET else ERROR)
+
+    return handler
+
+
+def _csms(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.READ:
+        return ["+CSMS: 0,1,1,1"]
+    if command.form is Form.TEST:
+        return ["+CSMS: (0,1)"]
+    values = args(command)
+    if command.form is not Form.SET or values not in ([0], [1]):
+        raise CommandFailed(cms(302))
+    return ["+CSMS: 1,1,1"]
+
+
+def _csmp(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.READ:
+        return ["+CSMP: " + ",".join(str(v) for v in model.settings.csmp)]
+    if command.form is Form.TEST:
+        return []
+    values = args(command)
+    current = list(model.settings.csmp)
+    if command.form is not Form.SET or not 1 <= len(values) <= 4:
+        raise CommandFailed(cms(305))
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if not isinstance(value, int) or not 0 <= value <= 255:
+            raise CommandFailed(cms(305))
+        current[i] = value
+    model.settings.csmp = (current[0], current[1], current[2], current[3])
+    return []
+
+
+def _csca(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.READ:
+        return [f'+CSCA: "{model.settings.smsc}",{model.settings.smsc_toa}']
+    if command.form is Form.TEST:
+        return []
+    values = args(command)
+    number = values[0] if values else None
+    if command.form is not Form.SET or not isinstance(number, str) or not number:
+        raise CommandFailed(cms(304 if model.settings.cmgf == 0 else 305))
+    toa = values[1] if len(values) > 1 else None
+    model.settings.smsc = number
+    model.settings.smsc_toa = toa if isinstance(toa, int) else textmode.toa(number)
+    return []
+
+
+def _cpms(model: ModemModel, command: Command, now: float) -> list[str]:
+    slots = model.profile.cpms_memories
+    if command.form is Form.TEST:
+        return ["+CPMS: " + ",".join("(" + ",".join(f'"{m}"' for m in s) + ")" for s in slots)]
+    if command.form is Form.READ:
+        return [
+            "+CPMS: "
+            + ",".join(
+                f'"{n}",{model.memories[n].used},{model.memories[n].capacity}'
+                for n in model.settings.cpms
+            )
+        ]
+    values = args(command)
+    if command.form is not Form.SET or not model.profile.cpms_min_args <= len(values) <= 3:
+        raise CommandFailed(cms(302))
+    chosen = list(model.settings.cpms)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if not isinstance(value, str) or value.upper() not in slots[i]:
+            raise CommandFailed(cms(302))
+        chosen[i] = value.upper()
+    model.settings.cpms = (chosen[0], chosen[1], chosen[2])
+    return [
+        "+CPMS: "
+        + ",".join(f"{model.memories[n].used},{model.memories[n].capacity}" for n in chosen)
+    ]
+
+
+CNMI_RANGES = (range(4), range(4), range(0, 3, 2), range(3), range(2))
+
+
+def _cnmi(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.READ:
+        return ["+CNMI: " + ",".join(str(v) for v in model.settings.cnmi)]
+    if command.form is Form.TEST:
+        return ["+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)"]
+    values = args(command)
+    if command.form is not Form.SET or not 1 <= len(values) <= 5:
+        raise CommandFailed(cms(302))
+    new = [0, 0, 0, 0, 0]
+    for i, given in enumerate(values):
+        value = 0 if given is None else given
+        if not isinstance(value, int) or value not in CNMI_RANGES[i]:
+            raise CommandFailed(cms(303))
+        new[i] = value
+    model.settings.cnmi = (new[0], new[1], new[2], new[3], new[4])
+    return []
+
+
+def _cnma(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.TEST:
+        return ["+CNMA: (0-2)"]
+    if not model.router.pending_ack:
+        raise CommandFailed(cms(340))
+    model.router.pending_ack = False
+    return []
+
+
+def _mem(model: ModemModel, slot: int) -> Memory:
+    return model.memories[model.settings.cpms[slot]]
+
+
+def _index(model: ModemModel, command: Command, memory: Memory) -> int:
+    values = args(command)
+    index = values[0] if values else None
+    if not isinstance(index, int) or not memory.valid_index(index):
+        raise CommandFailed(cms(321))
+    return index
+
+
+def _render(model: ModemModel, stored: Stored) -> tuple[str, str]:
+    if model.settings.cmgf == 0:
+        try:
+            length = tpdu_length(stored.pdu)
+        except TpduError:
+            length = 0
+        return f"{int(stored.stat)},,{length}", stored.pdu
+    if stored.stat in (Stat.STO_UNSENT, Stat.STO_SENT):
+        return textmode.submit_lines(model, stored.pdu, stat=stored.stat)
+    return textmode.deliver_lines(model, stored.pdu, stat=stored.stat)
+
+
+def _cmgr(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.TEST:
+        return []
+    memory = _mem(model, 0)
+    index = _index(model, command, memory)
+    stored = memory.slots.get(index)
+    if stored is None:
+        raise CommandFailed(cms(321))
+    header, body = _render(model, stored)
+    if stored.stat is Stat.REC_UNREAD:
+        stored.stat = Stat.REC_READ
+    return [f"+CMGR: {header}", body]
+
+
+def _cmgl(model: ModemModel, command: Command, now: float) -> list[str]:
+    text = model.settings.cmgf == 1
+    if command.form is Form.TEST:
+        return (
+            ['+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")']
+            if text
+            else ["+CMGL: (0-4)"]
+        )
+    values = args(command)
+    wanted = values[0] if values else ("REC UNREAD" if text else 0)
+    if text and isinstance(wanted, str) and wanted.upper() in STAT_BY_LABEL:
+        stat = STAT_BY_LABEL[wanted.upper()]
+    elif not text and isinstance(wanted, int) and 0 <= wanted <= 4:
+        stat = wanted
+    else:
+        raise CommandFailed(cms(305 if text else 304))
+    memory = _mem(model, 0)
+    lines: list[str] = []
+    for index in sorted(memory.slots):
+        stored = memory.slots[index]
+        if stat != 4 and int(stored.stat) != stat:
+            continue
+        header, body = _render(model, stored)
+        if text:
+            # +CMGL drops the <alpha> of +CMGR's header order: <index>,<stat>,<oa>,[<alpha>],<scts>
+            lines += [f"+CMGL: {index},{header}", body]
+        else:
+            lines += [f"+CMGL: {index},{header}", body]
+        if stored.stat is Stat.REC_UNREAD:
+            stored.stat = Stat.REC_READ
+    return lines
+
+
+def _cmgd(model: ModemModel, command: Command, now: float) -> list[str]:
+    memory = _mem(model, 0)
+    if command.form is Form.TEST:
+        used = ",".join(str(i) for i in sorted(memory.slots))
+        return [f"+CMGD: ({used}),(0-4)"]
+    values = args(command)
+    flag = values[1] if len(values) > 1 else 0
+    if not isinstance(flag, int) or not 0 <= flag <= 4:
+        raise CommandFailed(cms(302))
+    if flag:
+        memory.delete_flagged(flag)
+        return []
+    memory.slots.pop(_index(model, command, memory), None)
+    return []
+
+
+def _can_send(model: ModemModel, now: float) -> None:
+    if not model.registered(now):
+        raise CommandFailed(cms(331))
+    fault = model.faults.get("cms-on-send")
+    if fault is not None:
+        code, times = fault.params["code"], fault.params["times"]
+        assert isinstance(code, int)
+        used = model.fault_uses.get("cms-on-send", 0) + 1
+        model.fault_uses["cms-on-send"] = used
+        if isinstance(times, int) and used >= times:
+            model.clear_fault("cms-on-send")
+        raise CommandFailed(cms(code))
+
+
+def _cmgs(model: ModemModel, command: Command, now: float) -> list[str]:
+    from gateway.simulator.model import Entry  # noqa: PLC0415 - model imports this module
+
+    if command.form is Form.TEST:
+        return []
+    values = args(command)
+    if command.form is not Form.SET or not values:
+        raise CommandFailed(cms(304 if model.settings.cmgf == 0 else 305))
+    name = command.name
+    if model.settings.cmgf == 0:
+        length = int_arg(command, range(1, 181))
+        stat = int_arg(command, range(4), index=1, default=2) if name == "+CMGW" else 2
+        model.begin_entry(Entry(command=name, length=length, stat=stat))
+        return []
+    number = values[0]
+    if not isinstance(number, str) or not number:
+        raise CommandFailed(cms(305))
+    label = values[2] if name == "+CMGW" and len(values) > 2 else "STO UNSENT"
+    model.begin_entry(Entry(command=name, number=number, stat=STAT_BY_LABEL.get(str(label), 2)))
+    return []
+
+
+def finish_entry(
+    model: ModemModel, entry: Entry, event: EntryDone, now: float
+) -> tuple[list[str], float]:
+    """Complete AT+CMGS/AT+CMGW after Ctrl-Z; return (info lines, extra reply delay).
+
+    Raises CommandFailed with the +CMS ERROR a modem gives (304/305/322/331/...).
+    """
+    if event.overflow:
+        raise CommandFailed(cms(304 if model.settings.cmgf == 0 else 305))
+    if model.settings.cmgf == 0:
+        pdu_hex = event.text.replace(" ", "").upper()
+        try:
+            if tpdu_length(pdu_hex) != entry.length:
+                raise CommandFailed(cms(304))
+            pducodec.decode_submit(pdu_hex)
+        except (TpduError, pducodec.PduError):
+            raise CommandFailed(cms(304)) from None
+    else:
+        try:
+            text = textmode.decode_input(model, event.text)
+            srr = bool(model.settings.csmp[0] & SRR)
+            parts = pducodec.encode_submit(entry.number, text, request_status_report=srr)
+        except (textmode.TextInputError, pducodec.PduError, ValueError):
+            raise CommandFailed(cms(305)) from None
+        if len(parts) != 1:
+            raise CommandFailed(cms(305))  # one AT+CMGS sends one SMS
+        pdu_hex = parts[0].hex
+    if entry.command == "+CMGW":
+        index = _mem(model, 1).store(pdu_hex, Stat(entry.stat))
+        if index is None:
+            raise CommandFailed(cms(322))
+        return [f"+CMGW: {index}"], 0.0
+    return _send(model, pdu_hex, now)
+
+
+def _send(model: ModemModel, pdu_hex: str, now: float) -> tuple[list[str], float]:
+    _can_send(model, now)
+    try:
+        reference = model.network.submit(model, pdu_hex, now)
+    except (TpduError, pducodec.PduError):
+        raise CommandFailed(cms(304)) from None
+    return [f"+CMGS: {reference}"], model.network.delay("submit")
+
+
+def _cmss(model: ModemModel, command: Command, now: float) -> list[str]:
+    if command.form is Form.TEST:
+        return []
+    memory = _mem(model, 1)
+    index = _index(model, command, memory)
+    stored = memory.slots.get(index)
+    if stored is None:
+        raise CommandFailed(cms(321))
+    pdu_hex = stored.pdu
+    values = args(command)
+    if len(values) > 1 and isinstance(values[1], str):
+        try:
+            submit = pducodec.decode_submit(pdu_hex)
+            pdu_hex = pducodec.encode_submit(
+                values[1], submit.text, request_status_report=submit.status_report_requested
+            )[0].hex
+        except (pducodec.PduError, ValueError):
+            raise CommandFailed(cms(304)) from None
+    lines, delay = _send(model, pdu_hex, now)
+    stored.stat = Stat.STO_SENT
+    model.emit(b"", now, delay)
+    return [lines[0].replace("+CMGS", "+CMSS")]
+
+
+HANDLERS: dict[str, Spec] = {
+    "+CSMS": Spec(handler=_csms),
+    "+CMGF": Spec(handler=_simple("cmgf", "+CMGF", range(2), "(0,1)")),
+    "+CSDH": Spec(handler=_simple("csdh", "+CSDH", range(2), "(0,1)")),
+    "+CSMP": Spec(handler=_csmp),
+    "+CSCA": Spec(handler=_csca, sim=True),
+    "+CPMS": Spec(handler=_cpms, sim=True),
+    "+CNMI": Spec(handler=_cnmi),
+    "+CNMA": Spec(handler=_cnma),
+    "+CMGS": Spec(handler=_cmgs, sim=True),
+    "+CMGW": Spec(handler=_cmgs, sim=True),
+    "+CMSS": Spec(handler=_cmss, sim=True),
+    "+CMGR": Spec(handler=_cmgr, sim=True),
+    "+CMGL": Spec(handler=_cmgl, sim=True),
+    "+CMGD": Spec(handler=_cmgd, sim=True),
+}

@@ -1,0 +1,87 @@
+"""Fault injection: names, parameters and their validation (contracts.md, issue 3).
+
+A fault is a value; the model consults the active faults at the points where a real
+modem would misbehave. Parameters are checked here so a bad request from the control
+socket gets an error reply instead of corrupting the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gateway.simulator.config import SimulatorError
+
+#: fault name -> {parameter: (accepted types, default)}; default None = optional/absent
+FAULT_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], object]]] = {
+    "silent": {},
+    "late-reply": {"delay": ((int, float), 2.0)},
+    "late-prompt": {"delay": ((int, float), 2.0)},
+    "urc-in-response": {"urc": ((str,), '+CMTI: "SM",1')},
+    "garbage": {"bytes": ((bytes, str), b"\xff\xfe\r\nGARBAGE\x00\r\n"), "when": ((str,), "now")},
+    "cme-storm": {"codes": ((list, tuple), (14, 515)), "count": ((int,), 5)},
+    "cms-on-send": {"code": ((int,), 500), "times": ((int, type(None)), 1)},
+    "storage-full": {},
+    "no-urc": {},
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fault:
+    """One active fault and its validated parameters."""
+
+    name: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in FAULT_PARAMS:
+            raise SimulatorError(f"unknown fault {self.name!r}; one of {sorted(FAULT_PARAMS)}")
+
+
+def make_fault(name: str, params: Mapping[str, object]) -> Fault:
+    """Return a validated fault; raise SimulatorError for an unknown name or bad parameter."""
+    schema = FAULT_PARAMS.get(name)
+    if schema is None:
+        raise SimulatorError(f"unknown fault {name!r}; one of {sorted(FAULT_PARAMS)}")
+    unknown = set(params) - set(schema)
+    if unknown:
+        raise SimulatorError(f"fault {name!r} has no parameter(s) {sorted(unknown)}")
+    values: dict[str, object] = {}
+    for key, (types, default) in schema.items():
+        value = params.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise SimulatorError(f"fault {name!r}: bad {key!r}")
+        values[key] = value
+    _check(name, values)
+    return Fault(name=name, params=values)
+
+
+def _check(name: str, values: dict[str, object]) -> None:
+    delay = values.get("delay")
+    if isinstance(delay, int | float) and not 0 <= delay <= 3600:
+        raise SimulatorError("delay must be 0..3600 s")
+    if name == "garbage":
+        raw = values["bytes"]
+        values["bytes"] = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
+        if values["when"] not in ("now", "next"):
+            raise SimulatorError("garbage 'when' must be 'now' or 'next'")
+    if name == "cme-storm":
+        codes = values["codes"]
+        if not isinstance(codes, list | tuple) or not codes:
+            raise SimulatorError("cme-storm needs a non-empty list of codes")
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in codes):
+            raise SimulatorError("cme-storm codes must be non-negative integers")
+        values["codes"] = tuple(codes)
+        count = values["count"]
+        if not isinstance(count, int) or count < 1:
+            raise SimulatorError("cme-storm count must be >= 1")
+    if name == "cms-on-send":
+        code, times = values["code"], values["times"]
+        if not isinstance(code, int) or not 0 <= code <= 999:
+            raise SimulatorError("cms-on-send code must be 0..999")
+        if times is not None and (not isinstance(times, int) or times < 1):
+            raise SimulatorError("cms-on-send times must be >= 1 or None (always)")
+    if name == "urc-in-response":
+        urc = values["urc"]
+        if not isinstance(urc, str) or not urc or "\r" in urc or "\n" in urc:
+            raise SimulatorError("urc must be one non-empty line")

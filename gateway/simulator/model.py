@@ -1,0 +1,371 @@
+"""The sans-I/O modem model: bytes in, bytes out, time passed in (house style §1).
+
+:meth:`ModemModel.receive_data` takes what the client wrote; :meth:`ModemModel.take_output`
+returns what the modem writes now. Replies that a real modem gives later (network delays,
+``late-reply`` faults, boot URCs) are scheduled on the shared
+:class:`~gateway.simulator.clock.Scheduler`; the I/O shell runs it with ``loop.call_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.simulator import commands_general, commands_sms
+from gateway.simulator.atcommand import Command, CommandSyntaxError, split_line
+from gateway.simulator.atparse import (
+    AtParser,
+    CommandLine,
+    Echo,
+    EntryDone,
+    LineTooLong,
+    Mode,
+    Repeat,
+    TextPrompt,
+)
+from gateway.simulator.clock import Scheduler
+from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
+from gateway.simulator.faults import Fault, make_fault
+from gateway.simulator.network import Network
+from gateway.simulator.profiles import Profile, get_profile
+from gateway.simulator.results import ERROR, CommandFailed, Failure, cme
+from gateway.simulator.routing import Router
+from gateway.simulator.sim import Sim
+from gateway.simulator.storage import Memory, make_memories
+from gateway.sms import pdu as pducodec
+
+HANDLERS: dict[str, commands_general.Spec] = {**commands_general.HANDLERS, **commands_sms.HANDLERS}
+ALIASES: dict[str, str] = {"+GMI": "+CGMI", "+GMM": "+CGMM", "+GMR": "+CGMR", "+GSN": "+CGSN"}
+
+
+@dataclass(slots=True, kw_only=True)
+class Settings:
+    """Volatile settings a reset (ATZ, AT&F, power cycle) restores (mutable on purpose)."""
+
+    echo: bool = True
+    verbose: bool = True
+    cmee: int = 0
+    cmgf: int = 0
+    cscs: str = "GSM"
+    csdh: int = 0
+    csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
+    cnmi: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    creg: int = 0
+    cgreg: int = 0
+    cereg: int = 0
+    cops_format: int = 0
+    cfun: int = 1
+    curc: int = 1
+    cpms: tuple[str, str, str] = ("SM", "SM", "SM")
+    smsc: str = "+15550000000"
+    smsc_toa: int = 145
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """A message being typed after ``> ``: for AT+CMGS or AT+CMGW, PDU or text."""
+
+    command: str
+    length: int = 0
+    stat: int = 2
+    number: str = ""
+
+
+class ModemModel:
+    """One simulated modem; never raises on client input."""
+
+    def __init__(
+        self,
+        config: ModemConfig = ModemConfig(),  # noqa: B008 - frozen value
+        *,
+        network: Network | None = None,
+        now: float = 0.0,
+    ) -> None:
+        self.config = config
+        self.profile: Profile = get_profile(config.profile)
+        self.number = pducodec.normalise_number(config.number)
+        self.network = network if network is not None else Network(Scheduler())
+        self.scheduler = self.network.scheduler
+        self.sim = Sim(config.pin)
+        self.memories: dict[str, Memory] = make_memories(
+            {"SM", "ME", "SR"}, config.storage_capacity, self.profile.first_index
+        )
+        self.parser = AtParser()
+        self.settings = Settings()
+        self.faults: dict[str, Fault] = {}
+        self.fault_uses: dict[str, int] = {}
+        self.entry: Entry | None = None
+        self.router = Router(self)
+        self.powered_at = now
+        self.busy_until = now
+        self.commands_run = 0
+        self._out = bytearray()
+        self._reply_at = float("-inf")
+        self._generation = 0
+        self._last_line = ""
+        self._garbage_next = b""
+        self._concat_ref = 0
+        self.network.attach(self)
+        self.power_on(now)
+
+    # -- the three verbs -------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Interpret bytes written by the client at time ``now``."""
+        if "silent" in self.faults:
+            return
+        self.parser.feed(data)
+        while (event := self.parser.next_event()) is not None:
+            if isinstance(event, Echo):
+                self._out += event.data
+            elif isinstance(event, CommandLine):
+                self._last_line = event.text
+                self._run_line(event.text, now)
+            elif isinstance(event, Repeat):
+                if self._last_line:
+                    self._run_line(self._last_line, now)
+            elif isinstance(event, LineTooLong):
+                self.reply([], ERROR, now)
+            elif isinstance(event, TextPrompt):
+                self._out += b"\r\n> "
+            elif isinstance(event, EntryDone):
+                self._finish_entry(event, now)
+
+    def take_output(self) -> bytes:
+        """Return (and forget) the bytes the modem writes now."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def sent(self) -> list[SentMessage]:
+        """Return what the network accepted from this modem."""
+        return self.network.sent(self.number)
+
+    # -- power and settings ------------------------------------------------------------
+    def power_on(self, now: float) -> None:
+        """Power cycle: settings lost, SIM asks its PIN again, boot URCs once it is ready."""
+        self._generation += 1
+        self.settings = Settings(cnmi=self.profile.default_cnmi)
+        self.parser = AtParser(echo=True)
+        self.entry = None
+        self.sim.power_on()
+        self.powered_at = now
+        self.busy_until = now + self.config.sim_busy_seconds
+        self._reply_at = float("-inf")
+        self._garbage_next = b""
+        self.router.pending_ack = False
+        if self.profile.boot_urcs:
+            self.scheduler.call_at(self.busy_until, self._boot_urcs(self._generation))
+
+    def _boot_urcs(self, generation: int) -> Callable[[float], None]:
+        def boot(now: float) -> None:
+            if generation == self._generation:
+                for line in self.profile.boot_urcs:
+                    self.urc(line, now)
+
+        return boot
+
+    def reset_settings(self) -> None:
+        """ATZ / AT&F: back to power-on settings (TS 27.007 §4.1, V.250 §6.1.1)."""
+        self.settings = Settings(cnmi=self.profile.default_cnmi)
+        self.parser.echo = True
+
+    def sim_busy(self, now: float) -> bool:
+        """Return True while the SIM is still initialising after power-on."""
+        return now < self.busy_until
+
+    def registered(self, now: float) -> bool:
+        """Return True when the modem is registered on the home network."""
+        return (
+            self.settings.cfun == 1 and not self.sim_busy(now) and self.sim.state.value == "READY"
+        )
+
+    def wall(self, now: float) -> datetime:
+        """Return the wall-clock time (UTC) of ``now``."""
+        return self.network.wall(now)
+
+    # -- output ------------------------------------------------------------------------
+    def frame(self, lines: Sequence[str], final: str) -> bytes:
+        """Return info lines and a final result framed per ATV (V.250 §5.7.1)."""
+        if self.settings.verbose:
+            info = "\r\n" + "\r\n".join(lines) + "\r\n" if lines else ""
+            return (info + "\r\n" + final + "\r\n").encode("latin-1", "replace")
+        numeric = {"OK": "0", "ERROR": "4"}.get(final)
+        body = "".join(f"{line}\r\n" for line in lines)
+        tail = f"{numeric}\r" if numeric is not None else f"{final}\r\n"
+        return (body + tail).encode("latin-1", "replace")
+
+    def reply(self, lines: Sequence[str], failure: Failure | None, now: float) -> None:
+        """Queue a command's response, after any reply still scheduled (order is kept)."""
+        final = "OK" if failure is None else failure.render(self.settings.cmee)
+        data = self.frame(lines, final)
+        urc_fault = self.faults.pop("urc-in-response", None)
+        if urc_fault is not None and self.settings.verbose:
+            # the URC lands between the information text and the final result code
+            info = "\r\n" + "\r\n".join(lines) + "\r\n" if lines else ""
+            data = f"{info}\r\n{urc_fault.params['urc']}\r\n\r\n{final}\r\n".encode(
+                "latin-1", "replace"
+            )
+        self.emit(data, now, self._reply_delay())
+        self.commands_run += 1
+        profile = self.profile
+        if (
+            profile.noise_every
+            and self.settings.curc
+            and self.commands_run % profile.noise_every == 0
+        ):
+            line = profile.noise_lines[
+                (self.commands_run // profile.noise_every - 1) % len(profile.noise_lines)
+            ]
+            self.emit(f"\r\n{line}\r\n".encode(), now, 0.0)
+
+    def _reply_delay(self) -> float:
+        fault = self.faults.get("late-reply")
+        delay = fault.params["delay"] if fault is not None else 0.0
+        return float(delay) if isinstance(delay, int | float) else 0.0
+
+    def emit(self, data: bytes, now: float, delay: float = 0.0) -> None:
+        """Write ``data`` after ``delay`` s, never before output already scheduled."""
+        if self._garbage_next:
+            data, self._garbage_next = self._garbage_next + data, b""
+        at = max(now + delay, self._reply_at)
+        if at <= now:
+            self._out += data
+            return
+        self._reply_at = at
+        generation = self._generation
+
+        def later(t: float) -> None:
+            if generation == self._generation and "silent" not in self.faults:
+                self._out += data
+
+        self.scheduler.call_at(at, later)
+
+    def urc(self, text: str, now: float) -> None:
+        """Write an unsolicited result code (possibly several lines) as one unit."""
+        if "silent" in self.faults:
+            return
+        self._out += f"\r\n{text}\r\n".encode("latin-1", "replace")
+
+    # -- command execution -------------------------------------------------------------
+    def _run_line(self, text: str, now: float) -> None:
+        storm = self.faults.get("cme-storm")
+        if storm is not None:
+            codes, count = storm.params["codes"], storm.params["count"]
+            assert isinstance(codes, tuple)
+            assert isinstance(count, int)
+            used = self.fault_uses.get("cme-storm", 0)
+            self.fault_uses["cme-storm"] = used + 1
+            if used + 1 >= count:
+                self.clear_fault("cme-storm")
+            self.reply([], cme(int(codes[used % len(codes)])), now)
+            return
+        try:
+            commands = split_line(text)
+        except CommandSyntaxError:
+            self.reply([], ERROR, now)
+            return
+        lines: list[str] = []
+        for command in commands:
+            try:
+                lines += self._dispatch(command, now)
+            except CommandFailed as failed:
+                self.reply(lines, failed.failure, now)
+                return
+            if self.entry is not None:
+                self._prompt(now)
+                return
+        self.reply(lines, None, now)
+
+    def _dispatch(self, command: Command, now: float) -> list[str]:
+        name = ALIASES.get(command.name, command.name)
+        key = name + {"read": "?", "test": "=?"}.get(command.form.value, "")
+        static = self.profile.extra_commands.get(key)
+        if static is not None:
+            return list(static)
+        spec = HANDLERS.get(name)
+        if spec is None or (spec.vendor and name not in self.profile.vendor_commands):
+            raise CommandFailed(ERROR)  # V.250 §5.4: unrecognised command
+        if spec.sim and command.form.value != "test":
+            self.require_sim(now)
+        return spec.handler(self, command, now)
+
+    def require_sim(self, now: float) -> None:
+        """Raise CommandFailed while the SIM is busy (+CME ERROR: 14) or locked."""
+        if self.sim_busy(now):
+            raise CommandFailed(cme(14))
+        self.sim.require_ready()
+
+    def begin_entry(self, entry: Entry) -> None:
+        """Have the line end with the ``> `` prompt and read a message next."""
+        self.entry = entry
+
+    def _prompt(self, now: float) -> None:
+        fault = self.faults.get("late-prompt")
+        delay = fault.params["delay"] if fault is not None else 0.0
+        assert isinstance(delay, int | float)
+        self.parser.start_entry(Mode.PDU if self.settings.cmgf == 0 else Mode.TEXT)
+        self.emit(b"\r\n> ", now, float(delay))
+
+    def _finish_entry(self, event: EntryDone, now: float) -> None:
+        entry, self.entry = self.entry, None
+        if entry is None or event.cancelled:
+            # TS 27.005 §3.5.1: ESC quits without sending
+            self.reply([], None, now)
+            return
+        try:
+            lines, delay = commands_sms.finish_entry(self, entry, event, now)
+        except CommandFailed as failed:
+            self.reply([], failed.failure, now)
+            return
+        self.emit(b"", now, delay)  # a send occupies the modem for the network's delay
+        self.reply(lines, None, now)
+
+    # -- faults and injection ------------------------------------------------------------
+    def set_fault(self, name: str, params: Mapping[str, object], now: float) -> None:
+        """Activate fault ``name``; raise SimulatorError for a bad name or parameter."""
+        fault = make_fault(name, params)
+        if name == "garbage":
+            data = fault.params["bytes"]
+            assert isinstance(data, bytes)
+            if fault.params["when"] == "now":
+                self._out += data
+            else:
+                self._garbage_next += data
+            return
+        self.faults[name] = fault
+        self.fault_uses.pop(name, None)
+
+    def clear_fault(self, name: str | None = None) -> None:
+        """Clear one fault (or all); raise SimulatorError for an unknown name."""
+        if name is None:
+            self.faults.clear()
+            self.fault_uses.clear()
+            self._garbage_next = b""
+            return
+        make_fault(name, {})  # validates the name
+        self.faults.pop(name, None)
+        self.fault_uses.pop(name, None)
+
+    def next_concat_reference(self) -> int:
+        """Return a fresh concatenation reference for injected multipart SMS."""
+        self._concat_ref = (self._concat_ref + 1) % 256
+        return self._concat_ref
+
+    def memory(self, name: str) -> Memory:
+        """Return the memory called ``name``; raise SimulatorError for an unknown one."""
+        try:
+            return self.memories[name]
+        except KeyError:
+            raise SimulatorError(
+                f"unknown memory {name!r}; one of {sorted(self.memories)}"
+            ) from None
+
+    # -- network side (gateway.simulator.network.Subscriber) -------------------------------
+    def receive_deliver(self, pdu_hex: str, now: float) -> None:
+        """Store or route an SMS-DELIVER from the network per CNMI."""
+        self.router.deliver(pdu_hex, now, memory=None, notify=True)
+
+    def receive_report(self, pdu_hex: str, now: float) -> None:
+        """Store or route an SMS-STATUS-REPORT per CNMI <ds>."""
+        self.router.report(pdu_hex, now)

@@ -1,0 +1,186 @@
+"""The pty shell: one pseudo-terminal per modem, pumping bytes to and from its model.
+
+at-conformance §4: the slave is put in raw mode before anyone opens it (Linux keeps the
+termios while the master is open), then closed, so a client closing the port shows up
+as EIO/POLLHUP on the master. While no client has the slave open nothing is written,
+so the next opener never reads stale URCs. A client opening the slave is noticed with
+inotify ``IN_OPEN`` on the ``/dev/pts/N`` node (no polling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import errno
+import os
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from gateway.simulator.config import SimulatorError
+
+log = structlog.get_logger(__name__)
+
+IN_OPEN = 0x00000020
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+#: output kept for a client that does not read, before the oldest bytes are dropped
+MAX_PENDING = 1 << 20
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _inotify_watch(path: str) -> int:
+    """Return an inotify fd watching ``path`` for opens; raise OSError."""
+    fd: int = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN) < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"inotify_add_watch {path} failed")
+    return fd
+
+
+def replace_link(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` atomically (a client never sees it missing or half-made)."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+class PtyPort:
+    """A pty whose master side is pumped by the event loop; slave exposed at ``device``."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        link: Path | None,
+        on_data: Callable[[bytes], None],
+        on_attach: Callable[[], None],
+    ) -> None:
+        self._loop = loop
+        self._link = link
+        self._on_data = on_data
+        self._on_attach = on_attach
+        self._master = -1
+        self._watch = -1
+        self._pending = bytearray()
+        self.slave_path = ""
+        self.attached = False
+
+    @property
+    def device(self) -> str:
+        """Return the path clients open: the link if configured, else ``/dev/pts/N``."""
+        return str(self._link) if self._link is not None else self.slave_path
+
+    @property
+    def plugged(self) -> bool:
+        """Return True while the pty exists."""
+        return self._master >= 0
+
+    def open(self) -> None:
+        """Create the pty, make it raw, watch for openers and publish the link."""
+        if self.plugged:
+            return
+        master, slave = os.openpty()
+        try:
+            tty.setraw(slave)
+            self.slave_path = os.ttyname(slave)
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        self._master = master
+        self._watch = _inotify_watch(self.slave_path)
+        self._loop.add_reader(self._watch, self._on_watch)
+        if self._link is not None:
+            try:
+                replace_link(self._link, self.slave_path)
+            except OSError as exc:
+                self.close()
+                raise SimulatorError(f"cannot create link {self._link}: {exc}") from exc
+        log.info("simulator.pty.open", device=self.device, pts=self.slave_path)
+
+    def close(self) -> None:
+        """Close the master (clients see the device vanish) and remove the link."""
+        if not self.plugged:
+            return
+        self._detach()
+        self._loop.remove_reader(self._watch)
+        os.close(self._watch)
+        os.close(self._master)
+        self._master = self._watch = -1
+        link = self._link
+        if link is not None and link.is_symlink() and os.readlink(link) == self.slave_path:
+            link.unlink()
+        log.info("simulator.pty.close", device=self.device)
+
+    def write(self, data: bytes) -> None:
+        """Write to the client without blocking; dropped while no client has the port open."""
+        if not self.attached or not data:
+            return
+        if self._pending:
+            self._pending += data
+            del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
+            return
+        try:
+            written = os.write(self._master, data)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if written < len(data):
+            self._pending += data[written:]
+            self._loop.add_writer(self._master, self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            written = os.write(self._master, self._pending)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        del self._pending[:written]
+        if not self._pending:
+            self._loop.remove_writer(self._master)
+
+    def _on_watch(self) -> None:
+        try:
+            os.read(self._watch, 4096)
+        except BlockingIOError:
+            return
+        if not self.attached and self.plugged:
+            self.attached = True
+            self._loop.add_reader(self._master, self._on_readable)
+            self._on_attach()
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._master, 4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if data:
+            self._on_data(data)
+
+    def _lost(self, exc: OSError) -> None:
+        # EIO: the last client closed the slave (POLLHUP); wait for the next IN_OPEN
+        if exc.errno not in (errno.EIO, errno.EBADF):
+            log.warning("simulator.pty.error", device=self.device, error=str(exc))
+        self._detach()
+
+    def _detach(self) -> None:
+        if self.attached:
+            self.attached = False
+            self._loop.remove_reader(self._master)
+        if self._pending:
+            self._loop.remove_writer(self._master)
+            self._pending.clear()

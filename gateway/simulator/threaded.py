@@ -1,0 +1,178 @@
+"""The simulator in a background thread with its own event loop, behind a synchronous API.
+
+For tests and programs that are not async: every call is marshalled into the loop thread
+and waited for, so handles are safe to use from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
+from gateway.simulator.runner import ModemHandle, Simulator
+
+T = TypeVar("T")
+
+
+class ThreadModemHandle:
+    """A :class:`~gateway.simulator.runner.ModemHandle` callable from any thread."""
+
+    def __init__(self, owner: SimulatorThread, handle: ModemHandle) -> None:
+        self._owner = owner
+        self._handle = handle
+
+    @property
+    def device(self) -> str:
+        """Return the path a client opens."""
+        return self._owner.call(lambda: self._handle.device)
+
+    @property
+    def number(self) -> str:
+        """Return the modem's own phone number."""
+        return self._handle.number
+
+    def inject_sms(
+        self,
+        text: str,
+        *,
+        sender: str = "+15557654321",
+        memory: str | None = None,
+        scts: datetime | None = None,
+        order: Sequence[int] | None = None,
+        drop: Sequence[int] = (),
+        notify: bool = True,
+        force_ucs2: bool = False,
+    ) -> list[int]:
+        """Deliver ``text``; return storage indexes; raise SimulatorError for bad arguments."""
+        return self._owner.call(
+            lambda: self._handle.inject_sms(
+                text,
+                sender=sender,
+                memory=memory,
+                scts=scts,
+                order=order,
+                drop=drop,
+                notify=notify,
+                force_ucs2=force_ucs2,
+            )
+        )
+
+    def inject_pdu(self, pdu_hex: str, *, memory: str | None = None, notify: bool = True) -> int:
+        """Deliver a raw PDU; return its index or -1; raise SimulatorError for non-PDUs."""
+        return self._owner.call(
+            lambda: self._handle.inject_pdu(pdu_hex, memory=memory, notify=notify)
+        )
+
+    def stored(self, memory: str = "SM") -> dict[int, str]:
+        """Return index -> PDU hex of ``memory``."""
+        return self._owner.call(lambda: self._handle.stored(memory))
+
+    def sent(self) -> list[SentMessage]:
+        """Return what the network accepted from this modem."""
+        return self._owner.call(self._handle.sent)
+
+    def set_fault(self, name: str, **params: object) -> None:
+        """Activate a fault; raise SimulatorError if invalid."""
+        self._owner.call(lambda: self._handle.set_fault(name, **params))
+
+    def clear_fault(self, name: str | None = None) -> None:
+        """Clear one fault or all."""
+        self._owner.call(lambda: self._handle.clear_fault(name))
+
+    def unplug(self) -> None:
+        """Pull the modem (pty closed, link removed)."""
+        self._owner.call(self._handle.unplug)
+
+    def replug(self) -> None:
+        """Plug it back behind the same link; the modem boots."""
+        self._owner.call(self._handle.replug)
+
+    def reboot(self) -> None:
+        """Restart the modem."""
+        self._owner.call(self._handle.reboot)
+
+    def state(self) -> dict[str, object]:
+        """Return a snapshot of the modem's state."""
+        return self._owner.call(self._handle.state)
+
+    def wait_sent(self, count: int, timeout: float = 10.0) -> None:
+        """Block until ``count`` parts were accepted; raise TimeoutError after ``timeout`` s."""
+
+        async def wait() -> None:
+            await asyncio.wait_for(self._handle.wait_sent(count), timeout)
+
+        self._owner.run(wait())
+
+
+class SimulatorThread:
+    """Runs a :class:`Simulator` in a daemon-less background thread; use as a context manager."""
+
+    def __init__(
+        self,
+        modems: Sequence[ModemConfig] = (ModemConfig(),),
+        *,
+        control_path: Path | None = None,
+        timing: Literal["instant", "realistic"] = "instant",
+        seed: int = 0,
+    ) -> None:
+        self.simulator = Simulator(modems, control_path=control_path, timing=timing, seed=seed)
+        self.modems: list[ThreadModemHandle] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="simulator")
+
+    def start(self) -> None:
+        """Start the thread and the simulator; raise whatever start() raised."""
+        self._thread.start()
+        try:
+            self.run(self.simulator.start())
+        except BaseException:
+            self._shutdown()
+            raise
+        self.modems = [ThreadModemHandle(self, h) for h in self.simulator.modems]
+
+    def stop(self) -> None:
+        """Stop the simulator and join the thread."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self.run(self.simulator.stop())
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` in the simulator's loop and return its result."""
+        if not self._thread.is_alive():
+            coroutine.close()
+            raise SimulatorError("simulator thread not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Call ``function`` in the simulator's loop thread and return its result."""
+
+        async def invoke() -> T:
+            return function()
+
+        return self.run(invoke())
+
+    def __enter__(self) -> SimulatorThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
