@@ -216,4 +216,3 @@ class AtChannel:
     def _link_down(self, reason: str) -> None:
         self._abandon(reason)
         self._on_down(reason)
-

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import structlog
 
-from gateway.at import CmeError, CmsError, Command, Kind, action, bare, query
+from gateway.at import CmeError, CmsError, Command, Kind, action, query
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of
 from gateway.errors import ModemFault, UsageError

@@ -1,0 +1,517 @@
+"""The asyncio modem session: init, health, recovery, and the operations the pipeline uses.
+
+``start()`` returns once the modem is initialised (or raises). After that the session
+keeps itself usable: a vanished port is waited for and re-initialised; a restart URC
+(``SMS Ready``, ``^SYSSTART``, ``RDY``) or lost settings re-run the whole initialisation;
+N consecutive timeouts escalate: reopen the port, then ``AT+CFUN=0``/``AT+CFUN=1``, then
+the session is FAILED. A wrong PIN fails the session at once and is never sent again.
+PDUs and the PIN never reach the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.at import AtTimeout, CmsError, Command, Kind, Timeouts, action, query
+from gateway.at.events import Event, Registration, Response, ResyncStalled, Urc, VendorNotice
+from gateway.at.events import Resynced as ResyncedEvent
+from gateway.at.events import Stray as StrayEvent
+from gateway.at.events import Unrecognised as UnrecognisedEvent
+from gateway.errors import ModemFault, UsageError
+from gateway.modem.channel import AtChannel, LinkLost
+from gateway.modem.health import HealthConfig, HealthMonitor
+from gateway.modem.init import InitConfig, Initialiser, InitResult, SimError, WrongPin, cpms_command
+from gateway.modem.link import LinkConfig, LinkError
+from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
+from gateway.modem.storage import (
+    StoredMessage,
+    parse_listing,
+    parse_read,
+    parse_reference,
+)
+
+log = structlog.get_logger(__name__)
+
+_MEMORY = re.compile(r"[A-Z]{2}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+
+
+class ModemUnavailable(ModemFault):
+    """The session is not ready (reconnecting, recovering, failed or stopped)."""
+
+
+class ModemFailed(ModemFault):
+    """Recovery gave up: the modem stays unresponsive after reopen and radio reset."""
+
+
+class SendOutcomeUnknown(ModemFault):
+    """The PDU and Ctrl-Z were written but no result came: it may or may not be sent.
+
+    Not a failure: resending may duplicate the message (TS 27.005 §3.5.1 gives no way
+    to ask afterwards). The caller decides, e.g. by waiting for a status report.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged(Event):
+    """The session moved to ``state`` (also delivered on the event stream)."""
+
+    state: SessionState
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionConfig:
+    """Everything the session needs; timeouts are short in tests, long in the field."""
+
+    link: LinkConfig
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    init: InitConfig = field(default_factory=InitConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    resync_probes: int = 5
+    ready_wait: float = 30.0  # how long an operation waits for READY
+
+    def __post_init__(self) -> None:
+        if self.resync_probes < 1 or self.ready_wait <= 0:
+            raise UsageError("resync_probes and ready_wait must be positive")
+
+
+class ModemSession:
+    """One modem, kept initialised; one AT command at a time."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.counters = Counters()
+        self._state = SessionState.STOPPED
+        self._error: str | None = None
+        self._result: InitResult | None = None
+        self._identity: ModemIdentity | None = None
+        self._registration: int | None = None
+        self._signal: int | None = None
+        self._selected: str | None = None
+        self._pin_rejected = False
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._troubles: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._reinit_queued = False
+        self._changed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._storage = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._channel = AtChannel(
+            config.link,
+            config.timeouts,
+            on_urc=self._on_urc,
+            on_notice=self._on_notice,
+            on_down=self._on_down,
+            resync_probes=config.resync_probes,
+        )
+        self._health = HealthMonitor(
+            config.health,
+            ready=lambda: self._state is SessionState.READY,
+            ping=self._ping,
+            verify=self._verify,
+            consecutive_timeouts=lambda: self.counters.consecutive_timeouts,
+            escalate=lambda reason: self._trouble("watchdog", reason),
+            settings_lost=lambda: self._trouble("reinit", "settings lost"),
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Open the port and initialise; return when READY.
+
+        Raises PortBusy/LinkError, SimError (PinRequired, WrongPin, SimLocked),
+        RegistrationTimeout, AtTimeout or a typed AT error; the port is closed then.
+        """
+        self._stopping.clear()
+        self._set_state(SessionState.STARTING)
+        try:
+            await self._channel.open()
+            await self._initialise()
+        except BaseException as exc:
+            self._channel.close()
+            self._set_state(SessionState.FAILED, str(exc))
+            raise
+        self._tasks = [
+            asyncio.create_task(self._supervise(), name="modem-supervisor"),
+            asyncio.create_task(self._health.run(), name="modem-health"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop background work and close the port (idempotent)."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._channel.close()
+        self._set_state(SessionState.STOPPED, "stopped")
+
+    async def __aenter__(self) -> ModemSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ observation
+    @property
+    def status(self) -> ModemStatus:
+        """A frozen snapshot of state, identity, radio and counters."""
+        result = self._result
+        return ModemStatus(
+            state=self._state,
+            device=self.config.link.device,
+            identity=self._identity,
+            registration=self._registration,
+            signal=self._signal,
+            memories=result.read_memories if result else (),
+            smsc=result.smsc if result else None,
+            cnmi=result.cnmi if result else None,
+            counters=self.counters.snapshot(),
+            error=self._error,
+        )
+
+    async def wait_for(
+        self, predicate: Callable[[ModemStatus], bool], timeout: float | None = None
+    ) -> ModemStatus:
+        """Return the first status snapshot satisfying ``predicate`` (no polling).
+
+        Raises TimeoutError after ``timeout`` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                status = self.status
+                if predicate(status):
+                    return status
+                changed = self._changed
+                await changed.wait()
+
+    async def next_event(self) -> Event:
+        """Return the next URC or StateChanged event."""
+        return await self._events.get()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Iterate over URCs and StateChanged events as they come."""
+        while True:
+            yield await self._events.get()
+
+    # ------------------------------------------------------------------ operations
+    async def command(self, command: Command) -> Response:
+        """Run one AT command when READY; return its Response (errors not raised).
+
+        Raises ModemUnavailable, AtTimeout or LinkDown.
+        """
+        await self._until_ready()
+        return await self._run(command)
+
+    async def send_pdu(self, pdu_hex: str, tpdu_length: int) -> int:
+        """Send one SMS-SUBMIT with AT+CMGS; return the message reference (TP-MR).
+
+        Raises SendOutcomeUnknown if the body was written but no result came, CmsError
+        for a refused send, AtTimeout if the prompt never came (not sent), ModemUnavailable.
+        """
+        if not _HEX.fullmatch(pdu_hex) or not 1 <= tpdu_length <= len(pdu_hex) // 2:
+            raise UsageError("send_pdu needs PDU hex and its TPDU length (AT+CMGS <length>)")
+        command = Command(
+            text=f"AT+CMGS={tpdu_length}", prefixes=("+CMGS",), kind=Kind.SEND, body=pdu_hex
+        )
+        await self._until_ready()
+        try:
+            response = await self._run(command)
+        except AtTimeout as exc:
+            if exc.phase == "result after the message body":
+                raise SendOutcomeUnknown("no result after the message body") from exc
+            raise
+        except LinkLost as exc:
+            if exc.after_body:
+                raise SendOutcomeUnknown("link lost after the message body") from exc
+            raise
+        response.raise_for_error()
+        return parse_reference(response.lines)
+
+    async def list_messages(self, memory: str) -> list[StoredMessage]:
+        """List every stored message in ``memory`` (AT+CMGL=4, PDU mode).
+
+        Raises UsageError for a bad memory name, typed AT errors, ModemUnavailable.
+        """
+        async with self._storage:
+            await self._select(memory)
+            list_all = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
+            response = (await self._run(list_all)).raise_for_error()
+        messages, bad = parse_listing(memory, response.lines)
+        if bad:
+            log.warning("modem.malformed_listing", memory=memory, entries=bad)
+        return messages
+
+    async def read_message(self, memory: str, index: int) -> StoredMessage | None:
+        """Read one stored message; return None for an empty slot.
+
+        Raises UsageError, typed AT errors, ReplyError, ModemUnavailable.
+        """
+        async with self._storage:
+            await self._select(memory)
+            cmgr = Command(text=f"AT+CMGR={_index(index)}", prefixes=("+CMGR",), pdu=True)
+            response = await self._run(cmgr)
+        error = response.error()
+        if isinstance(error, CmsError) and error.code == 321:
+            return None  # TS 27.005 §3.2.5: invalid memory index = empty slot
+        if error is not None:
+            raise error
+        return parse_read(memory, index, response.lines)
+
+    async def delete_message(self, memory: str, index: int) -> None:
+        """Delete one stored message (AT+CMGD). Raises typed AT errors, ModemUnavailable."""
+        async with self._storage:
+            await self._select(memory)
+            (await self._run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
+
+    async def ack_routed(self) -> None:
+        """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4). Raises on failure."""
+        await self._until_ready()
+        (await self._run(action("AT+CNMA"))).raise_for_error()
+
+    # ------------------------------------------------------------------ internals
+    async def _select(self, memory: str) -> None:
+        if not _MEMORY.fullmatch(memory):
+            raise UsageError(f"bad storage memory {memory!r}")
+        await self._until_ready()
+        result = self._result
+        if self._selected == memory or result is None:
+            return
+        memories = (memory, *result.cpms[1:])  # same slot count as AT+CPMS=? offered
+        (await self._run(query(cpms_command(memories), "+CPMS"))).raise_for_error()
+        self._selected = memory
+
+    async def _until_ready(self) -> None:
+        if self._state is SessionState.READY:
+            return
+        if self._state in (SessionState.FAILED, SessionState.STOPPED):
+            raise ModemUnavailable(f"modem session {self._state.value}: {self._error}")
+        try:
+            await self.wait_for(
+                lambda s: (
+                    s.state in (SessionState.READY, SessionState.FAILED, SessionState.STOPPED)
+                ),
+                self.config.ready_wait,
+            )
+        except TimeoutError:
+            raise ModemUnavailable(f"modem not ready ({self._state.value})") from None
+        state = self.status.state  # re-read: the await above may have changed it
+        if state is not SessionState.READY:
+            raise ModemUnavailable(f"modem session {state.value}: {self._error}")
+
+    async def _run(self, command: Command) -> Response:
+        self.counters.commands += 1
+        try:
+            response = await self._channel.execute(command)
+        except AtTimeout:
+            self.counters.timeouts += 1
+            self.counters.consecutive_timeouts += 1
+            self._notify()
+            raise
+        self.counters.consecutive_timeouts = 0
+        return response
+
+    def _report(self, key: str, value: object) -> None:
+        if key == "busy_retry":
+            self.counters.busy_retries += 1
+        elif key == "identity" and isinstance(value, ModemIdentity):
+            self._identity = value
+        elif key == "registration":
+            self._registration = value if isinstance(value, int) else None
+        self._notify()
+
+    async def _initialise(self) -> None:
+        self._set_state(SessionState.INITIALISING)
+        if self._pin_rejected:
+            raise WrongPin("the configured PIN was rejected before; not sending it again")
+        initialiser = Initialiser(self._run, self.config.init, self._report)
+        try:
+            result = await initialiser.run()
+        except WrongPin:
+            self._pin_rejected = True
+            raise
+        self._result = result
+        self._selected = result.cpms[0]
+        self._registration = result.registration
+        self.counters.inits += 1
+        log.info(
+            "modem.ready",
+            manufacturer=result.identity.manufacturer,
+            model=result.identity.model,
+            memories=list(result.read_memories),
+            cnmi=result.cnmi,
+        )
+        self._set_state(SessionState.READY)
+
+    async def _ping(self) -> None:
+        self.counters.pings += 1
+        response = await self._run(query("AT+CSQ", "+CSQ"))
+        for line in response.lines:
+            head = line.partition(":")[2].split(",")[0].strip()
+            if head.isdigit():
+                self._signal = int(head)
+        self._notify()
+
+    async def _verify(self) -> bool:
+        expected = self._result.cnmi if self._result else None
+        if expected is None:
+            return True
+        response = await self._run(query("AT+CNMI?", "+CNMI"))
+        actual = [line.partition(":")[2].replace(" ", "") for line in response.lines]
+        return response.ok and actual == [expected]
+
+    # ------------------------------------------------------------------ recovery
+    def _trouble(self, kind: str, reason: str) -> None:
+        if self._state in (SessionState.FAILED, SessionState.STOPPED):
+            return
+        if kind in ("reboot", "reinit"):
+            if self._reinit_queued:
+                return
+            self._reinit_queued = True
+            self.counters.reboots += 1
+        elif kind == "watchdog":
+            self._set_state(SessionState.RECOVERING, reason)
+        self._troubles.put_nowait((kind, reason))
+
+    async def _supervise(self) -> None:
+        while True:
+            kind, reason = await self._troubles.get()
+            if self._state in (SessionState.FAILED, SessionState.STOPPED):
+                continue
+            if kind in ("reboot", "reinit"):
+                self._reinit_queued = False
+            log.info("modem.restore", trouble=kind, reason=reason)
+            try:
+                if kind == "down":
+                    await self._reconnect(reason)
+                elif kind == "watchdog":
+                    await self._recover(reason)
+                elif self._channel.link.is_open:
+                    await self._initialise()
+            except SimError as exc:
+                self._fail(str(exc))
+            except ModemFault as exc:
+                if self._channel.link.is_open:
+                    await self._recover(str(exc))
+                # else: the link went down meanwhile; its own trouble is queued
+
+    async def _reconnect(self, reason: str) -> None:
+        while not self._stopping.is_set():
+            self._set_state(SessionState.RECONNECTING, reason)
+            try:
+                await self._channel.reconnect(self._stopping)
+            except (AtTimeout, LinkError) as exc:
+                reason = str(exc)
+                self._channel.close()
+                continue
+            if self._stopping.is_set():
+                return
+            self.counters.reconnects += 1
+            self._drain_troubles("down")
+            await self._initialise()
+            return
+
+    async def _recover(self, reason: str) -> None:
+        self._set_state(SessionState.RECOVERING, reason)
+        self.counters.reopens += 1
+        log.warning("modem.recover", step="reopen", reason=reason)
+        try:
+            self._channel.close()
+            await self._channel.open()
+            self._drain_troubles("down")
+            await self._initialise()
+            self.counters.consecutive_timeouts = 0
+            return
+        except SimError:
+            raise
+        except ModemFault as exc:
+            log.warning("modem.recover_failed", step="reopen", error=str(exc))
+        self.counters.radio_resets += 1
+        log.warning("modem.recover", step="radio reset")
+        try:
+            if not self._channel.link.is_open:
+                self._channel.link.open()
+            self._channel.force_idle()
+            await self._run(action("AT+CFUN=0", kind=Kind.NETWORK))
+            await self._run(action("AT+CFUN=1", kind=Kind.NETWORK))
+            await self._channel.resync()
+            await self._initialise()
+            self.counters.consecutive_timeouts = 0
+            return
+        except SimError:
+            raise
+        except ModemFault as exc:
+            log.warning("modem.recover_failed", step="radio reset", error=str(exc))
+        self._fail(f"modem unresponsive after reopen and radio reset ({reason})")
+
+    def _drain_troubles(self, kind: str) -> None:
+        # stale "down" reports from before the port was reopened
+        keep = []
+        while not self._troubles.empty():
+            item = self._troubles.get_nowait()
+            if item[0] != kind:
+                keep.append(item)
+        for item in keep:
+            self._troubles.put_nowait(item)
+
+    def _fail(self, reason: str) -> None:
+        log.error("modem.failed", reason=reason)
+        self._channel.close()
+        self._set_state(SessionState.FAILED, reason)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_urc(self, urc: Urc) -> None:
+        self.counters.urcs += 1
+        if isinstance(urc, Registration):
+            self._registration = urc.stat
+        if isinstance(urc, VendorNotice) and urc.restart:
+            log.info("modem.restarted", notice=urc.tag)
+            if self._state is not SessionState.STARTING:
+                self._trouble("reboot", urc.tag)
+        self._events.put_nowait(urc)
+        self._notify()
+
+    def _on_notice(self, event: Event) -> None:
+        if isinstance(event, ResyncedEvent):
+            self.counters.resyncs += 1
+        elif isinstance(event, ResyncStalled):
+            self.counters.stalled_probes += 1
+        elif isinstance(event, StrayEvent | UnrecognisedEvent):
+            self.counters.discarded_lines += 1
+        self._notify()
+
+    def _on_down(self, reason: str) -> None:
+        self.counters.link_downs += 1
+        if self._state in (SessionState.FAILED, SessionState.STOPPED):
+            return
+        self._set_state(SessionState.RECONNECTING, reason)
+        self._troubles.put_nowait(("down", reason))
+
+    def _set_state(self, state: SessionState, reason: str = "") -> None:
+        if state is SessionState.FAILED:
+            self._error = reason
+        if state is self._state:
+            return
+        self._state = state
+        self._events.put_nowait(StateChanged(state=state, reason=reason))
+        log.info("modem.state", state=state.value, reason=reason)
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+
+def _index(index: int) -> int:
+    if isinstance(index, bool) or not 0 <= index <= 65535:
+        raise UsageError(f"bad storage index {index!r}")
+    return index
