@@ -145,3 +145,27 @@ def test_random_text_matches_smspdudecoder(text: str, sender: str) -> None:
     seen = _oracle_deliver(sender, text, concat_reference=77)
     assert {s["sender"] for s in seen} == {sender}
     assert "".join(s["content"] for s in seen) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "ours", "theirs"),
+    [
+        ("Your code is 123456", {"request_status_report": True}, {"requestStatusReport": True}),
+        ("x" * 200, {"reference": 7, "concat_reference": 7}, {"reference": 7}),
+        ("Привет", {"reference": 3, "validity": timedelta(hours=1)},
+         {"reference": 3, "validity": timedelta(hours=1)}),
+        ("hello", {"smsc": "+15550000000"}, {"smsc": "+15550000000"}),
+    ],
+)  # fmt: skip
+def test_encode_submit_equals_gsmmodem_where_it_is_right(
+    text: str, ours: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    """Where python-gsmmodem's encoder is sound (BMP text, MR = concat ref), ours matches it."""
+    theirs = {"requestStatusReport": False, **theirs}
+    expected = gsmmodem.pdu.encodeSmsSubmitPdu("+15557654321", text, **theirs)
+    got = encode_submit("+15557654321", text, **ours)
+    assert [p.hex for p in got] == [str(p) for p in expected]
+    # gsmmodem counts every octet but the first as TPDU, wrong when an SCA is given; the
+    # AT+CMGS <length> excludes the whole SCA field (TS 27.005 §3.5.1).
+    sca_octets = 1 + int(got[0].hex[:2], 16)
+    assert [p.tpdu_length for p in got] == [p.tpduLength + 1 - sca_octets for p in expected]
