@@ -29,6 +29,10 @@ _WS = frozenset(ASCII_WHITESPACE)
 
 #: Chromium's pattern. RE2's ``\s`` is exactly [\t\n\f\r ], written out so Python's
 #: Unicode-aware ``\s`` (which adds U+000B, NBSP, …) cannot creep in.
+#: how many lines before the last one are searched for a misplaced code line
+_FOOTER_LINES = 10
+_CODE_LINE_SHAPE = re.compile(r"@[^\t\n\f\r ]+ #[^\t\n\f\r ]")
+
 _CHROMIUM = re.compile(
     r"(?:^|[\t\n\f\r ])@([A-Za-z0-9.-]+) #([^#\t\n\f\r ]+)(?: @([A-Za-z0-9.-]+))?"
 )
@@ -207,12 +211,10 @@ def _raise_no_origin_line(text: str, head: str, line: str) -> NoReturn:
             "the message ends with a line break after the code line; the last line must "
             "be the '@host #code' line",
         )
-    for earlier in reversed(stripped.split("\n")[:-1] if head else []):
-        if earlier.startswith("@"):
-            try:
-                _parse_strict(earlier)
-            except FormatError:
-                continue
+    # A diagnostic only (the message is invalid either way): look for the shape of a code
+    # line among the last few lines, without validating hosts, so hostile input stays cheap.
+    for earlier in stripped.split("\n")[-_FOOTER_LINES - 1 : -1] if head else []:
+        if _CODE_LINE_SHAPE.match(earlier):
             raise FormatError(
                 "code-line-not-last",
                 "a '@host #code' line is followed by more text (a footer?); it must be last",
