@@ -7,7 +7,7 @@ with Client("/run/otp-gateway/gateway.sock") as client:
 
 from __future__ import annotations
 
-from gateway.relay.aclient import AsyncClient
+from gateway.relay.aclient import AsyncClient, AsyncJobWatch
 from gateway.relay.client import Client, JobWatch
 from gateway.relay.errors import (
     BadRequest,
@@ -28,6 +28,7 @@ from gateway.relay.ports import CodeRecord, JobEvent, JobStatus
 __all__ = [
     "DEFAULT_SOCKET",
     "AsyncClient",
+    "AsyncJobWatch",
     "BadRequest",
     "Cancelled",
     "Client",

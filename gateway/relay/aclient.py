@@ -62,7 +62,11 @@ class AsyncClient:
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
         self._greeted = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._read(reader))
-        self.greeting = await self._greeted
+        try:
+            self.greeting = await self._greeted
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         """Close the connection and stop the reader task."""
@@ -147,8 +151,11 @@ class AsyncClient:
         embedded_origin: str | None = None,
         code: str | None = None,
         text: str | None = None,
-    ) -> AsyncIterator[JobEvent]:
-        """Queue an OTP SMS and yield its status events until the job is final."""
+    ) -> AsyncJobWatch:
+        """Queue an OTP SMS and follow it.
+
+        Returns an :class:`AsyncJobWatch` (``job_id``, then ``async for`` its events).
+        """
         request = Send(
             id=self.next_id(),
             number=number,
@@ -158,13 +165,14 @@ class AsyncClient:
             text=text,
             watch=True,
         )
-        async for event in self._stream(request):
-            yield job_event_from(event.data)
+        queue, ack = await self._start_stream(request)
+        return AsyncJobWatch(str(ack.value["job"]), self._events(request.id, queue))
 
     async def subscribe(self) -> AsyncIterator[CodeRecord]:
-        """Yield every code this peer may see, as it arrives."""
-        async for event in self._stream(Subscribe(id=self.next_id())):
-            yield code_from(event.data)
+        """Subscribe; once the gateway confirmed it, return an iterator of the codes."""
+        request = Subscribe(id=self.next_id())
+        queue, _ = await self._start_stream(request)
+        return _codes(self._events(request.id, queue))
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -198,10 +206,20 @@ class AsyncClient:
             raise Unavailable("the gateway sent an event where a reply was due")
         return reply
 
-    async def _stream(self, request: Request) -> AsyncIterator[Event]:
+    async def _start_stream(self, request: Request) -> tuple[asyncio.Queue[_Item], Result]:
         queue = self._open(request)
         try:
-            await self._next(queue)  # the acknowledgement
+            ack = await self._next(queue)
+        except BaseException:
+            self._queues.pop(request.id, None)
+            raise
+        if not isinstance(ack, Result):
+            self._queues.pop(request.id, None)
+            raise Unavailable("the gateway sent an event where a reply was due")
+        return queue, ack
+
+    async def _events(self, rid: RequestId, queue: asyncio.Queue[_Item]) -> AsyncIterator[Event]:
+        try:
             while True:
                 message = await self._next(queue)
                 if isinstance(message, Event):
@@ -209,7 +227,7 @@ class AsyncClient:
                         return
                     yield message
         finally:
-            self._queues.pop(request.id, None)
+            self._queues.pop(rid, None)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         decoder = ServerReader()
@@ -239,3 +257,20 @@ class AsyncClient:
         target = self._queues.get(message.id)
         if target is not None:
             target.put_nowait(message)
+
+
+async def _codes(events: AsyncIterator[Event]) -> AsyncIterator[CodeRecord]:
+    async for event in events:
+        yield code_from(event.data)
+
+
+class AsyncJobWatch:
+    """A queued send job: ``job_id`` and an async iterator of its :class:`JobEvent`s."""
+
+    def __init__(self, job_id: str, events: AsyncIterator[Event]) -> None:
+        self.job_id = job_id
+        self._events = events
+
+    async def __aiter__(self) -> AsyncIterator[JobEvent]:
+        async for event in self._events:
+            yield job_event_from(event.data)

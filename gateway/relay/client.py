@@ -62,12 +62,14 @@ class Client:
         try:
             self._sock.connect(os.fspath(self.path))
             first = self._next_message()
+            if not isinstance(first, Greeting):
+                raise Unavailable("the socket did not greet like otp-gateway")
         except OSError as exc:
             self._sock.close()
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
-        if not isinstance(first, Greeting):
+        except Unavailable:
             self._sock.close()
-            raise Unavailable("the socket did not greet like otp-gateway")
+            raise
         self.greeting = first
 
     def __enter__(self) -> Self:
@@ -146,11 +148,13 @@ class Client:
         return JobWatch(self, request.id, str(reply.value["job"]))
 
     def subscribe(self) -> Iterator[CodeRecord]:
-        """Yield every code this peer may see, as it arrives (use a dedicated client)."""
+        """Subscribe; once confirmed, return an iterator of every code this peer may see.
+
+        Use a dedicated client: the iterator owns the connection. Raises ``Forbidden``.
+        """
         rid = self.next_id()
         self._call(Subscribe(id=rid))
-        for event in self._events(rid, None):
-            yield code_from(event.data)
+        return (code_from(event.data) for event in self._events(rid, None))
 
     # --- plumbing -------------------------------------------------------------------------
 

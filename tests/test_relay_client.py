@@ -1,0 +1,169 @@
+"""Tests for the relay client library (sync and asyncio) against a real relay server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+from relay_helpers import FakeSendPort, record, relay, run
+
+import gateway.client
+from gateway.client import (
+    AsyncClient,
+    Cancelled,
+    Client,
+    ErrorCode,
+    Forbidden,
+    JobStatus,
+    RateLimited,
+    Timeout,
+    Unavailable,
+)
+
+
+def test_async_get_resolves_with_the_offered_code(tmp_path: Path) -> None:
+    """AsyncClient.get returns the CodeRecord of the code offered while it waits."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server, AsyncClient(server.config.path) as client:
+            assert client.greeting is not None
+            assert client.greeting.protocol == 1
+            waiting = asyncio.create_task(client.get("Shop.Example", timeout=30))
+            await asyncio.create_task(client.status())  # runs after the get's request is out
+            server.offer(record("246810"))
+            code = await waiting
+            assert (code.origin, code.code, code.sender) == (
+                "shop.example",
+                "246810",
+                "+15557654321",
+            )
+
+    run(scenario())
+
+
+def test_async_errors_are_typed_with_stable_codes(tmp_path: Path) -> None:
+    """Timeout and Forbidden surface as typed exceptions carrying their wire code."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server, AsyncClient(server.config.path) as client:
+            with pytest.raises(Timeout, match=r"0\.1 seconds") as timed_out:
+                await client.get("shop.example", timeout=0.1)
+            assert timed_out.value.code is ErrorCode.TIMEOUT
+            with pytest.raises(Forbidden):
+                await client.get("elsewhere.example")
+
+    run(scenario())
+
+
+def test_async_cancel_and_task_cancellation_abort_the_get(tmp_path: Path) -> None:
+    """cancel(id) ends a get with Cancelled; cancelling the awaiting task aborts it too."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server, AsyncClient(server.config.path) as client:
+            waiting = asyncio.create_task(client.get("shop.example", request_id="g1"))
+            await asyncio.create_task(client.cancel("g1"))
+            with pytest.raises(Cancelled):
+                await waiting
+            aborted = asyncio.create_task(client.get("shop.example", request_id="g2"))
+            await asyncio.create_task(client.status())
+            assert server.broker.pending == 1
+            aborted.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await aborted
+            await client.status()
+            assert server.broker.pending == 0
+
+    run(scenario())
+
+
+def test_async_subscribe_and_send_watch(tmp_path: Path) -> None:
+    """subscribe yields permitted codes; send returns a job id; send_watch yields its events."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server, AsyncClient(server.config.path) as client:
+            stream = await client.subscribe()
+            server.offer(record("135790", origin="bank.example"))
+            assert (await anext(stream)).code == "135790"
+            assert await client.send("+15550001", "shop.example") == "job-1"
+            watch = await client.send_watch("+15550002", "shop.example")
+            assert watch.job_id == "job-2"
+            events = [e.status async for e in watch]
+            assert events == [JobStatus.SENDING, JobStatus.SENT, JobStatus.DELIVERED]
+
+    run(scenario())
+
+
+def test_sync_client_operations(tmp_path: Path) -> None:
+    """The blocking client does status, get (grace window), send, watch and typed errors."""
+    port = FakeSendPort()
+
+    def consumer(path: Path) -> None:
+        with Client(path) as client:
+            assert "relay" in client.status()
+            assert client.get("shop.example", timeout=5).code == "111222"
+            with pytest.raises(Timeout):
+                client.get("shop.example", timeout=0.1)
+            with pytest.raises(Forbidden):
+                client.get("nope.example")
+            assert client.send("+15550001", "shop.example", code="987654") == "job-1"
+            watch = client.send_watch("+15550002", "shop.example")
+            assert watch.job_id == "job-2"
+            assert [e.status for e in watch][-1] is JobStatus.DELIVERED
+            port.refuse = RateLimited("too many", retry_after=60.0)
+            with pytest.raises(RateLimited) as refused:
+                client.send("+15550003", "shop.example")
+            assert refused.value.retry_after == 60.0
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", send=port, grace=60.0) as server:
+            server.offer(record("111222"))
+            await asyncio.to_thread(consumer, server.config.path)
+        assert [r.code for r in port.requests] == ["987654", None]
+
+    run(scenario())
+
+
+def test_sync_subscribe_yields_codes(tmp_path: Path) -> None:
+    """The blocking subscribe iterator yields codes offered after the subscription."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            client = await asyncio.to_thread(Client, server.config.path)
+            codes = await asyncio.to_thread(client.subscribe)  # returns once confirmed
+            reader = asyncio.create_task(asyncio.to_thread(next, codes))
+            server.offer(record("555000"))
+            assert (await reader).code == "555000"
+            client.close()
+
+    run(scenario())
+
+
+def test_unreachable_or_foreign_socket_is_unavailable(tmp_path: Path) -> None:
+    """No socket, or a socket that does not speak the protocol, raises Unavailable."""
+    with pytest.raises(Unavailable, match="cannot reach"):
+        Client(tmp_path / "missing.sock")
+
+    async def foreign() -> None:
+        server = await asyncio.start_unix_server(_garbage, path=os.fspath(tmp_path / "g.sock"))
+        async with server:
+            with pytest.raises(Unavailable):
+                await AsyncClient(tmp_path / "g.sock").connect()
+            with pytest.raises(Unavailable):
+                await asyncio.to_thread(Client, tmp_path / "g.sock")
+
+    run(foreign())
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 smtp.example ESMTP\r\n")
+    await writer.drain()
+    writer.close()
+
+
+def test_gateway_client_reexports_the_library() -> None:
+    """gateway.client exposes the clients and the typed errors."""
+    assert gateway.client.Client is Client
+    assert set(gateway.client.__all__) >= {"AsyncClient", "Client", "Forbidden", "Timeout"}
