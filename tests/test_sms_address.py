@@ -99,10 +99,21 @@ def test_smsc_round_trip(smsc: str | None, field_hex: str) -> None:
     assert decode_smsc(Reader(bytes.fromhex(field_hex))) == expected
 
 
-def test_smsc_must_be_a_number() -> None:
-    """An alphanumeric SMSC cannot be encoded."""
+@pytest.mark.parametrize("smsc", ["Operator", "+" + "1" * 21])
+def test_encode_smsc_rejects(smsc: str) -> None:
+    """An alphanumeric or over-long SMSC cannot be encoded."""
     with pytest.raises(UsageError):
-        encode_smsc("Operator")
+        encode_smsc(smsc)
+
+
+@pytest.mark.parametrize(
+    ("field_hex", "reason"), [("0C91", "exceeds"), ("0791515500", "truncated")]
+)
+def test_decode_smsc_malformed(field_hex: str, reason: str) -> None:
+    """An SCA longer than 11 octets or cut short is a PduError; a TOA alone means no SMSC."""
+    with pytest.raises(PduError, match=reason):
+        decode_smsc(Reader(bytes.fromhex(field_hex)))
+    assert decode_smsc(Reader(bytes.fromhex("0191"))) is None
 
 
 @given(st.from_regex(r"\+?[0-9]{1,20}", fullmatch=True))

@@ -26,6 +26,12 @@ def test_parse_hex_rejects(text: str, reason: str) -> None:
         parse_hex(text)
 
 
+def test_parse_hex_rejects_bytes() -> None:
+    """Bytes instead of a hex string are refused with PduError, not TypeError."""
+    with pytest.raises(PduError, match="hex string"):
+        parse_hex(b"0011")  # type: ignore[arg-type]
+
+
 def test_error_classes() -> None:
     """PduError is the modem's fault and a ValueError; PduEncodeError is ours."""
     assert issubclass(PduError, ModemFault)

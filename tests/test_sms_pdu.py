@@ -228,6 +228,7 @@ def test_force_ucs2_and_dcs_override() -> None:
         {"sender": "+1", "text": "x", "scts": datetime(2026, 1, 1)},
         {"sender": "Far too long sender", "text": "x", "scts": SCTS},
         {"sender": "+1", "text": "x", "scts": SCTS, "dcs": 0x24},
+        {"sender": "+1", "text": "x", "scts": SCTS, "dcs": 0x100},
         {"sender": "+1", "text": "ж", "scts": SCTS, "dcs": 0x00},
         {"sender": "+1", "text": "x", "scts": SCTS, "concat_reference": 70000},
     ],

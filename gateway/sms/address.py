@@ -128,8 +128,8 @@ def encode_smsc(smsc: str | None) -> bytes:
     if not _NUMBER.fullmatch(value):
         raise PduEncodeError("SMSC address must be a phone number")
     digits = value.lstrip("+")
-    if not digits or len(digits) > MAX_DIGITS:
-        raise PduEncodeError(f"SMSC number must have 1..{MAX_DIGITS} digits")
+    if len(digits) > MAX_DIGITS:
+        raise PduEncodeError(f"SMSC number has {len(digits)} digits, at most {MAX_DIGITS} fit")
     toa = TOA_INTERNATIONAL if value.startswith("+") else TOA_UNKNOWN
     body = bytes([toa]) + _bcd(digits)
     return bytes([len(body)]) + body
