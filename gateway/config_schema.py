@@ -4,6 +4,8 @@
 Each typed accessor records the key as known, checks type and range, and raises
 :class:`ConfigError` with one message ``<path>.<key>: <problem>``. :meth:`Table.done`
 rejects keys nobody asked for, so a typo is an error rather than a silent default.
+The ``to_*`` converters check one value each and raise ``ValueError`` with the problem,
+which :meth:`Table.get` turns into a keyed :class:`ConfigError`.
 """
 
 from __future__ import annotations

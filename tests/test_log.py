@@ -217,3 +217,12 @@ def test_scrub_is_total(text: str) -> None:
     """Any text scrubs without error and scrubbing twice changes nothing more."""
     once = scrub_text(text)
     assert scrub_text(once) == once
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
+def test_masked_numbers_hide_at_least_four_digits(number: str) -> None:
+    """Any E.164 number keeps its length and hides at least four digits."""
+    masked = mask_number(number)
+    assert len(masked) == len(number)
+    assert masked.count("*") >= 4
+    assert scrub_text(f"to {number}") == f"to {masked}"

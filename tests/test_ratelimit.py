@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import UsageError
+from gateway.journal import Journal
 from gateway.ratelimit import Rate, RateLimited, RateLimiter
 
 NUMBER = "+12025550123"
@@ -130,3 +133,23 @@ def test_no_limits_admit_everything() -> None:
     for t in range(100):
         limiter.acquire(NUMBER, "o", float(t))
     assert limiter.check(NUMBER, "o", 100.0) is None
+
+
+def test_rebuild_from_a_real_journal(tmp_path: Path) -> None:
+    """Jobs stored in the journal before a restart still count against the limits."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        for i, t in enumerate((100.0, 200.0, 300.0)):
+            journal.create_job(
+                job_id=f"j{i}",
+                number=NUMBER,
+                origin="a.example",
+                embedded=None,
+                text="@a.example #123456",
+                now=t,
+                expires_at=t + 600.0,
+            )
+        history = journal.send_history(since=400.0 - 86400.0)
+    limiter = RateLimiter(per_number=[Rate.parse("3/10min")])
+    limiter.rebuild(history, now=400.0)
+    with pytest.raises(RateLimited, match="per-number 3/10min"):
+        limiter.acquire(NUMBER, "a.example", 400.0)
