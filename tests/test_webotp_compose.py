@@ -7,7 +7,7 @@ import pickle
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import UsageError
@@ -251,6 +251,7 @@ TEMPLATES = st.one_of(
 )
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(origin=HOSTS, code=CODES, embedded=st.one_of(st.none(), HOSTS), template=TEMPLATES)
 def test_compose_parse_round_trip(
     origin: str, code: str, embedded: str | None, template: str | None
@@ -266,6 +267,7 @@ def test_compose_parse_round_trip(
     assert (size.length, size.segments) == (message.length, message.segments)
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(origin=DOMAINS, code=st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True))
 def test_plain_messages_read_the_same_in_chromium(origin: str, code: str) -> None:
     """With an ASCII domain and an alphanumeric code, Chromium reads what the spec reads."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.webotp import FormatError, is_ip_literal, normalise_host
@@ -146,6 +146,7 @@ def _outcome(host: str) -> str | FormatError:
         return exc
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(host=HOSTISH)
 def test_normalise_host_gives_host_or_format_error(host: str) -> None:
     """Arbitrary text gives a normalised host (idempotent) or FormatError, nothing else."""
@@ -158,6 +159,7 @@ def test_normalise_host_gives_host_or_format_error(host: str) -> None:
         assert normalise_host(outcome) == outcome
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(address=st.ip_addresses())
 def test_ip_addresses_round_trip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     """Every IPv4 address and every bracketed IPv6 address is accepted as its canonical form."""

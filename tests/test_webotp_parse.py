@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import GatewayError
@@ -273,6 +273,7 @@ def _outcome(text: str, mode: str) -> OriginBoundCode | FormatError:
         return exc
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(text=MESSAGES, mode=st.sampled_from(["strict", "chromium"]))
 def test_parse_gives_value_or_format_error(text: str, mode: str) -> None:
     """Arbitrary text gives an OriginBoundCode or FormatError, never anything else."""
@@ -293,6 +294,7 @@ LINES = st.builds(
 )
 
 
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
 @given(head=MESSAGES, line=LINES)
 def test_chromium_agrees_with_strict_on_plain_last_lines(head: str, line: str) -> None:
     """A strict-valid ASCII last line without '#' in its code reads the same in Chromium."""
