@@ -1,10 +1,14 @@
 """The SMS PDU codec (TS 23.040 §9.2, TS 23.038 §4): pure functions, no I/O.
 
-Encoding is ours for every TPDU type: gsmmodem's ``encodeSmsSubmitPdu`` ties the
-concatenation reference to TP-MR, cannot encode characters outside the BMP and splits
-UCS-2 by code points, so one encoder shared with SMS-DELIVER is simpler than patching
-its output. Decoding is ours too and fixes gsmmodem's known bugs (field notes): DCS
-groups beyond 00xx, surrogate pairs, a final '@', ``ÿ``/trailing ESC, truncation.
+Encoding is ours for every TPDU type. python-gsmmodem 0.13's ``encodeSmsSubmitPdu`` ties
+the concatenation reference to TP-MR, raises on characters outside the BMP (it splits
+and counts UCS-2 by code points, not UTF-16 units), gives national numbers TOA 0xA1 and
+miscounts the TPDU length when an SMSC is given; one encoder shared with
+SMS-DELIVER is simpler than patching its output. Where it is sound our SUBMIT output is
+byte-identical to it (tests/test_sms_oracle.py). Decoding is ours too and fixes its known
+bugs (field notes): DCS groups beyond 00xx and the compressed flag, surrogate pairs, a
+final '@', ``ÿ``/trailing ESC, truncation (our Reader raises PduError, never
+StopIteration/IndexError), 16-bit concatenation references, enhanced TP-VP.
 """
 
 from __future__ import annotations
