@@ -135,7 +135,7 @@ def redact_value(key: str, value: object) -> object:
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(key, item) for item in value]
     if isinstance(value, str):
-        return mask_number(value) if lowered in NUMBER_KEYS else scrub_text(value)
+        return scrub_text(mask_number(value) if lowered in NUMBER_KEYS else value)
     if isinstance(value, int | float):
         return value
     if isinstance(value, enum.Enum):

@@ -55,6 +55,7 @@ def _log_everything(log: structlog.typing.FilteringBoundLogger) -> None:
             nested={"message": BODY, "sender": NUMBER, "lines": [ORIGIN_LINE]},
             line=f"+CMGR: 0,,27\r\n{PDU}",
             note=f"sent to {NUMBER}",
+            to=f"sms to {NUMBER}",
         )
 
 
@@ -128,6 +129,7 @@ def test_capture_sees_only_redacted_events() -> None:
     assert first["nested"]["sender"] == "+1555*****67"
     assert first["nested"]["lines"] == ["@shop.example.com #***"]
     assert first["note"] == "sent to +1555*****67"
+    assert first["to"] == "sms to +1555*****67"  # number keys holding text are scrubbed
     assert first["event"] == "received @shop.example.com #*** via AT+CPIN=***"
 
 
