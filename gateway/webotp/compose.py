@@ -191,10 +191,9 @@ def compose(
         parsed = parse(message)
     except FormatError as exc:  # pragma: no cover - every input was checked above
         raise InputError("text", "not-reparseable", exc.message) from exc
-    if (parsed.origin, parsed.code, parsed.embedded_origin) != (host, code, embedded):
-        raise InputError(
-            "text", "not-reparseable", "the message does not parse back"
-        )  # pragma: no cover
+    expected = (host, code, embedded)
+    if (parsed.origin, parsed.code, parsed.embedded_origin) != expected:  # pragma: no cover
+        raise InputError("text", "not-reparseable", "the message does not parse back")
     return ComposedMessage(
         text=message,
         origin=host,

@@ -27,12 +27,12 @@ MODES: tuple[Mode, ...] = ("strict", "chromium")
 ASCII_WHITESPACE = "\t\n\f\r "
 _WS = frozenset(ASCII_WHITESPACE)
 
-#: Chromium's pattern. RE2's ``\s`` is exactly [\t\n\f\r ], written out so Python's
-#: Unicode-aware ``\s`` (which adds U+000B, NBSP, …) cannot creep in.
 #: how many lines before the last one are searched for a misplaced code line
 _FOOTER_LINES = 10
 _CODE_LINE_SHAPE = re.compile(r"@[^\t\n\f\r ]+ #[^\t\n\f\r ]")
 
+#: Chromium's pattern. RE2's ``\s`` is exactly [\t\n\f\r ], written out so Python's
+#: Unicode-aware ``\s`` (which adds U+000B, NBSP, …) cannot creep in.
 _CHROMIUM = re.compile(
     r"(?:^|[\t\n\f\r ])@([A-Za-z0-9.-]+) #([^#\t\n\f\r ]+)(?: @([A-Za-z0-9.-]+))?"
 )
