@@ -49,7 +49,7 @@ def test_async_errors_are_typed_with_stable_codes(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock") as server, AsyncClient(server.config.path) as client:
-            with pytest.raises(Timeout, match=r"0\.1 seconds") as timed_out:
+            with pytest.raises(Timeout, match=r"timeout of 0\.1 s") as timed_out:
                 await client.get("shop.example", timeout=0.1)
             assert timed_out.value.code is ErrorCode.TIMEOUT
             with pytest.raises(Forbidden):

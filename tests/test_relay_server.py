@@ -65,6 +65,24 @@ def test_get_resolves_when_a_code_is_offered(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_half_closed_client_still_gets_its_answer(tmp_path: Path) -> None:
+    """A client that shuts down its write side after a get (printf | socat) still gets it."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(tmp_path / "g.sock")
+            raw.write({"id": 1, "op": "get", "origin": "shop.example"})
+            await raw.sync()
+            raw.writer.write_eof()
+            server.offer(record("864200"))
+            assert (await raw.reply(1))["result"]["code"] == "864200"
+            with pytest.raises(EOFError):
+                await raw.read()
+            await raw.close()
+
+    run(scenario())
+
+
 def test_code_before_the_request_is_not_delivered_outside_grace(tmp_path: Path) -> None:
     """A code offered before the get is skipped; the get takes the next one."""
 
@@ -144,7 +162,7 @@ def test_timeout_ends_a_get_with_a_clear_error(tmp_path: Path) -> None:
             raw.write({"id": 1, "op": "get", "origin": "shop.example", "timeout": 0.2})
             raw.write({"id": 2, "op": "get", "origin": "shop.example", "timeout": 30})
             error = (await raw.reply(1))["error"]
-            assert error == {"code": "timeout", "message": "no code arrived within 0.2 seconds"}
+            assert error == {"code": "timeout", "message": "no code arrived within the timeout of 0.2 s"}
             assert server.broker.pending == 1
             await raw.close()
 

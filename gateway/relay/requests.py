@@ -67,6 +67,7 @@ def handle_send(session: Session, request: Send) -> None:
     def forget(done: asyncio.Task[None]) -> None:
         if session.tasks.get(request.id) is done:
             del session.tasks[request.id]
+            session.settle()
 
     task.add_done_callback(forget)
 

@@ -152,6 +152,7 @@ class RelayServer:
                 session.gets.discard(request_id)
                 self.counters["codes_delivered"] += 1
                 session.send(Result(id=request_id, value=record_data(outcome.record)))
+                session.settle()
             elif isinstance(outcome, Notified):
                 session.event(request_id, EventKind.CODE, record_data(outcome.record))
         self.reschedule()
@@ -229,8 +230,10 @@ class RelayServer:
             if session is not None:
                 session.gets.discard(request_id)
                 session.fail(
-                    request_id, Timeout(f"no code arrived within {expired.timeout:g} seconds")
+                    request_id,
+                    Timeout(f"no code arrived within the timeout of {expired.timeout:g} s"),
                 )
+                session.settle()
         self.reschedule()
 
 

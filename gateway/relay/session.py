@@ -57,6 +57,7 @@ class Session(asyncio.Protocol):
         self.subscriptions: set[RequestId] = set()
         self.tasks: dict[RequestId, asyncio.Task[None]] = {}
         self._stall: asyncio.TimerHandle | None = None
+        self.half_closed = False
 
     # --- asyncio callbacks ----------------------------------------------------------------
 
@@ -90,7 +91,16 @@ class Session(asyncio.Protocol):
                 self.fail(item.id, exc)
 
     def eof_received(self) -> bool:
-        return False  # close our side too: a consumer that hung up gets nothing more
+        # A half-close (``printf ... | socat``) still wants its pending answers: keep the
+        # write side open until they are out, then close.
+        self.half_closed = True
+        return bool(self.gets or self.subscriptions or self.tasks)
+
+    def settle(self) -> None:
+        """Close a half-closed connection once nothing is pending on it any more."""
+        busy = self.gets or self.subscriptions or self.tasks
+        if self.half_closed and not busy and self.transport is not None:
+            self.transport.close()
 
     def pause_writing(self) -> None:
         loop = asyncio.get_running_loop()
