@@ -15,6 +15,7 @@ from gateway.relay.access import (
     Permission,
     Rule,
     SystemIdentity,
+    build_rule,
     parse_rule,
 )
 from gateway.relay.errors import Forbidden
@@ -163,3 +164,14 @@ def test_system_identity_tolerates_unknown_ids() -> None:
     """An unknown uid resolves to no name and just the peer's gid."""
     ident = SystemIdentity().resolve(3_999_999, 3_999_999)
     assert ident == Identity(user=None, gids=frozenset({3_999_999}), groups=frozenset())
+
+
+def test_build_rule_takes_config_tables() -> None:
+    """A [[relay.access]] table's string lists build the same rule as the spec syntax."""
+    from gateway.config import AccessRule
+
+    table = AccessRule(users=("shop",), operations=("get", "status"), origins=("shop.example",))
+    built = build_rule(
+        users=table.users, groups=table.groups, operations=table.operations, origins=table.origins
+    )
+    assert built == parse_rule("users=shop;ops=get,status;origins=shop.example")

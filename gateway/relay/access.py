@@ -180,6 +180,31 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def build_rule(
+    *,
+    users: Iterable[str] = (),
+    groups: Iterable[str] = (),
+    operations: Iterable[str],
+    origins: Iterable[str] = (),
+) -> Rule:
+    """Build a rule from plain strings (a ``[[relay.access]]`` table, a command line).
+
+    ``origins`` are allow-list entries; ``"*"`` admits every origin. Returns the
+    :class:`Rule`; raises :class:`UsageError` naming the problem.
+    """
+    entries = list(origins)
+    try:
+        return Rule(
+            users=frozenset(users),
+            groups=frozenset(groups),
+            operations=frozenset(Permission(op) for op in operations),
+            origins=AllowList.from_entries(o for o in entries if o != "*"),
+            any_origin="*" in entries,
+        )
+    except (ValueError, UsageError) as exc:
+        raise UsageError(f"access rule: {exc}") from exc
+
+
 def parse_rule(spec: str) -> Rule:
     """Parse ``users=a,b;groups=g;ops=get,status;origins=*.example.com`` into a rule.
 
@@ -191,15 +216,12 @@ def parse_rule(spec: str) -> Rule:
         if not sep or key.strip() not in {"users", "groups", "ops", "origins"}:
             raise UsageError(f"rule {spec!r}: expected users=|groups=|ops=|origins=, got {chunk!r}")
         parts[key.strip()] = _split(value)
-    origins = parts.get("origins", [])
     try:
-        ops = frozenset(Permission(op) for op in parts.get("ops", []))
-        return Rule(
-            users=frozenset(parts.get("users", [])),
-            groups=frozenset(parts.get("groups", [])),
-            operations=ops,
-            origins=AllowList.from_entries(o for o in origins if o != "*"),
-            any_origin="*" in origins,
+        return build_rule(
+            users=parts.get("users", []),
+            groups=parts.get("groups", []),
+            operations=parts.get("ops", []),
+            origins=parts.get("origins", []),
         )
-    except (ValueError, UsageError) as exc:
+    except UsageError as exc:
         raise UsageError(f"rule {spec!r}: {exc}") from exc
