@@ -1,5 +1,6 @@
-"""The gateway's configuration: one TOML file parsed into frozen dataclasses.
+"""The gateway's configuration: one TOML file read into frozen dataclasses.
 
+The dataclasses live in :mod:`gateway.config_schema` and are re-exported here.
 :func:`load` reads the file (default ``/etc/otp-gateway/gateway.toml``); :func:`parse`
 turns an already-parsed TOML document into a :class:`Config`. Every field name is the TOML
 key it comes from (``config/gateway.toml`` documents each one; a test keeps them in sync).
@@ -12,12 +13,23 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
 
 from gateway.config_schema import (
+    LEVELS,
+    PROFILES,
+    AccessRule,
+    Config,
+    JournalSettings,
+    LogSettings,
+    ModemSettings,
+    RateLimitSettings,
+    ReceiveSettings,
+    RelaySettings,
+    SendSettings,
+)
+from gateway.config_toml import (
     MEMORIES,
     OPERATIONS,
     ConfigError,
@@ -30,174 +42,33 @@ from gateway.config_schema import (
     to_rate,
     to_region,
 )
-from gateway.log import Secret
 from gateway.ratelimit import Rate
 from gateway.webotp import (
     AllowList,
     FormatError,
     InputError,
-    generate_code,
     normalise_host,
-    render_template,
 )
 
-__all__ = ["DEFAULT_PATH", "MEMORIES", "OPERATIONS", "Config", "ConfigError", "load", "parse"]
+__all__ = [
+    "DEFAULT_PATH",
+    "MEMORIES",
+    "OPERATIONS",
+    "AccessRule",
+    "Config",
+    "ConfigError",
+    "JournalSettings",
+    "LogSettings",
+    "ModemSettings",
+    "RateLimitSettings",
+    "ReceiveSettings",
+    "RelaySettings",
+    "SendSettings",
+    "load",
+    "parse",
+]
 
 DEFAULT_PATH = Path("/etc/otp-gateway/gateway.toml")
-PROFILES = ("auto", "generic", "sim800", "e3372", "ec25")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModemSettings:
-    """One ``[[modem]]``: the port, how to talk to it, and the SIM PIN."""
-
-    name: str
-    device: str
-    baudrate: int = 115200
-    pin: Secret | None = None
-    pin_file: Path | None = None
-    flow_control: Literal["none", "rtscts", "xonxoff"] = "none"
-    profile: str = "auto"
-    command_timeout: float = 10.0
-    send_timeout: float = 60.0
-    health_interval: float = 30.0
-    storage: tuple[str, ...] = ("SM", "ME")
-
-    def __post_init__(self) -> None:
-        if self.pin is not None and self.pin_file is not None:
-            raise ConfigError("pin_file", "set pin or pin_file, not both")
-
-    def resolve_pin(self) -> Secret | None:
-        """Return the PIN, reading ``pin_file`` if set. Raises :class:`ConfigError`."""
-        if self.pin_file is None:
-            return self.pin
-        try:
-            pin = self.pin_file.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"modem {self.name!r} pin_file", f"cannot read: {exc}") from exc
-        if not pin.isdigit() or not 4 <= len(pin) <= 8:  # TS 31.101 §9.1: 4-8 digits
-            raise ConfigError(f"modem {self.name!r} pin_file", "must hold a 4-8 digit PIN")
-        return Secret(pin)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReceiveSettings:
-    """``[receive]``: parsing, sweeping, reassembly and which codes are accepted."""
-
-    parse_mode: Literal["strict", "chromium"] = "strict"
-    sweep_interval: float = 60.0
-    multipart_timeout: float = 300.0
-    code_expiry: float = 600.0
-    grace_window: float = 5.0
-    allowed_origins: tuple[str, ...] = ()
-    senders: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __post_init__(self) -> None:
-        for origin in self.senders:
-            if not self.allow_list().allows(origin):
-                raise ConfigError(f'senders."{origin}"', "origin is not in allowed_origins")
-
-    def allow_list(self) -> AllowList:
-        """Return the origins codes are accepted for, as the WebOTP codec's allow-list."""
-        return AllowList.from_entries(self.allowed_origins)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendSettings:
-    """``[send]``: composing outgoing OTP SMS and retrying them."""
-
-    template: str = "Your code is {code}."
-    code_length: int = 6
-    code_alphabet: str = "0123456789"
-    multi_segment: Literal["refuse", "warn"] = "refuse"
-    delivery_reports: bool = False
-    report_window: float = 86400.0
-    allowed_countries: tuple[str, ...] = ()
-    valid_numbers_only: bool = True
-    max_attempts: int = 3
-    backoff_initial: float = 5.0
-    backoff_max: float = 60.0
-    validity: float = 600.0
-
-    def __post_init__(self) -> None:
-        if self.backoff_initial > self.backoff_max:
-            raise ConfigError("backoff_initial", "must not exceed backoff_max")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateLimitSettings:
-    """``[ratelimit]``: how many sends per number, per origin and per minute overall."""
-
-    per_number: tuple[Rate, ...] = (Rate(count=3, period=600.0), Rate(count=10, period=86400.0))
-    per_origin: tuple[Rate, ...] = (Rate(count=100, period=3600.0),)
-    global_per_minute: int = 30  # 0: no global limit
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccessRule:
-    """One ``[[relay.access]]``: these users/groups may do these operations for these origins."""
-
-    users: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    operations: tuple[str, ...] = ()
-    origins: tuple[str, ...] = ()  # allow-list entries; "*" means every origin
-
-    def __post_init__(self) -> None:
-        if not self.users and not self.groups:
-            raise ConfigError("users", "a rule needs at least one user or group")
-        if not self.operations:
-            raise ConfigError("operations", "a rule needs at least one operation")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RelaySettings:
-    """``[relay]``: the Unix socket and who may use it."""
-
-    socket: Path = Path("/run/otp-gateway/gateway.sock")
-    socket_mode: int = 0o660
-    group: str | None = None
-    max_line: int = 65536
-    max_pending_gets: int = 16
-    access: tuple[AccessRule, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JournalSettings:
-    """``[journal]``: where state lives and how long bodies and codes are kept."""
-
-    state_dir: Path = Path("/var/lib/otp-gateway")
-    body_retention: float = 7 * 86400.0
-    code_retention: float = 86400.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogSettings:
-    """``[log]``: level, format, and the explicit switch that lets secrets into logs."""
-
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["json", "console"] = "json"
-    debug_secrets: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
-    """The whole configuration."""
-
-    modem: tuple[ModemSettings, ...]
-    receive: ReceiveSettings = ReceiveSettings()
-    send: SendSettings = SendSettings()
-    ratelimit: RateLimitSettings = RateLimitSettings()
-    relay: RelaySettings = RelaySettings()
-    journal: JournalSettings = JournalSettings()
-    log: LogSettings = LogSettings()
-
-    def __post_init__(self) -> None:
-        if not self.modem:
-            raise ConfigError("modem", "configure at least one [[modem]]")
-        names = [m.name for m in self.modem]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise ConfigError(f"modem[{i}].name", f"duplicate modem name {name!r}")
 
 
 def load(path: Path = DEFAULT_PATH) -> Config:
@@ -276,22 +147,11 @@ def _receive(t: Table) -> ReceiveSettings:
 
 
 def _send(t: Table) -> SendSettings:
-    template = t.text("template", "Your code is {code}.")
-    length = t.integer("code_length", 6, low=4, high=12)
-    alphabet = t.text("code_alphabet", "0123456789")
-    try:
-        render_template(template, code="0" * length, origin="example.com")
-    except InputError as exc:
-        raise ConfigError(t.key("template"), exc.problem) from None
-    try:
-        generate_code(length, alphabet)
-    except InputError as exc:
-        raise ConfigError(t.key("code_alphabet"), exc.problem) from None
     return t.build(
         SendSettings,
-        template=template,
-        code_length=length,
-        code_alphabet=alphabet,
+        template=t.text("template", "Your code is {code}."),
+        code_length=t.integer("code_length", 6, low=4, high=12),
+        code_alphabet=t.text("code_alphabet", "0123456789"),
         multi_segment=t.text("multi_segment", "refuse", choices=("refuse", "warn")),
         delivery_reports=t.flag("delivery_reports", False),
         report_window=t.duration("report_window", 86400.0, minimum=60.0),
@@ -358,7 +218,7 @@ def _journal(t: Table) -> JournalSettings:
 def _log(t: Table) -> LogSettings:
     return t.build(
         LogSettings,
-        level=t.text("level", "info", choices=("debug", "info", "warning", "error")),
+        level=t.text("level", "info", choices=LEVELS),
         format=t.text("format", "json", choices=("json", "console")),
         debug_secrets=t.flag("debug_secrets", False),
     )

@@ -1,282 +1,266 @@
-"""Reading TOML tables with errors that name the dotted key path.
+"""The configuration's schema: one frozen dataclass per TOML table.
 
-:class:`Table` wraps one parsed TOML table and its path (``modem[0]``, ``relay.access[2]``).
-Each typed accessor records the key as known, checks type and range, and raises
-:class:`ConfigError` with one message ``<path>.<key>: <problem>``. :meth:`Table.done`
-rejects keys nobody asked for, so a typo is an error rather than a silent default.
-The ``to_*`` converters check one value each and raise ``ValueError`` with the problem,
-which :meth:`Table.get` turns into a keyed :class:`ConfigError`.
+Each field name is the TOML key it is read from (``gateway.config`` does the reading;
+``config/gateway.toml`` documents every key). The dataclasses validate themselves in
+``__post_init__``, so an invalid settings value cannot exist even when built in code;
+errors are :class:`ConfigError` with the field name, which the reader prefixes with the
+table's path.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Literal
 
-from gateway.errors import UsageError
+from gateway.config_toml import MEMORIES, OPERATIONS, ConfigError
 from gateway.log import Secret
 from gateway.numbers import is_region
 from gateway.ratelimit import Rate
+from gateway.webotp import AllowList, InputError, generate_code, render_template
 
-T = TypeVar("T")
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")  # TOML v1.0.0 "Keys": bare keys
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+PROFILES = ("auto", "generic", "sim800", "e3372", "ec25")
+LEVELS = ("debug", "info", "warning", "error")
 
 
-class ConfigError(UsageError):
-    """The configuration is invalid; the message names the dotted key and the problem."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}" if key else problem)
-        self.key = key
-        self.problem = problem
+def _require(ok: bool, key: str, problem: str) -> None:
+    """Raise ConfigError(key, problem) unless ``ok``."""
+    if not ok:
+        raise ConfigError(key, problem)
 
 
-def shown(value: object) -> str:
-    """Render a TOML value the way it would be written in the file, for error messages."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return str(value)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModemSettings:
+    """One ``[[modem]]``: the port, how to talk to it, and the SIM PIN."""
 
+    name: str
+    device: str
+    baudrate: int = 115200
+    pin: Secret | None = None
+    pin_file: Path | None = None
+    flow_control: Literal["none", "rtscts", "xonxoff"] = "none"
+    profile: str = "auto"
+    command_timeout: float = 10.0
+    send_timeout: float = 60.0
+    health_interval: float = 30.0
+    storage: tuple[str, ...] = ("SM", "ME")
 
-def parse_duration(value: object) -> float:
-    """Parse seconds from a number (``600``) or a string with a unit (``"10min"``, ``"7d"``).
+    def __post_init__(self) -> None:
+        _require(bool(self.name), "name", "must not be empty")
+        _require(bool(self.device), "device", "must not be empty")
+        _require(self.baudrate > 0, "baudrate", "must be positive")
+        _require(self.pin is None or isinstance(self.pin, Secret), "pin", "must be a Secret")
+        _require(
+            self.pin is None or self.pin_file is None, "pin_file", "set pin or pin_file, not both"
+        )
+        _require(
+            self.flow_control in ("none", "rtscts", "xonxoff"),
+            "flow_control",
+            "expected none, rtscts or xonxoff",
+        )
+        _require(self.profile in PROFILES, "profile", f"expected one of {', '.join(PROFILES)}")
+        for name in ("command_timeout", "send_timeout", "health_interval"):
+            _require(getattr(self, name) > 0, name, "must be positive")
+        _require(
+            bool(self.storage) and set(self.storage) <= set(MEMORIES),
+            "storage",
+            f"expected memories among {', '.join(MEMORIES)}",
+        )
 
-    Returns seconds (non-negative); raises :class:`ValueError` describing the form.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    else:
-        raise ValueError(f'expected a duration like 600 or "10min", got {shown(value)}')
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValueError(f"expected a non-negative finite duration, got {shown(value)}")
-    return seconds
-
-
-class Table:
-    """One TOML table being read, with its path for error messages."""
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(path, f"expected a table, got {shown(data)}")
-        self._data: Mapping[str, object] = data
-        self.path = path
-        self._known: set[str] = set()
-
-    def key(self, name: str) -> str:
-        """Return the dotted path of ``name`` in this table (quoted unless a bare key)."""
-        if not _BARE_KEY.match(name):
-            name = json.dumps(name, ensure_ascii=False)
-        return f"{self.path}.{name}" if self.path else name
-
-    def has(self, name: str) -> bool:
-        """Return True when the file sets ``name`` in this table."""
-        return name in self._data
-
-    def get(self, name: str, default: T, convert: Callable[[object], T]) -> T:
-        """Read ``name`` with ``convert`` (which raises ValueError with the problem)."""
-        self._known.add(name)
-        if name not in self._data:
-            return default
+    def resolve_pin(self) -> Secret | None:
+        """Return the PIN, reading ``pin_file`` if set. Raises :class:`ConfigError`."""
+        if self.pin_file is None:
+            return self.pin
         try:
-            return convert(self._data[name])
-        except ValueError as exc:
-            raise ConfigError(self.key(name), str(exc)) from None
+            pin = self.pin_file.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"modem {self.name!r} pin_file", f"cannot read: {exc}") from exc
+        if not pin.isdigit() or not 4 <= len(pin) <= 8:  # TS 31.101 §9.1: 4-8 digits
+            raise ConfigError(f"modem {self.name!r} pin_file", "must hold a 4-8 digit PIN")
+        return Secret(pin)
 
-    def text(self, name: str, default: str | None, *, choices: tuple[str, ...] = ()) -> str:
-        """Read a non-empty string (one of ``choices`` if given); required when no default."""
 
-        def convert(value: object) -> str:
-            if not isinstance(value, str):
-                raise ValueError(f"expected a string, got {shown(value)}")
-            if not value:
-                raise ValueError("must not be empty")
-            if choices and value not in choices:
-                raise ValueError(f"expected one of {', '.join(choices)}, got {shown(value)}")
-            return value
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveSettings:
+    """``[receive]``: parsing, sweeping, reassembly and which codes are accepted."""
 
-        return self._required(name, default, convert)
+    parse_mode: Literal["strict", "chromium"] = "strict"
+    sweep_interval: float = 60.0
+    multipart_timeout: float = 300.0
+    code_expiry: float = 600.0
+    grace_window: float = 5.0
+    allowed_origins: tuple[str, ...] = ()
+    senders: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
-    def optional_text(self, name: str) -> str | None:
-        """Read a non-empty string, or None when absent."""
-        if name not in self._data:
-            self._known.add(name)
-            return None
-        return self.text(name, None)
-
-    def raw_keys(self) -> tuple[str, ...]:
-        """Return the keys the file sets in this table (for free-form tables)."""
-        return tuple(self._data)
-
-    def integer(self, name: str, default: int | None, *, low: int, high: int) -> int:
-        """Read an integer in ``low..high``; required when no default."""
-
-        def convert(value: object) -> int:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"expected an integer, got {shown(value)}")
-            if not low <= value <= high:
-                raise ValueError(f"must be between {low} and {high}, got {value}")
-            return value
-
-        return self._required(name, default, convert)
-
-    def flag(self, name: str, default: bool) -> bool:
-        """Read a boolean."""
-
-        def convert(value: object) -> bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"expected true or false, got {shown(value)}")
-            return value
-
-        return self.get(name, default, convert)
-
-    def duration(self, name: str, default: float, *, minimum: float = 0.0) -> float:
-        """Read a duration in seconds (see :func:`parse_duration`) of at least ``minimum``."""
-
-        def convert(value: object) -> float:
-            seconds = parse_duration(value)
-            if seconds < minimum:
-                raise ValueError(f"must be at least {minimum:g} s, got {shown(value)}")
-            return seconds
-
-        return self.get(name, default, convert)
-
-    def strings(
-        self, name: str, default: tuple[str, ...], check: Callable[[str], str] | None = None
-    ) -> tuple[str, ...]:
-        """Read an array of non-empty strings, each passed through ``check`` if given."""
-
-        def convert(value: object) -> tuple[str, ...]:
-            if not isinstance(value, list):
-                raise ValueError(f"expected an array of strings, got {shown(value)}")
-            items = []
-            for i, item in enumerate(value):
-                if not isinstance(item, str) or not item:
-                    raise ValueError(f"item {i}: expected a non-empty string, got {shown(item)}")
-                try:
-                    items.append(check(item) if check else item)
-                except ValueError as exc:
-                    raise ValueError(f"item {i}: {exc}") from None
-            return tuple(items)
-
-        return self.get(name, default, convert)
-
-    def table(self, name: str) -> Table:
-        """Return the sub-table ``name`` (empty when absent)."""
-        self._known.add(name)
-        return Table(self._data.get(name, {}), self.key(name))
-
-    def tables(self, name: str) -> list[Table]:
-        """Return the array of tables ``name`` (``[[name]]``), empty when absent."""
-        self._known.add(name)
-        value = self._data.get(name, [])
-        if not isinstance(value, list):
-            raise ConfigError(self.key(name), f"expected an array of tables, got {shown(value)}")
-        return [Table(item, f"{self.key(name)}[{i}]") for i, item in enumerate(value)]
-
-    def raw(self, name: str) -> object:
-        """Return the raw value of ``name`` (None when absent), marking it known."""
-        self._known.add(name)
-        return self._data.get(name)
-
-    def done(self) -> None:
-        """Raise :class:`ConfigError` for the first key this table does not know."""
-        for name in self._data:
-            if name not in self._known:
-                close = difflib.get_close_matches(name, sorted(self._known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(self.key(name), f"unknown key{hint}")
-
-    def build(self, factory: Callable[..., T], **fields: Any) -> T:
-        """Call ``factory(**fields)`` after :meth:`done`; prefix errors with this path.
-
-        The dataclasses raise ``ConfigError(field, problem)`` from ``__post_init__``.
-        """
-        self.done()
+    def __post_init__(self) -> None:
+        _require(
+            self.parse_mode in ("strict", "chromium"), "parse_mode", "expected strict or chromium"
+        )
+        for name in ("sweep_interval", "multipart_timeout", "code_expiry"):
+            _require(getattr(self, name) > 0, name, "must be positive")
+        _require(self.grace_window >= 0, "grace_window", "must not be negative")
         try:
-            return factory(**fields)
-        except ConfigError as exc:
-            where = f"{self.path}.{exc.key}" if self.path else exc.key
-            raise ConfigError(where, exc.problem) from None
+            self.allow_list()
+        except InputError as exc:
+            raise ConfigError("allowed_origins", f"{exc.key}: {exc.problem}") from None
+        for origin in self.senders:
+            if not self.allow_list().allows(origin):
+                raise ConfigError(f'senders."{origin}"', "origin is not in allowed_origins")
 
-    def _required(self, name: str, default: T | None, convert: Callable[[object], T]) -> T:
-        if default is None and name not in self._data:
-            self._known.add(name)
-            raise ConfigError(self.key(name), "required key is missing")
-        value = self.get(name, default, convert)
-        assert value is not None  # default is not None or the key was present
-        return value
+    def allow_list(self) -> AllowList:
+        """Return the origins codes are accepted for, as the WebOTP codec's allow-list."""
+        return AllowList.from_entries(self.allowed_origins)
 
 
-OPERATIONS = ("get", "subscribe", "send", "status")
-MEMORIES = ("SM", "ME", "MT", "SR")  # TS 27.005 §3.1 <mem1>..<mem3> values
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendSettings:
+    """``[send]``: composing outgoing OTP SMS and retrying them."""
+
+    template: str = "Your code is {code}."
+    code_length: int = 6
+    code_alphabet: str = "0123456789"
+    multi_segment: Literal["refuse", "warn"] = "refuse"
+    delivery_reports: bool = False
+    report_window: float = 86400.0
+    allowed_countries: tuple[str, ...] = ()
+    valid_numbers_only: bool = True
+    max_attempts: int = 3
+    backoff_initial: float = 5.0
+    backoff_max: float = 60.0
+    validity: float = 600.0
+
+    def __post_init__(self) -> None:
+        _require(4 <= self.code_length <= 12, "code_length", "must be between 4 and 12")
+        try:
+            render_template(self.template, code="0" * self.code_length, origin="example.com")
+        except InputError as exc:
+            raise ConfigError("template", exc.problem) from None
+        try:
+            generate_code(self.code_length, self.code_alphabet)
+        except InputError as exc:
+            raise ConfigError("code_alphabet", exc.problem) from None
+        _require(
+            self.multi_segment in ("refuse", "warn"), "multi_segment", "expected refuse or warn"
+        )
+        _require(self.report_window > 0, "report_window", "must be positive")
+        for country in self.allowed_countries:
+            _require(is_region(country), "allowed_countries", f"unknown country {country!r}")
+        _require(self.max_attempts >= 1, "max_attempts", "must be at least 1")
+        _require(self.backoff_initial > 0, "backoff_initial", "must be positive")
+        _require(
+            self.backoff_initial <= self.backoff_max,
+            "backoff_initial",
+            "must not exceed backoff_max",
+        )
+        # TS 23.040 §9.2.3.12.1: the relative validity period starts at 5 minutes.
+        _require(self.validity >= 300, "validity", "must be at least 300 s")
 
 
-def to_pin(value: object) -> Secret:
-    """Return the pin in ``value``; raises ValueError naming the problem."""
-    # TS 31.101 §9.1: a PIN is 4 to 8 digits. Never echo it in the error.
-    if not isinstance(value, str) or not value.isdigit() or not 4 <= len(value) <= 8:
-        raise ValueError('expected a quoted 4-8 digit PIN, like "1234"')
-    return Secret(value)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitSettings:
+    """``[ratelimit]``: how many sends per number, per origin and per minute overall."""
+
+    per_number: tuple[Rate, ...] = (Rate(count=3, period=600.0), Rate(count=10, period=86400.0))
+    per_origin: tuple[Rate, ...] = (Rate(count=100, period=3600.0),)
+    global_per_minute: int = 30  # 0: no global limit
+
+    def __post_init__(self) -> None:
+        for name in ("per_number", "per_origin"):
+            rates = getattr(self, name)
+            _require(all(isinstance(r, Rate) for r in rates), name, "expected Rate values")
+        _require(self.global_per_minute >= 0, "global_per_minute", "must not be negative")
 
 
-def to_path(value: object) -> Path:
-    """Return the path in ``value``; raises ValueError naming the problem."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a path string, got {shown(value)}")
-    if not value.startswith("/"):
-        raise ValueError(f"expected an absolute path, got {shown(value)}")
-    return Path(value)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessRule:
+    """One ``[[relay.access]]``: these users/groups may do these operations for these origins."""
+
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()  # allow-list entries; "*" means every origin
+
+    def __post_init__(self) -> None:
+        if not self.users and not self.groups:
+            raise ConfigError("users", "a rule needs at least one user or group")
+        if not self.operations:
+            raise ConfigError("operations", "a rule needs at least one operation")
+        for operation in self.operations:
+            _require(operation in OPERATIONS, "operations", f"unknown operation {operation!r}")
+
+    def allows(self, operation: str, origin: str | None = None) -> bool:
+        """Return True when this rule grants ``operation`` (for ``origin``, if given)."""
+        if operation not in self.operations:
+            return False
+        if origin is None or "*" in self.origins:
+            return True
+        return AllowList.from_entries(self.origins).allows(origin)
 
 
-def to_mode(value: object) -> int:
-    """Return the mode in ``value``; raises ValueError naming the problem."""
-    if isinstance(value, str) and value.isdigit() and set(value) <= set("01234567"):
-        mode = int(value, 8)
-        if mode <= 0o777:
-            return mode
-    raise ValueError(f'expected an octal mode string like "0660", got {shown(value)}')
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelaySettings:
+    """``[relay]``: the Unix socket and who may use it."""
+
+    socket: Path = Path("/run/otp-gateway/gateway.sock")
+    socket_mode: int = 0o660
+    group: str | None = None
+    max_line: int = 65536
+    max_pending_gets: int = 16
+    access: tuple[AccessRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require(self.socket.is_absolute(), "socket", "must be an absolute path")
+        _require(0 <= self.socket_mode <= 0o777, "socket_mode", "must be a mode 0000-0777")
+        _require(self.group is None or bool(self.group), "group", "must not be empty")
+        _require(self.max_line >= 1024, "max_line", "must be at least 1024")
+        _require(self.max_pending_gets >= 1, "max_pending_gets", "must be at least 1")
 
 
-def to_memory(value: str) -> str:
-    """Return the memory in ``value``; raises ValueError naming the problem."""
-    if value not in MEMORIES:
-        raise ValueError(f"expected one of {', '.join(MEMORIES)}, got {shown(value)}")
-    return value
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalSettings:
+    """``[journal]``: where state lives and how long bodies and codes are kept."""
+
+    state_dir: Path = Path("/var/lib/otp-gateway")
+    body_retention: float = 7 * 86400.0
+    code_retention: float = 86400.0
+
+    def __post_init__(self) -> None:
+        _require(self.state_dir.is_absolute(), "state_dir", "must be an absolute path")
+        _require(self.body_retention >= 0, "body_retention", "must not be negative")
+        _require(self.code_retention >= 0, "code_retention", "must not be negative")
 
 
-def to_region(value: str) -> str:
-    """Return the region in ``value``; raises ValueError naming the problem."""
-    if not is_region(value):
-        raise ValueError(f'expected an ISO 3166 country code like "US", got {shown(value)}')
-    return value
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogSettings:
+    """``[log]``: level, format, and the explicit switch that lets secrets into logs."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+    debug_secrets: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.level in LEVELS, "level", f"expected one of {', '.join(LEVELS)}")
+        _require(self.format in ("json", "console"), "format", "expected json or console")
 
 
-def to_rate(value: str) -> str:
-    """Return the rate in ``value``; raises ValueError naming the problem."""
-    try:
-        Rate.parse(value)
-    except UsageError as exc:
-        raise ValueError(str(exc)) from None
-    return value
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration."""
 
+    modem: tuple[ModemSettings, ...]
+    receive: ReceiveSettings = ReceiveSettings()
+    send: SendSettings = SendSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
+    relay: RelaySettings = RelaySettings()
+    journal: JournalSettings = JournalSettings()
+    log: LogSettings = LogSettings()
 
-def to_operation(value: str) -> str:
-    """Return the operation in ``value``; raises ValueError naming the problem."""
-    if value not in OPERATIONS:
-        raise ValueError(f"expected one of {', '.join(OPERATIONS)}, got {shown(value)}")
-    return value
+    def __post_init__(self) -> None:
+        if not self.modem:
+            raise ConfigError("modem", "configure at least one [[modem]]")
+        names = [m.name for m in self.modem]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ConfigError(f"modem[{i}].name", f"duplicate modem name {name!r}")

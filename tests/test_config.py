@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from gateway.config import (
     load,
     parse,
 )
-from gateway.config_schema import parse_duration
+from gateway.config_toml import parse_duration
 from gateway.errors import UsageError
 from gateway.log import Secret
 from gateway.ratelimit import Rate
@@ -331,3 +332,41 @@ def test_check_config_cli(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("factory", "key"),
+    [
+        (lambda: ModemSettings(name="m", device=""), "device"),
+        (lambda: ModemSettings(name="m", device="/d", profile="nokia"), "profile"),
+        (lambda: ModemSettings(name="m", device="/d", storage=("XX",)), "storage"),
+        (lambda: ReceiveSettings(code_expiry=0.0), "code_expiry"),
+        (lambda: ReceiveSettings(allowed_origins=("https://a.example",)), "allowed_origins"),
+        (lambda: SendSettings(template="{oops}"), "template"),
+        (lambda: SendSettings(allowed_countries=("XX",)), "allowed_countries"),
+        (lambda: SendSettings(validity=60.0), "validity"),
+        (lambda: RateLimitSettings(global_per_minute=-1), "global_per_minute"),
+        (lambda: RelaySettings(socket=Path("rel.sock")), "socket"),
+        (lambda: RelaySettings(socket_mode=0o1777), "socket_mode"),
+        (lambda: AccessRule(users=("a",), operations=("delete",)), "operations"),
+        (lambda: JournalSettings(code_retention=-1.0), "code_retention"),
+        (lambda: LogSettings(level="trace"), "level"),  # type: ignore[arg-type]
+        (lambda: Config(modem=()), "modem"),
+    ],
+)
+def test_invalid_settings_cannot_be_built(factory: Callable[[], object], key: str) -> None:
+    """The dataclasses validate themselves, also when built in code rather than from TOML."""
+    with pytest.raises(ConfigError) as info:
+        factory()
+    assert info.value.key == key
+
+
+def test_access_rules_grant_operations_per_origin() -> None:
+    """A rule grants its operations for its origins; "*" grants every origin."""
+    shop = AccessRule(users=("shop",), operations=("get",), origins=("*.shop.example",))
+    assert shop.allows("get", "www.shop.example")
+    assert not shop.allows("get", "bank.example")
+    assert not shop.allows("send")
+    anyone = AccessRule(groups=("otp",), operations=("send", "status"), origins=("*",))
+    assert anyone.allows("send", "bank.example")
+    assert anyone.allows("status")
