@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -362,3 +365,43 @@ def test_invalid_inputs(journal: Journal, tmp_path: Path) -> None:
         )
     with pytest.raises(JournalError):
         Journal(tmp_path / "r.sqlite3", body_retention=-1.0)
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from gateway.journal import Journal
+journal = Journal(Path(sys.argv[1]))
+result = journal.record_pdu(modem="m0", memory="SM", index=4, pdu_hex=sys.argv[2], now=1.0)
+journal.store_code(origin="a.example", embedded=None, code="123456", sender="+1",
+                   received_at=1.0, expires_at=601.0)
+print("recorded", result.new, flush=True)
+sys.stdin.read()  # hold the connection open until killed
+"""
+
+
+def test_records_survive_kill_9(tmp_path: Path) -> None:
+    """A record is durable the moment record_pdu returns: SIGKILL right after loses nothing."""
+    path = tmp_path / "j.sqlite3"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), PDU],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "recorded True\n"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                stream.close()
+    assert child.returncode == -signal.SIGKILL
+    with Journal(path) as journal:
+        assert [p.raw for p in journal.pdus()] == [PDU]
+        claim = journal.claim_code("a.example", None, 0.0, now=2.0, claimant="after-crash")
+        assert claim is not None
+        assert claim.code == "123456"
+        assert not journal.record_pdu(modem="m0", memory="SM", index=4, pdu_hex=PDU, now=3.0).new
