@@ -41,6 +41,7 @@ from gateway.config_toml import (
     to_pin,
     to_rate,
     to_region,
+    to_sender,
 )
 from gateway.ratelimit import Rate
 from gateway.webotp import (
@@ -132,7 +133,7 @@ def _receive(t: Table) -> ReceiveSettings:
     senders = {}
     for origin in list(senders_table.raw_keys()):
         host = _host_key(senders_table, origin)
-        senders[host] = senders_table.strings(origin, ())
+        senders[host] = senders_table.strings(origin, (), to_sender)
     senders_table.done()
     return t.build(
         ReceiveSettings,

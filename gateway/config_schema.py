@@ -109,6 +109,17 @@ class ReceiveSettings:
             if not self.allow_list().allows(origin):
                 raise ConfigError(f'senders."{origin}"', "origin is not in allowed_origins")
 
+    def sender_allowed(self, origin: str, sender: str) -> bool:
+        """Return True when ``sender`` may send codes for ``origin`` (normalised host).
+
+        Origins without a sender list accept any sender. Alphanumeric names compare
+        case-insensitively (networks vary the case), numbers exactly.
+        """
+        allowed = self.senders.get(origin)
+        if allowed is None:
+            return True
+        return sender.casefold() in {s.casefold() for s in allowed}
+
     def allow_list(self) -> AllowList:
         """Return the origins codes are accepted for, as the WebOTP codec's allow-list."""
         return AllowList.from_entries(self.allowed_origins)

@@ -275,6 +275,21 @@ def to_rate(value: str) -> str:
     return value
 
 
+def to_sender(value: str) -> str:
+    """Return the SMS sender in ``value``; raises ValueError naming the problem.
+
+    A sender is "+" and 1-15 digits (E.164), national digits, or an alphanumeric name of
+    at most 11 characters (TS 23.040 §9.1.2.5, TP-OA with TON 101).
+    """
+    if value.startswith("+"):
+        if value[1:].isdigit() and value[1:].isascii() and len(value) <= 16:
+            return value
+        raise ValueError(f'expected "+" and up to 15 digits, got {shown(value)}')
+    if (value.isdigit() and value.isascii() and len(value) <= 20) or len(value) <= 11:
+        return value
+    raise ValueError(f"expected a number or a name of at most 11 characters, got {shown(value)}")
+
+
 def to_operation(value: str) -> str:
     """Return the operation in ``value``; raises ValueError naming the problem."""
     if value not in OPERATIONS:

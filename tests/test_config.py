@@ -199,6 +199,8 @@ def test_errors_name_the_key(text: str, message: str) -> None:
         ('[receive]\nallowed_origins = ["*.com"]', "receive.allowed_origins: "),
         ('[receive.senders]\n"bad host" = []', 'receive.senders."bad host": not a host'),
         ('[send]\ntemplate = "code {kode}"', "send.template: "),
+        ('[receive.senders]\n"a.example" = ["+12ab"]', 'receive.senders."a.example": item 0'),
+        ('[receive.senders]\n"a.example" = ["VERYLONGSHOPNAME"]', "at most 11 characters"),
         ('[send]\ncode_alphabet = "0"', "send.code_alphabet: "),
         (
             '[[relay.access]]\nusers = ["a"]\noperations = ["get"]\norigins = ["a b"]',
@@ -210,6 +212,15 @@ def test_codec_checks_are_reported_by_key(snippet: str, key: str) -> None:
     """Hosts, templates and alphabets are checked with the WebOTP codec, errors keyed."""
     with pytest.raises(ConfigError, match=re.escape(key)):
         _parse(MODEM + snippet)
+
+
+def test_sender_allow_lists() -> None:
+    """Origins with a sender list accept only those senders; others accept any."""
+    receive = load(EXAMPLE).receive
+    assert receive.sender_allowed("shop.example.com", "+15550000123")
+    assert receive.sender_allowed("shop.example.com", "ShopCo")
+    assert not receive.sender_allowed("shop.example.com", "+15550000999")
+    assert receive.sender_allowed("login.bank.example", "+15550000999")
 
 
 def test_pin_is_a_secret(tmp_path: Path) -> None:
