@@ -162,7 +162,10 @@ def test_timeout_ends_a_get_with_a_clear_error(tmp_path: Path) -> None:
             raw.write({"id": 1, "op": "get", "origin": "shop.example", "timeout": 0.2})
             raw.write({"id": 2, "op": "get", "origin": "shop.example", "timeout": 30})
             error = (await raw.reply(1))["error"]
-            assert error == {"code": "timeout", "message": "no code arrived within the timeout of 0.2 s"}
+            assert error == {
+                "code": "timeout",
+                "message": "no code arrived within the timeout of 0.2 s",
+            }
             assert server.broker.pending == 1
             await raw.close()
 
@@ -554,3 +557,29 @@ def test_other_uid_is_refused_origins_it_may_not_see(tmp_path: Path) -> None:
         run(scenario())
     finally:
         shutil.rmtree(public)
+
+
+def test_close_does_not_hang_on_a_consumer_that_never_reads(tmp_path: Path) -> None:
+    """Shutdown flushes for at most drain_timeout, then cuts off a stuck reader."""
+
+    async def scenario() -> None:
+        server_cm = relay(
+            tmp_path / "g.sock", write_high_water=4096, write_hard_limit=2**30, drain_timeout=0.3
+        )
+        server = await server_cm.__aenter__()
+        stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(os.fspath(server.config.path))
+        stuck.sendall(b'{"id":1,"op":"subscribe"}\n')
+        probe = await Raw.open(server.config.path)
+        await probe.sync()
+        assert server.broker.subscriptions == 1
+        for number in range(5000):
+            server.offer(record(f"{number:06d}", origin="bank.example"))
+        await probe.close()
+        await server_cm.__aexit__(None, None, None)
+        assert server.counters["connections_total"] == 2
+        assert await asyncio.to_thread(_hangup, stuck, 5.0)
+        stuck.close()
+
+    run(scenario())

@@ -71,11 +71,10 @@ class SystemIdentity:
         gids = {gid}
         try:
             entry = pwd.getpwuid(uid)
-        except KeyError:
-            user = None
-        else:
-            user = entry.pw_name
+            user: str | None = entry.pw_name
             gids.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
+        except (KeyError, OSError):  # unknown uid, or NSS failing: judge by the numbers only
+            user = None
         names = set()
         for one in gids:
             try:

@@ -81,6 +81,7 @@ class RelayServer:
         self.counters: collections.Counter[str] = collections.Counter()
         self.listener: Listener | None = None
         self._sessions: dict[int, Session] = {}
+        self._all_closed = asyncio.Event()
         self._next_number = 0
         self._server: asyncio.AbstractServer | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -118,6 +119,17 @@ class RelayServer:
                 session.fail(request_id, Unavailable("the gateway is shutting down"))
             if session.transport is not None:
                 session.transport.close()
+        if self._sessions:
+            # transport.close() flushes what is buffered; a reader that does not take it
+            # within the bound is cut off, so shutdown never hangs on a stuck consumer.
+            self._all_closed.clear()
+            try:
+                await asyncio.wait_for(self._all_closed.wait(), self.config.drain_timeout)
+            except TimeoutError:
+                for session in list(self._sessions.values()):
+                    if session.transport is not None:
+                        session.transport.abort()
+                await self._all_closed.wait()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -172,6 +184,8 @@ class RelayServer:
     def detach(self, session: Session) -> None:
         """Forget a closed connection and everything it had pending."""
         self._sessions.pop(session.number, None)
+        if not self._sessions:
+            self._all_closed.set()
         for request_id in session.gets:
             self.broker.cancel((session.number, request_id))
         for request_id in session.subscriptions:
