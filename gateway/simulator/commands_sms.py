@@ -301,10 +301,10 @@ def finish_entry(
 def _send(model: ModemModel, pdu_hex: str, now: float) -> tuple[list[str], float]:
     _can_send(model, now)
     try:
-        reference = model.network.submit(model, pdu_hex, now)
+        reference, took = model.network.submit(model, pdu_hex, now)
     except (TpduError, pducodec.PduError):
         raise CommandFailed(cms(304)) from None
-    return [f"+CMGS: {reference}"], model.network.delay("submit")
+    return [f"+CMGS: {reference}"], took
 
 
 def _cmss(model: ModemModel, command: Command, now: float) -> list[str]:

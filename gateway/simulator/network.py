@@ -95,12 +95,14 @@ class Network:
         """Return what the network accepted from the modem with ``number``."""
         return list(self._sent.get(number, ()))
 
-    def submit(self, sender: Subscriber, pdu_hex: str, now: float) -> int:
-        """Accept an SMS-SUBMIT (hex with SCA) and return its TP-MR.
+    def submit(self, sender: Subscriber, pdu_hex: str, now: float) -> tuple[int, float]:
+        """Accept an SMS-SUBMIT (hex with SCA); return its TP-MR and how long the submit takes.
 
-        Raises gateway.sms.pdu.PduError if the PDU does not decode.
+        Delivery and the status report happen after that delay. Raises
+        gateway.sms.pdu.PduError if the PDU does not decode.
         """
         submit = pducodec.decode_submit(pdu_hex)
+        took = self.delay("submit")
         reference = self._mr[sender.number]
         self._mr[sender.number] = (reference + 1) % 256
         when = self.wall(now)
@@ -122,11 +124,11 @@ class Network:
         if target is not None:
             deliver = submit_to_deliver(pdu_hex, sender=sender.number, scts=when, smsc=SMSC_NUMBER)
             self.scheduler.call_at(
-                now + self.delay("delivery"), lambda t: target.receive_deliver(deliver, t)
+                now + took + self.delay("delivery"), lambda t: target.receive_deliver(deliver, t)
             )
         if submit.status_report_requested:
-            self._schedule_report(sender, reference, submit.number, when, now)
-        return reference
+            self._schedule_report(sender, reference, submit.number, when, now + took)
+        return reference, took
 
     def _schedule_report(
         self, sender: Subscriber, reference: int, recipient: str, scts: datetime, now: float

@@ -13,6 +13,8 @@ import asyncio
 import ctypes
 import errno
 import os
+import select
+import termios
 import tty
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +72,7 @@ class PtyPort:
         self._master = -1
         self._watch = -1
         self._pending = bytearray()
+        self._poll = select.poll()
         self.slave_path = ""
         self.attached = False
 
@@ -95,6 +98,8 @@ class PtyPort:
             os.close(slave)
         os.set_blocking(master, False)
         self._master = master
+        self._poll = select.poll()
+        self._poll.register(master, select.POLLOUT)
         self._watch = _inotify_watch(self.slave_path)
         self._loop.add_reader(self._watch, self._on_watch)
         if self._link is not None:
@@ -123,6 +128,9 @@ class PtyPort:
         """Write to the client without blocking; dropped while no client has the port open."""
         if not self.attached or not data:
             return
+        if self._hung_up():
+            self._detach()
+            return
         if self._pending:
             self._pending += data
             del self._pending[: max(0, len(self._pending) - MAX_PENDING)]
@@ -137,6 +145,23 @@ class PtyPort:
         if written < len(data):
             self._pending += data[written:]
             self._loop.add_writer(self._master, self._on_writable)
+
+    def _hung_up(self) -> bool:
+        # the loop may not have seen the client's close yet: never queue bytes for nobody
+        return any(ev & select.POLLHUP for _, ev in self._poll.poll(0))
+
+    def _flush_stale(self) -> None:
+        """Drop bytes queued towards the slave before this client opened (at-conformance §4.3)."""
+        try:
+            fd = os.open(self.slave_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return  # e.g. the client holds it with TIOCEXCL and we are not root
+        try:
+            termios.tcflush(fd, termios.TCIFLUSH)
+        except termios.error:
+            pass
+        finally:
+            os.close(fd)
 
     def _on_writable(self) -> None:
         try:
@@ -156,6 +181,7 @@ class PtyPort:
         except BlockingIOError:
             return
         if not self.attached and self.plugged:
+            self._flush_stale()
             self.attached = True
             self._loop.add_reader(self._master, self._on_readable)
             self._on_attach()
