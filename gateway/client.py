@@ -8,7 +8,7 @@ with Client("/run/otp-gateway/gateway.sock") as client:
 from __future__ import annotations
 
 from gateway.relay.aclient import AsyncClient, AsyncJobWatch
-from gateway.relay.client import Client, JobWatch
+from gateway.relay.client import Client, JobWatch, connect, connect_async
 from gateway.relay.errors import (
     BadRequest,
     Cancelled,
@@ -25,6 +25,9 @@ from gateway.relay.errors import (
 from gateway.relay.messages import DEFAULT_SOCKET
 from gateway.relay.ports import CodeRecord, JobEvent, JobStatus
 
+#: what ``get`` returns and ``subscribe`` yields
+Code = CodeRecord
+
 __all__ = [
     "DEFAULT_SOCKET",
     "AsyncClient",
@@ -32,6 +35,7 @@ __all__ = [
     "BadRequest",
     "Cancelled",
     "Client",
+    "Code",
     "CodeRecord",
     "ErrorCode",
     "Forbidden",
@@ -45,4 +49,6 @@ __all__ = [
     "Timeout",
     "TooManyPending",
     "Unavailable",
+    "connect",
+    "connect_async",
 ]

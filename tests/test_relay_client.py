@@ -164,6 +164,22 @@ async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 def test_gateway_client_reexports_the_library() -> None:
-    """gateway.client exposes the clients and the typed errors."""
+    """gateway.client exposes the clients, connect helpers and the typed errors."""
     assert gateway.client.Client is Client
-    assert set(gateway.client.__all__) >= {"AsyncClient", "Client", "Forbidden", "Timeout"}
+    assert gateway.client.Code is gateway.client.CodeRecord
+    assert set(gateway.client.__all__) >= {"AsyncClient", "Client", "Forbidden", "connect"}
+
+
+def test_connect_helpers(tmp_path: Path) -> None:
+    """connect() and connect_async() return greeted clients."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            client = await gateway.client.connect_async(server.config.path)
+            assert "relay" in await client.status()
+            await client.close()
+            blocking = await asyncio.to_thread(gateway.client.connect, server.config.path)
+            assert blocking.greeting.protocol == 1
+            blocking.close()
+
+    run(scenario())

@@ -43,7 +43,7 @@ from gateway.relay.ports import CodeRecord, JobEvent
 from gateway.relay.protocol import ServerReader, encode_request
 from gateway.relay.replies import code_from, job_event_from, raise_error
 
-__all__ = ["AsyncClient", "Client", "JobWatch"]
+__all__ = ["AsyncClient", "Client", "JobWatch", "connect", "connect_async"]
 
 
 class Client:
@@ -239,3 +239,21 @@ def _send(
         text=text,
         watch=watch,
     )
+
+
+def connect(path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float = 30.0) -> Client:
+    """Connect a blocking client to the gateway at ``path``.
+
+    Returns the greeted :class:`Client`; raises ``Unavailable`` when unreachable.
+    """
+    return Client(path, timeout=timeout)
+
+
+async def connect_async(path: str | os.PathLike[str] = DEFAULT_SOCKET) -> AsyncClient:
+    """Connect an asyncio client to the gateway at ``path``.
+
+    Returns the greeted :class:`AsyncClient`; raises ``Unavailable`` when unreachable.
+    """
+    client = AsyncClient(path)
+    await client.connect()
+    return client
