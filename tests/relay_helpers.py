@@ -7,13 +7,20 @@ import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.relay.access import AccessControl, Rule, parse_rule
 from gateway.relay.errors import RelayError
-from gateway.relay.ports import CodeRecord, JobEvent, JobStatus, SendAccepted, SendRequest
+from gateway.relay.ports import (
+    CodeRecord,
+    JobEvent,
+    JobStatus,
+    SendAccepted,
+    SendRequest,
+    StatusPort,
+)
 from gateway.relay.server import RelayConfig, RelayServer
 
 T = TypeVar("T")
@@ -69,6 +76,8 @@ async def relay(
     *,
     rules: Sequence[Rule] = ROOT_RULES,
     send: FakeSendPort | None = None,
+    status: StatusPort | None = None,
+    on_claim: Callable[[CodeRecord], None] | None = None,
     **config: Any,
 ) -> AsyncIterator[RelayServer]:
     """Run a relay server on ``path`` with fake ports for the duration of the block."""
@@ -76,7 +85,8 @@ async def relay(
         RelayConfig(path=path, **config),
         access=AccessControl(rules),
         send=FakeSendPort() if send is None else send,
-        status=FakeStatusPort(),
+        status=FakeStatusPort() if status is None else status,
+        on_claim=on_claim,
     )
     async with server:
         yield server

@@ -583,3 +583,48 @@ def test_close_does_not_hang_on_a_consumer_that_never_reads(tmp_path: Path) -> N
         stuck.close()
 
     run(scenario())
+
+
+def test_on_claim_reports_every_code_handed_to_a_get(tmp_path: Path) -> None:
+    """The daemon hears of codes taken by a waiting get and from the grace window alike."""
+    claimed: list[object] = []
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", grace=60.0, on_claim=claimed.append) as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": 1, "op": "get", "origin": "shop.example"})
+            await raw.sync()
+            assert server.offer(record("1", origin="shop.example")) is True
+            assert server.offer(record("2", origin="bank.example")) is False  # kept for grace
+            raw.write({"id": 2, "op": "get", "origin": "bank.example"})
+            assert (await raw.reply(2))["result"]["code"] == "2"
+            await raw.close()
+
+    run(scenario())
+    assert [getattr(r, "code", None) for r in claimed] == ["1", "2"]
+
+
+class BrokenStatus:
+    """A StatusPort whose snapshot fails, as a buggy daemon part might."""
+
+    def snapshot(self) -> dict[str, object]:
+        """Fail."""
+        raise RuntimeError("boom")
+
+
+def test_a_failing_port_gives_unavailable_and_the_connection_survives(tmp_path: Path) -> None:
+    """An exception inside a port is answered 'unavailable', logged by type, not fatal."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", status=BrokenStatus()) as server:
+            raw = await Raw.open(server.config.path)
+            with structlog.testing.capture_logs() as events:
+                raw.write({"id": 1, "op": "status"})
+                assert (await raw.reply(1))["error"]["code"] == "unavailable"
+            assert events[0]["event"] == "relay.internal_error"
+            assert events[0]["error"] == "RuntimeError"
+            raw.write({"id": 2, "op": "get", "origin": "shop.example", "timeout": 0.05})
+            assert (await raw.reply(2))["error"]["code"] == "timeout"
+            await raw.close()
+
+    run(scenario())

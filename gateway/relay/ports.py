@@ -14,7 +14,19 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.relay.errors import RelayError
 from gateway.relay.messages import normalise_origin
+
+
+def _check_host(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        valid = normalise_origin(value) == value
+    except RelayError:
+        valid = False
+    if not valid:
+        raise ValueError(f"{name} must be a normalised host")
 
 
 def _check_aware(name: str, value: dt.datetime) -> None:
@@ -31,14 +43,11 @@ class CodeRecord:
     code: str
     sender: str
     received_at: dt.datetime
+    record_id: int | str | None = None  # the journal's id for it; never sent to clients
 
     def __post_init__(self) -> None:
-        if normalise_origin(self.origin) != self.origin:
-            raise ValueError("origin must be a normalised host")
-        if self.embedded_origin is not None and (
-            normalise_origin(self.embedded_origin) != self.embedded_origin
-        ):
-            raise ValueError("embedded_origin must be a normalised host")
+        _check_host("origin", self.origin)
+        _check_host("embedded_origin", self.embedded_origin)
         if not self.code:
             raise ValueError("code must not be empty")
         _check_aware("received_at", self.received_at)
@@ -65,12 +74,8 @@ class SendRequest:
     def __post_init__(self) -> None:
         if not self.number:
             raise ValueError("number must not be empty")
-        if normalise_origin(self.origin) != self.origin:
-            raise ValueError("origin must be a normalised host")
-        if self.embedded_origin is not None and (
-            normalise_origin(self.embedded_origin) != self.embedded_origin
-        ):
-            raise ValueError("embedded_origin must be a normalised host")
+        _check_host("origin", self.origin)
+        _check_host("embedded_origin", self.embedded_origin)
 
     def __repr__(self) -> str:
         return f"SendRequest(number='***', origin={self.origin!r}, code='***')"

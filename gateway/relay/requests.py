@@ -49,7 +49,7 @@ def handle_get(session: Session, request: Get) -> None:
         session.gets.add(request.id)
         server.reschedule()
     else:
-        server.counters["codes_delivered"] += 1
+        server.claimed(outcome.record)
         session.send(Result(id=request.id, value=record_data(outcome.record)))
 
 

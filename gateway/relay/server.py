@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -71,8 +71,11 @@ class RelayServer:
         access: AccessControl,
         send: SendPort | None = None,
         status: StatusPort | None = None,
+        on_claim: Callable[[CodeRecord], None] | None = None,
     ) -> None:
+        """Compose the relay; ``on_claim`` is told of each code handed to a ``get``."""
         self.config = config
+        self.on_claim = on_claim
         self.access = access
         self.send_port = send
         self.status_port = status
@@ -151,7 +154,8 @@ class RelayServer:
     def offer(self, record: CodeRecord) -> bool:
         """Hand a received code to the oldest matching ``get`` and to subscribers.
 
-        Returns whether a ``get`` took it (so the daemon can record it as relayed).
+        Call it from the event loop's thread. Returns whether a ``get`` took it now; a
+        code kept for the grace window and taken later is reported through ``on_claim``.
         """
         taken = False
         for outcome in self.broker.offer(record, self.now()):
@@ -162,7 +166,7 @@ class RelayServer:
             if isinstance(outcome, Delivered):
                 taken = True
                 session.gets.discard(request_id)
-                self.counters["codes_delivered"] += 1
+                self.claimed(outcome.record)
                 session.send(Result(id=request_id, value=record_data(outcome.record)))
                 session.settle()
             elif isinstance(outcome, Notified):
@@ -171,6 +175,16 @@ class RelayServer:
         return taken
 
     # --- used by sessions ----------------------------------------------------------------
+
+    def claimed(self, record: CodeRecord) -> None:
+        """Count a code handed to a ``get`` and tell the daemon (``on_claim``)."""
+        self.counters["codes_delivered"] += 1
+        if self.on_claim is None:
+            return
+        try:
+            self.on_claim(record)
+        except Exception as exc:  # the daemon's callback must not break delivery
+            log.error("relay.on_claim_failed", error=type(exc).__name__)
 
     def now(self) -> float:
         """Return the broker's clock: the event loop's monotonic time."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from gateway.relay.access import Peer, Permission
-from gateway.relay.errors import BadRequest, ErrorCode, NotFound, RelayError
+from gateway.relay.errors import BadRequest, ErrorCode, NotFound, RelayError, Unavailable
 from gateway.relay.messages import (
     Cancel,
     Error,
@@ -89,6 +89,9 @@ class Session(asyncio.Protocol):
                 self.handle(item)
             except RelayError as exc:
                 self.fail(item.id, exc)
+            except Exception as exc:  # a bug or a failing port must not kill the connection
+                log.error("relay.internal_error", error=type(exc).__name__, uid=self.peer.uid)
+                self.fail(item.id, Unavailable("the gateway failed to serve this request"))
 
     def eof_received(self) -> bool:
         # A half-close (``printf ... | socat``) still wants its pending answers: keep the
