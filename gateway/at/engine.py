@@ -261,7 +261,7 @@ class AtEngine:
         elif self.state in (State.RESYNC, State.DRAIN):
             # A late prompt: cancel it at once; the ESC answer (OK) is drained as stray.
             self._buffer.clear()
-            self._out += ESC
+            self._out += ESC + b"\r"  # a bare ESC CR is ignored by a modem not in entry
             events.append(Stray(line=">"))
             self._stray(now)
 

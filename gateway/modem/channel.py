@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -27,9 +28,17 @@ from gateway.at.events import (
     Unrecognised,
     Urc,
 )
+from gateway.at.lines import parse_final
 from gateway.modem.link import LinkConfig, LinkDown, SerialLink
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandWritten(Event):
+    """A command line went out to the modem (log-safe text)."""
+
+    command: str
 
 
 class LinkLost(LinkDown):
@@ -64,6 +73,7 @@ class AtChannel:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stalled = 0
+        self._last_stray: str | None = None  # last final result discarded while resyncing
         self._timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -89,11 +99,18 @@ class AtChannel:
         """Resynchronise now; raises AtTimeout after ``resync_probes`` unanswered probes."""
         loop = asyncio.get_running_loop()
         self._stalled = 0
+        self._last_stray = None
         self._idle.clear()
         self.engine.resync(loop.time())
         self._flush()
         self._arm()
         await self._wait_idle("resync")
+
+    @property
+    def pending(self) -> tuple[str, str] | None:
+        """(log-safe command, engine state) of the command in flight, if any."""
+        command = self.engine.pending
+        return None if command is None else (command.log_text, self.engine.state.value)
 
     def force_idle(self) -> None:
         """Drop the engine's resynchronisation (to send a recovery command to a mute modem)."""
@@ -122,6 +139,7 @@ class AtChannel:
             except LinkDown:
                 self._abandon("write failed")
             self._arm()
+            self._on_notice(CommandWritten(command=command.log_text))
             try:
                 return await waiter
             finally:
@@ -135,7 +153,8 @@ class AtChannel:
         try:
             await asyncio.wait_for(self._idle.wait(), limit)
         except TimeoutError:
-            raise AtTimeout(what, "answer to resynchronisation probes") from None
+            seen = f" (the modem answers {self._last_stray})" if self._last_stray else ""
+            raise AtTimeout(what, f"answer to resynchronisation probes{seen}") from None
 
     # ------------------------------------------------------------------ plumbing
     def _on_data(self, data: bytes) -> None:
@@ -183,7 +202,10 @@ class AtChannel:
                 self._on_notice(event)
             elif isinstance(event, Prompt):
                 log.debug("at.prompt", command=event.command)
+                self._on_notice(event)
             elif isinstance(event, Stray | Unrecognised):
+                if isinstance(event, Stray) and parse_final(event.line) is not None:
+                    self._last_stray = event.line
                 # content may be a fragment of a PDU: log its size only
                 log.debug("at.discarded", kind=type(event).__name__, length=len(event.line))
                 self._on_notice(event)

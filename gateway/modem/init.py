@@ -15,7 +15,7 @@ from typing import Protocol
 
 import structlog
 
-from gateway.at import CmeError, CmsError, Command, Kind, action, query
+from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action, query
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of
 from gateway.errors import ModemFault, UsageError
@@ -111,10 +111,12 @@ class Initialiser:
         self.config = config
         self._report = report
 
-    async def ok(self, command: Command) -> Response:
+    async def ok(self, command: Command, *, plain_error_busy: bool = False) -> Response:
         """Run ``command``, retrying busy errors; return the OK response.
 
-        Raises CmeError/CmsError/CommandFailed for other failures or when retries run out.
+        ``plain_error_busy`` also retries a bare ERROR: before AT+CMEE=1 a busy modem
+        cannot say why. Raises CmeError/CmsError/CommandFailed for other failures or
+        when retries run out.
         """
         delay = self.config.busy_backoff
         for attempt in range(self.config.busy_retries + 1):
@@ -122,8 +124,10 @@ class Initialiser:
             error = response.error()
             if error is None:
                 return response
-            busy = (isinstance(error, CmeError) and error.code in BUSY_CME) or (
-                isinstance(error, CmsError) and error.code in BUSY_CMS
+            busy = (
+                (isinstance(error, CmeError) and error.code in BUSY_CME)
+                or (isinstance(error, CmsError) and error.code in BUSY_CMS)
+                or (plain_error_busy and isinstance(error, CommandFailed))
             )
             if not busy or attempt == self.config.busy_retries:
                 raise error
@@ -146,8 +150,9 @@ class Initialiser:
 
         Raises SimError (fatal), RegistrationTimeout, AtTimeout, LinkDown, or a typed AT error.
         """
-        await self.ok(action("ATE0"))  # V.250 §6.2.4: echo off (echo is tolerated anyway)
-        await self.ok(action("AT+CMEE=1"))  # TS 27.007 §9.1: numeric +CME ERROR codes
+        # V.250 §6.2.4 echo off (echo is tolerated anyway); TS 27.007 §9.1 numeric codes
+        await self.ok(action("ATE0"), plain_error_busy=True)
+        await self.ok(action("AT+CMEE=1"), plain_error_busy=True)
         await self.unlock_sim()
         identity = await self.identity()
         self._report("identity", identity)

@@ -166,6 +166,7 @@ class ModemSession:
     def status(self) -> ModemStatus:
         """A frozen snapshot of state, identity, radio and counters."""
         result = self._result
+        pending = self._channel.pending
         return ModemStatus(
             state=self._state,
             device=self.config.link.device,
@@ -177,6 +178,8 @@ class ModemSession:
             cnmi=result.cnmi if result else None,
             counters=self.counters.snapshot(),
             error=self._error,
+            pending=pending[0] if pending else None,
+            phase=pending[1] if pending else None,
         )
 
     async def wait_for(
