@@ -291,7 +291,8 @@ def finish_entry(
             raise CommandFailed(cms(305))  # one AT+CMGS sends one SMS
         pdu_hex = parts[0].hex
     if entry.command == "+CMGW":
-        index = _mem(model, 1).store(pdu_hex, Stat(entry.stat))
+        full = "storage-full" in model.faults
+        index = None if full else _mem(model, 1).store(pdu_hex, Stat(entry.stat))
         if index is None:
             raise CommandFailed(cms(322))
         return [f"+CMGW: {index}"], 0.0

@@ -132,7 +132,7 @@ OPS: dict[str, Callable[[ModemHandle, dict[str, object]], object]] = {
 def handle_request(simulator: Simulator, line: bytes) -> dict[str, object]:
     """Serve one JSON request line; return the reply object (never raises)."""
     try:
-        request = json.loads(line)
+        request = json.loads(line.decode("utf-8"))
         if not isinstance(request, dict):
             raise ControlError("request must be a JSON object")
         op = request.get("op")

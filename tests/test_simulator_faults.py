@@ -1,0 +1,176 @@
+"""Each injected fault as a client on the pty sees it (issue 3, fault injection)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from simulator_client import PtyClient
+
+from gateway.simulator import ModemConfig, SimulatorError, SimulatorThread, ThreadModemHandle
+from gateway.sms import pdu as pducodec
+
+PART = pducodec.encode_submit("+15550009999", "otp 123456")[0]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[tuple[ThreadModemHandle, PtyClient]]:
+    """A running simulator and a client with echo off, CMEE=1 and +CMTI enabled."""
+    link = tmp_path / "modem"
+    with (
+        SimulatorThread([ModemConfig(link=link, profile="sim800")]) as sim,
+        PtyClient(str(link)) as client,
+    ):
+        client.command(b"ATE0;+CMEE=1;+CNMI=2,1,0,0,0")
+        yield sim.modems[0], client
+
+
+def send_sms(client: PtyClient) -> bytes:
+    """Send PART with AT+CMGS and return the final reply."""
+    client.send(f"AT+CMGS={PART.tpdu_length}\r".encode())
+    client.read_until(b"> ")
+    client.send(PART.hex.encode() + b"\x1a")
+    return client.read_until(b"\r\n", 5) + client.read_until(b"\r\n", 5)
+
+
+def test_silent(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'silent': the modem stops answering; after clearing it answers again."""
+    modem, client = rig
+    modem.set_fault("silent")
+    client.send(b"AT\r")
+    assert client.silence(0.3) == b""
+    modem.clear_fault("silent")
+    assert client.command(b"AT") == b"\r\nOK\r\n"
+
+
+def test_late_reply(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'late-reply': the reply comes only after the delay."""
+    modem, client = rig
+    modem.set_fault("late-reply", delay=0.4)
+    start = time.monotonic()
+    assert client.command(b"AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+    assert time.monotonic() - start >= 0.39
+
+
+def test_late_prompt(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'late-prompt': the '> ' prompt comes only after the delay."""
+    modem, client = rig
+    modem.set_fault("late-prompt", delay=0.4)
+    start = time.monotonic()
+    client.send(f"AT+CMGS={PART.tpdu_length}\r".encode())
+    assert client.read_until(b"> ") == b"\r\n> "
+    assert time.monotonic() - start >= 0.39
+    client.send(PART.hex.encode() + b"\x1a")
+    assert client.read_until(b"OK\r\n") == b"\r\n+CMGS: 0\r\n\r\nOK\r\n"
+
+
+def test_urc_in_response(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'urc-in-response': a URC lands between the info line and OK of the next command."""
+    modem, client = rig
+    modem.set_fault("urc-in-response", urc='+CMTI: "SM",7')
+    assert client.command(b"AT+CSQ") == b'\r\n+CSQ: 20,99\r\n\r\n+CMTI: "SM",7\r\n\r\nOK\r\n'
+    assert client.command(b"AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+
+
+def test_garbage_now_and_before_next_reply(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'garbage': non-UTF-8 bytes arrive at once, or just before the next reply."""
+    modem, client = rig
+    modem.set_fault("garbage", bytes=b"\xff\xfe junk\r\n")
+    assert client.read_until(b"junk\r\n") == b"\xff\xfe junk\r\n"
+    modem.set_fault("garbage", bytes=b"\x00\x80noise", when="next")
+    assert client.silence(0.1) == b""
+    assert client.command(b"AT") == b"\x00\x80noise\r\nOK\r\n"
+
+
+def test_cme_storm(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'cme-storm': the next N commands fail with the given codes in turn, then OK."""
+    modem, client = rig
+    modem.set_fault("cme-storm", codes=[14, 515], count=3)
+    replies = [
+        client.command(b"AT+CPIN?", b"\r\n", 5) + client.read_until(b"\r\n") for _ in range(3)
+    ]
+    assert replies == [
+        b"\r\n+CME ERROR: 14\r\n",
+        b"\r\n+CME ERROR: 515\r\n",
+        b"\r\n+CME ERROR: 14\r\n",
+    ]
+    assert client.command(b"AT+CPIN?") == b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
+
+
+def test_cms_on_send_once(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'cms-on-send' times=1: the first send fails with the code, the retry succeeds."""
+    modem, client = rig
+    modem.set_fault("cms-on-send", code=512, times=1)
+    assert send_sms(client) == b"\r\n+CMS ERROR: 512\r\n"
+    assert send_sms(client) == b"\r\n+CMGS: 0\r\n"
+    assert len(modem.sent()) == 1
+
+
+def test_cms_on_send_always(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'cms-on-send' times=None: every send fails until cleared."""
+    modem, client = rig
+    modem.set_fault("cms-on-send", code=500, times=None)
+    assert [send_sms(client) for _ in range(3)] == [b"\r\n+CMS ERROR: 500\r\n"] * 3
+    assert modem.sent() == []
+
+
+def test_storage_full(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'storage-full': a new SMS is not stored, no +CMTI; AT+CMGW fails with 322."""
+    modem, client = rig
+    modem.set_fault("storage-full")
+    assert modem.inject_sms("lost") == []
+    assert client.silence(0.2) == b""
+    client.send(f"AT+CMGW={PART.tpdu_length}\r".encode())
+    client.read_until(b"> ")
+    client.send(PART.hex.encode() + b"\x1a")
+    assert client.read_until(b"\r\n", 5) + client.read_until(b"\r\n") == b"\r\n+CMS ERROR: 322\r\n"
+
+
+def test_no_urc(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'no-urc': the SMS is stored but no +CMTI is written."""
+    modem, client = rig
+    modem.set_fault("no-urc")
+    assert modem.inject_sms("quiet") == [1]
+    assert client.silence(0.2) == b""
+    assert client.command(b"AT+CMGL=4").startswith(b"\r\n+CMGL: 1,0,,")
+
+
+def test_cmti_burst(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """Several SMS at once: every +CMTI arrives, each as its own line."""
+    modem, client = rig
+    for i in range(5):
+        modem.inject_sms(f"burst {i}")
+    assert client.read_until(b'"SM",5\r\n') == b"".join(
+        f'\r\n+CMTI: "SM",{i}\r\n'.encode() for i in range(1, 6)
+    )
+
+
+def test_reboot_loses_settings_and_says_sms_ready(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """Reboot: SIM800 says SMS Ready again and settings (echo, CNMI) are back to defaults."""
+    modem, client = rig
+    modem.reboot()
+    assert client.read_until(b"SMS Ready\r\n").endswith(b"\r\nCall Ready\r\n\r\nSMS Ready\r\n")
+    assert client.command(b"AT+CMEE?") == b"AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n"
+
+
+def test_bad_fault_requests() -> None:
+    """Unknown faults and bad parameters raise SimulatorError without side effects."""
+    with SimulatorThread() as sim:
+        modem = sim.modems[0]
+        cases: list[tuple[str, dict[str, object]]] = [
+            ("nope", {}),
+            ("late-reply", {"delay": -1}),
+            ("late-reply", {"delay": "soon"}),
+            ("cme-storm", {"codes": []}),
+            ("cms-on-send", {"times": 0}),
+            ("silent", {"extra": 1}),
+            ("garbage", {"when": "later"}),
+        ]
+        for name, params in cases:
+            with pytest.raises(SimulatorError):
+                modem.set_fault(name, **params)
+        with pytest.raises(SimulatorError):
+            modem.clear_fault("nope")
+        assert modem.state()["faults"] == []
