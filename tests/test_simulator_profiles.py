@@ -206,3 +206,13 @@ def test_random_command_soup_never_raises(words: list[bytes]) -> None:
     model.receive_data(b"".join(words), 1.0)
     model.scheduler.run_due(1.0)
     assert isinstance(model.take_output(), bytes)
+
+
+def test_e3372_accepts_portsel_that_gammu_sends() -> None:
+    """Huawei AT^PORTSEL=1 (gammu's Huawei init gives up on ERROR) answers OK; others ERROR."""
+    model = ModemModel(ModemConfig(profile="e3372"))
+    talk(model, b"ATE0\r")
+    assert talk(model, b"AT^PORTSEL=1\r") == OK
+    generic = ModemModel(ModemConfig())
+    talk(generic, b"ATE0\r")
+    assert talk(generic, b"AT^PORTSEL=1\r") == b"\r\nERROR\r\n"

@@ -80,6 +80,9 @@ PROFILES: dict[str, Profile] = {
         boot_urcs=("^BOOT:20952380,0,0,0,72", "^SYSSTART"),
         noise_every=3,
         noise_lines=("^RSSI:20", "^BOOT:20952380,0,0,0,72", "^RSSI:19", "^MODE:5,4"),
+        # gammu's Huawei init sends AT^PORTSEL=1 (URCs to the PCUI port) and gives up on
+        # ERROR; the E3372 accepts it
+        extra_commands={"^PORTSEL": ()},
         vendor_commands=frozenset({"^CURC"}),
     ),
     "ec25": Profile(
