@@ -91,7 +91,8 @@ REPLIES: list[tuple[bytes, bytes]] = [
     (b'AT"unterminated\r', b"\r\nERROR\r\n"),
     (b"AT^CURC=0\r", b"\r\nERROR\r\n"),
     (b"AT+CCLK?\r", b'\r\n+CCLK: "26/11/27,00:00:01+00"\r\n' + OK),
-    (b"AT+CMEE=1;+CMGS=0\r", b"\r\n+CME ERROR: 50\r\n"),
+    (b"AT+CMEE=1;+CMGS=0\r", b"\r\n+CMS ERROR: 304\r\n"),
+    (b"AT+CMEE=1;+CMGS=999\r", b"\r\n+CMS ERROR: 304\r\n"),
     (b"ATV0\r", b"0\r"),
     (b"ATV0;+CSQ\r", b"+CSQ: 20,99\r\n0\r"),
     (b"ATV0;+FOO\r", b"4\r"),
@@ -200,6 +201,24 @@ def test_cfun_off_deregisters_and_blocks_sending() -> None:
     part = pducodec.encode_submit("+15550001111", "x")[0]
     assert talk(model, f"AT+CMGS={part.tpdu_length}\r".encode()) == b"\r\n> "
     assert talk(model, part.hex.encode() + b"\x1a") == b"\r\n+CMS ERROR: 331\r\n"
+
+
+def test_registration_urcs_follow_cfun() -> None:
+    """With CREG=1/CEREG=2 enabled, CFUN=0 and CFUN=1 are followed by registration URCs."""
+    model = quiet()
+    talk(model, b"AT+CREG=1;+CEREG=2\r")
+    assert talk(model, b"AT+CFUN=0\r") == OK + b"\r\n+CREG: 0\r\n\r\n+CEREG: 0\r\n"
+    assert talk(model, b"AT+CFUN=1\r") == (
+        OK + b'\r\n+CREG: 1\r\n\r\n+CEREG: 1,"00C3","0000A1B2",7\r\n'
+    )
+    assert talk(model, b"AT+CFUN=1\r") == OK
+
+
+def test_vendor_static_commands() -> None:
+    """Vendor-only commands answer on their profile and are unknown elsewhere."""
+    assert talk(quiet(ModemConfig(profile="ec25")), b"AT+QGMR\r").startswith(b"\r\nEC25")
+    assert talk(quiet(ModemConfig(profile="e3372")), b"AT^HWVER\r").startswith(b"\r\n^HWVER:")
+    assert talk(quiet(), b"AT+QGMR\r") == b"\r\nERROR\r\n"
 
 
 def test_cfun_reset_reboots_after_ok() -> None:

@@ -147,8 +147,23 @@ def _cfun(model: ModemModel, command: Command, now: float) -> list[str]:
         # TS 27.007 §8.2: reset the MT before setting the level; the OK goes out first
         model.scheduler.call_at(now, model.power_on)
         return []
+    was = model.registered(now)
     model.settings.cfun = fun
+    if model.registered(now) != was:
+        # the +CREG URCs follow the final result of this command (TS 27.007 §7.2)
+        model.scheduler.call_at(now, lambda t: _registration_urcs(model, t))
     return []
+
+
+def _registration_urcs(model: ModemModel, now: float) -> None:
+    """Write +CREG/+CGREG/+CEREG URCs for every registration report that is enabled."""
+    stat = 1 if model.registered(now) else 0
+    for name, act in (("creg", ""), ("cgreg", ""), ("cereg", ",7")):
+        n = getattr(model.settings, name)
+        if n == 1 or (n == 2 and not stat):
+            model.urc(f"+{name.upper()}: {stat}", now)
+        elif n == 2:
+            model.urc(f'+{name.upper()}: {stat},"{LAC}","{CELL}"{act}', now)
 
 
 def _registration(name: str, with_act: bool) -> Handler:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from gateway.simulator import textmode
 from gateway.simulator.atcommand import Command, Form
 from gateway.simulator.atparse import EntryDone
-from gateway.simulator.commands_general import Handler, Spec, args, int_arg
+from gateway.simulator.commands_general import Handler, Spec, args
 from gateway.simulator.results import ERROR, CommandFailed, cms
 from gateway.simulator.storage import STAT_BY_LABEL, Memory, Stat, Stored
 from gateway.simulator.tpdu import TpduError, tpdu_length
@@ -251,8 +251,12 @@ def _cmgs(model: ModemModel, command: Command, now: float) -> list[str]:
         raise CommandFailed(cms(304 if model.settings.cmgf == 0 else 305))
     name = command.name
     if model.settings.cmgf == 0:
-        length = int_arg(command, range(1, 181))
-        stat = int_arg(command, range(4), index=1, default=2) if name == "+CMGW" else 2
+        length, stat = values[0], values[1] if name == "+CMGW" and len(values) > 1 else 2
+        # TS 27.005 §3.5.1: <length> is the TPDU length in octets (at most 164 + header)
+        if not isinstance(length, int) or not 1 <= length <= 180:
+            raise CommandFailed(cms(304))
+        if not isinstance(stat, int) or not 0 <= stat <= 3:
+            raise CommandFailed(cms(304))
         model.begin_entry(Entry(command=name, length=length, stat=stat))
         return []
     number = values[0]

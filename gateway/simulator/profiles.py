@@ -82,7 +82,7 @@ PROFILES: dict[str, Profile] = {
         noise_lines=("^RSSI:20", "^BOOT:20952380,0,0,0,72", "^RSSI:19", "^MODE:5,4"),
         # gammu's Huawei init sends AT^PORTSEL=1 (URCs to the PCUI port) and gives up on
         # ERROR; the E3372 accepts it
-        extra_commands={"^PORTSEL": ()},
+        extra_commands={"^PORTSEL": (), "^HWVER": ('^HWVER:"CL2E3372HM Ver.A"',)},
         vendor_commands=frozenset({"^CURC"}),
     ),
     "ec25": Profile(
@@ -96,6 +96,7 @@ PROFILES: dict[str, Profile] = {
         default_cnmi=(2, 1, 0, 0, 0),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
         report_announce_memory="SM",
+        extra_commands={"+QGMR": ("EC25EFAR06A06M4G_01.001.01.001",)},
         battery="+CBC: 0,95,4100",
     ),
 }

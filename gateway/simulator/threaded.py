@@ -123,11 +123,15 @@ class SimulatorThread:
     ) -> None:
         self.simulator = Simulator(modems, control_path=control_path, timing=timing, seed=seed)
         self.modems: list[ThreadModemHandle] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="simulator")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the thread and the simulator; raise whatever start() raised."""
+        if self._thread is not None:
+            raise SimulatorError("a SimulatorThread starts once")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="simulator")
         self._thread.start()
         try:
             self.run(self.simulator.start())
@@ -138,7 +142,7 @@ class SimulatorThread:
 
     def stop(self) -> None:
         """Stop the simulator and join the thread."""
-        if not self._thread.is_alive():
+        if self._thread is None or not self._thread.is_alive():
             return
         try:
             self.run(self.simulator.stop())
@@ -146,13 +150,15 @@ class SimulatorThread:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        assert self._loop is not None
+        assert self._thread is not None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` in the simulator's loop and return its result."""
-        if not self._thread.is_alive():
+        if self._loop is None or self._thread is None or not self._thread.is_alive():
             coroutine.close()
             raise SimulatorError("simulator thread not running")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
