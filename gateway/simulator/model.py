@@ -106,6 +106,8 @@ class ModemModel:
         self._last_line = ""
         self._garbage_next = b""
         self._concat_ref = 0
+        #: called with each command line before it runs (tests observe the modem's side)
+        self.command_observers: list[Callable[[str], None]] = []
         self.network.attach(self)
         self.power_on(now)
 
@@ -249,6 +251,8 @@ class ModemModel:
 
     # -- command execution -------------------------------------------------------------
     def _run_line(self, text: str, now: float) -> None:
+        for observer in list(self.command_observers):
+            observer(text)
         storm = self.faults.get("cme-storm")
         if storm is not None:
             codes, count = storm.params["codes"], storm.params["count"]

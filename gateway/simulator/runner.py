@@ -98,6 +98,22 @@ class ModemHandle:
         self.model.clear_fault(name)
         self._sim.pump()
 
+    def observe_commands(self, observer: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``observer(line)`` with each command line before the modem runs it.
+
+        The observer runs in the loop while the modem has not answered yet, so a test
+        can check the host's state at the moment of, e.g., ``AT+CMGD``; it may set
+        faults that then apply to that very command. Returns a function that removes it.
+        """
+        observers = self.model.command_observers
+        observers.append(observer)
+
+        def remove() -> None:
+            if observer in observers:
+                observers.remove(observer)
+
+        return remove
+
     def unplug(self) -> None:
         """Pull the modem: the pty closes and the link disappears."""
         self.port.close()
