@@ -1,0 +1,1 @@
+"""The gateway core: the durable receive pipeline and the send queue (issue 5)."""
