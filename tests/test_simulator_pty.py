@@ -61,26 +61,29 @@ def test_reopen_gets_no_stale_urcs(tmp_path: Path) -> None:
 
 
 def test_unplug_and_replug_behind_same_link(tmp_path: Path) -> None:
-    """Unplug: the client sees EIO/EOF and the link vanishes; replug: new pty, same link."""
+    """Unplug: the client sees EIO/EOF and the link vanishes; replug: new pty, same link, boot."""
     link = tmp_path / "modem"
-    with SimulatorThread([ModemConfig(link=link, profile="sim800")]) as sim:
+    config = ModemConfig(link=link, profile="sim800", sim_busy_seconds=30.0)
+    with SimulatorThread([config]) as sim:
         modem = sim.modems[0]
-        first = os.readlink(link)
         client = PtyClient(str(link))
-        client.command(b"AT")
+        client.command(b"ATE0")  # works while the SIM is still busy
         modem.unplug()
         assert not link.is_symlink()
+        assert modem.state()["plugged"] is False
         with pytest.raises((EOFError, OSError)) as info:
             client.command(b"AT", timeout=2)
-        if isinstance(info.value, OSError) and not isinstance(info.value, EOFError):
+        if isinstance(info.value, OSError):
             assert info.value.errno == errno.EIO
         client.close()
         modem.replug()
-        assert link.is_symlink()
-        assert modem.state()["plugged"] is True
+        target = os.readlink(link)
+        assert target.startswith("/dev/pts/")
+        assert os.path.exists(target)
         with PtyClient(str(link)) as again:
-            assert again.command(b"AT") == b"AT\r\r\nOK\r\n"
-        assert os.readlink(link) != first or os.path.exists(first)
+            # the modem powered on again: echo back on, SIM initialising
+            assert again.command(b"AT+CMEE=1") == b"AT+CMEE=1\r\r\nOK\r\n"
+            assert again.command(b"AT+CPIN?", b"\r\n+CME ERROR: 14\r\n").endswith(b"14\r\n")
 
 
 def test_two_modems_exchange_over_ptys(tmp_path: Path) -> None:

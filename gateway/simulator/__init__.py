@@ -1,7 +1,20 @@
 """A GSM modem simulator: sans-I/O model, virtual SMSC, pty shell and control socket.
 
 ``Simulator`` runs in the caller's event loop; ``SimulatorThread`` runs it in a
-background thread with a synchronous API (contracts.md, ``gateway.simulator``).
+background thread with a synchronous API (contracts.md, ``gateway.simulator``)::
+
+    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]) as sim:
+        modem = sim.modems[0]
+        modem.inject_sms("@example.com #123456")   # stored in SM, +CMTI per AT+CNMI
+        ...                                         # a client opens modem.device
+        modem.wait_sent(1, timeout=10)
+        assert modem.sent()[0].text == "..."
+
+Layout: ``atparse``/``atcommand`` frame and split command lines; ``model`` runs them
+against ``commands_general``/``commands_sms`` with ``sim``, ``storage``, ``routing``,
+``textmode`` and ``faults``; ``profiles`` holds vendor dialects as data; ``network`` is
+the SMSC; ``clock`` the timer heap; ``pty``, ``runner``, ``threaded`` and ``control``
+are the I/O shells.
 """
 
 from __future__ import annotations

@@ -60,7 +60,6 @@ def _echo(model: ModemModel, command: Command, now: float) -> list[str]:
     value = int(command.args or "0")
     if value not in (0, 1):
         raise CommandFailed(ERROR)
-    model.settings.echo = value == 1
     model.parser.echo = value == 1  # takes effect from the next byte (at-conformance §4.7)
     return []
 

@@ -41,9 +41,11 @@ ALIASES: dict[str, str] = {"+GMI": "+CGMI", "+GMM": "+CGMM", "+GMR": "+CGMR", "+
 
 @dataclass(slots=True, kw_only=True)
 class Settings:
-    """Volatile settings a reset (ATZ, AT&F, power cycle) restores (mutable on purpose)."""
+    """Volatile settings a reset (ATZ, AT&F, power cycle) restores (mutable on purpose).
 
-    echo: bool = True
+    Echo (ATE) lives in the parser, which decides it per received byte.
+    """
+
     verbose: bool = True
     cmee: int = 0
     cmgf: int = 0
