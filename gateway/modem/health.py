@@ -55,19 +55,26 @@ class HealthMonitor:
         self._escalate = escalate
         self._settings_lost = settings_lost
         self._wake = asyncio.Event()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Make :meth:`run` return at its next wake-up (also if a cancel gets lost)."""
+        self._stopped = True
+        self._wake.set()
 
     def poke(self) -> None:
         """Run the next check now instead of waiting for the interval."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Loop until cancelled."""
+        """Loop until cancelled or stopped."""
         pings = 0
-        while True:
+        self._stopped = False
+        while not self._stopped:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.interval)
             self._wake.clear()
-            if not self._ready():
+            if self._stopped or not self._ready():
                 continue
             pings += 1
             try:

@@ -145,6 +145,8 @@ class ModemSession:
     async def stop(self) -> None:
         """Stop background work and close the port (idempotent)."""
         self._stopping.set()
+        self._troubles.put_nowait(("stop", ""))
+        self._health.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -386,8 +388,12 @@ class ModemSession:
         self._troubles.put_nowait((kind, reason))
 
     async def _supervise(self) -> None:
-        while True:
+        # Checks _stopping as well as being cancelled: asyncio.wait_for in 3.11 can swallow
+        # a cancellation that races with its inner future completing (gh-86296).
+        while not self._stopping.is_set():
             kind, reason = await self._troubles.get()
+            if kind == "stop":
+                return
             if self._state in (SessionState.FAILED, SessionState.STOPPED):
                 continue
             if kind in ("reboot", "reinit"):
