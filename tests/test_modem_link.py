@@ -1,0 +1,180 @@
+"""Tests for the serial link shell over real ptys served by the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import UsageError
+from gateway.modem.link import (
+    LinkConfig,
+    LinkDown,
+    LinkError,
+    PortBusy,
+    SerialLink,
+    port_holders,
+    resolve,
+)
+from gateway.simulator import ModemConfig, ModemHandle, Simulator
+
+
+class Probe:
+    """Collects what a link reads and reports, with awaitable readiness."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.downs: list[str] = []
+        self.changed = asyncio.Event()
+
+    def on_data(self, data: bytes) -> None:
+        """Record bytes read."""
+        self.data += data
+        self.changed.set()
+
+    def on_down(self, reason: str) -> None:
+        """Record a link-down report."""
+        self.downs.append(reason)
+        self.changed.set()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate`` holds (woken by each callback, no polling)."""
+        while not predicate():
+            self.changed.clear()
+            await self.changed.wait()
+
+
+def link_for(device: str, probe: Probe) -> SerialLink:
+    """A link with a fast reconnect backoff."""
+    config = LinkConfig(device=device, backoff_initial=0.01, backoff_max=0.05)
+    return SerialLink(config, on_data=probe.on_data, on_down=probe.on_down)
+
+
+def run(tmp_path: Path, scenario: Callable[[ModemHandle], Awaitable[None]]) -> None:
+    """Run ``scenario`` against one simulated modem published at tmp_path/modem."""
+
+    async def main() -> None:
+        async with Simulator([ModemConfig(link=tmp_path / "modem")]) as simulator:
+            await scenario(simulator.modems[0])
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_open_through_symlink_and_exchange(tmp_path: Path) -> None:
+    """The link opens the udev-style symlink and reads the modem's answer via add_reader."""
+
+    async def scenario(modem: ModemHandle) -> None:
+        probe = Probe()
+        link = link_for(modem.device, probe)
+        link.open()
+        try:
+            assert resolve(modem.device).startswith("/dev/pts/")
+            link.write(b"AT\r")
+            await probe.until(lambda: b"OK\r\n" in probe.data)
+        finally:
+            link.close()
+        assert not link.is_open
+
+    run(tmp_path, scenario)
+
+
+def test_second_open_reports_busy_and_names_the_holder(tmp_path: Path) -> None:
+    """An exclusive open that fails says the port is busy, who holds it, and the real node."""
+
+    async def scenario(modem: ModemHandle) -> None:
+        first = link_for(modem.device, Probe())
+        first.open()
+        try:
+            with pytest.raises(PortBusy) as caught:
+                link_for(modem.device, Probe()).open()
+            message = str(caught.value)
+            assert "busy" in message
+            assert resolve(modem.device) in message
+            assert f"via {modem.device}" in message
+            assert any("this process" in holder for holder in caught.value.holders)
+        finally:
+            first.close()
+        again = link_for(modem.device, Probe())
+        again.open()  # TIOCNXCL on close: the port can be opened again
+        again.close()
+
+    run(tmp_path, scenario)
+
+
+def test_missing_device_is_a_clear_error(tmp_path: Path) -> None:
+    """Opening a path that does not exist raises LinkError saying so."""
+
+    async def scenario() -> None:
+        link = link_for(str(tmp_path / "absent"), Probe())
+        with pytest.raises(LinkError, match="not present"):
+            link.open()
+
+    asyncio.run(scenario())
+
+
+def test_unplug_is_reported_and_reconnect_waits_for_replug(tmp_path: Path) -> None:
+    """A vanished device is one on_down report; reconnect returns once it is back."""
+
+    async def scenario(modem: ModemHandle) -> None:
+        probe = Probe()
+        link = link_for(modem.device, probe)
+        link.open()
+        modem.unplug()
+        await probe.until(lambda: bool(probe.downs))
+        assert len(probe.downs) == 1
+        assert not link.is_open
+        with pytest.raises(LinkDown):
+            link.write(b"AT\r")
+        reconnect = asyncio.create_task(link.reconnect())
+        modem.replug()
+        await reconnect
+        try:
+            assert link.is_open
+            link.write(b"AT\r")
+            await probe.until(lambda: b"OK" in probe.data)
+        finally:
+            link.close()
+
+    run(tmp_path, scenario)
+
+
+def test_reconnect_gives_up_when_stopping(tmp_path: Path) -> None:
+    """reconnect() returns without opening once the stopping event is set."""
+
+    async def scenario() -> None:
+        link = link_for(str(tmp_path / "absent"), Probe())
+        stopping = asyncio.Event()
+        task = asyncio.create_task(link.reconnect(stopping))
+        stopping.set()
+        await task
+        assert not link.is_open
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_port_holders_finds_this_process() -> None:
+    """/proc is scanned for descriptors on the resolved device."""
+    master, slave = os.openpty()
+    try:
+        holders = port_holders(os.ttyname(slave))
+        assert any("this process" in holder for holder in holders)
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"device": ""},
+        {"device": "/dev/x", "baudrate": 0},
+        {"device": "/dev/x", "backoff_initial": 2.0, "backoff_max": 1.0},
+    ],
+)
+def test_bad_link_config_is_refused(kwargs: dict[str, object]) -> None:
+    """Invalid link settings raise UsageError at construction."""
+    with pytest.raises(UsageError):
+        LinkConfig(**kwargs)  # type: ignore[arg-type]
