@@ -1,1 +1,5 @@
-"""The gateway core: the durable receive pipeline and the send queue (issue 5)."""
+"""The gateway core: receive pipeline, multipart reassembly, OTP rules (and the send side)."""
+
+from gateway.pipeline.receive import ReceivePipeline
+
+__all__ = ["ReceivePipeline"]

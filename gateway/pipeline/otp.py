@@ -1,0 +1,102 @@
+"""Which received messages become code records: pure rules over a complete message.
+
+A message yields a code when (WICG sms-one-time-codes) its text parses as an
+origin-bound code in the configured mode, the origin and any embedded origin are on
+the allow-list, the sender is allowed for that origin when a sender list is configured,
+and the code has not already expired by the time it is decided on. Everything else is a
+:class:`Rejected` with a stable reason token, safe to log and count (never the code or
+the text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.config_schema import ReceiveSettings
+from gateway.errors import UsageError
+from gateway.webotp import AllowList, FormatError, OriginBoundCode, parse
+
+#: reason tokens of :class:`Rejected` besides ``format:<FormatError.reason>``
+REASONS = (
+    "incomplete",
+    "origin-not-allowed",
+    "embedded-not-allowed",
+    "sender-not-allowed",
+    "expired",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtpRules:
+    """The receive settings in the shape decisions need (allow-list built once)."""
+
+    settings: ReceiveSettings
+    allow_list: AllowList
+
+    @classmethod
+    def from_settings(cls, settings: ReceiveSettings) -> OtpRules:
+        """Return the rules of ``settings`` (already validated by the config schema)."""
+        return cls(settings=settings, allow_list=settings.allow_list())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The message carries a code to relay, valid until ``expires_at``."""
+
+    origin: str
+    embedded: str | None
+    code: str = field(repr=False)
+    expires_at: float
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            raise UsageError("accepted: empty code")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """The message is kept but yields no code; ``reason`` is a log-safe token."""
+
+    reason: str
+    origin: str | None = None  # the parsed origin, when there was one
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS and not self.reason.startswith("format:"):
+            raise UsageError(f"unknown rejection reason {self.reason!r}")
+
+
+Decision = Accepted | Rejected
+
+
+def decide(
+    rules: OtpRules,
+    *,
+    text: str,
+    sender: str,
+    complete: bool,
+    received_at: float,
+    now: float,
+) -> Decision:
+    """Decide whether a received message becomes a code record.
+
+    Returns :class:`Accepted` (with ``expires_at = received_at + code_expiry``) or
+    :class:`Rejected` with a reason token. Raises nothing.
+    """
+    if not complete:
+        # a missing part may be the one with the origin line; never guess at a code
+        return Rejected(reason="incomplete")
+    try:
+        bound: OriginBoundCode = parse(text, mode=rules.settings.parse_mode)
+    except FormatError as exc:
+        return Rejected(reason=f"format:{exc.reason}")
+    origin, embedded = bound.origin, bound.embedded_origin
+    if not rules.allow_list.allows(origin):
+        return Rejected(reason="origin-not-allowed", origin=origin)
+    if embedded is not None and not rules.allow_list.allows(embedded):
+        return Rejected(reason="embedded-not-allowed", origin=origin)
+    if not rules.settings.sender_allowed(origin, sender):
+        return Rejected(reason="sender-not-allowed", origin=origin)
+    expires_at = received_at + rules.settings.code_expiry
+    if expires_at <= now:
+        return Rejected(reason="expired", origin=origin)
+    return Accepted(origin=origin, embedded=embedded, code=bound.code, expires_at=expires_at)

@@ -1,0 +1,142 @@
+"""Concatenated SMS reassembly (TS 23.040 §9.2.3.24.1, §9.2.3.24.8): pure, time passed in.
+
+Parts are grouped by (sender, reference, total) and joined in sequence order whatever
+order they arrive in. A group that is still incomplete ``timeout`` seconds after its
+first part arrived is handed out as it is, marked incomplete, so nothing waits forever.
+A part repeating a sequence number already held with different content means the
+reference was reused for a new message: the old group is handed out first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from gateway.errors import UsageError
+
+GroupKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Part:
+    """One decoded SMS-DELIVER part, already recorded in the journal as ``pdu_id``."""
+
+    pdu_id: int
+    sender: str
+    scts: datetime
+    text: str = field(repr=False)
+    reference: int | None = None  # None: a single-part message
+    total: int = 1
+    sequence: int = 1
+    received_at: float
+
+    def __post_init__(self) -> None:
+        if self.total < 1 or not 1 <= self.sequence <= self.total:
+            raise UsageError("part: need 1 <= sequence <= total")
+        if self.reference is None and self.total != 1:
+            raise UsageError("part: a multipart part needs its reference")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assembled:
+    """A message put together from its parts (complete or given up on)."""
+
+    sender: str
+    scts: datetime  # TP-SCTS of the lowest part present
+    text: str = field(repr=False)
+    parts: int
+    expected: int
+    pdu_ids: tuple[int, ...]  # every journal row it came from (repeated copies included)
+    received_at: float  # when its first part arrived
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parts <= self.expected or len(self.pdu_ids) < self.parts:
+            raise UsageError("assembled: need 1 <= parts <= expected, a pdu id per part")
+
+    @property
+    def complete(self) -> bool:
+        """Return True when every expected part is present."""
+        return self.parts == self.expected
+
+
+@dataclass(slots=True)
+class _Group:
+    first_at: float
+    parts: dict[int, Part] = field(default_factory=dict)
+    copies: list[int] = field(default_factory=list)  # pdu ids of repeated parts
+
+
+class Reassembler:
+    """Holds incomplete multipart messages until they complete or time out."""
+
+    def __init__(self, *, timeout: float) -> None:
+        if timeout <= 0:
+            raise UsageError("reassembly timeout must be positive")
+        self.timeout = timeout
+        self._groups: dict[GroupKey, _Group] = {}
+
+    def add(self, part: Part) -> list[Assembled]:
+        """Add ``part``; return the messages it completes (or displaces), usually 0 or 1.
+
+        A single-part message comes straight back. Raises nothing.
+        """
+        if part.reference is None or part.total == 1:
+            return [_join([part], expected=1, first_at=part.received_at)]
+        key = (part.sender, part.reference, part.total)
+        out: list[Assembled] = []
+        group = self._groups.get(key)
+        if group is not None and part.sequence in group.parts:
+            held = group.parts[part.sequence]
+            if held.text == part.text and held.scts == part.scts:
+                # the same part again under another journal row: linked, not joined twice
+                group.copies.append(part.pdu_id)
+                return []
+            out.append(self._flush(key))  # reference reused: hand out the old message
+            group = None
+        if group is None:
+            group = self._groups[key] = _Group(first_at=part.received_at)
+        group.first_at = min(group.first_at, part.received_at)
+        group.parts[part.sequence] = part
+        if len(group.parts) == part.total:
+            out.append(self._flush(key))
+        return out
+
+    def expire(self, now: float) -> list[Assembled]:
+        """Return (and forget) every group whose deadline is at or before ``now``."""
+        due = [k for k, g in self._groups.items() if g.first_at + self.timeout <= now]
+        return [self._flush(key) for key in sorted(due, key=lambda k: self._groups[k].first_at)]
+
+    def next_deadline(self) -> float | None:
+        """Return when the oldest incomplete group times out, or None when none is held."""
+        if not self._groups:
+            return None
+        return min(g.first_at for g in self._groups.values()) + self.timeout
+
+    @property
+    def pending(self) -> int:
+        """Return how many incomplete messages are held."""
+        return len(self._groups)
+
+    @property
+    def pending_parts(self) -> int:
+        """Return how many parts the incomplete messages hold."""
+        return sum(len(g.parts) for g in self._groups.values())
+
+    def _flush(self, key: GroupKey) -> Assembled:
+        group = self._groups.pop(key)
+        parts = [group.parts[s] for s in sorted(group.parts)]
+        return _join(parts, expected=key[2], first_at=group.first_at, copies=group.copies)
+
+
+def _join(
+    parts: list[Part], *, expected: int, first_at: float, copies: list[int] | None = None
+) -> Assembled:
+    return Assembled(
+        sender=parts[0].sender,
+        scts=parts[0].scts,
+        text="".join(p.text for p in parts),
+        parts=len(parts),
+        expected=expected,
+        pdu_ids=(*(p.pdu_id for p in parts), *(copies or ())),
+        received_at=first_at,
+    )
