@@ -6,6 +6,7 @@ import asyncio
 import errno
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,20 @@ def test_async_wait_sent(tmp_path: Path) -> None:
             return sim.modems[0].sent()[0].reference
 
     assert asyncio.run(main()) == 0
+
+
+def test_open_close_storm_leaves_simulator_idle(tmp_path: Path) -> None:
+    """Many quick open/close cycles leave no busy loop behind, and the port still works."""
+    link = tmp_path / "modem"
+    with SimulatorThread([ModemConfig(link=link)]) as sim:
+        for _ in range(30):
+            fd = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            os.close(fd)
+        with PtyClient(str(link)) as client:
+            assert client.command(b"AT") == b"AT\r\r\nOK\r\n"
+        assert sim.modems[0].state()["plugged"] is True
+        before = time.process_time()
+        with PtyClient(str(link)) as client:
+            assert client.command(b"AT") == b"AT\r\r\nOK\r\n"
+            client.silence(0.5)  # idle: neither our thread nor the simulator may spin
+        assert time.process_time() - before < 0.25

@@ -10,6 +10,7 @@ inotify ``IN_OPEN`` on the ``/dev/pts/N`` node (no polling).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import os
@@ -162,6 +163,9 @@ class PtyPort:
             pass
         finally:
             os.close(fd)
+        # our own open queued an IN_OPEN; drop it, or it would re-attach after the client left
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._watch, 4096)
 
     def _on_writable(self) -> None:
         try:
