@@ -173,6 +173,21 @@ class ReceiveJournal(JournalBase):
                 self._bump(conn, "codes.claimed")
         return _code(row) if row is not None else None
 
+    def mark_claimed(self, code_id: int, *, now: float, claimant: str) -> bool:
+        """Record that the code ``code_id`` was handed to a consumer (by the relay).
+
+        Returns False when it was already claimed or is unknown, True otherwise.
+        """
+        with self._tx() as conn:
+            changed = conn.execute(
+                "UPDATE codes SET claimed_by = ?, claimed_at = ? WHERE id = ? "
+                "AND claimed_at IS NULL",
+                (claimant, now, code_id),
+            ).rowcount
+            if changed:
+                self._bump(conn, "codes.claimed")
+        return bool(changed)
+
     def codes(self, *, origin: str | None = None) -> list[CodeRecord]:
         """Return stored codes (optionally for one origin), oldest first."""
         if origin is None:

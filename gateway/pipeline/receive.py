@@ -116,6 +116,14 @@ class ReceivePipeline:
             finally:
                 self._arm_sweep()
 
+    def reload(self, settings: ReceiveSettings) -> None:
+        """Apply re-read settings (SIGHUP): allow-list, sender lists, parse mode, expiry.
+
+        Codes already handed to the relay are not re-judged; the next message is.
+        """
+        self.settings = settings
+        self._rules = OtpRules.from_settings(settings)
+
     def snapshot(self) -> dict[str, object]:
         """Return counters and pending state for ``status`` (no message content)."""
         counts = dict(sorted(self._counts.items()))
