@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from simulator_client import PtyClient
 
-from gateway.simulator import ModemConfig, SimulatorThread
+from gateway.simulator import ModemConfig, SimulatorError, SimulatorThread
 from gateway.simulator.control import ControlError, request
 from gateway.sms import pdu as pducodec
 
@@ -164,6 +164,23 @@ def test_oversized_request(controlled: tuple[SimulatorThread, Path]) -> None:
     _, control = controlled
     reply = raw_request(control, b'{"op": "inject", "text": "' + b"a" * 70000 + b'"}\n')
     assert reply == {"ok": False, "error": "request too long"}
+
+
+def test_live_control_socket_not_stolen(controlled: tuple[SimulatorThread, Path]) -> None:
+    """A second simulator refuses a control path a running one listens on; stale files go."""
+    _, control = controlled
+    with pytest.raises(SimulatorError), SimulatorThread(control_path=control):
+        pass
+    assert request(control, "state") is not None
+
+
+def test_stale_control_socket_replaced(tmp_path: Path) -> None:
+    """A socket file left by a crashed simulator is replaced."""
+    control = tmp_path / "ctl"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(control))
+    with SimulatorThread(control_path=control):
+        assert request(control, "state") is not None
 
 
 def test_request_to_missing_socket(tmp_path: Path) -> None:

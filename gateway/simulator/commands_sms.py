@@ -200,12 +200,9 @@ def _cmgl(model: ModemModel, command: Command, now: float) -> list[str]:
         stored = memory.slots[index]
         if stat != 4 and int(stored.stat) != stat:
             continue
+        # TS 27.005 §3.4.2: +CMGL is <index> followed by the fields +CMGR shows
         header, body = _render(model, stored)
-        if text:
-            # +CMGL drops the <alpha> of +CMGR's header order: <index>,<stat>,<oa>,[<alpha>],<scts>
-            lines += [f"+CMGL: {index},{header}", body]
-        else:
-            lines += [f"+CMGL: {index},{header}", body]
+        lines += [f"+CMGL: {index},{header}", body]
         if stored.stat is Stat.REC_UNREAD:
             stored.stat = Stat.REC_READ
     return lines

@@ -151,7 +151,10 @@ def handle_request(simulator: Simulator, line: bytes) -> dict[str, object]:
 
 
 async def start_control(simulator: Simulator, path: Path) -> asyncio.AbstractServer:
-    """Listen on ``path`` (a stale socket file is replaced); return the server."""
+    """Listen on ``path`` (a stale socket file is replaced); return the server.
+
+    Raises SimulatorError if another simulator is listening there.
+    """
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -175,8 +178,20 @@ async def start_control(simulator: Simulator, path: Path) -> asyncio.AbstractSer
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
+    if _alive(path):
+        raise SimulatorError(f"control socket {path} is in use by a running simulator")
     path.unlink(missing_ok=True)
     return await asyncio.start_unix_server(serve, path=str(path), limit=MAX_REQUEST)
+
+
+def _alive(path: Path) -> bool:
+    """Return True if something accepts connections on the socket file ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def request(
