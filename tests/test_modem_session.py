@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import structlog.testing
 
 from gateway.at import AtTimeout, CmeError, Timeouts, bare, query
-from gateway.at.events import Event, NewMessage, Urc, VendorNotice
+from gateway.at.events import Event, NewMessage, NewReport, RoutedReport, Urc, VendorNotice
 from gateway.errors import ModemFault
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig, Initialiser, PinRequired, WrongPin
@@ -458,3 +459,61 @@ def test_event_stream_reports_state_changes(tmp_path: Path) -> None:
         assert isinstance(await next_of(session, Urc), Urc)
 
     run(tmp_path, scenario)
+
+
+def test_routed_status_report_is_one_event_and_can_be_acked(tmp_path: Path) -> None:
+    """SIM800 routes reports as +CDS plus PDU line: one event; CNMA with CSMS=0 is a no-op."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        (part,) = encode_submit("+15551234567", "@example.com #444444", request_status_report=True)
+        reference = await session.send_pdu(part.hex, part.tpdu_length)
+        report = await next_of(session, RoutedReport)
+        assert report.length == len(report.pdu) // 2 - 1 - int(report.pdu[:2], 16)
+        assert modem.sent()[0].reference == reference
+        assert await session.ack_routed() is False  # +CMS ERROR: 340 - none expected
+
+    run(tmp_path, scenario, modem=ModemConfig(profile="sim800"))
+
+
+def test_stored_status_report_is_announced(tmp_path: Path) -> None:
+    """The generic profile stores reports and announces them with +CDSI."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        (part,) = encode_submit("+15551234567", "@example.com #555555", request_status_report=True)
+        await session.send_pdu(part.hex, part.tpdu_length)
+        report = await next_of(session, NewReport)
+        assert report.memory == "SR"
+        assert await session.read_message("SR", report.index) is not None
+
+    run(tmp_path, scenario)
+
+
+def test_logs_never_contain_pin_or_pdu(tmp_path: Path) -> None:
+    """Captured log events hold neither the PIN nor any PDU hex, even at debug level."""
+    (part,) = encode_submit("+15551234567", "@example.com #987654")
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        await session.start()
+        modem.inject_sms("secret @example.com #246810")
+        index = (await next_of(session, NewMessage)).index
+        stored = await session.read_message("SM", index)
+        assert stored is not None
+        captured.append(stored.pdu)
+        await session.send_pdu(part.hex, part.tpdu_length)
+
+    captured: list[str] = []
+    with structlog.testing.capture_logs() as logs:
+        run(
+            tmp_path,
+            scenario,
+            modem=ModemConfig(pin="4321"),
+            session_config=lambda d: config(d, pin="4321"),
+            start=False,
+        )
+    text = repr(logs)
+    assert any(entry.get("command") == "AT+CPIN=<redacted>" for entry in logs)
+    assert any(entry.get("command") == f"AT+CMGS={part.tpdu_length}" for entry in logs)
+    assert "4321" not in text
+    assert part.hex not in text
+    assert captured
+    assert captured[0] not in text

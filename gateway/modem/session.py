@@ -278,10 +278,19 @@ class ModemSession:
             await self._select(memory)
             (await self._run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
 
-    async def ack_routed(self) -> None:
-        """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4). Raises on failure."""
+    async def ack_routed(self) -> bool:
+        """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4).
+
+        Returns False when the modem expected no acknowledgement (+CMS ERROR: 340, the
+        usual case with AT+CSMS=0). Raises other typed AT errors, ModemUnavailable.
+        """
         await self._until_ready()
-        (await self._run(action("AT+CNMA"))).raise_for_error()
+        response = await self._run(action("AT+CNMA"))
+        error = response.error()
+        if isinstance(error, CmsError) and error.code == 340:
+            return False
+        response.raise_for_error()
+        return True
 
     # ------------------------------------------------------------------ internals
     async def _select(self, memory: str) -> None:
