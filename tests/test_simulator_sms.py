@@ -272,6 +272,9 @@ def test_text_mode_csdh_and_ucs2_charset() -> None:
         b'\r\n+CMGR: "REC UNREAD","+15557654321",,"26/01/02,03:04:05+00",145,4,0,0,'
         b'"+15550000000",145,2\r\n006800E9\r\n' + OK
     )
+    assert talk(model, b'AT+CMGL="ALL"\r') == (
+        b'\r\n+CMGL: 1,"REC READ","+15557654321",,"26/01/02,03:04:05+00",145,2\r\n006800E9\r\n' + OK
+    )
     assert talk(model, b'AT+CMGS="+15550009999"\r') == b"\r\n> "
     assert talk(model, b"041F04400438043204350442\x1a") == b"\r\n+CMGS: 0\r\n" + OK
     assert model.sent()[0].text == "Привет"

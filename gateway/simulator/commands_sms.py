@@ -152,7 +152,7 @@ def _index(model: ModemModel, command: Command, memory: Memory) -> int:
     return index
 
 
-def _render(model: ModemModel, stored: Stored) -> tuple[str, str]:
+def _render(model: ModemModel, stored: Stored, *, listing: bool = False) -> tuple[str, str]:
     if model.settings.cmgf == 0:
         try:
             length = tpdu_length(stored.pdu)
@@ -161,7 +161,7 @@ def _render(model: ModemModel, stored: Stored) -> tuple[str, str]:
         return f"{int(stored.stat)},,{length}", stored.pdu
     if stored.stat in (Stat.STO_UNSENT, Stat.STO_SENT):
         return textmode.submit_lines(model, stored.pdu, stat=stored.stat)
-    return textmode.deliver_lines(model, stored.pdu, stat=stored.stat)
+    return textmode.deliver_lines(model, stored.pdu, stat=stored.stat, listing=listing)
 
 
 def _cmgr(model: ModemModel, command: Command, now: float) -> list[str]:
@@ -201,7 +201,7 @@ def _cmgl(model: ModemModel, command: Command, now: float) -> list[str]:
         if stat != 4 and int(stored.stat) != stat:
             continue
         # TS 27.005 §3.4.2: +CMGL is <index> followed by the fields +CMGR shows
-        header, body = _render(model, stored)
+        header, body = _render(model, stored, listing=True)
         lines += [f"+CMGL: {index},{header}", body]
         if stored.stat is Stat.REC_UNREAD:
             stored.stat = Stat.REC_READ

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from gateway.simulator.tpdu import tpdu_length
+from gateway.simulator.tpdu import split_sca, tpdu_length
 from gateway.sms import pdu as pducodec
 
 if TYPE_CHECKING:
@@ -61,8 +61,14 @@ def decode_input(model: ModemModel, raw: str) -> str:
     return raw
 
 
-def deliver_lines(model: ModemModel, pdu_hex: str, *, stat: Stat | None) -> tuple[str, str]:
-    """Return (header fields, text) of an SMS-DELIVER for +CMGR (``stat``) or +CMT (None)."""
+def deliver_lines(
+    model: ModemModel, pdu_hex: str, *, stat: Stat | None, listing: bool = False
+) -> tuple[str, str]:
+    """Return (header fields, text) of an SMS-DELIVER for +CMGR/+CMGL (``stat``) or +CMT.
+
+    With AT+CSDH=1, +CMGR and +CMT add <tooa>,<fo>,<pid>,<dcs>,<sca>,<tosca>,<length>;
+    +CMGL (``listing``) adds only <tooa>,<length> (TS 27.005 §3.4.2, §3.4.3).
+    """
     prefix = f'"{stat.label}",' if stat is not None else ""
     try:
         message = pducodec.decode_incoming(pdu_hex)
@@ -71,12 +77,14 @@ def deliver_lines(model: ModemModel, pdu_hex: str, *, stat: Stat | None) -> tupl
     if isinstance(message, pducodec.StatusReport):
         return f"{prefix}{report_fields(pdu_hex)}", ""
     header = f'{prefix}"{message.sender}",,"{timestamp(message.scts)}"'
-    if model.settings.csdh:
-        first = int(pdu_hex[2 + 2 * int(pdu_hex[:2], 16) :][:2], 16)
+    length = _length(message.encoding, message.text, message.data)
+    if model.settings.csdh and listing:
+        header += f",{message.sender_toa},{length}"
+    elif model.settings.csdh:
+        first = split_sca(pdu_hex)[1][0]
         sca = message.smsc or ""
         header += (
-            f',{message.sender_toa},{first},{message.pid},{message.dcs},"{sca}",{toa(sca)},'
-            f"{_length(message.encoding, message.text, message.data)}"
+            f',{message.sender_toa},{first},{message.pid},{message.dcs},"{sca}",{toa(sca)},{length}'
         )
     return header, encode_text(model, message.text, message.encoding, message.data)
 
