@@ -100,14 +100,23 @@ class JobStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendAccepted:
-    """The daemon stored the job; ``job_id`` names it in later events."""
+    """The daemon stored the job; ``job_id`` names it in later events.
+
+    ``code`` is the code the SMS carries (the requester's or the one generated for it):
+    the sender has to know it to check what the user types.
+    """
 
     job_id: str
     status: JobStatus = JobStatus.QUEUED
+    code: str | None = None
 
     def __post_init__(self) -> None:
         if not self.job_id:
             raise ValueError("job_id must not be empty")
+
+    def __repr__(self) -> str:
+        shown = None if self.code is None else "***"
+        return f"SendAccepted(job_id={self.job_id!r}, status={self.status}, code={shown!r})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
