@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 import structlog
 
 from gateway.at import AtTimeout, CmsError, Command, Kind, Timeouts, action, query
-from gateway.at.events import Event, Registration, Response, ResyncStalled, Urc, VendorNotice
+from gateway.at.events import Event, Phase, Registration, Response, ResyncStalled, Urc, VendorNotice
 from gateway.at.events import Resynced as ResyncedEvent
 from gateway.at.events import Stray as StrayEvent
 from gateway.at.events import Unrecognised as UnrecognisedEvent
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.channel import AtChannel, LinkLost
 from gateway.modem.health import HealthConfig, HealthMonitor
-from gateway.modem.init import InitConfig, Initialiser, InitResult, SimError, WrongPin, cpms_command
-from gateway.modem.link import LinkConfig, LinkError
+from gateway.modem.init import InitConfig, Initialiser, InitResult, WrongPin, cpms_command
+from gateway.modem.link import LinkConfig
+from gateway.modem.recovery import Supervisor
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
 from gateway.modem.storage import (
     StoredMessage,
@@ -97,8 +98,6 @@ class ModemSession:
         self._selected: str | None = None
         self._pin_rejected = False
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._troubles: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._reinit_queued = False
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._storage = asyncio.Lock()
@@ -111,14 +110,15 @@ class ModemSession:
             on_down=self._on_down,
             resync_probes=config.resync_probes,
         )
+        self._supervisor = Supervisor(self, self._channel, self._stopping)
         self._health = HealthMonitor(
             config.health,
             ready=lambda: self._state is SessionState.READY,
             ping=self._ping,
             verify=self._verify,
             consecutive_timeouts=lambda: self.counters.consecutive_timeouts,
-            escalate=lambda reason: self._trouble("watchdog", reason),
-            settings_lost=lambda: self._trouble("reinit", "settings lost"),
+            escalate=lambda reason: self._supervisor.trouble("watchdog", reason),
+            settings_lost=lambda: self._supervisor.trouble("reinit", "settings lost"),
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -129,23 +129,23 @@ class ModemSession:
         RegistrationTimeout, AtTimeout or a typed AT error; the port is closed then.
         """
         self._stopping.clear()
-        self._set_state(SessionState.STARTING)
+        self.set_state(SessionState.STARTING)
         try:
             await self._channel.open()
-            await self._initialise()
+            await self.initialise()
         except BaseException as exc:
             self._channel.close()
-            self._set_state(SessionState.FAILED, str(exc))
+            self.set_state(SessionState.FAILED, str(exc))
             raise
         self._tasks = [
-            asyncio.create_task(self._supervise(), name="modem-supervisor"),
+            asyncio.create_task(self._supervisor.run(), name="modem-supervisor"),
             asyncio.create_task(self._health.run(), name="modem-health"),
         ]
 
     async def stop(self) -> None:
         """Stop background work and close the port (idempotent)."""
         self._stopping.set()
-        self._troubles.put_nowait(("stop", ""))
+        self._supervisor.trouble("stop", "")
         self._health.stop()
         for task in self._tasks:
             task.cancel()
@@ -154,7 +154,7 @@ class ModemSession:
                 await task
         self._tasks = []
         self._channel.close()
-        self._set_state(SessionState.STOPPED, "stopped")
+        self.set_state(SessionState.STOPPED, "stopped")
 
     async def __aenter__(self) -> ModemSession:
         await self.start()
@@ -215,7 +215,7 @@ class ModemSession:
         Raises ModemUnavailable, AtTimeout or LinkDown.
         """
         await self._until_ready()
-        return await self._run(command)
+        return await self.run(command)
 
     async def send_pdu(self, pdu_hex: str, tpdu_length: int) -> int:
         """Send one SMS-SUBMIT with AT+CMGS; return the message reference (TP-MR).
@@ -230,9 +230,9 @@ class ModemSession:
         )
         await self._until_ready()
         try:
-            response = await self._run(command)
+            response = await self.run(command)
         except AtTimeout as exc:
-            if exc.phase == "result after the message body":
+            if exc.phase == Phase.BODY.value:
                 raise SendOutcomeUnknown("no result after the message body") from exc
             raise
         except LinkLost as exc:
@@ -250,7 +250,7 @@ class ModemSession:
         async with self._storage:
             await self._select(memory)
             list_all = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
-            response = (await self._run(list_all)).raise_for_error()
+            response = (await self.run(list_all)).raise_for_error()
         messages, bad = parse_listing(memory, response.lines)
         if bad:
             log.warning("modem.malformed_listing", memory=memory, entries=bad)
@@ -264,7 +264,7 @@ class ModemSession:
         async with self._storage:
             await self._select(memory)
             cmgr = Command(text=f"AT+CMGR={_index(index)}", prefixes=("+CMGR",), pdu=True)
-            response = await self._run(cmgr)
+            response = await self.run(cmgr)
         error = response.error()
         if isinstance(error, CmsError) and error.code == 321:
             return None  # TS 27.005 §3.2.5: invalid memory index = empty slot
@@ -276,7 +276,7 @@ class ModemSession:
         """Delete one stored message (AT+CMGD). Raises typed AT errors, ModemUnavailable."""
         async with self._storage:
             await self._select(memory)
-            (await self._run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
+            (await self.run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
 
     async def ack_routed(self) -> bool:
         """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4).
@@ -285,7 +285,7 @@ class ModemSession:
         usual case with AT+CSMS=0). Raises other typed AT errors, ModemUnavailable.
         """
         await self._until_ready()
-        response = await self._run(action("AT+CNMA"))
+        response = await self.run(action("AT+CNMA"))
         error = response.error()
         if isinstance(error, CmsError) and error.code == 340:
             return False
@@ -301,7 +301,7 @@ class ModemSession:
         if self._selected == memory or result is None:
             return
         memories = (memory, *result.cpms[1:])  # same slot count as AT+CPMS=? offered
-        (await self._run(query(cpms_command(memories), "+CPMS"))).raise_for_error()
+        (await self.run(query(cpms_command(memories), "+CPMS"))).raise_for_error()
         self._selected = memory
 
     async def _until_ready(self) -> None:
@@ -322,7 +322,11 @@ class ModemSession:
         if state is not SessionState.READY:
             raise ModemUnavailable(f"modem session {state.value}: {self._error}")
 
-    async def _run(self, command: Command) -> Response:
+    async def run(self, command: Command) -> Response:
+        """Run ``command`` now, READY or not (for the initialiser and the supervisor).
+
+        Returns the Response; raises AtTimeout or LinkDown. Counts timeouts.
+        """
         self.counters.commands += 1
         try:
             response = await self._channel.execute(command)
@@ -343,11 +347,16 @@ class ModemSession:
             self._registration = value if isinstance(value, int) else None
         self._notify()
 
-    async def _initialise(self) -> None:
-        self._set_state(SessionState.INITIALISING)
+    async def initialise(self) -> None:
+        """Run the whole initialisation and become READY.
+
+        Raises SimError (WrongPin is remembered and never retried), RegistrationTimeout,
+        AtTimeout, LinkDown or a typed AT error.
+        """
+        self.set_state(SessionState.INITIALISING)
         if self._pin_rejected:
             raise WrongPin("the configured PIN was rejected before; not sending it again")
-        initialiser = Initialiser(self._run, self.config.init, self._report)
+        initialiser = Initialiser(self.run, self.config.init, self._report)
         try:
             result = await initialiser.run()
         except WrongPin:
@@ -364,11 +373,11 @@ class ModemSession:
             memories=list(result.read_memories),
             cnmi=result.cnmi,
         )
-        self._set_state(SessionState.READY)
+        self.set_state(SessionState.READY)
 
     async def _ping(self) -> None:
         self.counters.pings += 1
-        response = await self._run(query("AT+CSQ", "+CSQ"))
+        response = await self.run(query("AT+CSQ", "+CSQ"))
         for line in response.lines:
             head = line.partition(":")[2].split(",")[0].strip()
             if head.isdigit():
@@ -379,113 +388,11 @@ class ModemSession:
         expected = self._result.cnmi if self._result else None
         if expected is None:
             return True
-        response = await self._run(query("AT+CNMI?", "+CNMI"))
+        response = await self.run(query("AT+CNMI?", "+CNMI"))
         actual = [line.partition(":")[2].replace(" ", "") for line in response.lines]
         return response.ok and actual == [expected]
 
     # ------------------------------------------------------------------ recovery
-    def _trouble(self, kind: str, reason: str) -> None:
-        if self._state in (SessionState.FAILED, SessionState.STOPPED):
-            return
-        if kind in ("reboot", "reinit"):
-            if self._reinit_queued:
-                return
-            self._reinit_queued = True
-            self.counters.reboots += 1
-        elif kind == "watchdog":
-            self._set_state(SessionState.RECOVERING, reason)
-        self._troubles.put_nowait((kind, reason))
-
-    async def _supervise(self) -> None:
-        # Checks _stopping as well as being cancelled: asyncio.wait_for in 3.11 can swallow
-        # a cancellation that races with its inner future completing (gh-86296).
-        while not self._stopping.is_set():
-            kind, reason = await self._troubles.get()
-            if kind == "stop":
-                return
-            if self._state in (SessionState.FAILED, SessionState.STOPPED):
-                continue
-            if kind in ("reboot", "reinit"):
-                self._reinit_queued = False
-            log.info("modem.restore", trouble=kind, reason=reason)
-            try:
-                if kind == "down":
-                    await self._reconnect(reason)
-                elif kind == "watchdog":
-                    await self._recover(reason)
-                elif self._channel.link.is_open:
-                    await self._initialise()
-            except SimError as exc:
-                self._fail(str(exc))
-            except ModemFault as exc:
-                if self._channel.link.is_open:
-                    await self._recover(str(exc))
-                # else: the link went down meanwhile; its own trouble is queued
-
-    async def _reconnect(self, reason: str) -> None:
-        while not self._stopping.is_set():
-            self._set_state(SessionState.RECONNECTING, reason)
-            try:
-                await self._channel.reconnect(self._stopping)
-            except (AtTimeout, LinkError) as exc:
-                reason = str(exc)
-                self._channel.close()
-                continue
-            if self._stopping.is_set():
-                return
-            self.counters.reconnects += 1
-            self._drain_troubles("down")
-            await self._initialise()
-            return
-
-    async def _recover(self, reason: str) -> None:
-        self._set_state(SessionState.RECOVERING, reason)
-        self.counters.reopens += 1
-        log.warning("modem.recover", step="reopen", reason=reason)
-        try:
-            self._channel.close()
-            await self._channel.open()
-            self._drain_troubles("down")
-            await self._initialise()
-            self.counters.consecutive_timeouts = 0
-            return
-        except SimError:
-            raise
-        except ModemFault as exc:
-            log.warning("modem.recover_failed", step="reopen", error=str(exc))
-        self.counters.radio_resets += 1
-        log.warning("modem.recover", step="radio reset")
-        try:
-            if not self._channel.link.is_open:
-                self._channel.link.open()
-            self._channel.force_idle()
-            await self._run(action("AT+CFUN=0", kind=Kind.NETWORK))
-            await self._run(action("AT+CFUN=1", kind=Kind.NETWORK))
-            await self._channel.resync()
-            await self._initialise()
-            self.counters.consecutive_timeouts = 0
-            return
-        except SimError:
-            raise
-        except ModemFault as exc:
-            log.warning("modem.recover_failed", step="radio reset", error=str(exc))
-        self._fail(f"modem unresponsive after reopen and radio reset ({reason})")
-
-    def _drain_troubles(self, kind: str) -> None:
-        # stale "down" reports from before the port was reopened
-        keep = []
-        while not self._troubles.empty():
-            item = self._troubles.get_nowait()
-            if item[0] != kind:
-                keep.append(item)
-        for item in keep:
-            self._troubles.put_nowait(item)
-
-    def _fail(self, reason: str) -> None:
-        log.error("modem.failed", reason=reason)
-        self._channel.close()
-        self._set_state(SessionState.FAILED, reason)
-
     # ------------------------------------------------------------------ callbacks
     def _on_urc(self, urc: Urc) -> None:
         self.counters.urcs += 1
@@ -494,7 +401,7 @@ class ModemSession:
         if isinstance(urc, VendorNotice) and urc.restart:
             log.info("modem.restarted", notice=urc.tag)
             if self._state is not SessionState.STARTING:
-                self._trouble("reboot", urc.tag)
+                self._supervisor.trouble("reboot", urc.tag)
         self._events.put_nowait(urc)
         self._notify()
 
@@ -511,10 +418,16 @@ class ModemSession:
         self.counters.link_downs += 1
         if self._state in (SessionState.FAILED, SessionState.STOPPED):
             return
-        self._set_state(SessionState.RECONNECTING, reason)
-        self._troubles.put_nowait(("down", reason))
+        self.set_state(SessionState.RECONNECTING, reason)
+        self._supervisor.trouble("down", reason)
 
-    def _set_state(self, state: SessionState, reason: str = "") -> None:
+    @property
+    def state(self) -> SessionState:
+        """The current session state."""
+        return self._state
+
+    def set_state(self, state: SessionState, reason: str = "") -> None:
+        """Move to ``state`` (FAILED records ``reason``); publishes StateChanged."""
         if state is SessionState.FAILED:
             self._error = reason
         if state is self._state:
