@@ -1,0 +1,542 @@
+"""Tests for the receive pipeline over a real pty against the simulator, with a real journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from gateway import log as gwlog
+from gateway.at import Timeouts
+from gateway.config_schema import ReceiveSettings
+from gateway.journal import Journal, PduStatus
+from gateway.modem.health import HealthConfig
+from gateway.modem.init import InitConfig
+from gateway.modem.link import LinkConfig
+from gateway.modem.session import ModemSession, SessionConfig
+from gateway.modem.status import SessionState
+from gateway.pipeline.receive import ReceivePipeline
+from gateway.relay.ports import CodeRecord
+from gateway.simulator import ModemConfig, ModemHandle, Simulator
+from gateway.sms import StatusReport, encode_deliver, encode_submit
+
+FAST = Timeouts(
+    quick=0.4, sim=1.0, list=2.0, network=0.4, prompt=0.3, body=1.0, probe=0.2, drain=0.05
+)
+SENDER = "+15557654321"
+SCTS = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+SETTINGS = ReceiveSettings(allowed_origins=("example.com", "*.example.org"), sweep_interval=3600.0)
+#: a truncated SMS-DELIVER: SCA, first octet, then an address that never ends (TS 23.040)
+BAD_PDU = "07915155000000F0040B9151"
+
+Snapshot = Mapping[str, object]
+
+
+def count(name: str, at_least: int) -> Callable[[Snapshot], bool]:
+    """Predicate on a pipeline snapshot: counter ``name`` reached ``at_least``."""
+
+    def check(snapshot: Snapshot) -> bool:
+        value = snapshot.get(name, 0)
+        return isinstance(value, int) and value >= at_least
+
+    return check
+
+
+def session_config(device: str, cnmi: tuple[str, ...] | None = None) -> SessionConfig:
+    """Session settings with short timeouts and no health pings."""
+    init = InitConfig(
+        busy_retries=8,
+        busy_backoff=0.01,
+        busy_backoff_max=0.05,
+        registration_timeout=3.0,
+        registration_poll=0.02,
+    )
+    if cnmi is not None:
+        init = replace(init, cnmi_choices=cnmi)
+    return SessionConfig(
+        link=LinkConfig(device=device, backoff_initial=0.01, backoff_max=0.1),
+        timeouts=FAST,
+        init=init,
+        health=HealthConfig(interval=3600.0),
+        resync_probes=8,
+        ready_wait=5.0,
+    )
+
+
+@dataclass
+class Sink:
+    """Collects what the pipeline hands on; lets tests wait for it without polling."""
+
+    codes: list[CodeRecord] = field(default_factory=list)
+    reports: list[tuple[str, StatusReport]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def code(self, record: CodeRecord) -> None:
+        """on_code callback."""
+        self.codes.append(record)
+        self._notify()
+
+    def report(self, modem: str, report: StatusReport) -> None:
+        """on_report callback."""
+        self.reports.append((modem, report))
+        self._notify()
+
+    def _notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    async def until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds (checked after each callback)."""
+        while not predicate():
+            changed = self.changed
+            await changed.wait()
+
+
+@dataclass
+class Rig:
+    """One simulated modem, its session, a journal and a running pipeline."""
+
+    modem: ModemHandle
+    session: ModemSession
+    journal: Journal
+    pipeline: ReceivePipeline
+    sink: Sink
+    secrets: set[str]
+    task: asyncio.Task[None] | None = None
+
+    async def wait(self, predicate: Callable[[Snapshot], bool]) -> Snapshot:
+        """Wait for a pipeline snapshot satisfying ``predicate``."""
+        return await self.pipeline.wait_for(predicate, timeout=15)
+
+    async def codes(self, n: int) -> list[CodeRecord]:
+        """Wait until ``n`` codes were handed on; return them."""
+        async with asyncio.timeout(15):
+            await self.sink.until(lambda: len(self.sink.codes) >= n)
+        return self.sink.codes
+
+    def inject(self, text: str, **kwargs: object) -> list[int]:
+        """Inject an SMS and remember its text and code as secrets."""
+        self.secrets.add(text)
+        for word in text.split():
+            if word.startswith("#"):
+                self.secrets.add(word[1:])
+        return self.modem.inject_sms(text, **kwargs)  # type: ignore[arg-type]
+
+    def restart_pipeline(self, task: asyncio.Task[None]) -> ReceivePipeline:
+        """Return a fresh pipeline on the same session and journal (after ``task`` ended)."""
+        assert task.done()
+        self.pipeline = ReceivePipeline(
+            modem="m1",
+            session=self.session,
+            journal=self.journal,
+            settings=self.pipeline.settings,
+            on_code=self.sink.code,
+            on_report=self.sink.report,
+        )
+        return self.pipeline
+
+
+Scenario = Callable[[Rig], Awaitable[None]]
+
+
+@pytest.fixture
+def leaks() -> Iterator[set[str]]:
+    """Capture every log event of the test; fail if one holds a code, body or PDU."""
+    secrets: set[str] = set()
+    with gwlog.capture() as events:
+        yield secrets
+    dumped = json.dumps(events, default=str)
+    assert events, "the pipeline logged nothing"
+    for secret in secrets:
+        assert secret not in dumped, "a secret reached the logs"
+
+
+def run(
+    tmp_path: Path,
+    secrets: set[str],
+    scenario: Scenario,
+    *,
+    modem: ModemConfig | None = None,
+    settings: ReceiveSettings = SETTINGS,
+    cnmi: tuple[str, ...] | None = None,
+) -> None:
+    """Run ``scenario`` against a simulator, a session, a journal and a pipeline."""
+
+    async def main() -> None:
+        base = modem or ModemConfig()
+        async with Simulator([replace(base, link=tmp_path / "modem")]) as simulator:
+            handle = simulator.modems[0]
+            session = ModemSession(session_config(handle.device, cnmi))
+            journal = Journal(tmp_path / "journal.sqlite3")
+            sink = Sink()
+            pipeline = ReceivePipeline(
+                modem="m1",
+                session=session,
+                journal=journal,
+                settings=settings,
+                on_code=sink.code,
+                on_report=sink.report,
+            )
+            rig = Rig(handle, session, journal, pipeline, sink, secrets)
+            try:
+                await session.start()
+                rig.task = asyncio.create_task(pipeline.run())
+                await scenario(rig)
+                for pdu in journal.pdus():
+                    if pdu.raw:
+                        secrets.add(pdu.raw)
+            finally:
+                if rig.task is not None:
+                    rig.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await rig.task
+                await session.stop()
+                journal.close()
+
+    asyncio.run(asyncio.wait_for(main(), 45))
+
+
+def task_of(rig: Rig) -> asyncio.Task[None]:
+    """Return the running pipeline task of ``rig``."""
+    assert rig.task is not None
+    return rig.task
+
+
+# ----------------------------------------------------------------------------- codes
+
+
+def test_otp_becomes_code_and_is_deleted_only_after_the_journal_has_it(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """An injected OTP SMS becomes a code record; at AT+CMGD the journal already holds it."""
+    seen_at_delete: list[tuple[bool, bool]] = []
+
+    async def scenario(rig: Rig) -> None:
+        (index,) = rig.inject("Your code is 482913\n\n@example.com #482913")
+        pdu = rig.modem.stored("SM")[index]
+
+        def on_command(line: str) -> None:
+            if line.upper().startswith("AT+CMGD"):
+                raws = {p.raw for p in rig.journal.pdus()}
+                codes = [c.code for c in rig.journal.codes()]
+                seen_at_delete.append((pdu in raws, codes == ["482913"]))
+
+        rig.modem.observe_commands(on_command)
+        (record,) = await rig.codes(1)
+        await rig.wait(count("deleted", 1))
+        assert seen_at_delete == [(True, True)]
+        assert rig.modem.stored("SM") == {}
+        assert (record.origin, record.embedded_origin, record.code) == (
+            "example.com",
+            None,
+            "482913",
+        )
+        assert record.sender == SENDER
+        (stored,) = rig.journal.codes()
+        assert stored.id == record.record_id
+        assert stored.expires_at - stored.received_at == SETTINGS.code_expiry
+        assert record.received_at.timestamp() == pytest.approx(stored.received_at)
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_multipart_otp_out_of_order(tmp_path: Path, leaks: set[str]) -> None:
+    """A three-part OTP delivered as parts 3, 1, 2 is joined in order and relayed once."""
+    text = "Security notice. " * 20 + "\n@sub.example.org #A1B2C3 @example.com"
+
+    async def scenario(rig: Rig) -> None:
+        indexes = rig.inject(text, order=[3, 1, 2])
+        assert len(indexes) == 3
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("deleted", 3))
+        assert (record.origin, record.embedded_origin, record.code) == (
+            "sub.example.org",
+            "example.com",
+            "A1B2C3",
+        )
+        assert snapshot["messages"] == 1
+        assert snapshot["pending_parts"] == 0
+        assert rig.journal.pdus(unassembled=True) == []
+        (code,) = rig.journal.codes()
+        assert code.message_id is not None
+        assert rig.journal.message_text(code.message_id) == text
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_burst_of_fifty_with_lost_urcs_is_recovered_by_the_sweep(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """Fifty SMS stored without +CMTI are all found by the periodic sweep and deleted."""
+
+    async def scenario(rig: Rig) -> None:
+        await rig.wait(count("sweeps", 1))  # the start sweep ran on an empty modem
+        rig.modem.set_fault("no-urc")
+        for i in range(50):
+            rig.inject(f"@example.com #{100000 + i}", sender=f"+1555700{i:04d}")
+        assert len(rig.modem.stored("SM")) == 50
+        records = await rig.codes(50)
+        snapshot = await rig.wait(count("swept", 50))
+        assert sorted(r.code for r in records if r.code) == [str(100000 + i) for i in range(50)]
+        assert snapshot["deleted"] == 50
+        assert snapshot.get("urc_messages", 0) == 0
+        assert rig.modem.stored("SM") == {}
+
+    settings = replace(SETTINGS, sweep_interval=0.2)
+    run(tmp_path, leaks, scenario, modem=ModemConfig(storage_capacity=60), settings=settings)
+
+
+def test_full_storage_recovers(tmp_path: Path, leaks: set[str]) -> None:
+    """A full storage stops new SMS; the sweep empties it and reception resumes with URCs."""
+
+    async def scenario(rig: Rig) -> None:
+        await rig.wait(count("sweeps", 1))
+        for i in range(5):  # arrives while nobody is told: storage fills up
+            rig.inject(f"@example.com #{200000 + i}", notify=False, sender=f"+1555800{i:04d}")
+        assert rig.inject("@example.com #299999") == []  # rejected: memory full
+        await rig.codes(5)
+        await rig.wait(count("deleted", 5))
+        assert rig.modem.stored("SM") == {}
+        (index,) = rig.inject("@example.com #277777", sender="+15558889999")
+        records = await rig.codes(6)
+        assert records[-1].code == "277777"
+        snapshot = await rig.wait(count("deleted", 6))
+        assert snapshot["urc_messages"] == 1  # announced again: reception resumed
+        assert "299999" not in [r.code for r in records]
+        assert index not in rig.modem.stored("SM")
+
+    settings = replace(SETTINGS, sweep_interval=0.2)
+    run(tmp_path, leaks, scenario, modem=ModemConfig(storage_capacity=5), settings=settings)
+
+
+# ----------------------------------------------------------------------------- robustness
+
+
+def test_undecodable_pdu_is_quarantined_and_others_still_processed(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """A truncated PDU is kept raw as quarantined and deleted; the next SMS still relays."""
+
+    async def scenario(rig: Rig) -> None:
+        leaks.add(BAD_PDU)
+        rig.modem.inject_pdu(BAD_PDU)
+        rig.inject("@example.com #551155")
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("deleted", 2))
+        assert record.code == "551155"
+        assert snapshot["quarantined"] == 1
+        quarantined = [p for p in rig.journal.pdus() if p.status is PduStatus.QUARANTINED]
+        assert [p.raw for p in quarantined] == [BAD_PDU]
+        assert quarantined[0].reason
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_network_redelivery_is_not_relayed_twice(tmp_path: Path, leaks: set[str]) -> None:
+    """The same SMS delivered twice yields one code; both copies leave the modem."""
+    (pdu,) = encode_deliver(SENDER, "@example.com #777001", scts=SCTS)
+
+    async def scenario(rig: Rig) -> None:
+        leaks.update({pdu.hex, "777001"})
+        rig.modem.inject_pdu(pdu.hex)
+        await rig.codes(1)
+        rig.modem.inject_pdu(pdu.hex)
+        snapshot = await rig.wait(count("duplicates", 1))
+        await rig.wait(count("deleted", 2))
+        assert len(rig.sink.codes) == 1
+        assert snapshot["codes"] == 1
+        assert len(rig.journal.codes()) == 1
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_failed_delete_is_retried_by_the_next_sweep_without_relaying_twice(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """AT+CMGD fails once: the SMS stays, the next sweep dedupes it and deletes it."""
+
+    async def scenario(rig: Rig) -> None:
+        failed: list[str] = []
+
+        def on_command(line: str) -> None:
+            if line.upper().startswith("AT+CMGD") and not failed:
+                failed.append(line)
+                rig.modem.set_fault("cme-storm", codes=[100], count=1)  # this CMGD fails
+
+        rig.modem.observe_commands(on_command)
+        (index,) = rig.inject("@example.com #313131")
+        await rig.codes(1)
+        await rig.wait(count("delete_failed", 1))
+        assert index in rig.modem.stored("SM")
+        assert await rig.pipeline.sweep() == 0  # nothing new: a duplicate
+        snapshot = rig.pipeline.snapshot()
+        assert snapshot["duplicates"] == 1
+        assert snapshot["deleted"] == 1
+        assert rig.modem.stored("SM") == {}
+        assert len(rig.sink.codes) == 1
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_wrong_memory_announcement_on_ec25(tmp_path: Path, leaks: set[str]) -> None:
+    """EC25 says +CDSI "SM" for a report stored in SR: it is read there, decoded by TP-MTI."""
+
+    async def scenario(rig: Rig) -> None:
+        # an unannounced SMS sits at SM index 0, where the +CDSI will point
+        (index,) = rig.inject("@example.com #909090", notify=False)
+        assert index == 0
+        (part,) = encode_submit("+15551230000", "hello", request_status_report=True)
+        reference = await rig.session.send_pdu(part.hex, part.tpdu_length)
+        async with asyncio.timeout(15):
+            await rig.sink.until(lambda: bool(rig.sink.reports))
+        ((modem, report),) = rig.sink.reports
+        assert (modem, report.reference, report.delivered) == ("m1", reference, True)
+        (record,) = await rig.codes(1)
+        assert record.code == "909090"
+        await rig.wait(count("deleted", 2))
+        assert rig.modem.stored("SR") == {}
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario, modem=ModemConfig(profile="ec25"))
+
+
+def test_routed_cmt_is_recorded_then_acknowledged(tmp_path: Path, leaks: set[str]) -> None:
+    """With <mt>=2 the +CMT PDU is recorded before AT+CNMA acknowledges it."""
+    acked_with_record: list[bool] = []
+
+    async def scenario(rig: Rig) -> None:
+        def on_command(line: str) -> None:
+            if line.upper().startswith("AT+CNMA"):
+                acked_with_record.append(len(rig.journal.pdus()) == 1)
+
+        rig.modem.observe_commands(on_command)
+        assert rig.inject("@example.com #646464") == []  # routed, not stored
+        (record,) = await rig.codes(1)
+        await rig.wait(count("acked", 1))
+        assert record.code == "646464"
+        assert acked_with_record == [True]
+        (pdu,) = rig.journal.pdus()
+        assert pdu.memory == "routed"
+
+    run(tmp_path, leaks, scenario, cnmi=("2,2,0,0,0",))
+
+
+def test_modem_restart_triggers_a_sweep(tmp_path: Path, leaks: set[str]) -> None:
+    """An SMS stored without a URC is found by the sweep after the modem re-initialises."""
+
+    async def scenario(rig: Rig) -> None:
+        await rig.wait(count("sweeps", 1))
+        inits = rig.session.status.counters.inits
+        rig.inject("@example.com #424242", notify=False)
+        rig.modem.reboot()  # SIM800 says "SMS Ready": the session re-initialises
+        await rig.session.wait_for(
+            lambda s: s.state is SessionState.READY and s.counters.inits > inits, timeout=10
+        )
+        (record,) = await rig.codes(1)
+        assert record.code == "424242"
+        snapshot = await rig.wait(count("sweeps", 2))
+        assert snapshot["swept"] == 1
+
+    run(tmp_path, leaks, scenario, modem=ModemConfig(profile="sim800"))
+
+
+# ----------------------------------------------------------------------------- kept messages
+
+
+def test_non_otp_message_is_kept_and_counted(tmp_path: Path, leaks: set[str]) -> None:
+    """A plain SMS is stored as a message, counted as kept, and yields no code."""
+    body = "Lunch at noon? Bring the blue folder"
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject(body)
+        snapshot = await rig.wait(count("kept", 1))
+        await rig.wait(count("deleted", 1))
+        assert snapshot["kept.format:no-origin-line"] == 1
+        assert snapshot["messages"] == 1
+        assert rig.sink.codes == []
+        assert rig.journal.codes() == []
+        assert rig.journal.counters()["messages.complete"] == 1
+        assert rig.journal.message_text(1) == body
+
+    run(tmp_path, leaks, scenario)
+
+
+@pytest.mark.parametrize(
+    ("text", "sender", "reason"),
+    [
+        ("@evil.example #123456", SENDER, "origin-not-allowed"),
+        ("@example.com #123456 @evil.example", SENDER, "embedded-not-allowed"),
+        ("@example.com #123456", "+15550009999", "sender-not-allowed"),
+        ("@example.org #123456", SENDER, "origin-not-allowed"),
+    ],
+)
+def test_disallowed_codes_are_not_relayed(
+    tmp_path: Path, leaks: set[str], text: str, sender: str, reason: str
+) -> None:
+    """Origin, embedded origin and sender rules keep a code from being relayed."""
+    senders = MappingProxyType({"example.com": (SENDER,)})
+    settings = replace(SETTINGS, senders=senders)
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject(text, sender=sender)
+        snapshot = await rig.wait(count("kept", 1))
+        assert snapshot[f"kept.{reason}"] == 1
+        assert rig.sink.codes == []
+        assert rig.journal.codes() == []
+
+    run(tmp_path, leaks, scenario, settings=settings)
+
+
+# ----------------------------------------------------------------------------- multipart
+
+
+def test_incomplete_multipart_is_kept_after_the_timeout(tmp_path: Path, leaks: set[str]) -> None:
+    """Part 2 of 2 never comes: after multipart_timeout part 1 is stored as incomplete."""
+    text = "x" * 150 + " more words to need a second part\n@example.com #565656"
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject(text, drop=[2])
+        snapshot = await rig.wait(count("incomplete", 1))
+        assert snapshot["kept.incomplete"] == 1
+        assert snapshot["pending_parts"] == 0
+        assert rig.sink.codes == []
+        assert rig.journal.counters()["messages.incomplete"] == 1
+        assert rig.journal.pdus(unassembled=True) == []
+
+    settings = replace(SETTINGS, multipart_timeout=0.3)
+    run(tmp_path, leaks, scenario, settings=settings)
+
+
+def test_recorded_parts_survive_a_pipeline_restart(tmp_path: Path, leaks: set[str]) -> None:
+    """Part 1 recorded before a restart is joined with part 2 arriving after it."""
+    text = "y" * 150 + " and the rest of the message\n@example.com #818181"
+    first, second = encode_deliver(SENDER, text, scts=SCTS, concat_reference=77)
+
+    async def scenario(rig: Rig) -> None:
+        leaks.update({first.hex, second.hex, text, "818181"})
+        rig.modem.inject_pdu(first.hex)
+        await rig.wait(count("deleted", 1))
+        old = task_of(rig)
+        old.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await old
+        pipeline = rig.restart_pipeline(old)
+        rig.task = asyncio.create_task(pipeline.run())
+        snapshot = await rig.wait(count("rebuilt_parts", 1))
+        assert snapshot["pending_parts"] == 1
+        rig.modem.inject_pdu(second.hex)
+        (record,) = await rig.codes(1)
+        assert record.code == "818181"
+        assert rig.journal.pdus(unassembled=True) == []
+
+    run(tmp_path, leaks, scenario)
