@@ -18,8 +18,8 @@ from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig, Initialiser, PinRequired, WrongPin
 from gateway.modem.link import LinkConfig, LinkDown
 from gateway.modem.session import (
+    ModemFailed,
     ModemSession,
-    ModemUnavailable,
     SendOutcomeUnknown,
     SessionConfig,
     StateChanged,
@@ -242,7 +242,7 @@ def test_silence_escalates_to_reopen_radio_reset_then_failed(tmp_path: Path) -> 
         assert status.counters.radio_resets == 1
         assert status.error is not None
         assert "unresponsive" in status.error
-        with pytest.raises(ModemUnavailable):
+        with pytest.raises(ModemFailed, match="unresponsive"):
             await session.command(bare("AT+CGMI"))
 
     health = HealthConfig(interval=0.05, limit=2)

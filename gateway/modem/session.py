@@ -47,7 +47,7 @@ class ModemUnavailable(ModemFault):
     """The session is not ready (reconnecting, recovering, failed or stopped)."""
 
 
-class ModemFailed(ModemFault):
+class ModemFailed(ModemUnavailable):
     """Recovery gave up: the modem stays unresponsive after reopen and radio reset."""
 
 
@@ -307,8 +307,10 @@ class ModemSession:
     async def _until_ready(self) -> None:
         if self._state is SessionState.READY:
             return
-        if self._state in (SessionState.FAILED, SessionState.STOPPED):
-            raise ModemUnavailable(f"modem session {self._state.value}: {self._error}")
+        if self._state is SessionState.FAILED:
+            raise ModemFailed(f"modem session failed: {self._error}")
+        if self._state is SessionState.STOPPED:
+            raise ModemUnavailable("modem session stopped")
         try:
             await self.wait_for(
                 lambda s: (
@@ -319,6 +321,8 @@ class ModemSession:
         except TimeoutError:
             raise ModemUnavailable(f"modem not ready ({self._state.value})") from None
         state = self.status.state  # re-read: the await above may have changed it
+        if state is SessionState.FAILED:
+            raise ModemFailed(f"modem session failed: {self._error}")
         if state is not SessionState.READY:
             raise ModemUnavailable(f"modem session {state.value}: {self._error}")
 
