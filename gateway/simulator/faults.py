@@ -14,7 +14,10 @@ from gateway.simulator.config import SimulatorError
 
 #: fault name -> {parameter: (accepted types, default)}; default None = optional/absent
 FAULT_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], object]]] = {
-    "silent": {},
+    # on: go silent when a command line starting with this arrives (e.g. "AT+CMGD");
+    # phase "body": for AT+CMGS/AT+CMGW, only once the message body was taken (the network
+    # accepted the SMS; its +CMGS result never comes). Without ``on``: silent at once.
+    "silent": {"on": ((str, type(None)), None), "phase": ((str,), "command")},
     "late-reply": {"delay": ((int, float), 2.0)},
     "late-prompt": {"delay": ((int, float), 2.0)},
     "urc-in-response": {"urc": ((str,), '+CMTI: "SM",1')},
@@ -81,6 +84,12 @@ def _check(name: str, values: dict[str, object]) -> None:
             raise SimulatorError("cms-on-send code must be 0..999")
         if times is not None and (not isinstance(times, int) or times < 1):
             raise SimulatorError("cms-on-send times must be >= 1 or None (always)")
+    if name == "silent":
+        on = values["on"]
+        if on is not None and (not isinstance(on, str) or on[:2].upper() != "AT"):
+            raise SimulatorError("silent 'on' must be a command prefix starting with AT")
+        if values["phase"] not in ("command", "body"):
+            raise SimulatorError("silent 'phase' must be 'command' or 'body'")
     if name == "urc-in-response":
         urc = values["urc"]
         if not isinstance(urc, str) or not urc or "\r" in urc or "\n" in urc:

@@ -114,9 +114,26 @@ class ModemModel:
         self.power_on(now)
 
     # -- the three verbs -------------------------------------------------------------
+    @property
+    def silenced(self) -> bool:
+        """True while the modem answers nothing (a ``silent`` fault that is not armed)."""
+        fault = self.faults.get("silent")
+        return fault is not None and fault.params.get("on") is None
+
+    def _silence_on(self, command: str, phase: str) -> bool:
+        """Fire an armed ``silent`` fault whose ``on`` matches ``command`` in ``phase``."""
+        fault = self.faults.get("silent")
+        on = fault.params.get("on") if fault is not None else None
+        if not isinstance(on, str) or fault is None or fault.params.get("phase") != phase:
+            return False
+        if not command.upper().startswith(on.upper()):
+            return False
+        self.faults["silent"] = make_fault("silent", {})
+        return True
+
     def receive_data(self, data: bytes, now: float) -> None:
         """Interpret bytes written by the client at time ``now``."""
-        if "silent" in self.faults:
+        if self.silenced:
             return
         self.parser.feed(data)
         while (event := self.parser.next_event()) is not None:
@@ -240,14 +257,14 @@ class ModemModel:
         generation = self._generation
 
         def later(t: float) -> None:
-            if generation == self._generation and "silent" not in self.faults:
+            if generation == self._generation and not self.silenced:
                 self._out += data
 
         self.scheduler.call_at(at, later)
 
     def urc(self, text: str, now: float) -> None:
         """Write an unsolicited result code (possibly several lines) as one unit."""
-        if "silent" in self.faults:
+        if self.silenced:
             return
         self._out += f"\r\n{text}\r\n".encode("latin-1", "replace")
 
@@ -255,6 +272,8 @@ class ModemModel:
     def _run_line(self, text: str, now: float) -> None:
         for observer in list(self.command_observers):
             observer(text)
+        if self._silence_on(text, "command"):
+            return  # swallowed unexecuted: e.g. AT+CMGD never deletes
         storm = self.faults.get("cme-storm")
         if storm is not None:
             codes, count = storm.params["codes"], storm.params["count"]
@@ -324,6 +343,8 @@ class ModemModel:
         except CommandFailed as failed:
             self.reply([], failed.failure, now)
             return
+        if self._silence_on("AT" + entry.command, "body"):
+            return  # the network has the SMS; the result never comes (TS 27.005 §3.5.1)
         self.emit(b"", now, delay)  # a send occupies the modem for the network's delay
         self.reply(lines, None, now)
 

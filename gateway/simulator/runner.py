@@ -146,6 +146,14 @@ class ModemHandle:
         self._sim.waiters.append((self, count, future))
         await future
 
+    async def wait_silent(self) -> None:
+        """Return once the modem answers nothing (a ``silent`` fault set or fired)."""
+        if self.model.silenced:
+            return
+        future: asyncio.Future[None] = self._sim.loop.create_future()
+        self._sim.silence_waiters.append((self, future))
+        await future
+
 
 class Simulator:
     """Modems on ptys plus the optional control socket, running in the caller's loop."""
@@ -174,6 +182,7 @@ class Simulator:
         self.seed = seed
         self.modems: list[ModemHandle] = []
         self.waiters: list[tuple[ModemHandle, int, asyncio.Future[None]]] = []
+        self.silence_waiters: list[tuple[ModemHandle, asyncio.Future[None]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None
         self._control: asyncio.AbstractServer | None = None
@@ -241,10 +250,12 @@ class Simulator:
             self._control = None
             if self.control_path is not None:
                 self.control_path.unlink(missing_ok=True)
-        for _, _, future in self.waiters:
+        futures = [w[2] for w in self.waiters] + [w[1] for w in self.silence_waiters]
+        for future in futures:
             if not future.done():
                 future.set_exception(SimulatorError("simulator stopped"))
         self.waiters.clear()
+        self.silence_waiters.clear()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
@@ -280,6 +291,14 @@ class Simulator:
                 else:
                     still.append((handle, count, future))
             self.waiters = still
+        if self.silence_waiters:
+            waiting = []
+            for handle, future in self.silence_waiters:
+                if handle.model.silenced and not future.done():
+                    future.set_result(None)
+                elif not future.done():
+                    waiting.append((handle, future))
+            self.silence_waiters = waiting
 
     def _due(self) -> None:
         deadline = self._armed

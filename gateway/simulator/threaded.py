@@ -109,6 +109,14 @@ class ThreadModemHandle:
 
         self._owner.run(wait())
 
+    def wait_silent(self, timeout: float = 10.0) -> None:
+        """Block until the modem answers nothing; raise TimeoutError after ``timeout`` s."""
+
+        async def wait() -> None:
+            await asyncio.wait_for(self._handle.wait_silent(), timeout)
+
+        self._owner.run(wait())
+
 
 class SimulatorThread:
     """Runs a :class:`Simulator` in a daemon-less background thread; use as a context manager."""
