@@ -119,6 +119,11 @@ CASES: list[tuple[Command | None, bytes, list[Event]]] = [
         [Response(command="AT+CGSN", final=Final.OK, lines=("867856030000001",))],
     ),
     (
+        bare("AT+CGMI"),  # echo dropped, a value that merely starts with AT kept
+        b"AT+CGMI\r\r\nATMEL Corp\r\n\r\nOK\r\n",
+        [Response(command="AT+CGMI", final=Final.OK, lines=("ATMEL Corp",))],
+    ),
+    (
         bare("AT+CGMI"),
         b"\r\nSIMCOM_Ltd\r\nRING\r\n\r\nOK\r\n",
         [Ring(), Response(command="AT+CGMI", final=Final.OK, lines=("SIMCOM_Ltd",))],
@@ -266,7 +271,7 @@ def test_late_prompt_is_cancelled_with_esc() -> None:
     assert engine.data_to_send() == PROBE  # starts with ESC
     engine.feed(b"\r\nOK\r\n", 1.1)  # the probe's OK
     assert engine.feed(b"\r\n> ", 1.12) == [Stray(line=">")]
-    assert engine.data_to_send() == b"\x1b" + PROBE
+    assert engine.data_to_send() == b"\x1b\r" + PROBE
     engine.feed(b"\r\nOK\r\n\r\nOK\r\n", 1.2)  # ESC's OK, then the probe's OK
     assert engine.timeout(1.2 + FAST.drain) == []  # the second OK was stray: probing again
     engine.feed(b"\r\nOK\r\n", 1.4)

@@ -284,10 +284,10 @@ class AtEngine:
                 events.append(cls(length=header.length, pdu=line.upper()))
                 return
             events.append(MalformedUrc(line=header.line, reason="PDU line missing"))
-        if line[:2].upper() == "AT":
-            return  # echo of a command line, even after ATE0 (V.250 §6.2.4)
         state = self.state
         pending = self._pending
+        if self._is_echo(line, pending):
+            return  # echo of a command line, even after ATE0 (V.250 §6.2.4)
         if state is State.AWAIT_SEND_RESULT and pending is not None and line == pending.body:
             return  # echo of the body typed after the prompt
         final = parse_final(line)
@@ -310,6 +310,16 @@ class AtEngine:
             self._stray(now)
             return
         events.append(Unrecognised(line=line))
+
+    @staticmethod
+    def _is_echo(line: str, pending: Command | None) -> bool:
+        upper = line.upper()
+        if not upper.startswith("AT"):
+            return False
+        if pending is None or not pending.bare:
+            return True  # no reply line of a tagged command starts with AT
+        # a bare value may start with "AT" (a manufacturer, say): drop only exact echoes
+        return upper in (pending.text.upper(), "AT")
 
     def _belongs(self, line: str, pending: Command) -> bool:
         tag = tag_of(line)
