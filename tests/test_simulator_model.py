@@ -96,6 +96,8 @@ REPLIES: list[tuple[bytes, bytes]] = [
     (b"ATV0\r", b"0\r"),
     (b"ATV0;+CSQ\r", b"+CSQ: 20,99\r\n0\r"),
     (b"ATV0;+FOO\r", b"4\r"),
+    (b"AT+CMGR=\xb2\r", b"\r\nERROR\r\n"),
+    (b"ATE\xb2\r", b"\r\nERROR\r\n"),
 ]
 
 

@@ -16,6 +16,7 @@ import click
 
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
+from gateway.simulator.atcommand import is_number
 from gateway.simulator.config import PROFILE_NAMES, ModemConfig
 from gateway.simulator.control import request
 from gateway.simulator.faults import FAULT_PARAMS
@@ -41,7 +42,7 @@ def _links(link: Path | None, count: int) -> list[Path | None]:
 
 def _numbers(number: str, count: int) -> list[str]:
     digits = number.removeprefix("+")
-    if not digits.isdigit():
+    if not is_number(digits):
         raise click.BadParameter("must be digits with an optional leading +", param_hint="--number")
     width = len(digits)
     return ["+" + str(int(digits) + i).zfill(width) for i in range(count)]

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from gateway.errors import ModemFault
 
 EXTENDED_PREFIXES = "+^$%#"
+DIGITS = frozenset("0123456789")
+LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+NAME_CHARS = DIGITS | LETTERS | frozenset("_-.")
+# ASCII only: str.isdigit() accepts "²", which int() then refuses (lines arrive as latin-1)
+ARG_CHARS = DIGITS | LETTERS | frozenset("+-_.:")
+
+
+def is_number(token: str) -> bool:
+    """Return True if ``token`` is one or more ASCII digits."""
+    return bool(token) and all(c in DIGITS for c in token)
 
 
 class Form(enum.Enum):
@@ -63,7 +73,7 @@ def split_line(line: str) -> list[Command]:
 
 def _extended(body: str, i: int, out: list[Command]) -> int:
     j = i + 1
-    while j < len(body) and (body[j].isalnum() or body[j] in "_-."):
+    while j < len(body) and body[j] in NAME_CHARS:
         j += 1
     name = body[i:j].upper()
     if len(name) < 2:
@@ -104,16 +114,16 @@ def _basic(body: str, i: int, out: list[Command]) -> int:
         out.append(Command(name="D", form=Form.SET, args=body[i + 1 :]))
         return len(body)
     if ch == "&":
-        if i + 1 >= len(body) or not body[i + 1].isalpha():
+        if i + 1 >= len(body) or body[i + 1] not in LETTERS:
             raise CommandSyntaxError("& without a command letter")
         name, j = "&" + body[i + 1].upper(), i + 2
-    elif ch.isalpha():
+    elif ch in LETTERS:
         name, j = ch, i + 1
     else:
         raise CommandSyntaxError("unexpected character in a basic command")
     if name == "S":
         k = j
-        while k < len(body) and body[k].isdigit():
+        while k < len(body) and body[k] in DIGITS:
             k += 1
         name, j = "S" + body[j:k], k
         if j < len(body) and body[j] == "?":
@@ -121,12 +131,12 @@ def _basic(body: str, i: int, out: list[Command]) -> int:
             return j + 1
         if j < len(body) and body[j] == "=":
             k = j + 1
-            while k < len(body) and body[k].isdigit():
+            while k < len(body) and body[k] in DIGITS:
                 k += 1
             out.append(Command(name=name, form=Form.SET, args=body[j + 1 : k]))
             return k
     k = j
-    while k < len(body) and body[k].isdigit():
+    while k < len(body) and body[k] in DIGITS:
         k += 1
     out.append(Command(name=name, form=Form.SET if k > j else Form.EXEC, args=body[j:k]))
     return k
@@ -159,11 +169,11 @@ def parse_args(raw: str) -> list[str | int | None]:
             token = raw[i:end].strip()
             if token == "":
                 values.append(None)
-            elif token.isdigit():
+            elif is_number(token):
                 values.append(int(token))
             else:
                 # unquoted strings are tolerated by real modems for memory names etc.
-                if not all(c.isalnum() or c in "+-_.:" for c in token):
+                if not all(c in ARG_CHARS for c in token):
                     raise CommandSyntaxError("invalid argument")
                 values.append(token)
             i = end

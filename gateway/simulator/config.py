@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.errors import UsageError
+from gateway.simulator.atcommand import is_number
 
 PROFILE_NAMES = ("generic", "sim800", "e3372", "ec25")
 
@@ -30,9 +31,9 @@ class ModemConfig:
         if self.profile not in PROFILE_NAMES:
             raise SimulatorError(f"unknown profile {self.profile!r}; one of {PROFILE_NAMES}")
         digits = self.number.removeprefix("+")
-        if not digits.isdigit() or not 3 <= len(digits) <= 15:
+        if not is_number(digits) or not 3 <= len(digits) <= 15:
             raise SimulatorError("number must be digits, optionally with a leading +")
-        if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+        if self.pin is not None and not (is_number(self.pin) and 4 <= len(self.pin) <= 8):
             raise SimulatorError("pin must be 4 to 8 digits")
         if self.sim_busy_seconds < 0:
             raise SimulatorError("sim_busy_seconds must be >= 0")

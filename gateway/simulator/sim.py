@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 
+from gateway.simulator.atcommand import is_number
 from gateway.simulator.results import CommandFailed, cme
 
 PIN_ATTEMPTS = 3
@@ -76,7 +77,7 @@ class Sim:
             self._move(SimEvent.EXHAUSTED if self.pin_left == 0 else SimEvent.WRONG)
             raise CommandFailed(cme(16))
         # SIM PUK: TS 27.007 §8.3 needs the new PIN as second parameter
-        if new_pin is None or not new_pin.isdigit() or not 4 <= len(new_pin) <= 8:
+        if new_pin is None or not is_number(new_pin) or not 4 <= len(new_pin) <= 8:
             raise CommandFailed(cme(3))
         if code == self.puk:
             self.pin, self.pin_left, self.puk_left = new_pin, PIN_ATTEMPTS, PUK_ATTEMPTS

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from gateway.simulator.atcommand import is_number
 from gateway.simulator.tpdu import split_sca, tpdu_length
 from gateway.sms import pdu as pducodec
 
@@ -33,7 +34,7 @@ def toa(number: str) -> int:
     """Return the type of address of a decoded number (145 international, 129 otherwise)."""
     if number.startswith("+"):
         return 145
-    return 129 if number.isdigit() else 208
+    return 129 if is_number(number) else 208
 
 
 def encode_text(model: ModemModel, text: str, encoding: str, data: bytes | None) -> str:
