@@ -19,6 +19,11 @@ COMMANDS: dict[str, str] = {
     "format": "gateway.cli.codec:format_command",
     "parse": "gateway.cli.codec:parse_command",
     "simulator": "gateway.cli.simulator:simulator",
+    "run": "gateway.cli.run:run",
+    "send": "gateway.cli.client_cmds:send",
+    "receive": "gateway.cli.client_cmds:receive",
+    "status": "gateway.cli.client_cmds:status",
+    "demo": "gateway.cli.demo:demo",
 }
 
 

@@ -1,0 +1,288 @@
+"""``otp-gateway send | receive | status``: talk to a running gateway over its socket.
+
+Errors are one line on stderr; the exit status says what went wrong (see ``EXIT``), so
+scripts can tell a timeout from a refusal: ``code=$(otp-gateway receive --origin
+example.com) || echo "no code ($?)"``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from gateway.client import (
+    DEFAULT_SOCKET,
+    Client,
+    CodeRecord,
+    Forbidden,
+    JobEvent,
+    JobStatus,
+    RateLimited,
+    RelayError,
+    Timeout,
+    Unavailable,
+)
+from gateway.relay.messages import normalise_origin
+
+T = TypeVar("T")
+
+#: exit status per outcome (documented in every command's --help)
+EXIT = {"ok": 0, "error": 1, "usage": 2, "timeout": 3, "forbidden": 4, "unavailable": 5}
+EXIT_TEXT = """\b
+Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
+2 usage error, 3 timeout, 4 forbidden, 5 gateway unavailable."""
+
+SOCKET = click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    envvar="OTP_GATEWAY_SOCKET",
+    default=DEFAULT_SOCKET,
+    show_default=True,
+    help="The gateway's socket (env OTP_GATEWAY_SOCKET).",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def _fail(message: str, status: str) -> None:
+    click.echo(f"otp-gateway: {message}", err=True)
+    sys.exit(EXIT[status])
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn relay errors into one line on stderr and the documented exit status."""
+    try:
+        yield
+    except Timeout as exc:
+        _fail(str(exc), "timeout")
+    except Forbidden as exc:
+        _fail(str(exc), "forbidden")
+    except Unavailable as exc:
+        _fail(str(exc), "unavailable")
+    except RateLimited as exc:
+        after = f" (retry after {exc.retry_after:.0f} s)" if exc.retry_after is not None else ""
+        _fail(f"{exc}{after}", "error")
+    except RelayError as exc:
+        _fail(str(exc), "error")
+    except KeyboardInterrupt:
+        _fail("interrupted", "error")
+
+
+def _connected(socket_path: Path, action: Callable[[Client], T]) -> T:
+    with Client(socket_path) as client:
+        return action(client)
+
+
+def _code_json(record: CodeRecord) -> str:
+    return json.dumps(
+        {
+            "origin": record.origin,
+            "embedded_origin": record.embedded_origin,
+            "code": record.code,
+            "sender": record.sender,
+            "received_at": record.received_at.isoformat(),
+        }
+    )
+
+
+@click.command(
+    epilog=f"""\b
+Examples:
+  code=$(otp-gateway receive --origin example.com)
+  otp-gateway receive --origin shop.example --timeout 300 --json
+  otp-gateway receive --origin example.com --follow
+
+{EXIT_TEXT}"""
+)
+@SOCKET
+@click.option("--origin", required=True, help="The origin (host) the code is for.")
+@click.option("--embedded-origin", default=None, help="The embedded (iframe) origin, if any.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for a code.",
+)
+@click.option("--follow", is_flag=True, help="Keep printing codes as they arrive (subscribe).")
+@JSON
+def receive(
+    *,
+    socket_path: Path,
+    origin: str,
+    embedded_origin: str | None,
+    timeout: float,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Wait for the next code for ORIGIN that arrives after this call and print it."""
+
+    def show(record: CodeRecord) -> None:
+        click.echo(_code_json(record) if as_json else record.code)
+        sys.stdout.flush()
+
+    with _errors(), Client(socket_path) as client:
+        if not follow:
+            show(client.get(origin, embedded_origin=embedded_origin, timeout=timeout))
+            return
+        wanted = (_normalised(origin), _normalised(embedded_origin))
+        for record in client.subscribe():
+            if (record.origin, record.embedded_origin) == wanted:
+                show(record)
+
+
+@click.command(
+    epilog=f"""\b
+Examples:
+  otp-gateway send +15557654321 --origin example.com
+  otp-gateway send +15557654321 --origin shop.example --code 424242 --wait sent --json
+  otp-gateway send +447700900123 --origin shop.example --text 'Shop code: {{code}}'
+
+{EXIT_TEXT}"""
+)
+@SOCKET
+@click.argument("number")
+@click.option("--origin", required=True, help="The origin (host) the code is bound to.")
+@click.option("--embedded-origin", default=None, help="The embedded (iframe) origin, if any.")
+@click.option("--code", default=None, help="The code to send (default: generated).")
+@click.option("--text", default=None, help="Template for the human part; {code} is replaced.")
+@click.option(
+    "--wait",
+    type=click.Choice(["sent", "delivered"]),
+    default=None,
+    help="Wait until the job is sent (or delivered) and print each status.",
+)
+@JSON
+def send(
+    *,
+    socket_path: Path,
+    number: str,
+    origin: str,
+    embedded_origin: str | None,
+    code: str | None,
+    text: str | None,
+    wait: str | None,
+    as_json: bool,
+) -> None:
+    """Send an origin-bound OTP SMS to NUMBER; print the job id (and statuses with --wait)."""
+    with _errors(), Client(socket_path) as client:
+        if wait is None:
+            job = client.send(number, origin, embedded_origin=embedded_origin, code=code, text=text)
+            click.echo(json.dumps({"job": job, "status": "queued"}) if as_json else job)
+            return
+        watch = client.send_watch(
+            number, origin, embedded_origin=embedded_origin, code=code, text=text
+        )
+        if not as_json:
+            click.echo(f"{watch.job_id} queued")
+        last: JobEvent | None = None
+        for event in watch:
+            last = event
+            click.echo(_event_text(event, as_json))
+            sys.stdout.flush()
+            if _reached(event.status, wait):
+                return
+            if event.status in _GIVE_UP:
+                break
+        outcome = "ended without a status" if last is None else last.status.value
+        _fail(f"job {watch.job_id} {outcome}", "error")
+
+
+#: statuses after which waiting makes no sense (unknown: maybe sent, never resent)
+_GIVE_UP = frozenset({JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.UNKNOWN})
+
+
+def _reached(status: JobStatus, wanted: str) -> bool:
+    if wanted == "sent":
+        return status in (JobStatus.SENT, JobStatus.DELIVERED)
+    return status is JobStatus.DELIVERED
+
+
+def _event_text(event: JobEvent, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "job": event.job_id,
+                "status": event.status.value,
+                "at": event.at.isoformat(),
+                "detail": event.detail,
+            }
+        )
+    detail = f" ({event.detail})" if event.detail else ""
+    return f"{event.job_id} {event.status.value}{detail}"
+
+
+@click.command(
+    epilog=f"""\b
+Examples:
+  otp-gateway status
+  otp-gateway status --json | jq .modems
+
+{EXIT_TEXT}"""
+)
+@SOCKET
+@JSON
+def status(*, socket_path: Path, as_json: bool) -> None:
+    """Show the gateway's modems, queue, counters and uptime."""
+    with _errors():
+        snapshot = _connected(socket_path, lambda client: client.status())
+    if as_json:
+        click.echo(json.dumps(snapshot, indent=2, sort_keys=True))
+        return
+    click.echo(render_status(snapshot))
+
+
+def _normalised(host: str | None) -> str | None:
+    return None if host is None else normalise_origin(host)
+
+
+def render_status(snapshot: dict[str, object]) -> str:
+    """Return the ``status`` snapshot as a small human table."""
+    lines = [
+        f"otp-gateway {snapshot.get('version', '?')}, up {_duration(snapshot.get('uptime'))}",
+        "",
+        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<15} {'STORAGE':<8} DEVICE",
+    ]
+    modems = snapshot.get("modems")
+    for modem in modems if isinstance(modems, list) else []:
+        if not isinstance(modem, dict):
+            continue
+        dbm = modem.get("signal_dbm")
+        signal = f"{dbm} dBm" if isinstance(dbm, int) else "-"
+        storage = ",".join(str(m) for m in modem.get("storage") or []) or "-"
+        lines.append(
+            f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
+            f"{modem.get('registration') or '-'!s:<15} {storage:<8} {modem.get('device', '')}"
+        )
+    queue = snapshot.get("queue")
+    depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
+    relay = snapshot.get("relay")
+    relay = relay if isinstance(relay, dict) else {}
+    lines += [
+        "",
+        f"send queue:  {depth} job(s) waiting",
+        f"consumers:   {relay.get('connections', 0)} connected, "
+        f"{relay.get('pending_gets', 0)} waiting for a code",
+    ]
+    counters = snapshot.get("counters")
+    if isinstance(counters, dict) and counters:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
+        lines.append(f"counters:    {shown}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "?"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return (
+        f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+    )

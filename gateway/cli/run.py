@@ -1,0 +1,147 @@
+"""``otp-gateway run``: the daemon, on a configured modem or on a built-in simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
+from gateway.errors import GatewayError
+from gateway.log import configure as configure_logging
+from gateway.simulator.config import PROFILE_NAMES
+
+EPILOG = """\b
+Examples:
+  otp-gateway run --config /etc/otp-gateway/gateway.toml
+  otp-gateway run --simulate
+  otp-gateway run --simulate --origin shop.example --profile e3372
+
+\b
+Exit status: 0 after SIGTERM/SIGINT, 1 when the daemon cannot start or fails
+(port busy, wrong PIN, socket in use), 2 for an invalid configuration.
+"""
+
+
+def _fail(message: str, status: int) -> None:
+    click.echo(f"otp-gateway: {message}", err=True)
+    sys.exit(status)
+
+
+@click.command(epilog=EPILOG)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="Configuration file (TOML).",
+)
+@click.option("--simulate", is_flag=True, help="Run on a built-in simulated modem (no hardware).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="With --simulate: another origin to accept codes for (example.com always is).",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILE_NAMES),
+    default="generic",
+    show_default=True,
+    help="With --simulate: the simulated modem's vendor profile.",
+)
+@click.option(
+    "--socket",
+    "socket_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --simulate: where to put the relay socket (default: in a fresh directory).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    default=None,
+    help="Log format (default: from the config; console on stderr with --simulate).",
+)
+def run(
+    *,
+    config_path: Path,
+    simulate: bool,
+    origins: tuple[str, ...],
+    profile: str,
+    socket_path: Path | None,
+    log_format: str | None,
+) -> None:
+    """Run the gateway daemon until SIGTERM/SIGINT (SIGHUP reloads access rules)."""
+    if simulate:
+        _run_simulated(origins, profile, socket_path, log_format)
+        return
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+        return
+    settings = config.log
+    configure_logging(
+        settings.level,
+        "console" if log_format == "console" else settings.format,
+        settings.debug_secrets,
+    )
+    from gateway.daemon.lifecycle import run_config  # noqa: PLC0415 - lazy: daemon imports
+
+    try:
+        status = run_config(config_path, config=config)
+    except ConfigError as exc:
+        _fail(str(exc), 2)
+        return
+    except (GatewayError, OSError) as exc:
+        _fail(str(exc), 1)
+        return
+    sys.exit(status)
+
+
+def _run_simulated(
+    origins: tuple[str, ...], profile: str, socket_path: Path | None, log_format: str | None
+) -> None:
+    from gateway.daemon.simulate import SimulatedSetup, runtime_base  # noqa: PLC0415
+
+    configure_logging("info", "json" if log_format == "json" else "console", stream=sys.stderr)
+    try:
+        base = runtime_base()
+    except GatewayError as exc:
+        _fail(str(exc), 1)
+        return
+    try:
+        setup = SimulatedSetup.in_directory(
+            base, origins=origins, profile=profile, socket=socket_path
+        )
+        status = asyncio.run(_serve_simulated(setup))
+    except (GatewayError, OSError) as exc:
+        _fail(str(exc), 1)
+        return
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    sys.exit(status)
+
+
+async def _serve_simulated(setup: object) -> int:
+    from gateway.daemon.app import Gateway  # noqa: PLC0415
+    from gateway.daemon.lifecycle import serve  # noqa: PLC0415
+    from gateway.daemon.simulate import SimulatedSetup  # noqa: PLC0415
+    from gateway.sdnotify import Notifier  # noqa: PLC0415
+    from gateway.simulator import Simulator  # noqa: PLC0415
+
+    assert isinstance(setup, SimulatedSetup)
+    simulator = Simulator([setup.modem()], control_path=setup.control)
+
+    def ready(_gateway: Gateway) -> None:
+        click.echo(setup.banner())
+        sys.stdout.flush()
+
+    async with simulator:
+        gateway = Gateway(setup.config(log=LogSettings(format="console")), notifier=Notifier())
+        return await serve(gateway, on_ready=ready)

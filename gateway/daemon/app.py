@@ -1,0 +1,354 @@
+"""The daemon's composition: modems, pipelines, send queue, journal and relay in one loop.
+
+``Gateway.start()`` returns only when the journal is open, the modems are initialised and
+the socket is bound (house style §7), or raises. With several modems every one is
+started; a modem that fails to initialise is logged and left out (it shows as
+``failed`` in ``status``) as long as at least one is up; if none is, ``start()`` raises
+the first modem's error. Then ``READY=1``. ``stop()`` is the SIGTERM path: ``STOPPING=1``,
+stop accepting, let the send queue finish or record in-flight jobs within a bound,
+cancel the pipelines, close the modems and the journal, unlink the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+import structlog
+
+from gateway import __version__
+from gateway.config import Config
+from gateway.daemon import status as health
+from gateway.daemon import wiring
+from gateway.daemon.timers import Timers
+from gateway.errors import GatewayError
+from gateway.jobs import JobState
+from gateway.journal import Journal
+from gateway.modem.session import ModemSession
+from gateway.modem.status import ModemStatus, SessionState
+from gateway.pipeline.receive import ReceivePipeline
+from gateway.pipeline.send import Dispatcher, SendService
+from gateway.relay.access import AccessControl
+from gateway.relay.ports import CodeRecord
+from gateway.relay.server import RelayServer
+from gateway.sdnotify import Notifier
+from gateway.sms import StatusReport
+
+log = structlog.get_logger("gateway.daemon")
+
+
+class DaemonFailed(GatewayError):
+    """A part of the running daemon failed for good (a pipeline or the send queue died)."""
+
+
+class Gateway:
+    """One running otp-gateway: compose with a :class:`Config`, then start/serve/stop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.notifier = notifier if notifier is not None else Notifier({})
+        self.clock = clock
+        self.journal: Journal | None = None
+        self.sessions: dict[str, ModemSession] = {}
+        self.active: dict[str, ModemSession] = {}  # the sessions that initialised
+        self.pipelines: dict[str, ReceivePipeline] = {}
+        self.dispatcher: Dispatcher | None = None
+        self.service: SendService | None = None
+        self.relay: RelayServer | None = None
+        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._timers = Timers()
+        self._stop_requested = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._stopped = False
+        self._started_at = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Open the journal, initialise the modems, bind the socket, start the pipelines.
+
+        Returns once the gateway serves; raises the modem's error (``PortBusy``,
+        ``WrongPin``…), ``JournalError`` or the relay's ``UsageError`` (socket in use),
+        after undoing whatever was started.
+        """
+        self._started_at = time.monotonic()
+        try:
+            config = self.config
+            state_dir = config.journal.state_dir
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.journal = Journal.in_state_dir(
+                state_dir,
+                body_retention=config.journal.body_retention,
+                code_retention=config.journal.code_retention,
+            )
+            await self._start_modems()
+            self._compose(self.journal)
+            assert self.relay is not None
+            await self.relay.start()
+            self._spawn()
+        except BaseException:
+            await self._teardown(drain=0.0)
+            raise
+        log.info("daemon.ready", modems=list(self.active), socket=str(config.relay.socket))
+        self.notifier.ready(self.status_line())
+        self._timers.start(self.notifier, self._healthy, self._purge)
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`request_stop` (a signal) or a failure.
+
+        Returns normally on a requested stop; raises :class:`DaemonFailed` when a part of
+        the daemon died (call :meth:`stop` either way).
+        """
+        await self._stop_requested.wait()
+        if self._failure is not None:
+            raise DaemonFailed(f"{type(self._failure).__name__}: {self._failure}")
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve_forever` to return (SIGTERM/SIGINT handler)."""
+        self._stop_requested.set()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Shut down within about ``timeout`` seconds (idempotent).
+
+        ``STOPPING=1``; stop accepting and end pending requests; the send queue finishes
+        or records its in-flight job; pipelines cancelled; modems and journal closed;
+        socket file unlinked.
+        """
+        if self._stopped:
+            return
+        self.notifier.stopping()
+        log.info("daemon.stopping")
+        await self._teardown(drain=timeout)
+        log.info("daemon.stopped")
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def reload(self, config: Config) -> None:
+        """Apply a re-read configuration without dropping the modem (SIGHUP).
+
+        Swaps the receive allow-list (and sender lists) and the relay's access rules.
+        Settings that need a restart (modems, socket, journal, send) are kept as they
+        were and a warning names them. Raises :class:`gateway.errors.UsageError` for rules
+        the relay cannot use (nothing is changed then).
+        """
+        rules = wiring.access_rules(config.relay.access)
+        old = self.config
+        if self.relay is not None:
+            access = AccessControl(rules)
+            access.denials.update(self.relay.access.denials)
+            self.relay.access = access
+        for pipeline in self.pipelines.values():
+            pipeline.reload(config.receive)
+        kept = [
+            name
+            for name in ("modem", "send", "ratelimit", "journal", "log")
+            if getattr(config, name) != getattr(old, name)
+        ]
+        if replace(config.relay, access=()) != replace(old.relay, access=()):
+            kept.append("relay")
+        self.config = replace(
+            old, receive=config.receive, relay=replace(old.relay, access=config.relay.access)
+        )
+        if kept:
+            log.warning("daemon.reload_needs_restart", sections=kept)
+        log.info(
+            "daemon.reloaded",
+            origins=len(config.receive.allowed_origins),
+            rules=len(rules),
+        )
+
+    # ------------------------------------------------------------------ observation
+    def snapshot(self) -> dict[str, object]:
+        """Return the ``status`` snapshot (the relay's StatusPort)."""
+        journal = self.journal
+        counters = journal.counters() if journal is not None else {}
+        return health.snapshot(
+            modems=self.modem_statuses(),
+            receive={name: p.snapshot() for name, p in self.pipelines.items()},
+            send=self.dispatcher.snapshot() if self.dispatcher is not None else {},
+            queue=self.queue_depth(),
+            counters=counters,
+            uptime=time.monotonic() - self._started_at,
+            version=__version__,
+        )
+
+    def modem_statuses(self) -> dict[str, ModemStatus]:
+        """Return each configured modem's current status, by name."""
+        return {name: session.status for name, session in self.sessions.items()}
+
+    def queue_depth(self) -> int:
+        """Return how many send jobs are queued or being sent."""
+        if self.journal is None:
+            return 0
+        return len(self.journal.jobs({JobState.QUEUED, JobState.SENDING}))
+
+    def status_line(self) -> str:
+        """Return the sd_notify ``STATUS=`` text."""
+        return health.status_line(self.modem_statuses(), self.queue_depth())
+
+    # ------------------------------------------------------------------ composition
+    async def _start_modems(self) -> None:
+        for modem in self.config.modem:
+            self.sessions[modem.name] = ModemSession(wiring.session_config(modem))
+        names = list(self.sessions)
+        results = await asyncio.gather(
+            *(self.sessions[name].start() for name in names), return_exceptions=True
+        )
+        errors: list[BaseException] = []
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, BaseException):
+                errors.append(result)
+                log.warning(
+                    "modem.start_failed",
+                    modem=name,
+                    error=type(result).__name__,
+                    reason=str(result),
+                )
+            else:
+                self.active[name] = self.sessions[name]
+        if not self.active:
+            cancelled = [e for e in errors if isinstance(e, asyncio.CancelledError)]
+            raise cancelled[0] if cancelled else errors[0]
+
+    def _compose(self, journal: Journal) -> None:
+        config = self.config
+        limiter = wiring.rate_limiter(config.ratelimit)
+        now = self.clock()
+        horizon = wiring.history_horizon(config.ratelimit)
+        limiter.rebuild(journal.send_history(since=now - horizon), now)
+        self.dispatcher = Dispatcher(
+            journal=journal, sessions=self.active, settings=config.send, clock=self.clock
+        )
+        self.service = SendService(
+            journal=journal,
+            settings=config.send,
+            limiter=limiter,
+            dispatcher=self.dispatcher,
+            clock=self.clock,
+        )
+        self.relay = RelayServer(
+            wiring.relay_config(config),
+            access=wiring.access_control(config),
+            send=self.service,
+            status=self,
+            on_claim=self._claimed,
+        )
+        for name, session in self.active.items():
+            self.pipelines[name] = ReceivePipeline(
+                modem=name,
+                session=session,
+                journal=journal,
+                settings=config.receive,
+                on_code=self._offer,
+                on_report=self._report,
+                clock=self.clock,
+            )
+
+    def _spawn(self) -> None:
+        assert self.dispatcher is not None
+        self._task(self.dispatcher.run(), "send-dispatcher")
+        for name, pipeline in self.pipelines.items():
+            self._task(pipeline.run(), f"receive-{name}")
+        for name, session in self.sessions.items():
+            self._task(self._watch_state(name, session), f"state-{name}")
+
+    def _task(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks[task] = name
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopped:
+            return
+        exc = task.exception()
+        log.error(
+            "daemon.task_failed",
+            task=self._tasks.get(task, "?"),
+            error=type(exc).__name__ if exc else "returned",
+        )
+        if self._failure is None:
+            self._failure = exc or DaemonFailed(f"{self._tasks.get(task)} ended")
+        self._stop_requested.set()
+
+    def _healthy(self) -> bool:
+        """Return True while every long-running part is alive (gates WATCHDOG=1)."""
+        return self._failure is None and not any(t.done() for t in self._tasks)
+
+    # ------------------------------------------------------------------ callbacks
+    def _offer(self, record: CodeRecord) -> None:
+        if self.relay is not None:
+            self.relay.offer(record)
+
+    def _report(self, modem: str, report: StatusReport) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.on_status_report(modem, report)
+
+    def _claimed(self, record: CodeRecord) -> None:
+        """Journal the hand-out, so a restart never hands the same code out again."""
+        if self.journal is None or not isinstance(record.record_id, int):
+            return
+        self.journal.mark_claimed(record.record_id, now=self.clock(), claimant="relay")
+
+    def _purge(self) -> None:
+        if self.journal is None:
+            return
+        counts = self.journal.purge(self.clock())
+        log.info(
+            "journal.purged",
+            codes_expired=counts.codes_expired,
+            codes_deleted=counts.codes_deleted,
+            bodies_purged=counts.bodies_purged,
+        )
+
+    async def _watch_state(self, name: str, session: ModemSession) -> None:
+        last = session.status.state
+        while True:
+            current = await session.wait_for(_other_than(last))
+            last = current.state
+            log.info("modem.state", modem=name, state=last.value, reason=current.error)
+            self.notifier.status(self.status_line())
+            if not self._stopped and all(
+                s.status.state is SessionState.FAILED for s in self.active.values()
+            ):
+                log.error("daemon.no_modem_left")
+
+    # ------------------------------------------------------------------ teardown
+    async def _teardown(self, *, drain: float) -> None:
+        self._stopped = True
+        self._timers.cancel()
+        if self.relay is not None:
+            await self.relay.close()
+        if self.dispatcher is not None and drain > 0:
+            try:
+                async with asyncio.timeout(drain + 1.0):
+                    await self.dispatcher.drain(drain)
+            except TimeoutError:
+                log.warning("daemon.drain_timeout", seconds=drain)
+        for task in self._tasks:
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for session in self.sessions.values():
+            await session.stop()
+        if self.journal is not None:
+            self.journal.close()
+        self.notifier.close()
+
+
+def _other_than(state: SessionState) -> Callable[[ModemStatus], bool]:
+    return lambda status: status.state is not state

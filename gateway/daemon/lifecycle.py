@@ -1,0 +1,112 @@
+"""Signals and the daemon's life from start to exit code (house style §7).
+
+SIGTERM/SIGINT: stop (``STOPPING=1``, drain within a bound, unlink the socket), exit 0.
+SIGHUP: ``RELOADING=1``, re-read the configuration, swap allow-lists and access rules,
+``READY=1``; a broken file is logged and the running configuration kept. A signal during
+start-up aborts the start cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import structlog
+
+from gateway.config import Config, load
+from gateway.daemon.app import Gateway
+from gateway.errors import GatewayError
+from gateway.sdnotify import Notifier
+
+log = structlog.get_logger("gateway.daemon")
+
+#: Seconds the send queue gets to finish or record its in-flight job on SIGTERM.
+DRAIN_TIMEOUT = 10.0
+
+
+def reload_from(gateway: Gateway, path: Path) -> bool:
+    """Re-read ``path`` and apply it to ``gateway`` (the SIGHUP action).
+
+    Returns True when applied; False (logged, old configuration kept) when the file is
+    invalid. Tells the service manager ``RELOADING=1`` before and ``READY=1`` after.
+    """
+    notifier = gateway.notifier
+    notifier.notify(RELOADING=1, MONOTONIC_USEC=time.monotonic_ns() // 1000)
+    try:
+        gateway.reload(load(path))
+        applied = True
+    except GatewayError as exc:
+        log.error("daemon.reload_failed", error=str(exc))
+        applied = False
+    notifier.ready(gateway.status_line())
+    return applied
+
+
+async def serve(
+    gateway: Gateway,
+    *,
+    config_path: Path | None = None,
+    on_ready: Callable[[Gateway], Awaitable[None] | None] | None = None,
+    drain: float = DRAIN_TIMEOUT,
+) -> int:
+    """Start ``gateway``, serve until SIGTERM/SIGINT, stop; return the exit status.
+
+    0 after a signal, 1 when a part of the daemon failed. SIGHUP reloads from
+    ``config_path`` (ignored without one). Start-up errors propagate (after cleanup).
+    """
+    loop = asyncio.get_running_loop()
+    starting = asyncio.current_task()
+    started = False
+
+    def terminate() -> None:
+        if started:
+            gateway.request_stop()
+        elif starting is not None:
+            starting.cancel()
+
+    def hangup() -> None:
+        if started and config_path is not None:
+            reload_from(gateway, config_path)
+
+    signals = {signal.SIGTERM: terminate, signal.SIGINT: terminate, signal.SIGHUP: hangup}
+    for number, handler in signals.items():
+        loop.add_signal_handler(number, handler)
+    try:
+        try:
+            await gateway.start()
+        except asyncio.CancelledError:
+            if starting is not None:
+                starting.uncancel()
+            log.info("daemon.start_aborted")
+            return 0
+        started = True
+        if on_ready is not None:
+            result = on_ready(gateway)
+            if result is not None:
+                await result
+        try:
+            await gateway.serve_forever()
+            status = 0
+        except GatewayError as exc:
+            log.error("daemon.failed", error=str(exc))
+            status = 1
+        await gateway.stop(drain)
+        return status
+    finally:
+        for number in signals:
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(number)
+
+
+def run_config(path: Path, *, config: Config | None = None) -> int:
+    """Load ``path`` (unless ``config`` is given) and run the daemon in a new event loop.
+
+    Returns the exit status; raises :class:`ConfigError` for a bad file and the start-up
+    errors of :meth:`Gateway.start`.
+    """
+    loaded = config if config is not None else load(path)
+    return asyncio.run(serve(Gateway(loaded, notifier=Notifier()), config_path=path))

@@ -1,0 +1,91 @@
+"""The daemon's health as data: the ``status`` snapshot and the sd_notify ``STATUS=`` line.
+
+Pure functions over frozen snapshots (:class:`~gateway.modem.status.ModemStatus`, the
+pipelines' and dispatcher's counters), so the shapes are tested without a modem. The
+snapshot is what the relay's ``status`` operation returns (``StatusPort``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.modem.status import ModemStatus, SessionState
+
+#: TS 27.007 §7.2 +CREG <stat> values, as words for people.
+REGISTRATION = {
+    0: "not registered",
+    1: "home",
+    2: "searching",
+    3: "denied",
+    4: "unknown",
+    5: "roaming",
+}
+
+
+def signal_dbm(rssi: int | None) -> int | None:
+    """Return the +CSQ <rssi> as dBm (TS 27.007 §8.5: 0 is -113 dBm, 2 dB steps), or None."""
+    if rssi is None or not 0 <= rssi <= 31:
+        return None  # 99: not known or not detectable
+    return -113 + 2 * rssi
+
+
+def modem_entry(
+    name: str, status: ModemStatus, receive: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """Return one modem's section of the snapshot (JSON-serialisable)."""
+    identity = status.identity
+    return {
+        "name": name,
+        "device": status.device,
+        "state": status.state.value,
+        "signal": status.signal,
+        "signal_dbm": signal_dbm(status.signal),
+        "registration": REGISTRATION.get(status.registration)
+        if status.registration is not None
+        else None,
+        # AT+COPS? is not part of the initialisation; the operator stays unknown.
+        "operator": None,
+        "storage": list(status.memories),
+        "model": None if identity is None else f"{identity.manufacturer} {identity.model}",
+        "error": status.error,
+        "receive": dict(receive or {}),
+        "counters": {
+            "commands": status.counters.commands,
+            "timeouts": status.counters.timeouts,
+            "reconnects": status.counters.reconnects,
+            "inits": status.counters.inits,
+        },
+    }
+
+
+def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
+    """Return the one line ``systemctl status`` shows, e.g. ``modem0 ready (-73 dBm); queue 0``."""
+    parts = []
+    for name, status in modems.items():
+        text = f"{name} {status.state.value}"
+        dbm = signal_dbm(status.signal)
+        if status.state is SessionState.READY and dbm is not None:
+            text += f" ({dbm} dBm)"
+        parts.append(text)
+    return f"{', '.join(parts) or 'no modem'}; queue {queue}"
+
+
+def snapshot(
+    *,
+    modems: Mapping[str, ModemStatus],
+    receive: Mapping[str, Mapping[str, object]],
+    send: Mapping[str, object],
+    queue: int,
+    counters: Mapping[str, int],
+    uptime: float,
+    version: str,
+) -> dict[str, object]:
+    """Return the whole ``status`` snapshot: modems, queue depth, counters, uptime."""
+    return {
+        "version": version,
+        "uptime": round(uptime, 3),
+        "ready": any(s.state is SessionState.READY for s in modems.values()),
+        "modems": [modem_entry(name, s, receive.get(name)) for name, s in modems.items()],
+        "queue": {"depth": queue, **dict(send)},
+        "counters": dict(counters),
+    }
