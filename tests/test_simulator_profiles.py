@@ -194,6 +194,15 @@ COMMAND_WORDS = [
     b"A/",
     b"+CMSS=",
     b"Z",
+    b"\xb2",
+    b"\xff",
+    b"+CMGF=0",
+    b"+CSDH=1",
+    b"+CNMI=2,2",
+    b"+CNMA",
+    b"+CFUN=1,1",
+    b"+CSCA=",
+    b"+CMEE=2",
 ]
 
 
