@@ -517,3 +517,24 @@ def test_logs_never_contain_pin_or_pdu(tmp_path: Path) -> None:
     assert part.hex not in text
     assert captured
     assert captured[0] not in text
+
+
+def test_device_vanishing_during_recovery_is_waited_for(tmp_path: Path) -> None:
+    """If the port disappears while the watchdog recovers, the session waits for it."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        inits = session.status.counters.inits
+        modem.set_fault("silent")
+        await session.wait_for(lambda s: s.state is SessionState.RECOVERING, 10)
+        modem.unplug()
+        await session.wait_for(lambda s: s.state is SessionState.RECONNECTING, 10)
+        modem.clear_fault()
+        modem.replug()
+        status = await session.wait_for(
+            lambda s: s.state is SessionState.FAILED or ready_after(inits)(s), 15
+        )
+        assert status.state is SessionState.READY
+        assert status.counters.reopens >= 1
+
+    health = HealthConfig(interval=0.05, limit=2)
+    run(tmp_path, scenario, session_config=lambda d: config(d, health=health))

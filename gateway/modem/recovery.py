@@ -9,6 +9,7 @@ the watchdog escalates: reopen the port, then ``AT+CFUN=0``/``AT+CFUN=1`` (TS 27
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Protocol
 
 import structlog
@@ -123,6 +124,10 @@ class Supervisor:
             raise
         except ModemFault as exc:
             log.warning("modem.recover_failed", step="reopen", error=str(exc))
+            if not os.path.exists(self._channel.link.config.device):
+                # the device is gone (USB reset renumbering): wait for it instead
+                await self._reconnect(f"device vanished during recovery ({reason})")
+                return
         self._host.counters.radio_resets += 1
         log.warning("modem.recover", step="radio reset")
         try:
