@@ -77,9 +77,13 @@ class Sink:
     codes: list[CodeRecord] = field(default_factory=list)
     reports: list[tuple[str, StatusReport]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    failures: int = 0  # raise on this many first codes, like a consumer with a bug
 
     def code(self, record: CodeRecord) -> None:
         """on_code callback."""
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("consumer bug")
         self.codes.append(record)
         self._notify()
 
@@ -166,6 +170,7 @@ def run(
     modem: ModemConfig | None = None,
     settings: ReceiveSettings = SETTINGS,
     cnmi: tuple[str, ...] | None = None,
+    sink: Sink | None = None,
 ) -> None:
     """Run ``scenario`` against a simulator, a session, a journal and a pipeline."""
 
@@ -175,16 +180,16 @@ def run(
             handle = simulator.modems[0]
             session = ModemSession(session_config(handle.device, cnmi))
             journal = Journal(tmp_path / "journal.sqlite3")
-            sink = Sink()
+            collector = sink if sink is not None else Sink()
             pipeline = ReceivePipeline(
                 modem="m1",
                 session=session,
                 journal=journal,
                 settings=settings,
-                on_code=sink.code,
-                on_report=sink.report,
+                on_code=collector.code,
+                on_report=collector.report,
             )
-            rig = Rig(handle, session, journal, pipeline, sink, secrets)
+            rig = Rig(handle, session, journal, pipeline, collector, secrets)
             try:
                 await session.start()
                 rig.task = asyncio.create_task(pipeline.run())
@@ -446,8 +451,26 @@ def test_modem_restart_triggers_a_sweep(tmp_path: Path, leaks: set[str]) -> None
         assert record.code == "424242"
         snapshot = await rig.wait(count("sweeps", 2))
         assert snapshot["swept"] == 1
+        assert count("ignored.VendorNotice", 1)(snapshot)  # "SMS Ready": counted, not handled
 
     run(tmp_path, leaks, scenario, modem=ModemConfig(profile="sim800"))
+
+
+def test_a_failing_consumer_callback_does_not_stop_reception(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """on_code raising is counted and logged; the next SMS is still received and relayed."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #111222")
+        await rig.wait(count("callback_errors", 1))
+        rig.inject("@example.com #333444", sender="+15550001234")
+        (record,) = await rig.codes(1)
+        assert record.code == "333444"
+        assert [c.code for c in rig.journal.codes()] == ["111222", "333444"]
+        await rig.wait(count("deleted", 2))
+
+    run(tmp_path, leaks, scenario, sink=Sink(failures=1))
 
 
 # ----------------------------------------------------------------------------- kept messages

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.errors import UsageError
+from gateway.sms import Deliver
 
 GroupKey = tuple[str, int, int]
 
@@ -35,6 +36,21 @@ class Part:
             raise UsageError("part: need 1 <= sequence <= total")
         if self.reference is None and self.total != 1:
             raise UsageError("part: a multipart part needs its reference")
+
+    @classmethod
+    def of(cls, message: Deliver, *, pdu_id: int, received_at: float) -> Part:
+        """Return the part a decoded SMS-DELIVER is (its concatenation IE, if any)."""
+        concat = message.concat
+        return cls(
+            pdu_id=pdu_id,
+            sender=message.sender,
+            scts=message.scts,
+            text=message.text,
+            reference=concat.reference if concat else None,
+            total=concat.total if concat else 1,
+            sequence=concat.sequence if concat else 1,
+            received_at=received_at,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

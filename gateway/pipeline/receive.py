@@ -320,17 +320,7 @@ class ReceivePipeline:
             self._callback(self._on_report, self.modem, message)
             return 1, message
         self._count("parts")
-        concat = message.concat
-        part = Part(
-            pdu_id=recorded.id,
-            sender=message.sender,
-            scts=message.scts,
-            text=message.text,
-            reference=concat.reference if concat else None,
-            total=concat.total if concat else 1,
-            sequence=concat.sequence if concat else 1,
-            received_at=now,
-        )
+        part = Part.of(message, pdu_id=recorded.id, received_at=now)
         self._assembled(self._reassembler.add(part), now)
         return 1, message
 
@@ -343,19 +333,7 @@ class ReceivePipeline:
             message = self._decode(record.raw)
             if not isinstance(message, Deliver):
                 continue  # status reports were handed on when recorded
-            concat = message.concat
-            parts.append(
-                Part(
-                    pdu_id=record.id,
-                    sender=message.sender,
-                    scts=message.scts,
-                    text=message.text,
-                    reference=concat.reference if concat else None,
-                    total=concat.total if concat else 1,
-                    sequence=concat.sequence if concat else 1,
-                    received_at=record.received_at,
-                )
-            )
+            parts.append(Part.of(message, pdu_id=record.id, received_at=record.received_at))
         now = self._clock()
         for part in parts:
             self._assembled(self._reassembler.add(part), now)
