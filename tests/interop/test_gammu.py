@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -129,27 +130,36 @@ def test_deleteallsms_empties_the_inbox(modem: ThreadModemHandle, tmp_path: Path
     assert modem.stored("SM") == {}
 
 
-@pytest.mark.parametrize("profile", ["sim800", "e3372", "ec25"])
-def test_vendor_profiles(
-    make_modem: Callable[..., ThreadModemHandle], tmp_path: Path, profile: str
-) -> None:
-    """gammu picks each vendor's dialect: identify, send and list work in one session.
+def test_vendor_profiles(make_modem: Callable[..., ThreadModemHandle], tmp_path: Path) -> None:
+    """gammu picks each vendor's dialect: identify, send and list work in one session each.
 
-    The E3372-325 refuses AT+CPMS with fewer than three memories (field notes) and gammu
-    sends one, so there gammu cannot open the SMS folders: that is shown too.
+    The three sessions run at once (gammu mostly sleeps in its init). The E3372-325
+    refuses AT+CPMS with fewer than three memories (field notes) and gammu sends one, so
+    there gammu cannot open the SMS folders: that is shown too.
     """
-    modem = make_modem(profile)
-    modem.inject_sms("vendor check", sender="+15557654321")
-    config = peers.write_gammurc(tmp_path / "gammurc", device=modem.device)
-    script = f'identify\nsendsms TEXT {NUMBER} -text "via {profile}"\ngetallsms\n'
-    done: subprocess.CompletedProcess[str] = peers.run_gammu(config, "batch", stdin=script)
-    expected = get_profile(profile)
-    assert field(done.stdout, "IMEI") == [expected.imei]
-    assert expected.model in field(done.stdout, "Model")[0]
-    assert messages(modem.sent()) == [(NUMBER, f"via {profile}", 1)]
-    if profile == "e3372":
-        assert done.returncode != 0
-        assert "vendor check" not in done.stdout
-    else:
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "vendor check" in done.stdout
+    profiles = ("sim800", "e3372", "ec25")
+    modems = {p: make_modem(p) for p in profiles}
+
+    def session(profile: str) -> subprocess.CompletedProcess[str]:
+        modem = modems[profile]
+        modem.inject_sms("vendor check", sender="+15557654321")
+        log = tmp_path / f"gammu-{profile}.log"
+        config = peers.write_gammurc(tmp_path / f"gammurc-{profile}", device=modem.device, log=log)
+        script = f'identify\nsendsms TEXT {NUMBER} -text "via {profile}"\ngetallsms\n'
+        return peers.run_gammu(config, "batch", stdin=script)
+
+    with ThreadPoolExecutor(max_workers=len(profiles)) as pool:
+        results = dict(zip(profiles, pool.map(session, profiles), strict=True))
+    for profile, done in results.items():
+        expected = get_profile(profile)
+        assert field(done.stdout, "IMEI") == [expected.imei], profile
+        assert expected.model in field(done.stdout, "Model")[0]
+        assert messages(modems[profile].sent()) == [(NUMBER, f"via {profile}", 1)]
+        if profile == "e3372":
+            assert done.returncode != 0
+            assert "vendor check" not in done.stdout
+            debug = (tmp_path / "gammu-e3372.log").read_text(errors="replace")
+            assert re.search(r'1 "AT\+CPMS="ME""\n[^\n]* 2 "\+CMS ERROR: 302"', debug)
+        else:
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "vendor check" in done.stdout
