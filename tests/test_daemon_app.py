@@ -1,0 +1,147 @@
+"""The composed gateway in-process on the simulator: WebOTP get semantics, claims, status."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gateway.client import AsyncClient, Forbidden
+from gateway.config import AccessRule, Config, ModemSettings
+from gateway.daemon import Gateway
+from gateway.daemon.simulate import SimulatedSetup
+from gateway.errors import GatewayError
+from gateway.modem.status import SessionState
+from gateway.testing import AsyncGatewayHandle, running_gateway, simulated_gateway
+
+ORIGIN = "example.com"
+
+
+def no_grace(config: Config) -> Config:
+    """Codes count only when they arrive after the request (the WebOTP rule, no grace)."""
+    return replace(config, receive=replace(config.receive, grace_window=0.0))
+
+
+def scenario(
+    tmp_path: Path,
+    body: Callable[[AsyncGatewayHandle], Awaitable[None]],
+    configure: Callable[[Config], Config] = no_grace,
+) -> None:
+    """Run ``body`` against a gateway on a simulated modem, in one event loop."""
+
+    async def main() -> None:
+        async with simulated_gateway(tmp_path, configure=configure) as gw:
+            await body(gw)
+
+    asyncio.run(main())
+
+
+async def codes_seen(gw: AsyncGatewayHandle, count: int) -> None:
+    """Wait until the receive pipeline has turned ``count`` SMS into codes."""
+    await gw.gateway.pipelines["sim0"].wait_for(lambda s: s.get("codes") == count, 10)
+
+
+def test_get_ignores_codes_from_before_the_request(tmp_path: Path) -> None:
+    """A code that arrived before the get (no grace window) does not resolve it; the next does."""
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        gw.modem.inject_sms(f"@{ORIGIN} #111111")
+        await codes_seen(gw, 1)
+        async with AsyncClient(gw.socket) as client:
+            waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
+            await client.status()  # processed after the get: it is pending now
+            gw.modem.inject_sms(f"@{ORIGIN} #222222")
+            assert (await waiting).code == "222222"
+
+    scenario(tmp_path, body)
+
+
+def test_concurrent_gets_get_different_codes(tmp_path: Path) -> None:
+    """Two pending gets for one origin receive one code each, oldest get first."""
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        async with AsyncClient(gw.socket) as first, AsyncClient(gw.socket) as second:
+            one = asyncio.create_task(first.get(ORIGIN, timeout=10))
+            await first.status()
+            two = asyncio.create_task(second.get(ORIGIN, timeout=10))
+            await second.status()
+            gw.modem.inject_sms(f"@{ORIGIN} #333333")
+            gw.modem.inject_sms(f"@{ORIGIN} #444444")
+            assert [(await one).code, (await two).code] == ["333333", "444444"]
+        journal = gw.gateway.journal
+        assert journal is not None
+        assert all(c.claimed_by == "relay" for c in journal.codes(origin=ORIGIN))
+
+    scenario(tmp_path, body)
+
+
+def test_status_snapshot(tmp_path: Path) -> None:
+    """The snapshot names the modem, its state, network, storage, queue depth and uptime."""
+    with running_gateway(tmp_path) as gw, gw.client() as client:
+        status = client.status()
+    modem = status["modems"][0]  # type: ignore[index]
+    assert modem["name"] == "sim0"
+    assert modem["state"] == "ready"
+    assert modem["registration"] == "home"
+    assert "SM" in modem["storage"]
+    assert status["queue"]["depth"] == 0  # type: ignore[index]
+    assert status["ready"] is True
+    assert status["uptime"] >= 0  # type: ignore[operator]
+
+
+def test_reload_swaps_access_rules(tmp_path: Path) -> None:
+    """reload(): a get refused under the old rules is served under the new ones."""
+    status_only = (AccessRule(users=("0",), operations=("status",)),)
+
+    def restricted(config: Config) -> Config:
+        config = no_grace(config)
+        return replace(config, relay=replace(config.relay, access=status_only))
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        async with AsyncClient(gw.socket) as client:
+            with pytest.raises(Forbidden):
+                await client.get(ORIGIN, timeout=5)
+            wide = AccessRule(users=("0",), operations=("get", "status"), origins=("*",))
+            config = gw.gateway.config
+            gw.gateway.reload(replace(config, relay=replace(config.relay, access=(wide,))))
+            waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
+            await client.status()
+            gw.modem.inject_sms(f"@{ORIGIN} #555555")
+            assert (await waiting).code == "555555"
+        assert gw.gateway.relay is not None
+        assert gw.gateway.relay.access.denials["get"] == 1
+
+    scenario(tmp_path, body, restricted)
+
+
+def test_one_modem_down_at_start_is_tolerated(tmp_path: Path) -> None:
+    """With two modems, one missing port is logged and shown failed; the other serves."""
+
+    def two(config: Config) -> Config:
+        gone = ModemSettings(name="gone", device=str(tmp_path / "no-such-port"))
+        return replace(config, modem=(*config.modem, gone))
+
+    with running_gateway(tmp_path, configure=two) as gw:
+        statuses = gw.gateway.modem_statuses()
+        assert statuses["sim0"].state is SessionState.READY
+        assert statuses["gone"].state is SessionState.FAILED
+        assert list(gw.gateway.active) == ["sim0"]
+        assert gw.status()["modems"][1]["state"] == "failed"  # type: ignore[index]
+
+
+def test_start_fails_cleanly_without_a_modem(tmp_path: Path) -> None:
+    """No modem comes up: start() raises the modem's error and leaves no socket behind."""
+    setup = SimulatedSetup.in_directory(tmp_path)
+    config = setup.config()
+    config = replace(config, modem=(replace(config.modem[0], device=str(tmp_path / "none")),))
+
+    async def main() -> None:
+        gateway = Gateway(config)
+        with pytest.raises(GatewayError):
+            await gateway.start()
+
+    asyncio.run(main())
+    assert not setup.socket.exists()
