@@ -368,3 +368,29 @@ def test_error_answer_to_probe_reprobes_after_drain_without_stall() -> None:
     assert engine.data_to_send() == PROBE
     engine.feed(b"\r\nOK\r\n", 0.3)
     assert engine.timeout(0.3 + FAST.drain) == [Resynced(probes=2)]
+
+
+def test_command_repr_hides_pin_and_body() -> None:
+    """A command's repr never shows a secret argument or the PDU body."""
+    pin = Command(text='AT+CPIN="1234"', kind=Kind.SIM, secret=True)
+    assert "1234" not in repr(pin)
+    assert pin.log_text == "AT+CPIN=<redacted>"
+    assert CMGS.body is not None
+    assert CMGS.body not in repr(CMGS)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"text": "ATD123\r"},
+        {"text": "hello"},
+        {"text": "AT+CMGS=5", "kind": Kind.SEND},
+        {"text": "AT+CMGS=5", "kind": Kind.SEND, "body": "xyz"},
+        {"text": "AT", "body": "00"},
+        {"text": "AT+CSQ", "prefixes": ("+CSQ:",)},
+    ],
+)
+def test_invalid_commands_are_refused(kwargs: dict[str, object]) -> None:
+    """Commands with control characters, bad bodies or bad prefixes cannot be built."""
+    with pytest.raises(AtUsageError):
+        Command(**kwargs)  # type: ignore[arg-type]

@@ -81,6 +81,11 @@ class Command:
         if self.body is not None and not _HEX.fullmatch(self.body):
             raise AtUsageError("a command body must be PDU hex")
 
+    def __repr__(self) -> str:
+        # never the PIN or the PDU body, whatever ends up printing a command
+        body = ", body=<redacted>" if self.body is not None else ""
+        return f"Command(text={self.log_text!r}, kind={self.kind.value}{body})"
+
     @property
     def log_text(self) -> str:
         """The command as it may appear in logs (secret arguments masked)."""

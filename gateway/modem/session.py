@@ -39,6 +39,8 @@ from gateway.modem.storage import (
 
 log = structlog.get_logger(__name__)
 
+#: events kept for a consumer that does not read; beyond it the oldest are dropped
+EVENT_BACKLOG = 10_000
 _MEMORY = re.compile(r"[A-Z]{2}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
@@ -97,7 +99,7 @@ class ModemSession:
         self._signal: int | None = None
         self._selected: str | None = None
         self._pin_rejected = False
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._storage = asyncio.Lock()
@@ -406,7 +408,7 @@ class ModemSession:
             log.info("modem.restarted", notice=urc.tag)
             if self._state is not SessionState.STARTING:
                 self._supervisor.trouble("reboot", urc.tag)
-        self._events.put_nowait(urc)
+        self._publish(urc)
         self._notify()
 
     def _on_notice(self, event: Event) -> None:
@@ -437,9 +439,15 @@ class ModemSession:
         if state is self._state:
             return
         self._state = state
-        self._events.put_nowait(StateChanged(state=state, reason=reason))
+        self._publish(StateChanged(state=state, reason=reason))
         log.info("modem.state", state=state.value, reason=reason)
         self._notify()
+
+    def _publish(self, event: Event) -> None:
+        if self._events.full():
+            self._events.get_nowait()
+            self.counters.dropped_events += 1
+        self._events.put_nowait(event)
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()

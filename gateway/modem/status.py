@@ -50,6 +50,7 @@ class Counters:
     radio_resets: int = 0
     busy_retries: int = 0
     pings: int = 0
+    dropped_events: int = 0  # URC/state events dropped: nobody read the stream
 
     def snapshot(self) -> CounterSnapshot:
         """Return a frozen copy."""
@@ -75,6 +76,7 @@ class CounterSnapshot:
     radio_resets: int = 0
     busy_retries: int = 0
     pings: int = 0
+    dropped_events: int = 0  # URC/state events dropped: nobody read the stream
 
     def __post_init__(self) -> None:
         if any(getattr(self, f.name) < 0 for f in fields(self)):
