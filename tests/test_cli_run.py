@@ -1,0 +1,110 @@
+"""``otp-gateway run``: --simulate end to end with CLI clients, and one-line start errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import cli, spawn, wait_pending_gets
+from daemon_helpers import write_config
+
+from gateway.simulator import ModemConfig, SimulatorThread
+
+CODE = "602214"
+
+
+@pytest.fixture
+def simulated() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """``otp-gateway run --simulate`` running; yields it and the paths from its banner."""
+    process = spawn("run", "--simulate", "--origin", "shop.example")
+    assert process.stdout is not None
+    paths: dict[str, str] = {}
+    for line in process.stdout:  # blocks until the daemon prints: its ready signal
+        key, _, value = line.strip().partition(": ")
+        if key in ("socket", "simulator", "state", "origins"):
+            paths[key] = value.strip()
+        if line.startswith("Stop with"):
+            break
+    try:
+        yield process, paths
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[str, str]]) -> None:
+    """run --simulate: receive prints the code after simulator inject; send reaches the network."""
+    daemon, paths = simulated
+    assert paths["origins"] == "example.com, shop.example"
+    socket, control = paths["socket"], paths["simulator"]
+    receiver = spawn("receive", "--socket", socket, "--origin", "example.com", "--timeout", "30")
+    wait_pending_gets(Path(socket), 1)
+    injected = cli(
+        "simulator", "inject", "--control", control, f"Code {CODE}\n\n@example.com #{CODE}"
+    )
+    assert injected.returncode == 0, injected.stderr
+    out, err = receiver.communicate(timeout=30)
+    assert (receiver.returncode, out, err) == (0, f"{CODE}\n", "")
+
+    sent = cli("send", "--socket", socket, "+15557654321", "--origin", "shop.example",
+               "--code", "731904", "--wait", "sent", "--json")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    statuses = [json.loads(line)["status"] for line in sent.stdout.splitlines()]
+    assert statuses[-1] == "sent"
+    network = json.loads(cli("simulator", "sent", "--control", control).stdout)
+    assert network[-1]["number"] == "+15557654321"
+    assert network[-1]["text"].endswith("@shop.example #731904")
+
+    status = cli("status", "--socket", socket, "--json")
+    assert json.loads(status.stdout)["modems"][0]["state"] == "ready"
+    assert "sim0" in cli("status", "--socket", socket).stdout
+
+    daemon.send_signal(signal.SIGTERM)
+    _, logs = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    assert CODE not in logs
+    assert "731904" not in logs
+    assert not Path(socket).exists()
+
+
+def test_config_error_is_one_line(tmp_path: Path) -> None:
+    """An invalid configuration: one line naming the key on stderr, exit status 2."""
+    bad = tmp_path / "gateway.toml"
+    bad.write_text('[[modem]]\ndevice = "/dev/ttyUSB0"\nbaudrate = "fast"\n', encoding="utf-8")
+    result = cli("run", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "modem[0].baudrate" in result.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    """A config path that does not exist is a configuration error (exit 2), not a traceback."""
+    result = cli("run", "--config", str(tmp_path / "absent.toml"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_port_is_one_line(tmp_path: Path) -> None:
+    """The modem port is not there: one line, exit status 1, no socket left behind."""
+    config = write_config(tmp_path, tmp_path / "no-modem")
+    result = cli("run", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "no-modem" in result.stderr
+    assert not (tmp_path / "gw.sock").exists()
+
+
+def test_wrong_pin_is_one_line(tmp_path: Path) -> None:
+    """A wrong SIM PIN: one line, exit status 1, and the PIN is not printed."""
+    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin="2468")]):
+        config = write_config(tmp_path, tmp_path / "modem", pin="8642")
+        result = cli("run", "--config", str(config))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "PIN" in result.stderr
+    assert "8642" not in result.stderr + result.stdout
