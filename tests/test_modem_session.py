@@ -13,7 +13,7 @@ import structlog.testing
 
 from gateway.at import AtTimeout, CmeError, Timeouts, bare, query
 from gateway.at.events import Event, NewMessage, NewReport, RoutedReport, Urc, VendorNotice
-from gateway.errors import ModemFault
+from gateway.errors import ModemFault, UsageError
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig, Initialiser, PinRequired, WrongPin
 from gateway.modem.link import LinkConfig, LinkDown
@@ -538,3 +538,35 @@ def test_device_vanishing_during_recovery_is_waited_for(tmp_path: Path) -> None:
 
     health = HealthConfig(interval=0.05, limit=2)
     run(tmp_path, scenario, session_config=lambda d: config(d, health=health))
+
+
+def test_concurrent_sends_are_serialised(tmp_path: Path) -> None:
+    """Ten sends started at once all succeed; no body is mixed with a command."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        texts = [f"@example.com #{n:06d}" for n in range(10)]
+        parts = [encode_submit("+15551234567", text)[0] for text in texts]
+        references = await asyncio.gather(*(session.send_pdu(p.hex, p.tpdu_length) for p in parts))
+        sent = modem.sent()
+        assert sorted(m.text for m in sent) == texts
+        assert sorted(m.reference for m in sent) == sorted(references)
+
+    run(tmp_path, scenario)
+
+
+def test_restart_after_stop_and_double_start_refused(tmp_path: Path) -> None:
+    """A stopped session starts again; starting a running one is a usage error."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        with pytest.raises(UsageError):
+            await session.start()
+        await session.stop()
+        await session.start()
+        assert session.status.state is SessionState.READY
+        assert (await session.command(bare("AT+CGSN"))).lines == ("867856030000001",)
+        modem.unplug()  # the new supervisor handles trouble
+        await session.wait_for(lambda s: s.state is SessionState.RECONNECTING, 5)
+        modem.replug()
+        await session.wait_for(lambda s: s.state is SessionState.READY, 10)
+
+    run(tmp_path, scenario)

@@ -129,8 +129,12 @@ class ModemSession:
 
         Raises PortBusy/LinkError, SimError (PinRequired, WrongPin, SimLocked),
         RegistrationTimeout, AtTimeout or a typed AT error; the port is closed then.
+        Raises UsageError if the session is already running.
         """
+        if self._state not in (SessionState.STOPPED, SessionState.FAILED):
+            raise UsageError(f"modem session already {self._state.value}")
         self._stopping.clear()
+        self._supervisor = Supervisor(self, self._channel, self._stopping)
         self.set_state(SessionState.STARTING)
         try:
             await self._channel.open()
