@@ -276,7 +276,7 @@ class Dispatcher:
             cme=judgement.cme,
         )
         if moved.state is JobState.QUEUED:
-            self._push(moved)
+            self._queue.push(moved.id, not_before=moved.not_before, expires_at=moved.expires_at)
         else:
             self._progress.pop(record.id, None)
 
