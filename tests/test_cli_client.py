@@ -1,0 +1,129 @@
+"""``otp-gateway send | receive | status`` as subprocesses against a real gateway."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cli_helpers import cli, spawn, wait_pending_gets
+
+from gateway.client import Client
+from gateway.config import AccessRule, Config
+from gateway.testing import running_gateway
+
+
+def status_only(config: Config) -> Config:
+    """Root may ask for status and nothing else."""
+    rule = AccessRule(users=("0",), operations=("status",))
+    return replace(config, relay=replace(config.relay, access=(rule,)))
+
+
+def test_receive_json(tmp_path: Path) -> None:
+    """receive --json prints the whole code record as one JSON object."""
+    with running_gateway(tmp_path) as gw:
+        receiver = spawn("receive", "--socket", str(gw.socket), "--origin", "EXAMPLE.com", "--json")
+        wait_pending_gets(gw.socket, 1)
+        gw.modem.inject_sms("@example.com #246810", sender="+15551230000")
+        out, err = receiver.communicate(timeout=30)
+    assert receiver.returncode == 0, err
+    record = json.loads(out)
+    assert (record["origin"], record["code"], record["sender"]) == (
+        "example.com",
+        "246810",
+        "+15551230000",
+    )
+
+
+def test_receive_follow_prints_each_code(tmp_path: Path) -> None:
+    """receive --follow prints every code for the origin as it arrives, one per line."""
+    with running_gateway(tmp_path, origins=["other.example"]) as gw:
+        follower = spawn(
+            "receive", "--socket", str(gw.socket), "--origin", "example.com", "--follow"
+        )
+        assert follower.stdout is not None
+        with gw.client() as probe:
+            codes = probe.subscribe()
+            while _subscriptions(gw.socket) < 2:  # the follower's subscription is in place
+                continue
+            gw.modem.inject_sms("@other.example #999999")
+            gw.modem.inject_sms("@example.com #135790")
+            gw.modem.inject_sms("@example.com #975310")
+            assert [next(codes).code for _ in range(3)] == ["999999", "135790", "975310"]
+        lines = [follower.stdout.readline(), follower.stdout.readline()]
+        follower.kill()
+        follower.communicate(timeout=30)
+    assert lines == ["135790\n", "975310\n"]
+
+
+def _subscriptions(socket: Path) -> int:
+    """Return how many subscriptions the gateway holds."""
+    with Client(socket) as client:
+        relay = client.status()["relay"]
+    assert isinstance(relay, dict)
+    return int(relay["subscriptions"])
+
+
+def test_exit_status_timeout(tmp_path: Path) -> None:
+    """No code in time: one line on stderr, exit status 3, nothing on stdout."""
+    with running_gateway(tmp_path) as gw:
+        result = cli("receive", "--socket", str(gw.socket), "--origin", "example.com",
+                     "--timeout", "0.2")  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr.count("\n")) == (3, "", 1)
+
+
+def test_exit_status_forbidden(tmp_path: Path) -> None:
+    """A peer without get permission: exit 4 for receive, 4 for send; status still works."""
+    with running_gateway(tmp_path, configure=status_only) as gw:
+        sock = str(gw.socket)
+        receive = cli("receive", "--socket", sock, "--origin", "example.com", "--timeout", "5")
+        send = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
+        status = cli("status", "--socket", sock, "--json")
+    assert receive.returncode == 4
+    assert "not allowed" in receive.stderr
+    assert send.returncode == 4
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["relay"]["denials"] == {"get": 1, "send": 1}
+
+
+def test_exit_status_unavailable(tmp_path: Path) -> None:
+    """Nobody listening: exit status 5 with one line; the socket can come from the environment."""
+    result = cli("status", "--socket", str(tmp_path / "nothing.sock"))
+    assert result.returncode == 5
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_send_prints_the_job_id(tmp_path: Path) -> None:
+    """send without --wait prints just the job id; a refused number is exit 1, one line."""
+    with running_gateway(tmp_path) as gw:
+        sock = str(gw.socket)
+        queued = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
+        refused = cli("send", "--socket", sock, "+33612345678", "--origin", "example.com")
+        gw.modem.wait_sent(1)
+    assert queued.returncode == 0
+    assert queued.stdout.startswith("j-")
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["send", "receive", "status", "run", "demo"])
+def test_help_has_examples(command: str) -> None:
+    """Every command's --help shows examples (and the client ones their exit statuses)."""
+    result = cli(command, "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout
+    if command in ("send", "receive", "status"):
+        assert "3 timeout, 4 forbidden, 5 gateway unavailable" in result.stdout
+
+
+def test_send_wait_follows_the_job(tmp_path: Path) -> None:
+    """send --wait sent prints each status until sent, as text."""
+    with running_gateway(tmp_path) as gw:
+        result = cli("send", "--socket", str(gw.socket), "+15557654321", "--origin",
+                     "example.com", "--wait", "sent")  # fmt: skip
+        sent = gw.modem.sent()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(" sent")
+    assert len(sent) == 1
