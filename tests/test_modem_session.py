@@ -421,6 +421,7 @@ def test_pin_required_without_configured_pin(tmp_path: Path) -> None:
         with pytest.raises(PinRequired):
             await session.start()
         assert session.status.state is SessionState.FAILED
+        assert session.status.sim == "SIM PIN"
         assert modem.state()["pin_attempts_left"] == 3
 
     run(tmp_path, scenario, modem=ModemConfig(pin="1234"), start=False)

@@ -96,6 +96,7 @@ class ModemSession:
         self._result: InitResult | None = None
         self._identity: ModemIdentity | None = None
         self._registration: int | None = None
+        self._sim: str | None = None
         self._signal: int | None = None
         self._selected: str | None = None
         self._pin_rejected = False
@@ -179,6 +180,7 @@ class ModemSession:
             state=self._state,
             device=self.config.link.device,
             identity=self._identity,
+            sim=self._sim,
             registration=self._registration,
             signal=self._signal,
             memories=result.read_memories if result else (),
@@ -353,6 +355,8 @@ class ModemSession:
             self.counters.busy_retries += 1
         elif key == "identity" and isinstance(value, ModemIdentity):
             self._identity = value
+        elif key == "sim":
+            self._sim = value if isinstance(value, str) else None
         elif key == "registration":
             self._registration = value if isinstance(value, int) else None
         self._notify()

@@ -90,6 +90,7 @@ class ModemStatus:
     state: SessionState
     device: str
     identity: ModemIdentity | None = None
+    sim: str | None = None  # last +CPIN state (READY, SIM PIN, SIM PUK...)
     registration: int | None = None  # last +CREG/+CEREG <stat> (1 home, 5 roaming)
     signal: int | None = None  # last +CSQ <rssi> (0-31, 99 unknown)
     memories: tuple[str, ...] = ()  # read memories to sweep (AT+CPMS=? first slot)
