@@ -1,0 +1,83 @@
+"""Settings mapped to component configurations, and the status shapes (pure functions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import AccessRule, Config, ConfigError, ModemSettings, RateLimitSettings
+from gateway.daemon import status, wiring
+from gateway.log import Secret
+from gateway.modem.status import ModemStatus, SessionState
+from gateway.ratelimit import Rate
+from gateway.relay.access import Peer, Permission
+
+
+def test_session_config_maps_the_modem_table(tmp_path: Path) -> None:
+    """Device, speed, flow control, timeouts, health interval and PIN reach the session."""
+    pin_file = tmp_path / "pin"
+    pin_file.write_text("4321\n", encoding="ascii")
+    modem = ModemSettings(
+        name="m",
+        device="/dev/ttyUSB2",
+        baudrate=9600,
+        flow_control="rtscts",
+        pin_file=pin_file,
+        command_timeout=4.0,
+        send_timeout=30.0,
+        health_interval=15.0,
+    )
+    config = wiring.session_config(modem)
+    assert (config.link.device, config.link.baudrate) == ("/dev/ttyUSB2", 9600)
+    assert (config.link.rtscts, config.link.xonxoff) == (True, False)
+    assert (config.timeouts.quick, config.timeouts.prompt, config.timeouts.body) == (4, 4, 30)
+    assert config.health.interval == 15.0
+    assert config.init.pin == "4321"
+
+
+def test_session_config_unreadable_pin_file(tmp_path: Path) -> None:
+    """A pin_file that cannot be read is a configuration error naming the modem."""
+    modem = ModemSettings(name="m", device="/dev/x", pin_file=tmp_path / "absent")
+    with pytest.raises(ConfigError, match="modem 'm' pin_file"):
+        wiring.session_config(modem)
+
+
+def test_access_rules_and_relay_config() -> None:
+    """[[relay.access]] tables become deny-by-default rules; the grace window reaches the relay."""
+    config = Config(
+        modem=(ModemSettings(name="m", device="/dev/x", pin=Secret("1234")),),
+    )
+    rules = (AccessRule(users=("shop",), operations=("get",), origins=("shop.example",)),)
+    config = Config(modem=config.modem, relay=type(config.relay)(access=rules))
+    access = wiring.access_control(config)
+    shop = Peer(uid=1000, gid=1000, pid=1, user="shop")
+    assert access.allowed(shop, Permission.GET, "shop.example")
+    assert not access.allowed(shop, Permission.GET, "bank.example")
+    assert not access.allowed(shop, Permission.SEND, "shop.example")
+    assert wiring.relay_config(config).grace == config.receive.grace_window
+
+
+def test_history_horizon_covers_the_longest_limit() -> None:
+    """The limiter replays as much history as its longest window."""
+    limits = RateLimitSettings(per_number=(Rate(count=10, period=86400.0),), per_origin=())
+    assert wiring.history_horizon(limits) == 86400.0
+    assert wiring.history_horizon(RateLimitSettings(per_number=(), per_origin=())) == 60.0
+
+
+@pytest.mark.parametrize(
+    ("rssi", "dbm"), [(0, -113), (20, -73), (31, -51), (99, None), (None, None)]
+)
+def test_signal_dbm(rssi: int | None, dbm: int | None) -> None:
+    """+CSQ <rssi> is shown in dBm (TS 27.007 §8.5); 99 means unknown."""
+    assert status.signal_dbm(rssi) == dbm
+
+
+def test_status_line() -> None:
+    """The STATUS= line names each modem's state (and signal when ready) and the queue."""
+    modems = {
+        "a": ModemStatus(state=SessionState.READY, device="/dev/a", signal=20),
+        "b": ModemStatus(state=SessionState.RECONNECTING, device="/dev/b"),
+    }
+    assert status.status_line(modems, 3) == "a ready (-73 dBm), b reconnecting; queue 3"
+    assert status.status_line({}, 0) == "no modem; queue 0"
