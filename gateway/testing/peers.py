@@ -18,10 +18,10 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Literal
 
 from gateway.errors import UsageError
@@ -62,15 +62,25 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C.UTF-8"}
 
 
-def render_config(template: str, *, device: str, spool: Path) -> str:
-    """Return peer config ``template`` with @DEVICE@ and @SPOOL@ filled in; raise PeerError."""
+def render_config(
+    template: str, *, device: str, spool: Path, settings: Mapping[str, str] = MappingProxyType({})
+) -> str:
+    """Return peer config ``template`` with @DEVICE@ and @SPOOL@ filled in; raise PeerError.
+
+    ``settings`` are appended as ``key = value`` lines, so they land in the template's
+    last section: ``[smsd]`` for gammu-smsd, the modem's ``[GSM1]`` for smstools.
+    """
     if template not in TEMPLATES:
         raise PeerError(f"unknown peer config {template!r}; one of {TEMPLATES}")
     for value in (device, str(spool)):
         if not value or any(c in value for c in "\r\n"):
             raise PeerError(f"device and spool must be one-line paths, got {value!r}")
+    for key, value in settings.items():
+        if not key.isidentifier() or any(c in value for c in "\r\n"):
+            raise PeerError(f"bad peer setting {key!r} = {value!r}")
     text = (CONFIG_DIR / template).read_text(encoding="utf-8")
-    return text.replace("@DEVICE@", device).replace("@SPOOL@", str(spool))
+    text = text.replace("@DEVICE@", device).replace("@SPOOL@", str(spool))
+    return text + "".join(f"{key} = {value}\n" for key, value in settings.items())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,8 +108,18 @@ class Spool:
             return []
 
 
-def prepare_spool(peer: Peer, root: Path, *, device: str, template: str) -> Spool:
-    """Create the spool directories, event script and config under ``root``; return them."""
+def prepare_spool(
+    peer: Peer,
+    root: Path,
+    *,
+    device: str,
+    template: str,
+    settings: Mapping[str, str] = MappingProxyType({}),
+) -> Spool:
+    """Create the spool directories, event script and config under ``root``; return them.
+
+    Raises PeerError for an unknown template or a bad setting.
+    """
     root = root.absolute()
     names = LAYOUT[peer]
     for name in names:
@@ -108,7 +128,9 @@ def prepare_spool(peer: Peer, root: Path, *, device: str, template: str) -> Spoo
     script.write_text(EVENT_SCRIPT, encoding="utf-8")
     script.chmod(0o755)
     config = root / ("smsdrc" if peer == "gammu-smsd" else "smsd.conf")
-    config.write_text(render_config(template, device=device, spool=root), encoding="utf-8")
+    config.write_text(
+        render_config(template, device=device, spool=root, settings=settings), encoding="utf-8"
+    )
     incoming, outgoing, sent, failed = (root / n for n in names[:4])
     return Spool(
         root=root,
@@ -253,15 +275,33 @@ class PeerProcess:
         self.stop()
 
 
-def gammu_smsd(device: str, root: Path, *, template: str = "smsdrc.fast1s") -> PeerProcess:
-    """Return (not started) gammu-smsd on ``device``, files backend, spool under ``root``."""
-    spool = prepare_spool("gammu-smsd", root, device=device, template=template)
+def gammu_smsd(
+    device: str,
+    root: Path,
+    *,
+    template: str = "smsdrc.fast1s",
+    settings: Mapping[str, str] = MappingProxyType({}),
+) -> PeerProcess:
+    """Return (not started) gammu-smsd on ``device``, files backend, spool under ``root``.
+
+    ``settings`` extend the ``[smsd]`` section; raises PeerError for bad ones.
+    """
+    spool = prepare_spool("gammu-smsd", root, device=device, template=template, settings=settings)
     return PeerProcess(["gammu-smsd", "-c", str(spool.config)], spool=spool)
 
 
-def smstools(device: str, root: Path, *, template: str = "smstools.fast.conf") -> PeerProcess:
-    """Return (not started) smstools' smsd in the foreground on ``device``, spool in ``root``."""
-    spool = prepare_spool("smsd", root, device=device, template=template)
+def smstools(
+    device: str,
+    root: Path,
+    *,
+    template: str = "smstools.fast.conf",
+    settings: Mapping[str, str] = MappingProxyType({}),
+) -> PeerProcess:
+    """Return (not started) smstools' smsd in the foreground on ``device``, spool in ``root``.
+
+    ``settings`` extend the modem's ``[GSM1]`` section; raises PeerError for bad ones.
+    """
+    spool = prepare_spool("smsd", root, device=device, template=template, settings=settings)
     return PeerProcess(["smsd", "-t", "-c", str(spool.config)], spool=spool)
 
 

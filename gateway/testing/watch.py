@@ -14,39 +14,37 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from gateway.testing.peers import PeerError
 
 IN_CLOSE_WRITE = 0x00000008
+IN_CLOSE_NOWRITE = 0x00000010
+IN_OPEN = 0x00000020
 IN_MOVED_TO = 0x00000080
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (+ name)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class DirectoryWatch:
-    """Names of files completed in one directory: closed after writing, or renamed in.
+class _Watch:
+    """One inotify watch on ``path``; subclasses record the events they care about."""
 
-    Files already there when the watch starts count as completed. Use as a context
-    manager around the action that makes the peer write.
-    """
+    mask = 0
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._fd = -1
-        self._completed: dict[str, None] = {}  # ordered set of names
 
-    def __enter__(self) -> DirectoryWatch:
+    def __enter__(self) -> Self:
         fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
             raise PeerError(f"inotify_init1 failed: {os.strerror(ctypes.get_errno())}")
-        mask = IN_CLOSE_WRITE | IN_MOVED_TO
-        if _libc.inotify_add_watch(fd, os.fsencode(self.directory), mask) < 0:
+        if _libc.inotify_add_watch(fd, os.fsencode(self.path), self.mask) < 0:
             err = ctypes.get_errno()
             os.close(fd)
-            raise PeerError(f"cannot watch {self.directory}: {os.strerror(err)}")
+            raise PeerError(f"cannot watch {self.path}: {os.strerror(err)}")
         self._fd = fd
-        # listed after the watch exists: a file cannot slip between the two
-        self._completed.update(dict.fromkeys(sorted(p.name for p in self.directory.iterdir())))
+        self._started()
         return self
 
     def __exit__(
@@ -58,6 +56,68 @@ class DirectoryWatch:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def _started(self) -> None:
+        """Hook run once the watch exists."""
+
+    def _event(self, mask: int, name: str) -> None:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        return str(self.path)
+
+    def wait_until(self, condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+        """Return once ``condition()`` holds, re-checked after every batch of events.
+
+        Raises PeerError naming ``what`` and what was seen after ``timeout`` seconds.
+        """
+        if self._fd < 0:
+            raise PeerError("watch not started (use it as a context manager)")
+        deadline = time.monotonic() + timeout
+        while not condition():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._fd], [], [], remaining)[0]:
+                raise PeerError(f"no {what} after {timeout} s: {self._describe()}")
+            self._read_events()
+
+    def _read_events(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return
+        offset = 0
+        while offset < len(data):
+            _, mask, _, length = _EVENT.unpack_from(data, offset)
+            start = offset + _EVENT.size
+            name = data[start : start + length].rstrip(b"\0")
+            offset = start + length
+            self._event(mask, os.fsdecode(name))
+
+
+class DirectoryWatch(_Watch):
+    """Names of files completed in one directory: closed after writing, or renamed in.
+
+    Files already there when the watch starts count as completed. Use as a context
+    manager around the action that makes the peer write.
+    """
+
+    mask = IN_CLOSE_WRITE | IN_MOVED_TO
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.directory = directory
+        self._completed: dict[str, None] = {}  # ordered set of names
+
+    def _started(self) -> None:
+        # listed after the watch exists: a file cannot slip between the two
+        self._completed.update(dict.fromkeys(sorted(p.name for p in self.directory.iterdir())))
+
+    def _event(self, mask: int, name: str) -> None:
+        if name:
+            self._completed[name] = None
+
+    def _describe(self) -> str:
+        return f"{self.directory} holds {sorted(p.name for p in self.directory.iterdir())}"
 
     def wait(
         self, count: int = 1, *, timeout: float, match: Callable[[str], bool] = lambda _: True
@@ -73,31 +133,30 @@ class DirectoryWatch:
         self.wait_until(lambda: len(found()) >= count, timeout=timeout, what=f"{count} file(s)")
         return [self.directory / n for n in found()[:count]]
 
-    def wait_until(self, condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-        """Return once ``condition()`` holds, re-checked whenever a file here completes.
 
-        Raises PeerError naming ``what`` and the directory listing after ``timeout`` s.
+class DeviceWatch(_Watch):
+    """Counts opens and closes of a device node (a pty slave) by any process.
+
+    A symlink is resolved first: inotify reports events on the node itself.
+    """
+
+    mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+
+    def __init__(self, device: Path) -> None:
+        super().__init__(device.resolve())
+        self.opens = 0
+        self.closes = 0
+
+    def _event(self, mask: int, name: str) -> None:
+        self.opens += bool(mask & IN_OPEN)
+        self.closes += bool(mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
+
+    def _describe(self) -> str:
+        return f"{self.path} opened {self.opens}, closed {self.closes} times"
+
+    def wait_closes(self, count: int, *, timeout: float) -> None:
+        """Return once the device was closed ``count`` times since the watch started.
+
+        Raises PeerError after ``timeout`` seconds.
         """
-        if self._fd < 0:
-            raise PeerError("watch not started (use it as a context manager)")
-        deadline = time.monotonic() + timeout
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._fd], [], [], remaining)[0]:
-                listing = sorted(p.name for p in self.directory.iterdir())
-                raise PeerError(f"no {what} in {self.directory} after {timeout} s: {listing}")
-            self._read_events()
-
-    def _read_events(self) -> None:
-        try:
-            data = os.read(self._fd, 65536)
-        except BlockingIOError:
-            return
-        offset = 0
-        while offset < len(data):
-            _, _, _, length = _EVENT.unpack_from(data, offset)
-            start = offset + _EVENT.size
-            name = data[start : start + length].rstrip(b"\0")
-            offset = start + length
-            if name:
-                self._completed[os.fsdecode(name)] = None
+        self.wait_until(lambda: self.closes >= count, timeout=timeout, what=f"{count} close(s)")

@@ -55,3 +55,28 @@ def test_receive_and_send(modem: ThreadModemHandle, tmp_path: Path) -> None:
     # the message reference the simulator gave (+CMGS: 0) reaches the eventhandler
     assert spool.logged_events() == [f"RECEIVED {received}", f"SENT {sent_file} 0"]
     assert modem.stored("SM") == {}
+
+
+def test_reopens_the_port_every_cycle(modem: ThreadModemHandle, tmp_path: Path) -> None:
+    """With keep_open = no smsd closes and reopens the pty each cycle; each SMS still arrives.
+
+    Every message is injected after smsd closed the port at least once more (seen with
+    inotify on the pty): the +CMTI is dropped while nobody has it open, no stale bytes
+    reach the next opener, and smsd finds the message by polling storage.
+    """
+    smsd = peers.smstools(modem.device, tmp_path / "spool", settings={"keep_open": "no"})
+    texts = [f"message {i}" for i in range(3)]
+    device = watch.DeviceWatch(Path(modem.device))
+    with device, smsd, watch.DirectoryWatch(smsd.spool.incoming) as incoming:
+        try:
+            received: list[Path] = []
+            for count, text in enumerate(texts, 1):
+                device.wait_closes(device.closes + 1, timeout=DEADLINE)
+                modem.inject_sms(text)
+                received = incoming.wait(count, timeout=DEADLINE, match=lambda n: n[:5] == "GSM1.")
+        except BaseException:
+            print(smsd.diagnostics())
+            raise
+    bodies = [p.read_text(encoding="iso8859_15").partition("\n\n")[2] for p in received]
+    assert bodies == texts
+    assert device.opens >= 3
