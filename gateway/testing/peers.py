@@ -155,8 +155,8 @@ def drop_file(directory: Path, name: str, text: str) -> Path:
     return target
 
 
-def _group_members(pgid: int) -> set[int]:
-    """Return the live (non-zombie) processes in process group ``pgid``."""
+def live_group_members(pgid: int) -> set[int]:
+    """Return the pids of live (non-zombie) processes in process group ``pgid``."""
     members = set()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -211,10 +211,10 @@ class PeerProcess:
         """Start the program with stdout and stderr in ``output.txt``; raise PeerError."""
         if self._proc is not None:
             raise PeerError("peer already started")
-        require_program(self.argv[0])
+        program = require_program(self.argv[0])  # absolute: smsd is in /usr/sbin
         with self.output.open("wb") as sink:
             self._proc = subprocess.Popen(
-                self.argv,
+                [program, *self.argv[1:]],
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -236,7 +236,7 @@ class PeerProcess:
         deadline = time.monotonic() + timeout
         killed = False
         self._signal(pgid, signal.SIGTERM)
-        while members := _group_members(pgid) | ({pgid} if proc.poll() is None else set()):
+        while members := live_group_members(pgid) | ({pgid} if proc.poll() is None else set()):
             alive = _wait_exit(members, deadline)
             if alive and time.monotonic() >= deadline:
                 if killed:
@@ -321,10 +321,10 @@ def run_gammu(
 
     Raises PeerError if gammu is not installed or does not finish within ``timeout`` s.
     """
-    require_program("gammu")
+    program = require_program("gammu")
     try:
         return subprocess.run(
-            ["gammu", "-c", str(config), *args],
+            [program, "-c", str(config), *args],
             input=stdin,
             capture_output=True,
             text=True,
