@@ -112,6 +112,13 @@ class Rig:
         """Return every event ``watch`` yields for the job, up to its last one."""
         return [event async for event in self.service.watch(job_id)]
 
+    async def reach(self, job_id: str, status: JobStatus) -> None:
+        """Return once the job's watch shows ``status`` (fail if it ends without it)."""
+        async for event in self.service.watch(job_id):
+            if event.status is status:
+                return
+        raise AssertionError(f"job {job_id} ended without reaching {status.value}")
+
     async def last(self, job_id: str) -> JobStatus:
         """Return the status the job's watch ends with."""
         return (await self.events(job_id))[-1].status

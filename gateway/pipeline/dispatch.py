@@ -116,9 +116,9 @@ class Dispatcher:
 
     def on_status_report(self, modem: str, report: StatusReport) -> None:
         """Match an SMS-STATUS-REPORT to a sent part and move its job (never raises)."""
-        if modem in self._inflight:
-            # the report may be for the send in flight, whose TP-MRs are not stored yet
-            self._held.setdefault(modem, []).append(report)
+        held = self._held.get(modem)
+        if held is not None:
+            held.append(report)  # maybe for the send in flight, whose TP-MRs are not stored yet
             return
         try:
             self._apply_report(modem, report)
@@ -196,7 +196,7 @@ class Dispatcher:
             finally:
                 if self._inflight.get(name, (None, None))[1] is task:
                     del self._inflight[name]
-                self._release_reports(name)
+                self._release_reports(name)  # if the send was cancelled
             if not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
                 log.error(
@@ -221,14 +221,18 @@ class Dispatcher:
             self._mover.move(record, Step.EXPIRED)
             return
         record = self._mover.move(record, Step.START, modem=name)
+        self._held.setdefault(name, [])  # reports wait until this send's TP-MRs are stored
         try:
             references = await self._send_parts(name, session, record)
         except Exception as exc:
             self._failed(name, record, exc)
             return
-        self._progress.pop(job_id, None)
-        self._sent_by[name] += 1
-        self._mover.move(record, Step.ACCEPTED, references=references, modem=name)
+        else:
+            self._progress.pop(job_id, None)
+            self._sent_by[name] += 1
+            self._mover.move(record, Step.ACCEPTED, references=references, modem=name)
+        finally:
+            self._release_reports(name)
 
     async def _send_parts(
         self, name: str, session: ModemSession, record: JobRecord
