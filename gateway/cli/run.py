@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
 from gateway.simulator.config import PROFILE_NAMES
+
+if TYPE_CHECKING:
+    from gateway.daemon.simulate import SimulatedSetup
 
 EPILOG = """\b
 Examples:
@@ -128,14 +132,12 @@ def _run_simulated(
     sys.exit(status)
 
 
-async def _serve_simulated(setup: object) -> int:
+async def _serve_simulated(setup: SimulatedSetup) -> int:
     from gateway.daemon.app import Gateway  # noqa: PLC0415
     from gateway.daemon.lifecycle import serve  # noqa: PLC0415
-    from gateway.daemon.simulate import SimulatedSetup  # noqa: PLC0415
     from gateway.sdnotify import Notifier  # noqa: PLC0415
     from gateway.simulator import Simulator  # noqa: PLC0415
 
-    assert isinstance(setup, SimulatedSetup)
     simulator = Simulator([setup.modem()], control_path=setup.control)
 
     def ready(_gateway: Gateway) -> None:
