@@ -25,7 +25,6 @@ from gateway.errors import UsageError
 from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState, RetryPolicy
 from gateway.journal import JobRecord, Journal, JournalError
-from gateway.log import mask_number
 from gateway.modem.session import ModemSession
 from gateway.modem.status import SessionState
 from gateway.pipeline.sendqueue import JobMover, JobQueue
@@ -34,8 +33,6 @@ from gateway.pipeline.sendrules import (
     Verdict,
     after_failure,
     judge,
-    report_recipient,
-    report_step,
 )
 from gateway.sms import StatusReport, encode_submit
 
@@ -121,7 +118,7 @@ class Dispatcher:
             held.append(report)  # maybe for the send in flight, whose TP-MRs are not stored yet
             return
         try:
-            self._apply_report(modem, report)
+            self._mover.apply_report(modem, report, window=self._settings.report_window)
         except (JournalError, UsageError) as exc:
             log.error("send.report_failed", modem=modem, reference=report.reference, error=str(exc))
 
@@ -288,30 +285,3 @@ class Dispatcher:
     def _release_reports(self, modem: str) -> None:
         for report in self._held.pop(modem, []):
             self.on_status_report(modem, report)
-
-    def _apply_report(self, modem: str, report: StatusReport) -> None:
-        if not report.final:
-            # TS 23.040 §9.2.3.15: 0x20-0x3F, the SC is still trying; a final one follows
-            log.info("send.report_pending", modem=modem, reference=report.reference)
-            return
-        recipient = report_recipient(report.recipient)
-        match = self._journal.record_delivery_report(
-            modem=modem,
-            reference=report.reference,
-            recipient=recipient,
-            status=report.status,
-            now=self._clock(),
-            window=self._settings.report_window,
-        )
-        if match is None:
-            log.info(
-                "send.report_unmatched",
-                modem=modem,
-                reference=report.reference,
-                number=mask_number(recipient),
-            )
-            return
-        record = self._journal.job(match.job_id)
-        step = report_step(report, match)
-        if record.state is JobState.SENT and step is not None:
-            self._mover.move(record, step, detail=f"status report TP-ST {report.status}")

@@ -23,8 +23,9 @@ from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState
 from gateway.journal import JobRecord, Journal
 from gateway.log import mask_number
-from gateway.pipeline.sendrules import job_event
+from gateway.pipeline.sendrules import job_event, report_recipient, report_step
 from gateway.relay.ports import JobEvent
+from gateway.sms import StatusReport
 
 log = structlog.get_logger(__name__)
 
@@ -154,7 +155,7 @@ class Watchers:
 
 
 class JobMover:
-    """Applies state-table steps: journal first, then the log line and the watchers."""
+    """Applies state-table steps (sends, reports): journal first, then log and watchers."""
 
     def __init__(self, journal: Journal, clock: Callable[[], float]) -> None:
         self._journal = journal
@@ -206,3 +207,34 @@ class JobMover:
         )
         self.watchers.publish(job_event(moved.id, state, now, detail))
         return moved
+
+    def apply_report(self, modem: str, report: StatusReport, *, window: float) -> None:
+        """Store a final status report, match it to a sent part and move its job.
+
+        Raises :class:`JournalError` when the journal cannot be written.
+        """
+        if not report.final:
+            # TS 23.040 §9.2.3.15: 0x20-0x3F, the SC is still trying; a final one follows
+            log.info("send.report_pending", modem=modem, reference=report.reference)
+            return
+        recipient = report_recipient(report.recipient)
+        match = self._journal.record_delivery_report(
+            modem=modem,
+            reference=report.reference,
+            recipient=recipient,
+            status=report.status,
+            now=self._clock(),
+            window=window,
+        )
+        if match is None:
+            log.info(
+                "send.report_unmatched",
+                modem=modem,
+                reference=report.reference,
+                number=mask_number(recipient),
+            )
+            return
+        record = self._journal.job(match.job_id)
+        step = report_step(report, match)
+        if record.state is JobState.SENT and step is not None:
+            self.move(record, step, detail=f"status report TP-ST {report.status}")

@@ -1,0 +1,253 @@
+"""Tests for the send rules: request validation, failure judgement, report steps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.at import AtTimeout
+from gateway.at.errors import CmeError, CmsError, CommandFailed
+from gateway.config_schema import SendSettings
+from gateway.jobs import Job, JobState, RetryPolicy
+from gateway.jobs import JobEvent as Step
+from gateway.journal import ReportMatch
+from gateway.modem.channel import LinkLost
+from gateway.modem.link import LinkDown
+from gateway.modem.session import ModemUnavailable, SendOutcomeUnknown
+from gateway.pipeline.sendrules import (
+    HANDOFF,
+    Judgement,
+    PreparedSend,
+    Verdict,
+    after_failure,
+    judge,
+    prepare,
+    report_recipient,
+    report_step,
+    watch_ends,
+)
+from gateway.relay.errors import BadRequest
+from gateway.relay.ports import SendRequest
+from gateway.sms import StatusReport
+from gateway.sms.octets import PduEncodeError
+from gateway.webotp import parse
+
+SETTINGS = SendSettings(allowed_countries=("US", "GB"))
+NOW = 1_800_000_000.0
+
+
+def prepared(**fields: str | None) -> PreparedSend:
+    """Prepare a request for example.com to a valid US number, with ``fields`` changed."""
+    values: dict[str, str | None] = {"number": "+14155552671", "origin": "example.com"}
+    values.update(fields)
+    return prepare(SendRequest(**values), SETTINGS)  # type: ignore[arg-type]
+
+
+def test_prepare_generates_a_code_and_uses_the_template() -> None:
+    """Without a code one is generated with the configured length and alphabet."""
+    result = prepared()
+    assert result.number == "+14155552671"
+    assert len(result.message.code) == 6
+    assert result.message.code.isdigit()
+    assert result.message.text == f"Your code is {result.message.code}.\n\n" + (
+        f"@example.com #{result.message.code}"
+    )
+    assert result.message.code not in repr(result)
+
+
+def test_prepare_normalises_the_number_to_e164() -> None:
+    """A number without "+" and with separators becomes E.164."""
+    assert prepared(number="44 20 7946 0958").number == "+442079460958"
+
+
+def test_prepare_keeps_a_given_code_and_embedded_origin() -> None:
+    """The given code and embedded origin reach the origin-bound line."""
+    result = prepared(code="AB12CD", embedded_origin="shop.example", text="")
+    assert result.message.text == "@example.com #AB12CD @shop.example"
+
+
+@pytest.mark.parametrize(
+    ("fields", "start"),
+    [
+        ({"number": "+33612345678"}, "number: destination: country FR is not allowed"),
+        ({"number": "+1415"}, "number: destination: "),
+        ({"number": "+15550000000"}, "number: destination: not a valid number"),
+        ({"code": ""}, "code: the code is empty"),
+        ({"code": "12\t34"}, "code: the code contains whitespace"),
+        ({"text": "Code {x}"}, "text: stray '{'"),
+        ({"text": "x" * 200 + " {code}"}, "text: the message needs 2 SMS"),
+    ],
+)
+def test_prepare_refuses_with_the_field_named(fields: dict[str, str], start: str) -> None:
+    """Every refusal is a BadRequest whose message starts with the field's name."""
+    with pytest.raises(BadRequest) as caught:
+        prepared(**fields)
+    assert caught.value.message.startswith(start)
+
+
+def test_prepare_allows_multi_segment_when_configured_to_warn() -> None:
+    """multi_segment = warn keeps the two-part message and its warning."""
+    settings = replace(SETTINGS, multi_segment="warn")
+    request = SendRequest(number="+14155552671", origin="example.com", text="x" * 200)
+    result = prepare(request, settings)
+    assert result.message.segments == 2
+    assert "multi-segment" in {w.reason for w in result.message.warnings}
+
+
+def test_prepare_accepts_possible_numbers_when_validity_is_not_required() -> None:
+    """valid_numbers_only = false admits test ranges such as +1 555 01xx."""
+    settings = replace(SETTINGS, valid_numbers_only=False)
+    request = SendRequest(number="+15550000000", origin="example.com")
+    assert prepare(request, settings).number == "+15550000000"
+
+
+@given(
+    number=st.text(max_size=30),
+    code=st.none() | st.text(max_size=70),
+    text=st.none() | st.text(max_size=200),
+)
+def test_prepare_gives_a_message_or_a_bad_request(
+    number: str, code: str | None, text: str | None
+) -> None:
+    """Any request yields a message that parses back to its code, or BadRequest."""
+    try:
+        request = SendRequest(number=number or "x", origin="example.com", code=code, text=text)
+    except ValueError:
+        return
+    field: str | None = None
+    try:
+        result = prepare(request, SETTINGS)
+    except BadRequest as exc:
+        field = exc.message.split(":")[0]
+    else:
+        assert result.number.startswith("+")
+        assert parse(result.message.text).code == result.message.code
+    assert field in {None, "number", "code", "text"}
+
+
+@pytest.mark.parametrize(
+    ("exc", "verdict", "cms"),
+    [
+        (SendOutcomeUnknown("no result after the message body"), Verdict.UNKNOWN, None),
+        (ModemUnavailable("modem not ready (reconnecting)"), Verdict.HANDOFF, None),
+        (LinkLost("link lost: gone", after_body=False), Verdict.HANDOFF, None),
+        (LinkDown("pty closed"), Verdict.HANDOFF, None),
+        (CmsError(500), Verdict.RETRY, 500),
+        (CmsError(512), Verdict.RETRY, 512),
+        (CmsError(330), Verdict.FAIL, 330),
+        (CmsError(304), Verdict.FAIL, 304),
+        (CmsError(999), Verdict.FAIL, 999),
+        (CmeError(14), Verdict.RETRY, None),
+        (CommandFailed("AT+CMGS=20", "ERROR"), Verdict.FAIL, None),
+        (AtTimeout("AT+CMGS=20", "prompt"), Verdict.RETRY, None),
+        (PduEncodeError("TP-MR 300 outside 0..255"), Verdict.FAIL, None),
+    ],
+)
+def test_judge_classifies_send_failures(exc: Exception, verdict: Verdict, cms: int | None) -> None:
+    """Each failure of send_pdu maps to handoff, retry, fail or unknown."""
+    judgement = judge(exc)
+    assert judgement.verdict is verdict
+    assert judgement.cms == cms
+    assert judgement.detail
+
+
+def sending(attempts: int = 1, expires_at: float = NOW + 600) -> Job:
+    """A job in state sending with ``attempts`` made."""
+    return Job(id="j", state=JobState.SENDING, attempts=attempts, expires_at=expires_at)
+
+
+POLICY = RetryPolicy(max_attempts=3, backoff_initial=5.0, backoff_max=60.0)
+
+
+def test_after_failure_retries_with_backoff_then_gives_up() -> None:
+    """Transient errors back off 5 s, 10 s; the third failed attempt fails the job."""
+    retry = Judgement(verdict=Verdict.RETRY, detail="+CMS ERROR 500: unknown error", cms=500)
+    run = (after_failure(sending(n), retry, now=NOW, policy=POLICY, handoffs=0) for n in (1, 2, 3))
+    assert list(run) == [
+        (Step.TRANSIENT_ERROR, NOW + 5.0),
+        (Step.TRANSIENT_ERROR, NOW + 10.0),
+        (Step.RETRIES_EXHAUSTED, None),
+    ]
+
+
+def test_after_failure_does_not_count_handoffs_as_attempts() -> None:
+    """Attempts lost to a vanished modem leave the retry budget untouched."""
+    retry = Judgement(verdict=Verdict.RETRY, detail="x")
+    assert after_failure(sending(3), retry, now=NOW, policy=POLICY, handoffs=2) == (
+        Step.TRANSIENT_ERROR,
+        NOW + 5.0,
+    )
+
+
+def test_after_failure_handoff_requeues_now_and_expired_codes_end() -> None:
+    """A handoff requeues at once; any failure after expiry ends the job expired."""
+    handoff = Judgement(verdict=Verdict.HANDOFF, detail=HANDOFF)
+    assert after_failure(sending(), handoff, now=NOW, policy=POLICY, handoffs=0) == (
+        Step.TRANSIENT_ERROR,
+        NOW,
+    )
+    late = sending(expires_at=NOW)
+    assert after_failure(late, handoff, now=NOW, policy=POLICY, handoffs=0)[0] is Step.EXPIRED
+    retry = Judgement(verdict=Verdict.RETRY, detail="x")
+    soon = sending(expires_at=NOW + 2)  # the 5 s backoff would end after the expiry
+    assert after_failure(soon, retry, now=NOW, policy=POLICY, handoffs=0)[0] is Step.EXPIRED
+
+
+def test_after_failure_unknown_and_fail_are_final_even_when_valid() -> None:
+    """Outcome lost and permanent errors never requeue."""
+    for verdict, step in (
+        (Verdict.UNKNOWN, Step.OUTCOME_LOST),
+        (Verdict.FAIL, Step.PERMANENT_ERROR),
+    ):
+        judgement = Judgement(verdict=verdict, detail="x")
+        assert after_failure(sending(), judgement, now=NOW, policy=POLICY, handoffs=0) == (
+            step,
+            None,
+        )
+
+
+def report(status: int) -> StatusReport:
+    """A status report with TP-ST ``status``."""
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    return StatusReport(
+        smsc=None, reference=7, recipient="+14155552671", scts=at, discharge=at, status=status
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "parts", "reported", "delivered", "step"),
+    [
+        (0x00, 1, 1, 1, Step.DELIVERED),
+        (0x00, 2, 1, 1, None),
+        (0x00, 2, 2, 2, Step.DELIVERED),
+        (0x41, 2, 1, 0, Step.DELIVERY_FAILED),
+        (0x60, 1, 1, 0, Step.DELIVERY_FAILED),
+    ],
+)
+def test_report_step(
+    status: int, parts: int, reported: int, delivered: int, step: Step | None
+) -> None:
+    """Delivered once every part is; failed at the first part the SC gave up on."""
+    match = ReportMatch(job_id="j", part=0, parts=parts, reported=reported, delivered=delivered)
+    assert report_step(report(status), match) is step
+
+
+@pytest.mark.parametrize(
+    ("recipient", "expected"),
+    [("+14155552671", "+14155552671"), ("14155552671", "+14155552671"), ("+1 415-555", "+1415555")],
+)
+def test_report_recipient_is_e164(recipient: str, expected: str) -> None:
+    """TP-RA without its TOA gets the "+" the journal stores numbers with."""
+    assert report_recipient(recipient) == expected
+
+
+def test_watch_ends_after_final_states_or_sent_without_reports() -> None:
+    """Sent is the last event only when no delivery report can follow."""
+    assert watch_ends(JobState.UNKNOWN, reports=True)
+    assert watch_ends(JobState.SENT, reports=False)
+    assert not watch_ends(JobState.SENT, reports=True)
+    assert not watch_ends(JobState.QUEUED, reports=False)
