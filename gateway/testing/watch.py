@@ -137,7 +137,8 @@ class DirectoryWatch(_Watch):
 class DeviceWatch(_Watch):
     """Counts opens and closes of a device node (a pty slave) by any process.
 
-    A symlink is resolved first: inotify reports events on the node itself.
+    A symlink is resolved first: inotify reports events on the node itself. inotify
+    merges an event with an identical one still unread, so the counts are lower bounds.
     """
 
     mask = IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE

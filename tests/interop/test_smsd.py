@@ -79,4 +79,5 @@ def test_reopens_the_port_every_cycle(modem: ThreadModemHandle, tmp_path: Path) 
             raise
     bodies = [p.read_text(encoding="iso8859_15").partition("\n\n")[2] for p in received]
     assert bodies == texts
-    assert device.opens >= 3
+    # inotify merges back-to-back identical events, so the counts are lower bounds
+    assert device.opens >= 2
