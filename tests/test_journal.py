@@ -144,6 +144,31 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
         assert not j.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=9.0).new
 
 
+def test_handled_pdus_leave_the_unassembled_list(journal: Journal) -> None:
+    """A PDU marked handled (a report handed on) is not returned for rebuilding again."""
+    report = journal.record_pdu(modem="m0", memory="SR", index=0, pdu_hex=PDU + "03", now=1.0)
+    part = journal.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU + "04", now=2.0)
+    assert journal.mark_handled(report.id, now=3.0)
+    assert not journal.mark_handled(report.id, now=4.0)
+    assert not journal.mark_handled(9999, now=4.0)
+    assert [p.id for p in journal.pdus(unassembled=True)] == [part.id]
+    assert {p.id: p.handled_at for p in journal.pdus()} == {report.id: 3.0, part.id: None}
+
+
+def test_v1_journal_is_upgraded_with_its_rows(tmp_path: Path) -> None:
+    """A version-1 file keeps its PDUs after the upgrade; they start out not handled."""
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute(
+        "INSERT INTO pdus(modem, memory, idx, raw, dedupe_key, received_at, status) "
+        "VALUES ('m0', 'SR', 0, 'AB', 'k', 1.0, 'ok')"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert [(p.raw, p.handled_at) for p in j.pdus(unassembled=True)] == [("AB", None)]
+
+
 def test_migrates_from_v0_and_refuses_newer(tmp_path: Path) -> None:
     """An empty file is migrated from version 0; a file from a newer gateway is refused."""
     path = tmp_path / "j.sqlite3"

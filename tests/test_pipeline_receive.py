@@ -25,7 +25,7 @@ from gateway.modem.status import SessionState
 from gateway.pipeline.receive import ReceivePipeline
 from gateway.relay.ports import CodeRecord
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
-from gateway.sms import StatusReport, encode_deliver, encode_submit
+from gateway.sms import StatusReport, encode_deliver, encode_status_report, encode_submit
 
 FAST = Timeouts(
     quick=0.4, sim=1.0, list=2.0, network=0.4, prompt=0.3, body=1.0, probe=0.2, drain=0.05
@@ -561,5 +561,44 @@ def test_recorded_parts_survive_a_pipeline_restart(tmp_path: Path, leaks: set[st
         (record,) = await rig.codes(1)
         assert record.code == "818181"
         assert rig.journal.pdus(unassembled=True) == []
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_report_recorded_before_a_crash_is_replayed_once(tmp_path: Path, leaks: set[str]) -> None:
+    """A report journalled but never handed on (crash) is handed on at the next start, once."""
+    report = encode_status_report(reference=42, recipient="+15550001111", scts=SCTS, discharge=SCTS)
+    leaks.add(report.hex)
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        journal.record_pdu(modem="m1", memory="SR", index=0, pdu_hex=report.hex, now=1.0)
+
+    async def scenario(rig: Rig) -> None:
+        await rig.wait(count("replayed_reports", 1))
+        assert [(m, r.reference) for m, r in rig.sink.reports] == [("m1", 42)]
+        assert rig.journal.pdus(unassembled=True) == []
+        old = task_of(rig)
+        old.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await old
+        pipeline = rig.restart_pipeline(old)
+        rig.task = asyncio.create_task(pipeline.run())
+        snapshot = await rig.wait(count("sweeps", 1))  # the rebuild runs before the sweep
+        assert "replayed_reports" not in snapshot
+        assert len(rig.sink.reports) == 1
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_live_report_is_marked_handled(tmp_path: Path, leaks: set[str]) -> None:
+    """A report handed on as it arrives is marked handled, so no restart reads it back."""
+
+    async def scenario(rig: Rig) -> None:
+        (part,) = encode_submit("+15551230000", "hello", request_status_report=True)
+        await rig.session.send_pdu(part.hex, part.tpdu_length)
+        async with asyncio.timeout(15):
+            await rig.sink.until(lambda: bool(rig.sink.reports))
+        assert rig.journal.pdus(unassembled=True) == []
+        (stored,) = rig.journal.pdus()
+        assert stored.handled_at is not None
 
     run(tmp_path, leaks, scenario)

@@ -54,14 +54,20 @@ class ReceiveJournal(JournalBase):
             return RecordedPdu(id=_rowid(cursor), new=True)
 
     def pdus(self, *, unassembled: bool = False) -> list[PduRecord]:
-        """Return stored PDUs, oldest first; ``unassembled``: decoded ones with no message.
+        """Return stored PDUs, oldest first; ``unassembled``: decoded, not yet acted on.
 
-        After a restart the receive pipeline reloads unassembled parts from here.
+        Unassembled means no message links the PDU and it was not marked handled
+        (:meth:`mark_handled`). After a restart the receive pipeline reloads multipart
+        parts and replays status reports that were never handed on from here.
         """
-        where = "WHERE status = 'ok' AND message_id IS NULL" if unassembled else ""
+        where = (
+            "WHERE status = 'ok' AND message_id IS NULL AND handled_at IS NULL"
+            if unassembled
+            else ""
+        )
         rows = self._read(
-            "SELECT id, modem, memory, idx, raw, received_at, status, reason, message_id "  # noqa: S608 - fixed fragments
-            f"FROM pdus {where} ORDER BY id"
+            "SELECT id, modem, memory, idx, raw, received_at, status, reason, message_id, "  # noqa: S608 - fixed fragments
+            f"handled_at FROM pdus {where} ORDER BY id"
         )
         return [
             PduRecord(
@@ -74,9 +80,24 @@ class ReceiveJournal(JournalBase):
                 status=PduStatus(r[6]),
                 reason=r[7],
                 message_id=r[8],
+                handled_at=r[9],
             )
             for r in rows
         ]
+
+    def mark_handled(self, pdu_id: int, *, now: float) -> bool:
+        """Record that the PDU ``pdu_id`` (a status report) was handed on.
+
+        It then leaves ``pdus(unassembled=True)``: a restart neither replays nor re-reads
+        it. Returns False when it is unknown or already handled; raises
+        :class:`JournalError` when the write fails.
+        """
+        with self._tx() as conn:
+            changed = conn.execute(
+                "UPDATE pdus SET handled_at = ? WHERE id = ? AND handled_at IS NULL",
+                (now, pdu_id),
+            ).rowcount
+        return bool(changed)
 
     def store_message(
         self,

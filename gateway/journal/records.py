@@ -55,6 +55,7 @@ class PduRecord:
     status: PduStatus
     reason: str | None
     message_id: int | None
+    handled_at: float | None = None  # set once a status report was handed on
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

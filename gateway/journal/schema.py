@@ -114,8 +114,16 @@ CREATE TABLE counters (
 );
 """
 
+#: v2: a PDU that is not part of a message (a status report) is marked handled once it
+#: was handed on, so a restart replays it only if that never happened.
+_V2 = """
+ALTER TABLE pdus ADD COLUMN handled_at REAL;
+DROP INDEX pdus_unassembled;
+CREATE INDEX pdus_unassembled ON pdus(status, message_id, handled_at);
+"""
+
 #: MIGRATIONS[n] upgrades version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:

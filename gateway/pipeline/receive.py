@@ -317,29 +317,47 @@ class ReceivePipeline:
             return 0, message
         if isinstance(message, StatusReport):
             self._count("reports")
-            self._callback(self._on_report, self.modem, message)
+            self._hand_on(recorded.id, message, now)
             return 1, message
         self._count("parts")
         part = Part.of(message, pdu_id=recorded.id, received_at=now)
         self._assembled(self._reassembler.add(part), now)
         return 1, message
 
+    def _hand_on(self, pdu_id: int, report: StatusReport, now: float) -> None:
+        """Give a recorded status report to ``on_report``, then mark it handled.
+
+        A crash in between replays it once at the next start (at least once); a
+        handled report is never read back from the journal again.
+        """
+        self._callback(self._on_report, self.modem, report)
+        self._journal.mark_handled(pdu_id, now=now)
+
     def _rebuild(self) -> None:
-        """Reload parts recorded before a restart but never joined into a message."""
+        """Reload unjoined parts and replay reports recorded but never handed on."""
         parts = []
-        for record in self._journal.pdus(unassembled=True):
-            if record.modem != self.modem or record.raw is None:
-                continue
-            message = self._decode(record.raw)
-            if not isinstance(message, Deliver):
-                continue  # status reports were handed on when recorded
-            parts.append(Part.of(message, pdu_id=record.id, received_at=record.received_at))
+        reports: list[tuple[int, StatusReport]] = []
         now = self._clock()
+        for record in self._journal.pdus(unassembled=True):
+            if record.modem != self.modem:
+                continue
+            message = None if record.raw is None else self._decode(record.raw)
+            if isinstance(message, Deliver):
+                parts.append(Part.of(message, pdu_id=record.id, received_at=record.received_at))
+            elif isinstance(message, StatusReport):
+                reports.append((record.id, message))
+            else:  # body purged: nothing left to join or hand on
+                self._journal.mark_handled(record.id, now=now)
         for part in parts:
             self._assembled(self._reassembler.add(part), now)
         if parts:
             self._count("rebuilt_parts", len(parts))
             log.info("receive.rebuilt", modem=self.modem, parts=len(parts))
+        for pdu_id, report in reports:
+            self._count("replayed_reports")
+            self._hand_on(pdu_id, report, now)
+        if reports:
+            log.info("receive.reports_replayed", modem=self.modem, reports=len(reports))
         self._expire()
 
     def _expire(self) -> None:
