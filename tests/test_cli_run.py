@@ -61,8 +61,11 @@ def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[st
     assert network[-1]["text"].endswith("@shop.example #731904")
 
     status = cli("status", "--socket", socket, "--json")
-    assert json.loads(status.stdout)["modems"][0]["state"] == "ready"
-    assert "sim0" in cli("status", "--socket", socket).stdout
+    modem = json.loads(status.stdout)["modems"][0]
+    assert (modem["state"], modem["operator"]) == ("ready", "Fake Operator")
+    table = cli("status", "--socket", socket).stdout
+    assert "sim0" in table
+    assert "home (Fake Operator)" in table
 
     daemon.send_signal(signal.SIGTERM)
     _, logs = daemon.communicate(timeout=30)

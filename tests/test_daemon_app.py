@@ -86,10 +86,30 @@ def test_status_snapshot(tmp_path: Path) -> None:
     assert modem["name"] == "sim0"
     assert modem["state"] == "ready"
     assert modem["registration"] == "home"
+    assert modem["operator"] == "Fake Operator"
     assert "SM" in modem["storage"]
     assert status["queue"]["depth"] == 0  # type: ignore[index]
     assert status["ready"] is True
     assert status["uptime"] >= 0  # type: ignore[operator]
+
+
+def test_configured_storage_reaches_the_modem(tmp_path: Path) -> None:
+    """[[modem]] storage = ["ME"]: the daemon's modem reads ME (+SR) and relays a code from ME."""
+
+    def me_only(config: Config) -> Config:
+        return replace(config, modem=(replace(config.modem[0], storage=("ME",)),))
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        assert gw.modem.state()["cpms"] == ["ME", "ME", "ME"]
+        async with AsyncClient(gw.socket) as client:
+            waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
+            await client.status()
+            gw.modem.inject_sms(f"@{ORIGIN} #616161", memory="ME")
+            assert (await waiting).code == "616161"
+            status = await client.status()
+        assert status["modems"][0]["storage"] == ["ME", "SR"]  # type: ignore[index]
+
+    scenario(tmp_path, body, lambda config: me_only(no_grace(config)))
 
 
 def test_reload_swaps_access_rules(tmp_path: Path) -> None:

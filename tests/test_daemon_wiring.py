@@ -27,6 +27,7 @@ def test_session_config_maps_the_modem_table(tmp_path: Path) -> None:
         command_timeout=4.0,
         send_timeout=30.0,
         health_interval=15.0,
+        storage=("ME", "SM"),
     )
     config = wiring.session_config(modem)
     assert (config.link.device, config.link.baudrate) == ("/dev/ttyUSB2", 9600)
@@ -34,6 +35,7 @@ def test_session_config_maps_the_modem_table(tmp_path: Path) -> None:
     assert (config.timeouts.quick, config.timeouts.prompt, config.timeouts.body) == (4, 4, 30)
     assert config.health.interval == 15.0
     assert config.init.pin == "4321"
+    assert config.init.storage == ("ME", "SM")
 
 
 def test_session_config_unreadable_pin_file(tmp_path: Path) -> None:

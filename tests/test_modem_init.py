@@ -12,6 +12,7 @@ from gateway.modem.init import (
     VENDOR_TWEAKS,
     InitConfig,
     cpms_command,
+    parse_operator,
     registration_stat,
 )
 
@@ -55,3 +56,34 @@ def test_registration_stat_never_raises(lines: tuple[str, ...]) -> None:
     """Any reply lines give a stat or None."""
     result = registration_stat(lines)
     assert result is None or result >= 0
+
+
+@pytest.mark.parametrize(
+    ("lines", "name"),
+    [
+        (('+COPS: 0,0,"Fake Operator",7',), "Fake Operator"),
+        (('+COPS: 1,2,"310260"',), "310260"),
+        (('+COPS: 0,0,"T-Mobile"',), "T-Mobile"),
+        (("+COPS: 0",), None),  # not registered: mode only (TS 27.007 §7.3)
+        (('+COPS: 0,0,""',), None),
+        (("ERROR",), None),
+        ((), None),
+    ],
+)
+def test_parse_operator(lines: tuple[str, ...], name: str | None) -> None:
+    """<oper> is the third field of the AT+COPS? reply, absent when not registered."""
+    assert parse_operator(lines) == name
+
+
+@given(st.lists(st.text(max_size=40), max_size=5).map(tuple))
+def test_parse_operator_never_raises(lines: tuple[str, ...]) -> None:
+    """Any reply lines give a printable name or None."""
+    result = parse_operator(lines)
+    assert result is None or (result.isprintable() and 0 < len(result) <= 64)
+
+
+def test_storage_memories_are_validated() -> None:
+    """Configured storage memories are two capital letters."""
+    assert InitConfig(storage=("ME", "SM")).storage == ("ME", "SM")
+    with pytest.raises(UsageError):
+        InitConfig(storage=("me",))

@@ -571,3 +571,40 @@ def test_restart_after_stop_and_double_start_refused(tmp_path: Path) -> None:
         await session.wait_for(lambda s: s.state is SessionState.READY, 10)
 
     run(tmp_path, scenario)
+
+
+def test_configured_storage_and_operator(tmp_path: Path) -> None:
+    """storage = ["ME"] selects ME with AT+CPMS and sweeps ME (+SR); AT+COPS? names the operator."""
+
+    def with_storage(device: str) -> SessionConfig:
+        base = config(device)
+        return replace(base, init=replace(base.init, storage=("ME",)))
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        status = session.status
+        assert status.memories == ("ME", "SR")
+        assert status.operator == "Fake Operator"
+        assert modem.state()["cpms"] == ["ME", "ME", "ME"]
+        (index,) = modem.inject_sms("hello", memory="ME")
+        event = await next_of(session, NewMessage)
+        assert (event.memory, event.index) == ("ME", index)
+
+    run(tmp_path, scenario, session_config=with_storage)
+
+
+def test_storage_none_offered_warns_and_uses_all(tmp_path: Path) -> None:
+    """A configured memory the modem does not offer: a warning, and every offered one is used."""
+
+    def with_storage(device: str) -> SessionConfig:
+        base = config(device)
+        return replace(base, init=replace(base.init, storage=("MT",)))
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        assert session.status.memories == ("SM", "ME", "SR")
+        assert modem.state()["cpms"] == ["SM", "SM", "SM"]
+
+    with structlog.testing.capture_logs() as logs:
+        run(tmp_path, scenario, session_config=with_storage)
+    (warning,) = [e for e in logs if e["event"] == "modem.storage_not_offered"]
+    assert (warning["configured"], warning["offered"]) == (["MT"], ["SM", "ME", "SR"])
+    assert warning["log_level"] == "warning"

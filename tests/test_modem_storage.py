@@ -17,6 +17,7 @@ from gateway.modem.storage import (
     parse_read,
     parse_reference,
     parse_smsc,
+    sweep_memories,
 )
 
 PDU = "07915155000000F0040B915155214365F700002211207080000005C8329BFD06"
@@ -99,3 +100,38 @@ def test_parsers_give_values_or_reply_error(lines: tuple[str, ...]) -> None:
     with contextlib.suppress(ReplyError):
         parse_read("SM", 1, lines)
     parse_smsc(lines)
+
+
+@pytest.mark.parametrize(
+    ("offered", "wanted", "swept"),
+    [
+        (("SM", "ME", "SR"), (), ("SM", "ME", "SR")),
+        (("SM", "ME", "SR"), ("ME",), ("ME", "SR")),
+        (("SM", "ME", "SR"), ("ME", "SM"), ("ME", "SM", "SR")),
+        (("SM", "ME"), ("MT", "ME"), ("ME",)),
+        (("SM", "ME"), ("MT",), ()),
+        (("SM", "SR"), ("SR",), ("SR",)),
+    ],
+)
+def test_sweep_memories(
+    offered: tuple[str, ...], wanted: tuple[str, ...], swept: tuple[str, ...]
+) -> None:
+    """Configured memories are kept in their order when offered; SR stays; none -> empty."""
+    assert sweep_memories(offered, wanted) == swept
+
+
+def test_choose_memories_prefers_the_configured_order() -> None:
+    """A preferred memory wins over the SM/ME/MT default where the slot offers it."""
+    slots = (("SM", "ME"), ("SM", "ME"), ("SM",))
+    assert choose_memories(slots, ("ME",)) == ("ME", "ME", "SM")
+
+
+MEMORY = st.sampled_from(["SM", "ME", "MT", "SR", "BM"])
+
+
+@given(st.lists(MEMORY, min_size=1).map(tuple), st.lists(MEMORY).map(tuple))
+def test_sweep_memories_only_offered(offered: tuple[str, ...], wanted: tuple[str, ...]) -> None:
+    """The sweep list holds offered memories only, each once."""
+    swept = sweep_memories(offered, wanted)
+    assert set(swept) <= set(offered)
+    assert len(set(swept)) == len(swept) or not wanted

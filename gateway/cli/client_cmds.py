@@ -248,7 +248,7 @@ def render_status(snapshot: dict[str, object]) -> str:
     lines = [
         f"otp-gateway {snapshot.get('version', '?')}, up {_duration(snapshot.get('uptime'))}",
         "",
-        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<15} {'STORAGE':<8} DEVICE",
+        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<28} {'STORAGE':<8} DEVICE",
     ]
     modems = snapshot.get("modems")
     for modem in modems if isinstance(modems, list) else []:
@@ -257,9 +257,12 @@ def render_status(snapshot: dict[str, object]) -> str:
         dbm = modem.get("signal_dbm")
         signal = f"{dbm} dBm" if isinstance(dbm, int) else "-"
         storage = ",".join(str(m) for m in modem.get("storage") or []) or "-"
+        network = str(modem.get("registration") or "-")
+        if modem.get("operator"):
+            network += f" ({modem['operator']})"
         lines.append(
             f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
-            f"{modem.get('registration') or '-'!s:<15} {storage:<8} {modem.get('device', '')}"
+            f"{network:<28} {storage:<8} {modem.get('device', '')}"
         )
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0

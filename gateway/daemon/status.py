@@ -43,8 +43,7 @@ def modem_entry(
         "registration": REGISTRATION.get(status.registration)
         if status.registration is not None
         else None,
-        # AT+COPS? is not part of the initialisation; the operator stays unknown.
-        "operator": None,
+        "operator": status.operator,
         "storage": list(status.memories),
         "model": None if identity is None else f"{identity.manufacturer} {identity.model}",
         "error": status.error,

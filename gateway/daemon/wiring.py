@@ -42,7 +42,7 @@ def session_config(modem: ModemSettings) -> SessionConfig:
             prompt=timeout,
             body=modem.send_timeout,
         ),
-        init=InitConfig(pin=None if pin is None else pin.reveal()),
+        init=InitConfig(pin=None if pin is None else pin.reveal(), storage=modem.storage),
         health=HealthConfig(interval=modem.health_interval),
     )
 

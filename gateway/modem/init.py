@@ -9,6 +9,7 @@ the SIM behind its PUK after three attempts, TS 31.102 §9).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,10 +18,15 @@ import structlog
 
 from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action, query
 from gateway.at.events import Response
-from gateway.at.lines import fields, is_int, tag_of
+from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.status import ModemIdentity
-from gateway.modem.storage import choose_memories, parse_cpms_test, parse_smsc
+from gateway.modem.storage import (
+    choose_memories,
+    parse_cpms_test,
+    parse_smsc,
+    sweep_memories,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +43,7 @@ VENDOR_TWEAKS: dict[str, tuple[str, ...]] = {
 #: codes worth retrying while the module starts: SIM busy, device busy (TS 27.007 §9.2)
 BUSY_CME = frozenset({14, 515})
 BUSY_CMS = frozenset({314, 500, 512})
+_MEMORY = re.compile(r"[A-Z]{2}")
 
 
 class SimError(ModemFault):
@@ -76,6 +83,8 @@ class InitConfig:
     registration_timeout: float = 120.0
     registration_poll: float = 1.0
     cnmi_choices: tuple[str, ...] = CNMI_CHOICES
+    #: read memories to use, in order of preference (``[[modem]] storage``); () = all offered
+    storage: tuple[str, ...] = ()
     vendor_tweaks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: VENDOR_TWEAKS)
 
     def __post_init__(self) -> None:
@@ -87,6 +96,8 @@ class InitConfig:
             raise UsageError("registration timeout/poll must be positive")
         if not self.cnmi_choices:
             raise UsageError("at least one AT+CNMI choice is needed")
+        if not all(_MEMORY.fullmatch(m) for m in self.storage):
+            raise UsageError("storage memories are two capital letters (SM, ME, MT, SR)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +110,7 @@ class InitResult:
     smsc: str | None
     cnmi: str | None
     registration: int
+    operator: str | None = None  # AT+COPS? long alphanumeric name, if the modem says
 
 
 class Initialiser:
@@ -163,7 +175,21 @@ class Initialiser:
         csca = await self.tolerant(query("AT+CSCA?", "+CSCA"))
         smsc = parse_smsc(csca.lines) if csca else None
         slots = parse_cpms_test((await self.ok(query("AT+CPMS=?", "+CPMS"))).lines)
-        chosen = choose_memories(slots)
+        wanted = self.config.storage
+        read = sweep_memories(slots[0], wanted)
+        if not read:
+            log.warning(
+                "modem.storage_not_offered",
+                configured=list(wanted),
+                offered=list(slots[0]),
+                note="using every memory the modem offers",
+            )
+            read, wanted = slots[0], ()
+        # slot 1 is what +CMTI indexes and AT+CMGR read; slots 2/3 (write, receive) take
+        # the configured preference too, but never "SR" (reports only, TS 27.005 §3.1)
+        first = (read[0],) if wanted else slots[0]
+        keep = tuple(m for m in wanted if m != "SR")
+        chosen = (*choose_memories((first,), wanted), *choose_memories(slots[1:], keep))
         await self.ok(query(cpms_command(chosen), "+CPMS"))
         cnmi = None
         for choice in self.config.cnmi_choices:
@@ -179,12 +205,23 @@ class Initialiser:
         registration = await self.wait_registered()
         return InitResult(
             identity=identity,
-            read_memories=slots[0],
+            read_memories=read,
             cpms=chosen,
             smsc=smsc,
             cnmi=cnmi,
             registration=registration,
+            operator=await self.operator(),
         )
+
+    async def operator(self) -> str | None:
+        """Return the network operator's long name (TS 27.007 §7.3), or None.
+
+        ``AT+COPS=3,0`` selects the long alphanumeric format without touching network
+        selection; either command may fail (ERROR is tolerated: the name is cosmetic).
+        """
+        await self.tolerant(action("AT+COPS=3,0", kind=Kind.NETWORK))
+        response = await self.tolerant(query("AT+COPS?", "+COPS", kind=Kind.NETWORK))
+        return None if response is None else parse_operator(response.lines)
 
     async def unlock_sim(self) -> None:
         """Get the SIM to READY, entering the configured PIN at most once.
@@ -276,6 +313,19 @@ class Initialiser:
 def cpms_command(memories: tuple[str, ...]) -> str:
     """Return ``AT+CPMS="m1"[,"m2"[,"m3"]]`` for the given memories."""
     return "AT+CPMS=" + ",".join(f'"{m}"' for m in memories)
+
+
+def parse_operator(lines: tuple[str, ...]) -> str | None:
+    """Return <oper> from ``+COPS: <mode>[,<format>,<oper>[,<AcT>]]``, or None when absent."""
+    for line in lines:
+        if tag_of(line) != "+COPS":
+            continue
+        parts = fields(line)
+        if len(parts) >= 3 and is_int(parts[0]) and is_int(parts[1]):
+            name = unquote(parts[2]).strip()
+            if name and name.isprintable():
+                return name[:64]
+    return None
 
 
 def registration_stat(lines: tuple[str, ...]) -> int | None:

@@ -185,6 +185,7 @@ class ModemSession:
             signal=self._signal,
             memories=result.read_memories if result else (),
             smsc=result.smsc if result else None,
+            operator=result.operator if result else None,
             cnmi=result.cnmi if result else None,
             counters=self.counters.snapshot(),
             error=self._error,
@@ -386,6 +387,7 @@ class ModemSession:
             model=result.identity.model,
             memories=list(result.read_memories),
             cnmi=result.cnmi,
+            operator=result.operator,
         )
         self.set_state(SessionState.READY)
 

@@ -95,6 +95,7 @@ class ModemStatus:
     signal: int | None = None  # last +CSQ <rssi> (0-31, 99 unknown)
     memories: tuple[str, ...] = ()  # read memories to sweep (AT+CPMS=? first slot)
     smsc: str | None = None
+    operator: str | None = None  # AT+COPS? long name (TS 27.007 §7.3), read at init
     cnmi: str | None = None  # the AT+CNMI setting in force
     counters: CounterSnapshot = field(default_factory=CounterSnapshot)
     error: str | None = None  # why the session failed, or the last recovery reason

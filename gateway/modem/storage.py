@@ -51,13 +51,32 @@ def parse_cpms_test(lines: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     raise ReplyError("no +CPMS memory list in the reply to AT+CPMS=?")
 
 
-def choose_memories(slots: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
-    """Pick one memory per slot, preferring SM, then ME, then MT, else the first offered."""
+def choose_memories(
+    slots: tuple[tuple[str, ...], ...], preferred: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """Pick one memory per slot: the first of ``preferred`` the slot offers, else SM,
+    then ME, then MT, else the first offered."""
     chosen = []
     for offered in slots:
-        pick = next((m for m in PREFERRED_MEMORIES if m in offered), offered[0])
+        order = (*preferred, *PREFERRED_MEMORIES)
+        pick = next((m for m in order if m in offered), offered[0])
         chosen.append(pick)
     return tuple(chosen)
+
+
+def sweep_memories(offered: tuple[str, ...], wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the read memories to sweep: ``wanted`` (in its order) that the modem offers.
+
+    An empty ``wanted`` means every offered memory. ``SR`` is kept whenever offered:
+    modems that store status reports there (TS 27.005 §3.1) may announce them in another
+    memory. Returns an empty tuple when none of ``wanted`` is offered (the caller warns).
+    """
+    if not wanted:
+        return offered
+    picked = tuple(m for m in dict.fromkeys(wanted) if m in offered)
+    if picked and "SR" in offered and "SR" not in picked:
+        picked = (*picked, "SR")
+    return picked
 
 
 def parse_listing(memory: str, lines: tuple[str, ...]) -> tuple[list[StoredMessage], int]:
