@@ -19,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.peers import report, system
+from bench.peers.measure import codes
 from bench.peers.ours import OtpGateway
 from bench.peers.programs import BenchError, GammuSmsd, Program, Smstools
 from bench.peers.runner import Figures, Workload, idle_phase, session
-from bench.peers.measure import codes
 from gateway.log import configure as configure_logging
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -59,7 +59,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--setup", action="store_true", help="install the peers and exit")
     args = parser.parse_args(argv)
     quick = args.quick
-    defaults = {"messages": 10 if quick else 30, "rounds": 2, "throughput": 50 if quick else 200}
+    defaults: dict[str, float] = {"messages": 10 if quick else 30, "rounds": 2}
+    defaults["throughput"] = 50 if quick else 200
     defaults |= {"cap": 8.0 if quick else 20.0, "idle": 5.0 if quick else 30.0}
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -89,7 +90,9 @@ async def run(args: argparse.Namespace, work: Path) -> tuple[list[Figures], list
         for label in args.only
     }
     errors: list[str] = []
-    share = [args.messages // args.rounds + (r < args.messages % args.rounds) for r in range(args.rounds)]
+    share = [
+        args.messages // args.rounds + (r < args.messages % args.rounds) for r in range(args.rounds)
+    ]
     for r in range(args.rounds):
         for label in args.only:
             program = MAKERS[label]()

@@ -27,6 +27,8 @@ from gateway.simulator import ModemHandle, SimulatorError
 
 #: a closed-loop message may take this long beyond the program's period
 SLACK = 30.0
+#: how long after the last file a peer's receive hook may still come
+HOOK_TIMEOUT = 10.0
 
 
 class SubmitTracker:
@@ -108,10 +110,14 @@ async def inbound(
         if not program.open_loop:
             await _settle(program, [future], program.period + SLACK, "inbound")
     await _settle(program, [f for _, _, f in pending], 2 * program.period + SLACK, "inbound")
+    hooks = [program.hooks.expect(code) for code, _, _ in pending] if program.has_hook else []
+    if hooks:  # the hook runs after the file is there: give the last one a moment
+        await asyncio.wait(hooks, timeout=HOOK_TIMEOUT)
     for code, start, future in pending:
         result.samples.append(future.result() - start)
-        if code in program.hook_times:
-            result.hook.append(program.hook_times[code] - start)
+        hook = program.hooks.expect(code)
+        if hook.done():
+            result.hook.append(hook.result() - start)
     return result
 
 

@@ -20,8 +20,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.peers.programs import NUMBER, ORIGIN, READY_TIMEOUT, BenchError, Program
-from bench.peers.programs import receive_datagram
+from bench.peers.programs import (
+    NUMBER,
+    ORIGIN,
+    READY_TIMEOUT,
+    BenchError,
+    Program,
+    receive_datagram,
+)
 from gateway.client import AsyncClient
 from gateway.config_toml import OPERATIONS
 from gateway.simulator import ModemHandle

@@ -44,6 +44,26 @@ def code_in(text: str) -> str | None:
     return found[-1] if found else None
 
 
+class Ledger:
+    """Futures of codes awaited, resolved with the time they were seen."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+
+    def expect(self, code: str) -> asyncio.Future[float]:
+        """Return the future for ``code`` (created on first use)."""
+        future = self.waiting.get(code)
+        if future is None:
+            future = self.waiting[code] = asyncio.get_running_loop().create_future()
+        return future
+
+    def seen(self, code: str, when: float) -> None:
+        """Resolve ``code``'s future with ``when`` (a code seen twice keeps its first time)."""
+        future = self.expect(code)
+        if not future.done():
+            future.set_result(when)
+
+
 class Program:
     """What every program under test offers the measurements."""
 
@@ -53,13 +73,16 @@ class Program:
     #: latency is measured one message at a time (closed loop) or with arrivals spread
     #: over a window regardless of completions (open loop, for multi-second pollers)
     open_loop = False
+    #: the program runs a receive hook whose time is recorded too
+    has_hook = False
 
     def __init__(self, variant: str, template: str | None = None) -> None:
         self.variant = variant
         self.template = template
         self.config_text = ""
         self.pgid = 0
-        self.hook_times: dict[str, float] = {}
+        #: peers: when the receive hook (RunOnReceive / eventhandler) ran, per code
+        self.hooks = Ledger()
         #: our daemon: request written -> acknowledged, per outbound message
         self.ack_latencies: list[float] = []
 
@@ -94,31 +117,12 @@ class Program:
         return ""
 
 
-class Ledger:
-    """Futures of codes awaited, resolved with the time they were seen."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, asyncio.Future[float]] = {}
-
-    def expect(self, code: str) -> asyncio.Future[float]:
-        """Return the future for ``code`` (created on first use)."""
-        future = self.waiting.get(code)
-        if future is None:
-            future = self.waiting[code] = asyncio.get_running_loop().create_future()
-        return future
-
-    def seen(self, code: str, when: float) -> None:
-        """Resolve ``code``'s future with ``when`` (a code seen twice keeps its first time)."""
-        future = self.expect(code)
-        if not future.done():
-            future.set_result(when)
-
-
 class SpoolPeer(Program):
     """gammu-smsd (files backend) or smsd (spool directories): files in, files out."""
 
     #: command the program sends when it polls for new SMS: the first one marks "ready"
     poll_command = ""
+    has_hook = True
 
     def __init__(self, variant: str, template: str, period: float, open_loop: bool) -> None:
         super().__init__(variant, template)
@@ -192,7 +196,7 @@ class SpoolPeer(Program):
                     code = self._file_codes.get(base)
                 if code is not None:
                     self._hooked.add(base)
-                    self.hook_times.setdefault(code, when)
+                    self.hooks.seen(code, when)
 
     async def arm_inbound(self, code: str) -> asyncio.Future[float]:
         """Return the future of the time the file with ``code`` lands in the incoming directory."""

@@ -38,9 +38,7 @@ def markdown(all_figures: Sequence[Figures], notes: Sequence[str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def document(
-    all_figures: Sequence[Figures], context: Mapping[str, object]
-) -> dict[str, object]:
+def document(all_figures: Sequence[Figures], context: Mapping[str, object]) -> dict[str, object]:
     """Return the JSON document: per-program figures and raw samples, ratios, context."""
     rows = [row(f) for f in all_figures]
     ours = [r for r in rows if r.label.startswith("otp-gateway")]

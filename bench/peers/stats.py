@@ -6,6 +6,7 @@ values or text, so the rendering can be tested with fixed numbers.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ class Summary:
         if self.n < 1:
             raise ValueError("a summary needs at least one value")
         figures = (self.min, self.p50, self.p90, self.p99, self.max)
-        if any(a > b for a, b in zip(figures, figures[1:], strict=False)):
+        if any(a > b for a, b in itertools.pairwise(figures)):
             raise ValueError("summary figures must be ordered min <= p50 <= ... <= max")
 
     def as_dict(self) -> dict[str, float | int]:

@@ -14,7 +14,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from gateway import __version__
@@ -24,7 +23,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def group_cpu_seconds(pgid: int) -> float:
-    """Return user+system CPU seconds of the live processes of group ``pgid`` and their reaped children."""
+    """Return user+system CPU seconds of group ``pgid``'s live processes and reaped children."""
     total = 0
     for pid in live_group_members(pgid):
         try:
@@ -88,8 +87,8 @@ def versions() -> dict[str, str]:
     """Return the versions of the programs under test."""
     return {
         "otp-gateway": __version__,
-        "gammu-smsd": _first_match(["gammu-smsd", "--version"], r"version (\S+)"),
-        "smsd": _first_match(["smsd", "-V"], r"Version (\S+)"),
+        "gammu-smsd": _first_match(["gammu-smsd", "--version"], r"version ([\d.]+)"),
+        "smsd": _first_match(["smsd", "-V"], r"Version ([\d.]+)"),
     }
 
 
@@ -124,8 +123,3 @@ def install_peers(packages: list[str]) -> str | None:
     if shutil.which("systemctl"):
         subprocess.run(["systemctl", "stop", "smstools"], check=False, capture_output=True)
     return None
-
-
-def python_executable() -> str:
-    """Return the interpreter that runs our daemon (the bench's own, i.e. the venv's)."""
-    return sys.executable
