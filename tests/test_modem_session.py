@@ -438,6 +438,7 @@ def test_wrong_pin_is_tried_once_and_never_again(tmp_path: Path) -> None:
             await session.start()
         assert modem.state()["pin_attempts_left"] == 2
         assert session.status.state is SessionState.FAILED
+        assert session.status.fatal
 
     run(
         tmp_path,
@@ -608,3 +609,20 @@ def test_storage_none_offered_warns_and_uses_all(tmp_path: Path) -> None:
     (warning,) = [e for e in logs if e["event"] == "modem.storage_not_offered"]
     assert (warning["configured"], warning["offered"]) == (["MT"], ["SM", "ME", "SR"])
     assert warning["log_level"] == "warning"
+
+
+def test_failed_session_can_be_started_again(tmp_path: Path) -> None:
+    """After recovery gave up, start() brings the session back and ends the old background tasks."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        modem.set_fault("silent")
+        status = await session.wait_for(lambda s: s.state is SessionState.FAILED, 20)
+        assert not status.fatal
+        modem.clear_fault()
+        await session.start()
+        assert session.status.state is SessionState.READY
+        names = [task.get_name() for task in asyncio.all_tasks()]
+        assert (names.count("modem-supervisor"), names.count("modem-health")) == (1, 1)
+
+    health = HealthConfig(interval=0.05, limit=2)
+    run(tmp_path, scenario, session_config=lambda d: config(d, health=health))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -264,6 +265,8 @@ def render_status(snapshot: dict[str, object]) -> str:
             f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
             f"{network:<28} {storage:<8} {modem.get('device', '')}"
         )
+        if modem.get("state") == "failed":
+            lines.append(f"  {modem.get('name', '?')}: {_failure(modem)}")
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
     relay = snapshot.get("relay")
@@ -279,6 +282,17 @@ def render_status(snapshot: dict[str, object]) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
         lines.append(f"counters:    {shown}")
     return "\n".join(lines)
+
+
+def _failure(modem: dict[str, object]) -> str:
+    """Why a modem failed and when (or whether) the daemon starts it again."""
+    text = str(modem.get("error") or "failed")
+    retry_at = modem.get("retry_at")
+    if modem.get("fatal"):
+        return f"{text}; not retried (fix the SIM or PIN, then restart the daemon)"
+    if isinstance(retry_at, int | float):
+        return f"{text}; next retry in {_duration(max(0.0, retry_at - time.time()))}"
+    return f"{text}; retrying now"
 
 
 def _duration(seconds: object) -> str:

@@ -2,11 +2,14 @@
 
 ``Gateway.start()`` returns only when the journal is open, the modems are initialised and
 the socket is bound (house style §7), or raises. With several modems every one is
-started; a modem that fails to initialise is logged and left out (it shows as
-``failed`` in ``status``) as long as at least one is up; if none is, ``start()`` raises
-the first modem's error. Then ``READY=1``. ``stop()`` is the SIGTERM path: ``STOPPING=1``,
-stop accepting, let the send queue finish or record in-flight jobs within a bound,
-cancel the pipelines, close the modems and the journal, unlink the socket.
+started; a modem that fails to initialise is logged and shows as ``failed`` in
+``status`` as long as at least one is up; if none is, ``start()`` raises the first
+modem's error. Then ``READY=1``. A failed modem (at start or later) is started again
+with capped exponential backoff (:mod:`gateway.daemon.restart`), except after a wrong
+PIN or a locked SIM; its pipeline and send worker wait for it to be ready. ``stop()``
+is the SIGTERM path: ``STOPPING=1``, stop accepting, let the send queue finish or
+record in-flight jobs within a bound, cancel the pipelines, close the modems and the
+journal, unlink the socket.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from gateway import __version__
 from gateway.config import Config
 from gateway.daemon import status as health
 from gateway.daemon import wiring
+from gateway.daemon.restart import Backoff, Restarter
 from gateway.daemon.timers import Timers
 from gateway.errors import GatewayError
 from gateway.jobs import JobState
@@ -54,13 +58,16 @@ class Gateway:
         *,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
+        restart: Backoff | None = None,
     ) -> None:
         self.config = config
+        self.restart = restart if restart is not None else Backoff()
         self.notifier = notifier if notifier is not None else Notifier({})
         self.clock = clock
         self.journal: Journal | None = None
         self.sessions: dict[str, ModemSession] = {}
-        self.active: dict[str, ModemSession] = {}  # the sessions that initialised
+        self.active: dict[str, ModemSession] = {}  # the sessions that initialised at start
+        self.restarters: dict[str, Restarter] = {}
         self.pipelines: dict[str, ReceivePipeline] = {}
         self.dispatcher: Dispatcher | None = None
         self.service: SendService | None = None
@@ -178,6 +185,7 @@ class Gateway:
         counters = journal.counters() if journal is not None else {}
         return health.snapshot(
             modems=self.modem_statuses(),
+            retry_at={name: r.retry_at for name, r in self.restarters.items()},
             receive={name: p.snapshot() for name, p in self.pipelines.items()},
             send=self.dispatcher.snapshot() if self.dispatcher is not None else {},
             queue=self.queue_depth(),
@@ -230,8 +238,9 @@ class Gateway:
         now = self.clock()
         horizon = wiring.history_horizon(config.ratelimit)
         limiter.rebuild(journal.send_history(since=now - horizon), now)
+        # every session, also those down at start: workers and pipelines wait for READY
         self.dispatcher = Dispatcher(
-            journal=journal, sessions=self.active, settings=config.send, clock=self.clock
+            journal=journal, sessions=self.sessions, settings=config.send, clock=self.clock
         )
         self.service = SendService(
             journal=journal,
@@ -247,7 +256,7 @@ class Gateway:
             status=self,
             on_claim=self._claimed,
         )
-        for name, session in self.active.items():
+        for name, session in self.sessions.items():
             self.pipelines[name] = ReceivePipeline(
                 modem=name,
                 session=session,
@@ -265,6 +274,9 @@ class Gateway:
             self._task(pipeline.run(), f"receive-{name}")
         for name, session in self.sessions.items():
             self._task(self._watch_state(name, session), f"state-{name}")
+            restarter = Restarter(name, session, self.restart, clock=self.clock)
+            self.restarters[name] = restarter
+            self._task(restarter.run(), f"restart-{name}")
 
     def _task(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -322,7 +334,7 @@ class Gateway:
             log.info("modem.state", modem=name, state=last.value, reason=current.error)
             self.notifier.status(self.status_line())
             if not self._stopped and all(
-                s.status.state is SessionState.FAILED for s in self.active.values()
+                s.status.state is SessionState.FAILED for s in self.sessions.values()
             ):
                 log.error("daemon.no_modem_left")
 

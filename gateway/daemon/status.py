@@ -30,9 +30,16 @@ def signal_dbm(rssi: int | None) -> int | None:
 
 
 def modem_entry(
-    name: str, status: ModemStatus, receive: Mapping[str, object] | None = None
+    name: str,
+    status: ModemStatus,
+    receive: Mapping[str, object] | None = None,
+    retry_at: float | None = None,
 ) -> dict[str, object]:
-    """Return one modem's section of the snapshot (JSON-serialisable)."""
+    """Return one modem's section of the snapshot (JSON-serialisable).
+
+    A failed modem has ``error`` (why), ``retry_at`` (Unix time of the next restart, or
+    None) and ``fatal`` (True: never retried, e.g. wrong PIN).
+    """
     identity = status.identity
     return {
         "name": name,
@@ -47,6 +54,8 @@ def modem_entry(
         "storage": list(status.memories),
         "model": None if identity is None else f"{identity.manufacturer} {identity.model}",
         "error": status.error,
+        "fatal": status.fatal,
+        "retry_at": retry_at if status.state is SessionState.FAILED else None,
         "receive": dict(receive or {}),
         "counters": {
             "commands": status.counters.commands,
@@ -72,6 +81,7 @@ def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
 def snapshot(
     *,
     modems: Mapping[str, ModemStatus],
+    retry_at: Mapping[str, float | None] | None = None,
     receive: Mapping[str, Mapping[str, object]],
     send: Mapping[str, object],
     queue: int,
@@ -84,7 +94,10 @@ def snapshot(
         "version": version,
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
-        "modems": [modem_entry(name, s, receive.get(name)) for name, s in modems.items()],
+        "modems": [
+            modem_entry(name, s, receive.get(name), (retry_at or {}).get(name))
+            for name, s in modems.items()
+        ],
         "queue": {"depth": queue, **dict(send)},
         "counters": dict(counters),
     }

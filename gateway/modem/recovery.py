@@ -33,7 +33,7 @@ class Host(Protocol):
     @property
     def state(self) -> SessionState: ...
 
-    def set_state(self, state: SessionState, reason: str = "") -> None: ...
+    def set_state(self, state: SessionState, reason: str = "", *, fatal: bool = False) -> None: ...
 
     async def initialise(self) -> None: ...
 
@@ -87,7 +87,7 @@ class Supervisor:
                 elif self._channel.link.is_open:
                     await self._host.initialise()
             except SimError as exc:
-                self.fail(str(exc))
+                self.fail(str(exc), fatal=True)
             except ModemFault as exc:
                 if self._channel.link.is_open:
                     await self._recover(str(exc))
@@ -156,8 +156,8 @@ class Supervisor:
         for item in keep:
             self._troubles.put_nowait(item)
 
-    def fail(self, reason: str) -> None:
-        """Give up: close the port and mark the session FAILED."""
-        log.error("modem.failed", reason=reason)
+    def fail(self, reason: str, *, fatal: bool = False) -> None:
+        """Give up: close the port and mark the session FAILED (``fatal``: SIM trouble)."""
+        log.error("modem.failed", reason=reason, fatal=fatal)
         self._channel.close()
-        self._host.set_state(SessionState.FAILED, reason)
+        self._host.set_state(SessionState.FAILED, reason, fatal=fatal)

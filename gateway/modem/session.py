@@ -26,7 +26,14 @@ from gateway.at.events import Unrecognised as UnrecognisedEvent
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.channel import AtChannel, LinkLost
 from gateway.modem.health import HealthConfig, HealthMonitor
-from gateway.modem.init import InitConfig, Initialiser, InitResult, WrongPin, cpms_command
+from gateway.modem.init import (
+    InitConfig,
+    Initialiser,
+    InitResult,
+    SimError,
+    WrongPin,
+    cpms_command,
+)
 from gateway.modem.link import LinkConfig
 from gateway.modem.recovery import Supervisor
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
@@ -100,6 +107,7 @@ class ModemSession:
         self._signal: int | None = None
         self._selected: str | None = None
         self._pin_rejected = False
+        self._fatal = False  # failed for a reason retrying cannot fix (SIM, PIN)
         self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -134,6 +142,7 @@ class ModemSession:
         """
         if self._state not in (SessionState.STOPPED, SessionState.FAILED):
             raise UsageError(f"modem session already {self._state.value}")
+        await self._end_tasks()  # a FAILED session's supervisor and health loop
         self._stopping.clear()
         self._supervisor = Supervisor(self, self._channel, self._stopping)
         self.set_state(SessionState.STARTING)
@@ -142,7 +151,7 @@ class ModemSession:
             await self.initialise()
         except BaseException as exc:
             self._channel.close()
-            self.set_state(SessionState.FAILED, str(exc))
+            self.set_state(SessionState.FAILED, str(exc), fatal=isinstance(exc, SimError))
             raise
         self._tasks = [
             asyncio.create_task(self._supervisor.run(), name="modem-supervisor"),
@@ -154,14 +163,17 @@ class ModemSession:
         self._stopping.set()
         self._supervisor.trouble("stop", "")
         self._health.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._end_tasks()
         self._channel.close()
         self.set_state(SessionState.STOPPED, "stopped")
+
+    async def _end_tasks(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def __aenter__(self) -> ModemSession:
         await self.start()
@@ -189,6 +201,7 @@ class ModemSession:
             cnmi=result.cnmi if result else None,
             counters=self.counters.snapshot(),
             error=self._error,
+            fatal=self._state is SessionState.FAILED and self._fatal,
             pending=pending[0] if pending else None,
             phase=pending[1] if pending else None,
         )
@@ -442,10 +455,15 @@ class ModemSession:
         """The current session state."""
         return self._state
 
-    def set_state(self, state: SessionState, reason: str = "") -> None:
-        """Move to ``state`` (FAILED records ``reason``); publishes StateChanged."""
+    def set_state(self, state: SessionState, reason: str = "", *, fatal: bool = False) -> None:
+        """Move to ``state`` (FAILED records ``reason``); publishes StateChanged.
+
+        ``fatal`` marks a FAILED state that a restart cannot fix (wrong PIN, SIM locked):
+        :attr:`ModemStatus.fatal` tells supervisors not to retry it.
+        """
         if state is SessionState.FAILED:
             self._error = reason
+            self._fatal = fatal
         if state is self._state:
             return
         self._state = state

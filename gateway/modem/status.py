@@ -99,6 +99,7 @@ class ModemStatus:
     cnmi: str | None = None  # the AT+CNMI setting in force
     counters: CounterSnapshot = field(default_factory=CounterSnapshot)
     error: str | None = None  # why the session failed, or the last recovery reason
+    fatal: bool = False  # failed for good: wrong PIN, SIM locked (never retry: TS 31.102 §9)
     pending: str | None = None  # log-safe text of the command in flight
     phase: str | None = None  # what it waits for (engine state, e.g. "await-send-result")
 

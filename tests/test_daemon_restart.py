@@ -1,0 +1,153 @@
+"""Restarting failed modems: backoff, unplugged at start then replugged, wrong PIN never."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.cli.client_cmds import render_status
+from gateway.client import AsyncClient
+from gateway.config import ModemSettings
+from gateway.daemon import Gateway
+from gateway.daemon.restart import Backoff
+from gateway.daemon.simulate import SimulatedSetup
+from gateway.errors import UsageError
+from gateway.log import Secret
+from gateway.simulator import ModemConfig, ModemHandle, Simulator
+
+ORIGIN = "example.com"
+FAST = Backoff(initial=0.05, maximum=0.2)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    """The default waits 5 s, 10 s, 20 s … and never more than 5 minutes."""
+    backoff = Backoff()
+    assert [backoff.delay(n) for n in (1, 2, 3, 4, 7, 8, 1000)] == [
+        5.0, 10.0, 20.0, 40.0, 300.0, 300.0, 300.0,
+    ]  # fmt: skip
+    with pytest.raises(UsageError):
+        Backoff(initial=10.0, maximum=5.0)
+    with pytest.raises(UsageError):
+        backoff.delay(0)
+
+
+@given(
+    st.floats(min_value=0.001, max_value=100.0),
+    st.floats(min_value=1.0, max_value=1000.0),
+    st.integers(min_value=1, max_value=10_000),
+)
+def test_backoff_is_monotonic_and_capped(initial: float, factor: float, failures: int) -> None:
+    """Any backoff grows with the failure count and stays within [initial, maximum]."""
+    backoff = Backoff(initial=initial, maximum=initial * factor)
+    delay = backoff.delay(failures)
+    assert initial <= delay <= backoff.maximum
+    assert backoff.delay(failures + 1) >= delay
+
+
+def second_modem(
+    tmp_path: Path,
+    body: Callable[[Gateway, ModemHandle, SimulatedSetup], Awaitable[None]],
+    *,
+    simulated: ModemConfig,
+    settings: ModemSettings,
+    unplugged: bool = False,
+) -> None:
+    """Run ``body`` on a gateway with a working sim0 and a second modem sim1."""
+
+    async def main() -> None:
+        setup = SimulatedSetup.in_directory(tmp_path)
+        config = setup.config()
+        config = replace(
+            config,
+            modem=(*config.modem, settings),
+            receive=replace(config.receive, grace_window=0.0),
+        )
+        async with Simulator([setup.modem(), simulated]) as simulator:
+            spare = simulator.modems[1]
+            if unplugged:
+                spare.unplug()
+            gateway = Gateway(config, restart=FAST)
+            await gateway.start()
+            try:
+                await body(gateway, spare, setup)
+            finally:
+                await gateway.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 45))
+
+
+def sim1(snapshot: dict[str, object]) -> dict[str, object]:
+    """Return sim1's section of a status snapshot."""
+    modems = snapshot["modems"]
+    assert isinstance(modems, list)
+    entry = modems[1]
+    assert isinstance(entry, dict)
+    assert entry["name"] == "sim1"
+    return entry
+
+
+def test_unplugged_modem_is_restarted_once_it_is_back(tmp_path: Path) -> None:
+    """Down at start: status says failed with a retry time; after replug it serves codes."""
+    link = tmp_path / "modem1"
+
+    async def body(gateway: Gateway, spare: ModemHandle, setup: SimulatedSetup) -> None:
+        restarter = gateway.restarters["sim1"]
+        # at least one restart failed while unplugged, and the next one is scheduled
+        await restarter.wait_for(lambda r: r.attempts >= 1 and r.retry_at is not None)
+        snapshot = gateway.snapshot()
+        entry = sim1(snapshot)
+        assert (entry["state"], entry["fatal"]) == ("failed", False)
+        assert str(link) in str(entry["error"])
+        retry_at = entry["retry_at"]
+        assert isinstance(retry_at, float)
+        assert retry_at <= time.time() + FAST.maximum
+        assert "sim1: " in render_status(snapshot)
+        assert "next retry in" in render_status(snapshot)
+
+        spare.replug()
+        await gateway.sessions["sim1"].wait_for(lambda s: s.ready, 10)
+        assert sim1(gateway.snapshot())["retry_at"] is None
+        async with AsyncClient(setup.socket) as client:
+            waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
+            await client.status()  # the get is pending once this answers
+            spare.inject_sms(f"@{ORIGIN} #271828")
+            assert (await waiting).code == "271828"
+        assert gateway.pipelines["sim1"].snapshot()["codes"] == 1
+
+    second_modem(
+        tmp_path,
+        body,
+        simulated=ModemConfig(number="+15550000002", link=link),
+        settings=ModemSettings(name="sim1", device=str(link)),
+        unplugged=True,
+    )
+
+
+def test_wrong_pin_is_never_retried(tmp_path: Path) -> None:
+    """A rejected PIN: failed for good, no retry time, the PIN is not sent a second time."""
+    link = tmp_path / "modem1"
+
+    async def body(gateway: Gateway, spare: ModemHandle, setup: SimulatedSetup) -> None:
+        restarter = gateway.restarters["sim1"]
+        await restarter.wait_for(lambda r: r.given_up)
+        snapshot = gateway.snapshot()
+        entry = sim1(snapshot)
+        assert (entry["state"], entry["fatal"], entry["retry_at"]) == ("failed", True, None)
+        assert "PIN" in str(entry["error"])
+        assert "not retried" in render_status(snapshot)
+        assert restarter.attempts == 0
+        assert spare.state()["pin_attempts_left"] == 2
+
+    second_modem(
+        tmp_path,
+        body,
+        simulated=ModemConfig(number="+15550000002", link=link, pin="1234"),
+        settings=ModemSettings(name="sim1", device=str(link), pin=Secret("0000")),
+    )
