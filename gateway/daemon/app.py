@@ -19,14 +19,15 @@ import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from gateway import __version__
 from gateway.config import Config
+from gateway.daemon import modemmanager, wiring
 from gateway.daemon import status as health
-from gateway.daemon import wiring
 from gateway.daemon.restart import Backoff, Restarter
 from gateway.daemon.timers import Timers
 from gateway.errors import GatewayError
@@ -59,9 +60,12 @@ class Gateway:
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
         restart: Backoff | None = None,
+        proc_root: Path = Path("/proc"),
+        udev_root: Path = Path("/run/udev"),
     ) -> None:
         self.config = config
         self.restart = restart if restart is not None else Backoff()
+        self._roots = (proc_root, udev_root)  # where to look for ModemManager and udev
         self.notifier = notifier if notifier is not None else Notifier({})
         self.clock = clock
         self.journal: Journal | None = None
@@ -96,6 +100,11 @@ class Gateway:
                 state_dir,
                 body_retention=config.journal.body_retention,
                 code_retention=config.journal.code_retention,
+            )
+            modemmanager.warn_if_exposed(
+                {modem.name: modem.device for modem in config.modem},
+                proc_root=self._roots[0],
+                udev_root=self._roots[1],
             )
             await self._start_modems()
             self._compose(self.journal)

@@ -1,0 +1,125 @@
+"""Warn at start when ModemManager may grab a modem port (field notes, "What breaks" 1).
+
+ModemManager probes every tty it has not been told to ignore: it opens the AT port,
+holds it and eats ``+CMTI``. The fix is the shipped udev rule, which sets
+``ID_MM_DEVICE_IGNORE=1`` on the port; udev records that in its database as the line
+``E:ID_MM_DEVICE_IGNORE=1`` in ``/run/udev/data/c<major>:<minor>``.
+
+:func:`needs_warning` is the pure decision; :func:`modemmanager_running`,
+:func:`udev_ignored` and :func:`check_port` are the small I/O shell, each taking the
+``/proc`` and ``/run/udev`` roots so tests point them at their own trees. Under
+``ProtectProc=invisible`` (the shipped unit) ``/proc`` shows only our own processes:
+ModemManager is then not seen and no warning is given; a failed open still names the
+holder when it can (:mod:`gateway.modem.link`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("gateway.daemon")
+
+PROCESS_NAME = "ModemManager"
+IGNORE_LINE = "E:ID_MM_DEVICE_IGNORE=1"
+HINT = (
+    "ModemManager may open this port and swallow +CMTI; install "
+    'systemd/70-otp-gateway.rules (ENV{ID_MM_DEVICE_IGNORE}="1") as '
+    "/etc/udev/rules.d/70-otp-gateway.rules, then udevadm trigger"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortCheck:
+    """What was found about one modem port."""
+
+    device: str  # as configured (e.g. a /dev/serial/by-id symlink)
+    node: str  # the resolved device node
+    ignored: bool  # udev marked it ID_MM_DEVICE_IGNORE=1
+
+
+def needs_warning(*, modemmanager: bool, ignored: bool) -> bool:
+    """Return True when ModemManager runs and the port is not marked ignored for it."""
+    return modemmanager and not ignored
+
+
+def modemmanager_running(proc_root: Path = Path("/proc")) -> bool:
+    """Return True when a process named ModemManager is visible under ``proc_root``.
+
+    Processes that vanish or cannot be read (hidepid, ``ProtectProc=invisible``) are
+    skipped; an unreadable ``proc_root`` gives False.
+    """
+    try:
+        entries = list(proc_root.iterdir())
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if name == PROCESS_NAME:
+            return True
+    return False
+
+
+def udev_ignored(rdev: int, udev_root: Path = Path("/run/udev")) -> bool:
+    """Return True when udev's database marks character device ``rdev`` as MM-ignored.
+
+    A missing or unreadable record counts as not ignored.
+    """
+    record = udev_root / "data" / f"c{os.major(rdev)}:{os.minor(rdev)}"
+    try:
+        lines = record.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    return IGNORE_LINE in (line.strip() for line in lines)
+
+
+def check_port(device: str, udev_root: Path = Path("/run/udev")) -> PortCheck | None:
+    """Resolve ``device`` and look it up in the udev database.
+
+    Returns None when it is not (yet) a character device: there is nothing to look up.
+    """
+    node = os.path.realpath(device)
+    try:
+        info = os.stat(node)
+    except OSError:
+        return None
+    if not stat.S_ISCHR(info.st_mode):
+        return None
+    return PortCheck(device=device, node=node, ignored=udev_ignored(info.st_rdev, udev_root))
+
+
+def warn_if_exposed(
+    modems: dict[str, str],
+    *,
+    proc_root: Path = Path("/proc"),
+    udev_root: Path = Path("/run/udev"),
+) -> list[str]:
+    """Log a warning for each modem port ModemManager may take; return their names.
+
+    ``modems`` maps modem names to configured devices. Never raises.
+    """
+    if not modemmanager_running(proc_root):
+        return []
+    exposed = []
+    for name, device in modems.items():
+        port = check_port(device, udev_root)
+        if port is None or not needs_warning(modemmanager=True, ignored=port.ignored):
+            continue
+        exposed.append(name)
+        log.warning(
+            "modem.modemmanager_running",
+            modem=name,
+            device=port.device,
+            node=port.node,
+            hint=HINT,
+        )
+    return exposed
