@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli, spawn, wait_pending_gets
+from cli_helpers import ROOT, cli, spawn, wait_pending_gets
 from daemon_helpers import write_config
 
+from gateway.cli.run import invocation
 from gateway.simulator import ModemConfig, SimulatorThread
 
 CODE = "602214"
@@ -111,3 +116,81 @@ def test_wrong_pin_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "PIN" in result.stderr
     assert "8642" not in result.stderr + result.stdout
+
+
+#: the console script pip installed next to this interpreter (``.venv/bin/otp-gateway``)
+SCRIPT = Path(sys.executable).parent / "otp-gateway"
+
+
+def banner_commands(argv: list[str], *, cwd: Path, path: str) -> list[str]:
+    """Run ``argv run --simulate`` until its banner is out; return the example command lines."""
+    env = {**os.environ, "PATH": path}
+    process = subprocess.Popen(
+        [*argv, "run", "--simulate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+    assert process.stdout is not None
+    commands = []
+    try:
+        for line in process.stdout:  # the banner is printed once the daemon is ready
+            if line.startswith("Stop with"):
+                break
+            if line.startswith("  ") and " --" in line:
+                commands.append(line.strip())
+        status = next(c for c in commands if " status --socket " in c)
+        checked = subprocess.run(
+            shlex.split(status),
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stderr  # the printed command runs as printed
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    return commands
+
+
+def test_banner_commands_for_python_m(tmp_path: Path) -> None:
+    """python -m gateway: the examples start with this interpreter and -m gateway."""
+    commands = banner_commands([sys.executable, "-m", "gateway"], cwd=ROOT, path="/usr/bin:/bin")
+    assert commands[0].startswith(f"{shlex.quote(sys.executable)} -m gateway receive ")
+
+
+def test_banner_commands_for_a_venv_not_on_path(tmp_path: Path) -> None:
+    """.venv/bin/otp-gateway with the venv not on PATH: the examples use that path as given."""
+    cwd = SCRIPT.parent.parent.parent
+    relative = os.path.relpath(SCRIPT, cwd)
+    commands = banner_commands([relative], cwd=cwd, path="/usr/bin:/bin")
+    assert commands[0].startswith(f"{relative} receive ")
+
+
+def test_banner_commands_when_on_path(tmp_path: Path) -> None:
+    """otp-gateway found on PATH is this program: the examples say plain otp-gateway."""
+    commands = banner_commands(["otp-gateway"], cwd=tmp_path, path=f"{SCRIPT.parent}:/usr/bin:/bin")
+    assert all(command.startswith("otp-gateway ") for command in commands)
+
+
+def test_invocation_compares_the_resolved_program(tmp_path: Path) -> None:
+    """A different otp-gateway on PATH does not count; the path as given is printed."""
+    other = tmp_path / "bin"
+    other.mkdir()
+    shutil.copy(SCRIPT, other / "otp-gateway")
+
+    def on_path(name: str) -> str | None:
+        return shutil.which(name, path=str(other))
+
+    assert invocation(str(other / "otp-gateway"), executable="py", which=on_path) == "otp-gateway"
+    assert invocation("./my dir/otp-gateway", executable="py", which=on_path) == (
+        "'./my dir/otp-gateway'"
+    )
+    assert invocation("/x/gateway/__main__.py", executable="/v/python", which=on_path) == (
+        "/v/python -m gateway"
+    )

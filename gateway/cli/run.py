@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +31,26 @@ Examples:
 Exit status: 0 after SIGTERM/SIGINT, 1 when the daemon cannot start or fails
 (port busy, wrong PIN, socket in use), 2 for an invalid configuration.
 """
+
+
+def invocation(
+    argv0: str,
+    *,
+    executable: str,
+    which: Callable[[str], str | None] = shutil.which,
+) -> str:
+    """Return the command line prefix a person can type to run otp-gateway again.
+
+    ``otp-gateway`` when that name on ``$PATH`` is the program running now; for
+    ``python -m gateway`` the interpreter and ``-m gateway``; else ``argv0`` as given
+    (e.g. ``.venv/bin/otp-gateway``). Shell-quoted.
+    """
+    if Path(argv0).name == "__main__.py":
+        return f"{shlex.quote(executable)} -m gateway"
+    found = which("otp-gateway")
+    if found is not None and os.path.realpath(found) == os.path.realpath(argv0):
+        return "otp-gateway"
+    return shlex.quote(argv0)
 
 
 def _fail(message: str, status: int) -> None:
@@ -141,7 +164,7 @@ async def _serve_simulated(setup: SimulatedSetup) -> int:
     simulator = Simulator([setup.modem()], control_path=setup.control)
 
     def ready(_gateway: Gateway) -> None:
-        click.echo(setup.banner())
+        click.echo(setup.banner(invocation(sys.argv[0], executable=sys.executable)))
         sys.stdout.flush()
 
     async with simulator:
