@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import os
+import struct
+import termios
 import threading
 import time
 from pathlib import Path
@@ -204,3 +207,42 @@ def test_open_close_storm_leaves_simulator_idle(tmp_path: Path) -> None:
             assert client.command(b"AT") == b"AT\r\r\nOK\r\n"
             client.silence(0.5)  # idle: neither our thread nor the simulator may spin
         assert time.process_time() - before < 0.25
+
+
+def _exclusive(fd: int) -> bool:
+    """Return whether the tty behind ``fd`` has TIOCEXCL set (ioctl TIOCGEXCL)."""
+    flag = fcntl.ioctl(fd, 0x80045440, b"\0" * 4)
+    (value,) = struct.unpack("i", flag)
+    return bool(value)
+
+
+def test_client_tiocexcl_ends_with_the_client(tmp_path: Path) -> None:
+    """A client's TIOCEXCL (gammu sets it) ends when it closes, as on a real serial tty.
+
+    A pty slave outlives its clients, so without this a second gammu run by a non-root
+    user failed with EBUSY. The injected SMS makes the modem write, and writing first
+    handles the close already queued by inotify.
+    """
+    link = tmp_path / "modem"
+    with SimulatorThread([ModemConfig(link=link)]) as sim:
+        with PtyClient(str(link)) as client:
+            fcntl.ioctl(client.fd, termios.TIOCEXCL)
+            assert client.command(b"ATE0;+CNMI=2,1,0,0,0") == b"ATE0;+CNMI=2,1,0,0,0\r\r\nOK\r\n"
+        sim.modems[0].inject_sms("after the close")
+        assert sim.modems[0].state()["attached"] is False
+        with PtyClient(str(link)) as client:
+            assert not _exclusive(client.fd)
+            assert client.command(b"AT") == b"\r\nOK\r\n"  # no stale +CMTI before it
+
+
+def test_tiocexcl_kept_while_its_client_stays(tmp_path: Path) -> None:
+    """Another descriptor closing leaves the first client attached and still exclusive."""
+    link = tmp_path / "modem"
+    with SimulatorThread([ModemConfig(link=link)]) as sim, PtyClient(str(link)) as first:
+        first.command(b"ATE0;+CNMI=2,1,0,0,0")
+        os.close(os.open(link, os.O_RDWR | os.O_NOCTTY))  # e.g. a port scanner (root)
+        fcntl.ioctl(first.fd, termios.TIOCEXCL)
+        sim.modems[0].inject_sms("still here")
+        assert first.read_until(b'"SM",1\r\n') == b'\r\n+CMTI: "SM",1\r\n'
+        assert _exclusive(first.fd)
+        assert sim.modems[0].state()["attached"] is True

@@ -1,10 +1,18 @@
 """The pty shell: one pseudo-terminal per modem, pumping bytes to and from its model.
 
 at-conformance §4: the slave is put in raw mode before anyone opens it (Linux keeps the
-termios while the master is open), then closed, so a client closing the port shows up
-as EIO/POLLHUP on the master. While no client has the slave open nothing is written,
-so the next opener never reads stale URCs. A client opening the slave is noticed with
-inotify ``IN_OPEN`` on the ``/dev/pts/N`` node (no polling).
+termios while the master is open). While no client has the slave open nothing is
+written, so the next opener never reads stale URCs. A client opening the slave is
+noticed with inotify ``IN_OPEN`` on the ``/dev/pts/N`` node (no polling), or by its
+first bytes if that event was missed.
+
+We hold one slave descriptor of our own, opened before any client. A real serial tty
+is released on its last close, which drops a client's ``TIOCEXCL`` (gammu sets it); a
+pty slave lives as long as its master, so the flag would outlive the client and every
+later open by a non-root user would fail with EBUSY. So when a slave descriptor closes
+(``IN_CLOSE_*``) we clear the flag through ours and close ours for a moment: POLLHUP on
+the master then means no client is left. We reopen ours at once, flush what was queued
+for the departed client, and set the flag again if a client still holds the port.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import select
+import struct
 import termios
 import tty
 from collections.abc import Callable
@@ -26,7 +36,14 @@ from gateway.simulator.config import SimulatorError
 
 log = structlog.get_logger(__name__)
 
+IN_CLOSE_WRITE = 0x00000008
+IN_CLOSE_NOWRITE = 0x00000010
 IN_OPEN = 0x00000020
+IN_CLOSE = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+#: struct inotify_event header: wd, mask, cookie, len (a file watch has no name)
+_EVENT = struct.Struct("iIII")
+#: ioctl TIOCGEXCL (Linux >= 3.8: _IOR('T', 0x40, int)); the termios module lacks it
+TIOCGEXCL = 0x80045440
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 #: output kept for a client that does not read, before the oldest bytes are dropped
@@ -36,11 +53,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _inotify_watch(path: str) -> int:
-    """Return an inotify fd watching ``path`` for opens; raise OSError."""
+    """Return an inotify fd watching ``path`` for opens and closes; raise OSError."""
     fd: int = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
     if fd < 0:
         raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN) < 0:
+    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN | IN_CLOSE) < 0:
         err = ctypes.get_errno()
         os.close(fd)
         raise OSError(err, f"inotify_add_watch {path} failed")
@@ -72,6 +89,8 @@ class PtyPort:
         self._on_attach = on_attach
         self._master = -1
         self._watch = -1
+        self._own = -1  # our own slave descriptor (module docstring)
+        self._reading = False
         self._pending = bytearray()
         self._poll = select.poll()
         self.slave_path = ""
@@ -95,14 +114,18 @@ class PtyPort:
         try:
             tty.setraw(slave)
             self.slave_path = os.ttyname(slave)
-        finally:
+        except BaseException:
             os.close(slave)
+            os.close(master)
+            raise
         os.set_blocking(master, False)
         self._master = master
+        self._own = slave
         self._poll = select.poll()
         self._poll.register(master, select.POLLOUT)
         self._watch = _inotify_watch(self.slave_path)
         self._loop.add_reader(self._watch, self._on_watch)
+        self._start_reading()
         if self._link is not None:
             try:
                 replace_link(self._link, self.slave_path)
@@ -116,10 +139,13 @@ class PtyPort:
         if not self.plugged:
             return
         self._detach()
+        self._stop_reading()
         self._loop.remove_reader(self._watch)
         os.close(self._watch)
+        if self._own >= 0:
+            os.close(self._own)
         os.close(self._master)
-        self._master = self._watch = -1
+        self._master = self._watch = self._own = -1
         link = self._link
         if link is not None and link.is_symlink() and os.readlink(link) == self.slave_path:
             link.unlink()
@@ -129,7 +155,8 @@ class PtyPort:
         """Write to the client without blocking; dropped while no client has the port open."""
         if not self.attached or not data:
             return
-        if self._hung_up():
+        self._on_watch()  # a client close the loop has not handled yet is queued already
+        if not self.attached or self._hung_up():
             self._detach()
             return
         if self._pending:
@@ -153,6 +180,10 @@ class PtyPort:
 
     def _flush_stale(self) -> None:
         """Drop bytes queued towards the slave before this client opened (at-conformance §4.3)."""
+        if self._own >= 0:
+            with contextlib.suppress(termios.error):
+                termios.tcflush(self._own, termios.TCIFLUSH)
+            return
         try:
             fd = os.open(self.slave_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError:
@@ -181,14 +212,55 @@ class PtyPort:
 
     def _on_watch(self) -> None:
         try:
-            os.read(self._watch, 4096)
-        except BlockingIOError:
+            data = os.read(self._watch, 4096)
+        except OSError:
+            return  # nothing queued
+        at = 0
+        while at < len(data) and self.plugged:  # in order: open, close, open ...
+            _, mask, _, length = _EVENT.unpack_from(data, at)
+            at += _EVENT.size + length
+            if mask & IN_OPEN and not self.attached:
+                self._attach()
+            elif mask & IN_CLOSE and self.attached:
+                self._probe()
+
+    def _attach(self) -> None:
+        if self._own < 0:  # lost after a failed reopen: take it back while we can
+            with contextlib.suppress(OSError):
+                self._own = os.open(self.slave_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        self._flush_stale()
+        self.attached = True
+        self._start_reading()
+        self._on_attach()
+
+    def _probe(self) -> None:
+        """A slave descriptor closed: detach if no client is left; never leave TIOCEXCL set."""
+        own, self._own = self._own, -1
+        if own < 0:
+            if self._hung_up():
+                self._detach()
             return
-        if not self.attached and self.plugged:
-            self._flush_stale()
-            self.attached = True
-            self._loop.add_reader(self._master, self._on_readable)
-            self._on_attach()
+        exclusive = False
+        with contextlib.suppress(OSError):
+            exclusive = struct.unpack("i", fcntl.ioctl(own, TIOCGEXCL, b"\0" * 4))[0] != 0
+            fcntl.ioctl(own, termios.TIOCNXCL)
+        os.close(own)
+        if self._hung_up():  # only the master's own reference is left
+            self._detach()
+        try:
+            self._own = os.open(self.slave_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as exc:  # a client set TIOCEXCL again meanwhile and we are not root
+            log.warning("simulator.pty.reopen", device=self.device, error=str(exc))
+            return
+        if not self.attached:
+            self._flush_stale()  # bytes written before we saw the close were for nobody
+        elif exclusive:
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self._own, termios.TIOCEXCL)  # the remaining client keeps it
+        # drop the IN_CLOSE and IN_OPEN our close and reopen queued; a client opening in
+        # this instant is attached by its first bytes instead (_on_readable)
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._watch, 4096)
 
     def _on_readable(self) -> None:
         try:
@@ -199,18 +271,30 @@ class PtyPort:
             self._lost(exc)
             return
         if data:
+            if not self.attached:  # a client whose IN_OPEN we dropped (see _probe)
+                self._attach()
             self._on_data(data)
 
     def _lost(self, exc: OSError) -> None:
-        # EIO: the last client closed the slave (POLLHUP); wait for the next IN_OPEN
+        # EIO: no slave descriptor is open (ours could not be reopened); wait for IN_OPEN
         if exc.errno not in (errno.EIO, errno.EBADF):
             log.warning("simulator.pty.error", device=self.device, error=str(exc))
         self._detach()
+        if self._own < 0:
+            self._stop_reading()
+
+    def _start_reading(self) -> None:
+        if not self._reading:
+            self._reading = True
+            self._loop.add_reader(self._master, self._on_readable)
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._master)
 
     def _detach(self) -> None:
-        if self.attached:
-            self.attached = False
-            self._loop.remove_reader(self._master)
+        self.attached = False
         if self._pending:
             self._loop.remove_writer(self._master)
             self._pending.clear()
