@@ -123,11 +123,15 @@ def test_getallsms_and_geteachsms_show_injected_messages(
 
 
 def test_deleteallsms_empties_the_inbox(modem: ThreadModemHandle, tmp_path: Path) -> None:
-    """gammu deleteallsms 1 (Inbox, SIM memory) deletes every stored SMS."""
+    """gammu deleteallsms 1 (Inbox, SIM memory) deletes every SMS; a new session sees none.
+
+    The second run reopens the pty gammu closed (with TIOCEXCL set by the first run).
+    """
     inject_three(modem)
     assert len(modem.stored("SM")) == 4
     gammu(modem, tmp_path, "deleteallsms", "1")
     assert modem.stored("SM") == {}
+    assert "0 SMS parts in 0 SMS sequences" in gammu(modem, tmp_path, "getallsms")
 
 
 def test_vendor_profiles(make_modem: Callable[..., ThreadModemHandle], tmp_path: Path) -> None:
