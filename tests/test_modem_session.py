@@ -11,7 +11,7 @@ from typing import TypeVar
 import pytest
 import structlog.testing
 
-from gateway.at import AtTimeout, CmeError, Timeouts, bare, query
+from gateway.at import AtTimeout, CmeError, Timeouts, action, bare, query
 from gateway.at.events import Event, NewMessage, NewReport, RoutedReport, Urc, VendorNotice
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.health import HealthConfig
@@ -626,3 +626,29 @@ def test_failed_session_can_be_started_again(tmp_path: Path) -> None:
 
     health = HealthConfig(interval=0.05, limit=2)
     run(tmp_path, scenario, session_config=lambda d: config(d, health=health))
+
+
+def test_registration_wait_wakes_on_the_creg_urc(tmp_path: Path) -> None:
+    """Not registered: +CREG/+CEREG URCs are turned on and the first one ends the wait (no poll)."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        await session.command(action("AT+CFUN=0"))  # off the network
+        reporting = asyncio.Event()
+
+        def observe(line: str) -> None:
+            if line.upper().startswith("AT+CEREG=1"):
+                reporting.set()
+
+        modem.observe_commands(observe)
+        # an hour between re-checks: only the URC can end this wait in time
+        patient = replace(
+            session.config.init, registration_poll=3600.0, registration_poll_max=3600.0
+        )
+        initialiser = Initialiser(session.command, patient, _ignore, session.network_changed)
+        waiting = asyncio.create_task(initialiser.wait_registered())
+        await reporting.wait()
+        await session.command(action("AT+CFUN=1"))  # queued behind AT+CEREG=1: URCs follow
+        assert await asyncio.wait_for(waiting, 10) == 1
+        assert session.status.registration == 1
+
+    run(tmp_path, scenario)

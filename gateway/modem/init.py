@@ -72,6 +72,12 @@ class Runner(Protocol):
     async def __call__(self, command: Command, /) -> Response: ...
 
 
+class NetworkWait(Protocol):
+    """Waits up to ``timeout`` seconds for a +CREG/+CGREG/+CEREG URC (returns either way)."""
+
+    async def __call__(self, timeout: float, /) -> None: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InitConfig:
     """Knobs for the initialisation sequence."""
@@ -81,7 +87,8 @@ class InitConfig:
     busy_backoff: float = 0.5
     busy_backoff_max: float = 5.0
     registration_timeout: float = 120.0
-    registration_poll: float = 1.0
+    registration_poll: float = 1.0  # first re-check when no registration URC comes
+    registration_poll_max: float = 15.0  # the re-checks back off up to this
     cnmi_choices: tuple[str, ...] = CNMI_CHOICES
     #: read memories to use, in order of preference (``[[modem]] storage``); () = all offered
     storage: tuple[str, ...] = ()
@@ -94,6 +101,8 @@ class InitConfig:
             raise UsageError("busy retries/backoff must be positive")
         if self.registration_timeout <= 0 or self.registration_poll <= 0:
             raise UsageError("registration timeout/poll must be positive")
+        if self.registration_poll_max < self.registration_poll:
+            raise UsageError("registration_poll_max must be at least registration_poll")
         if not self.cnmi_choices:
             raise UsageError("at least one AT+CNMI choice is needed")
         if not all(_MEMORY.fullmatch(m) for m in self.storage):
@@ -117,11 +126,16 @@ class Initialiser:
     """Runs the sequence through ``run``; ``report`` receives progress (key, value)."""
 
     def __init__(
-        self, run: Runner, config: InitConfig, report: Callable[[str, object], None]
+        self,
+        run: Runner,
+        config: InitConfig,
+        report: Callable[[str, object], None],
+        network_changed: NetworkWait | None = None,
     ) -> None:
         self._run = run
         self.config = config
         self._report = report
+        self._network_changed = network_changed
 
     async def ok(self, command: Command, *, plain_error_busy: bool = False) -> Response:
         """Run ``command``, retrying busy errors; return the OK response.
@@ -145,6 +159,7 @@ class Initialiser:
                 raise error
             self._report("busy_retry", command.log_text)
             log.info("modem.busy", command=command.log_text, error=str(error), attempt=attempt)
+            # capped backoff before a bounded retry: a busy modem sends nothing to wait on
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.config.busy_backoff_max)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -249,7 +264,8 @@ class Initialiser:
             if state != "SIM PIN":
                 raise SimLocked(f"SIM needs {state or 'an unknown code'}; enter it by hand")
             if pin_sent:
-                # accepted, but the SIM is still starting: ask again after a pause
+                # accepted, but the SIM is still starting: ask again after a pause (capped
+                # backoff, bounded by busy_retries; +CPIN: READY URCs are not universal)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.config.busy_backoff_max)
                 continue
@@ -289,13 +305,19 @@ class Initialiser:
         )
 
     async def wait_registered(self) -> int:
-        """Poll +CREG?/+CEREG? until home (1) or roaming (5); return the stat.
+        """Wait until registered at home (1) or roaming (5); return the stat.
 
-        Raises RegistrationTimeout with the last state seen.
+        Asks +CREG?/+CEREG? once; if not registered, turns on registration URCs
+        (``AT+CREG=1``, ``AT+CEREG=1``, TS 27.007 §7.2 / §10.1.22, tolerated if refused)
+        and asks again as each URC arrives. Not every modem reports every change, so it
+        also re-checks after ``registration_poll`` seconds, backing off up to
+        ``registration_poll_max``. Raises RegistrationTimeout with the last state seen.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.registration_timeout
         last: dict[str, int | None] = {}
+        delay = self.config.registration_poll
+        reporting = False
         while True:
             for domain in ("CREG", "CEREG"):
                 response = await self.tolerant(query(f"AT+{domain}?", f"+{domain}"))
@@ -304,10 +326,20 @@ class Initialiser:
                 self._report("registration", stat)
                 if stat in (1, 5):
                     return stat
-            if loop.time() >= deadline:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
                 raise RegistrationTimeout(f"not registered in time (last states: {last})")
+            if not reporting:
+                reporting = True
+                for domain in ("CREG", "CEREG"):
+                    await self.tolerant(action(f"AT+{domain}=1"))
             log.info("modem.waiting_for_network", creg=last.get("CREG"), cereg=last.get("CEREG"))
-            await asyncio.sleep(self.config.registration_poll)
+            wait = min(delay, remaining)
+            if self._network_changed is None:
+                await asyncio.sleep(wait)  # no URC source given: capped-backoff re-check
+            else:
+                await self._network_changed(wait)
+            delay = min(delay * 2, self.config.registration_poll_max)
 
 
 def cpms_command(memories: tuple[str, ...]) -> str:

@@ -209,6 +209,8 @@ class SerialLink:
                     return
                 except LinkError as exc:
                     log.warning("link.reopen_failed", device=self.config.device, error=str(exc))
+            # capped exponential backoff between reopen attempts while the node is away
+            # (USB re-enumeration); a reconnect loop, not a poll of a working modem
             if stopping is None:
                 await asyncio.sleep(delay)
             else:

@@ -110,6 +110,7 @@ class ModemSession:
         self._fatal = False  # failed for a reason retrying cannot fix (SIM, PIN)
         self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
         self._changed = asyncio.Event()
+        self._network = asyncio.Event()  # set by each +CREG/+CGREG/+CEREG URC
         self._stopping = asyncio.Event()
         self._storage = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -384,7 +385,9 @@ class ModemSession:
         self.set_state(SessionState.INITIALISING)
         if self._pin_rejected:
             raise WrongPin("the configured PIN was rejected before; not sending it again")
-        initialiser = Initialiser(self.run, self.config.init, self._report)
+        initialiser = Initialiser(
+            self.run, self.config.init, self._report, network_changed=self.network_changed
+        )
         try:
             result = await initialiser.run()
         except WrongPin:
@@ -403,6 +406,12 @@ class ModemSession:
             operator=result.operator,
         )
         self.set_state(SessionState.READY)
+
+    async def network_changed(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for a registration URC (consumes it; never raises)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._network.wait(), timeout)
+        self._network.clear()
 
     async def _ping(self) -> None:
         self.counters.pings += 1
@@ -427,6 +436,7 @@ class ModemSession:
         self.counters.urcs += 1
         if isinstance(urc, Registration):
             self._registration = urc.stat
+            self._network.set()
         if isinstance(urc, VendorNotice) and urc.restart:
             log.info("modem.restarted", notice=urc.tag)
             if self._state is not SessionState.STARTING:
