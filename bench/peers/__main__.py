@@ -146,7 +146,7 @@ def notes(args: argparse.Namespace, wall: float) -> list[str]:
         f"latency: {args.messages} messages per direction and program, {args.rounds} "
         "A/B/A/B rounds (each round restarts every program on a fresh simulated modem); "
         "programs polling every 10-15 s (peer defaults) get one open-loop session with "
-        "arrivals spread uniformly over one polling period.",
+        "arrivals spread uniformly over three polling periods (gammu-smsd 45 s, smsd 30 s).",
         "inbound: simulator stores the SMS -> otp-gateway: a waiting relay `get` "
         "(gateway.client.AsyncClient) returns the code; peers: the file is complete in "
         "the incoming directory (inotify, event-driven, µs resolution).",

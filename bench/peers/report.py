@@ -104,7 +104,7 @@ def plot(path: Path, all_figures: Sequence[Figures], title: str) -> str | None:
         axis.set_xlabel(f"{kind} latency (ms, log scale)")
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("fraction of messages (ECDF)")
-    axes[1].legend(loc="lower right", fontsize="small")
+    axes[1].legend(loc="center", fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
