@@ -12,6 +12,7 @@ from pipeline_send_helpers import DEST, SETTINGS, request, rig, run
 
 from gateway import log as gwlog
 from gateway.jobs import JobState
+from gateway.modem.status import SessionState
 from gateway.ratelimit import Rate, RateLimiter
 from gateway.relay.errors import BadRequest, NotFound, RateLimited, Unavailable
 from gateway.relay.ports import JobEvent, JobStatus, SendAccepted, SendRequest
@@ -299,6 +300,7 @@ def test_job_expires_while_no_modem_can_send_it(tmp_path: Path) -> None:
 
         async with rig(tmp_path, submit_clock=clock) as r:
             r.modems[0].unplug()
+            await r.sessions["m0"].wait_for(lambda s: s.state is SessionState.RECONNECTING, 5)
             accepted = await r.service.submit(request())
             events = await r.events(accepted.job_id)
             assert statuses(events) == [S.QUEUED, S.EXPIRED]
