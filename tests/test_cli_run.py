@@ -108,11 +108,13 @@ def test_missing_port_is_one_line(tmp_path: Path) -> None:
 
 
 def test_wrong_pin_is_one_line(tmp_path: Path) -> None:
-    """A wrong SIM PIN: one line, exit status 1, and the PIN is not printed."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin="2468")]):
+    """A wrong SIM PIN: one line, exit status 78 (systemd must not restart), PIN not printed."""
+    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin="2468")]) as sim:
         config = write_config(tmp_path, tmp_path / "modem", pin="8642")
         result = cli("run", "--config", str(config))
-    assert result.returncode == 1
+        attempts = sim.modems[0].state()
+    assert result.returncode == 78
+    assert attempts["pin_attempts_left"] == 2  # exactly one attempt spent
     assert result.stderr.count("\n") == 1
     assert "PIN" in result.stderr
     assert "8642" not in result.stderr + result.stdout

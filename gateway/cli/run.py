@@ -16,6 +16,7 @@ import click
 from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
+from gateway.modem.init import SimError
 from gateway.simulator.config import PROFILE_NAMES
 
 if TYPE_CHECKING:
@@ -29,8 +30,13 @@ Examples:
 
 \b
 Exit status: 0 after SIGTERM/SIGINT, 1 when the daemon cannot start or fails
-(port busy, wrong PIN, socket in use), 2 for an invalid configuration.
+(port busy, socket in use), 2 for an invalid configuration, 78 when the SIM needs
+a person (wrong or missing PIN, PUK, no SIM): the unit's RestartPreventExitStatus=78
+keeps systemd from entering a rejected PIN again and locking the SIM.
 """
+
+#: sysexits.h EX_CONFIG: the SIM cannot be used without a person (see the unit file)
+EXIT_SIM = 78
 
 
 def invocation(
@@ -124,6 +130,9 @@ def run(
         status = run_config(config_path, config=config)
     except ConfigError as exc:
         _fail(str(exc), 2)
+        return
+    except SimError as exc:
+        _fail(str(exc), EXIT_SIM)
         return
     except (GatewayError, OSError) as exc:
         _fail(str(exc), 1)
