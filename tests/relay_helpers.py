@@ -42,7 +42,7 @@ class FakeSendPort:
         if self.refuse is not None:
             raise self.refuse
         self.requests.append(request)
-        return SendAccepted(job_id=f"job-{len(self.requests)}")
+        return SendAccepted(job_id=f"job-{len(self.requests)}", code=request.code)
 
     async def watch(self, job_id: str) -> AsyncIterator[JobEvent]:
         """Yield sending, sent and delivered for the job."""

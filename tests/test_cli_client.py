@@ -95,15 +95,20 @@ def test_exit_status_unavailable(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_send_prints_the_job_id(tmp_path: Path) -> None:
-    """send without --wait prints just the job id; a refused number is exit 1, one line."""
+def test_send_prints_the_job_id_and_generated_code(tmp_path: Path) -> None:
+    """send without --wait prints the job id and the code the gateway generated for the SMS."""
     with running_gateway(tmp_path) as gw:
         sock = str(gw.socket)
         queued = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
         refused = cli("send", "--socket", sock, "+33612345678", "--origin", "example.com")
         gw.modem.wait_sent(1)
+        sent = gw.modem.sent()
     assert queued.returncode == 0
-    assert queued.stdout.startswith("j-")
+    job, code = queued.stdout.split()
+    assert job.startswith("j-")
+    assert len(code) == 6
+    assert code.isdigit()
+    assert sent[0].text.endswith(f"@example.com #{code}")
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
 

@@ -59,8 +59,9 @@ def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[st
     sent = cli("send", "--socket", socket, "+15557654321", "--origin", "shop.example",
                "--code", "731904", "--wait", "sent", "--json")  # fmt: skip
     assert sent.returncode == 0, sent.stderr
-    statuses = [json.loads(line)["status"] for line in sent.stdout.splitlines()]
-    assert statuses[-1] == "sent"
+    lines = [json.loads(line) for line in sent.stdout.splitlines()]
+    assert (lines[0]["status"], lines[0]["code"]) == ("queued", "731904")
+    assert lines[-1]["status"] == "sent"
     network = json.loads(cli("simulator", "sent", "--control", control).stdout)
     assert network[-1]["number"] == "+15557654321"
     assert network[-1]["text"].endswith("@shop.example #731904")

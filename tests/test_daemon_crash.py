@@ -69,7 +69,7 @@ def test_kill_between_ctrl_z_and_cmgs(
     with Daemon(tmp_path, config, notify) as first:
         first.wait_ready()
         with Client(tmp_path / "gw.sock") as client:
-            lost = client.send(NUMBER, ORIGIN, code="318842")
+            lost = client.send(NUMBER, ORIGIN, code="318842").job_id
         modem.wait_sent(1)
         modem.wait_silent()  # the network has the SMS; the daemon waits for +CMGS
         first.kill()

@@ -62,7 +62,7 @@ def test_sigterm_during_send(
         daemon.wait_ready()
         modem.set_fault("late-reply", delay=1.0)  # the +CMGS result comes 1 s after the body
         with Client(tmp_path / "gw.sock") as client:
-            job = client.send("+15557654321", ORIGIN, code="640125")
+            job = client.send("+15557654321", ORIGIN, code="640125").job_id
         modem.wait_sent(1)
         assert daemon.terminate() == 0
     assert not (tmp_path / "gw.sock").exists()

@@ -87,7 +87,7 @@ def test_async_subscribe_and_send_watch(tmp_path: Path) -> None:
             stream = await client.subscribe()
             server.offer(record("135790", origin="bank.example"))
             assert (await anext(stream)).code == "135790"
-            assert await client.send("+15550001", "shop.example") == "job-1"
+            assert (await client.send("+15550001", "shop.example")).job_id == "job-1"
             watch = await client.send_watch("+15550002", "shop.example")
             assert watch.job_id == "job-2"
             events = [e.status async for e in watch]
@@ -108,7 +108,8 @@ def test_sync_client_operations(tmp_path: Path) -> None:
                 client.get("shop.example", timeout=0.1)
             with pytest.raises(Forbidden):
                 client.get("nope.example")
-            assert client.send("+15550001", "shop.example", code="987654") == "job-1"
+            receipt = client.send("+15550001", "shop.example", code="987654")
+            assert (receipt.job_id, receipt.code) == ("job-1", "987654")
             watch = client.send_watch("+15550002", "shop.example")
             assert watch.job_id == "job-2"
             assert [e.status for e in watch][-1] is JobStatus.DELIVERED

@@ -297,7 +297,11 @@ def test_send_with_watch_streams_job_events(tmp_path: Path) -> None:
                     "watch": True,
                 }
             )
-            assert (await raw.reply(1))["result"] == {"job": "job-1", "status": "queued"}
+            assert (await raw.reply(1))["result"] == {
+                "job": "job-1",
+                "status": "queued",
+                "code": "424242",
+            }
             statuses = [(await raw.reply(1))["data"].get("status") for _ in range(4)]
             assert statuses == ["sending", "sent", "delivered", None]
             await raw.close()

@@ -172,17 +172,28 @@ def send(
     wait: str | None,
     as_json: bool,
 ) -> None:
-    """Send an origin-bound OTP SMS to NUMBER; print the job id (and statuses with --wait)."""
+    """Send an origin-bound OTP SMS to NUMBER; print the job id and the code it carries.
+
+    The code is the one given with --code, else the one the gateway generated: the
+    caller needs it to check what the user types. With --wait, each status follows.
+    """
     with _errors(), Client(socket_path) as client:
         if wait is None:
-            job = client.send(number, origin, embedded_origin=embedded_origin, code=code, text=text)
-            click.echo(json.dumps({"job": job, "status": "queued"}) if as_json else job)
+            accepted = client.send(
+                number, origin, embedded_origin=embedded_origin, code=code, text=text
+            )
+            if as_json:
+                click.echo(json.dumps(_accepted_json(accepted.job_id, accepted.code)))
+            else:
+                click.echo(" ".join(filter(None, (accepted.job_id, accepted.code))))
             return
         watch = client.send_watch(
             number, origin, embedded_origin=embedded_origin, code=code, text=text
         )
-        if not as_json:
-            click.echo(f"{watch.job_id} queued")
+        if as_json:
+            click.echo(json.dumps(_accepted_json(watch.job_id, watch.code)))
+        else:
+            click.echo(f"{watch.job_id} queued" + (f" (code {watch.code})" if watch.code else ""))
         last: JobEvent | None = None
         for event in watch:
             last = event
@@ -194,6 +205,10 @@ def send(
                 break
         outcome = "ended without a status" if last is None else last.status.value
         _fail(f"job {watch.job_id} {outcome}", "error")
+
+
+def _accepted_json(job_id: str, code: str | None) -> dict[str, object]:
+    return {"job": job_id, "status": "queued", "code": code}
 
 
 #: statuses after which waiting makes no sense (unknown: maybe sent, never resent)

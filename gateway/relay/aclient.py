@@ -34,9 +34,9 @@ from gateway.relay.messages import (
     Subscribe,
     normalise_origin,
 )
-from gateway.relay.ports import CodeRecord, JobEvent
+from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
 from gateway.relay.protocol import ServerReader, encode_request
-from gateway.relay.replies import code_from, job_event_from, raise_error
+from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
 
 _Item = ServerMessage | RelayError
 
@@ -131,8 +131,11 @@ class AsyncClient:
         embedded_origin: str | None = None,
         code: str | None = None,
         text: str | None = None,
-    ) -> str:
-        """Queue an OTP SMS; return its job id. Raises ``RateLimited``, ``BadRequest``…"""
+    ) -> SendAccepted:
+        """Queue an OTP SMS; return its job id, status and the code the SMS carries.
+
+        Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
+        """
         request = Send(
             id=self.next_id(),
             number=number,
@@ -141,7 +144,7 @@ class AsyncClient:
             code=code,
             text=text,
         )
-        return str((await self._call(request)).value["job"])
+        return accepted_from((await self._call(request)).value)
 
     async def send_watch(
         self,
@@ -166,7 +169,7 @@ class AsyncClient:
             watch=True,
         )
         queue, ack = await self._start_stream(request)
-        return AsyncJobWatch(str(ack.value["job"]), self._events(request.id, queue))
+        return AsyncJobWatch(accepted_from(ack.value), self._events(request.id, queue))
 
     async def subscribe(self) -> AsyncIterator[CodeRecord]:
         """Subscribe; once the gateway confirmed it, return an iterator of the codes."""
@@ -265,10 +268,11 @@ async def _codes(events: AsyncIterator[Event]) -> AsyncIterator[CodeRecord]:
 
 
 class AsyncJobWatch:
-    """A queued send job: ``job_id`` and an async iterator of its :class:`JobEvent`s."""
+    """A queued send job: ``job_id``, ``code`` and an async iterator of its :class:`JobEvent`s."""
 
-    def __init__(self, job_id: str, events: AsyncIterator[Event]) -> None:
-        self.job_id = job_id
+    def __init__(self, accepted: SendAccepted, events: AsyncIterator[Event]) -> None:
+        self.job_id = accepted.job_id
+        self.code = accepted.code
         self._events = events
 
     async def __aiter__(self) -> AsyncIterator[JobEvent]:

@@ -39,9 +39,9 @@ from gateway.relay.messages import (
     Subscribe,
     normalise_origin,
 )
-from gateway.relay.ports import CodeRecord, JobEvent
+from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
 from gateway.relay.protocol import ServerReader, encode_request
-from gateway.relay.replies import code_from, job_event_from, raise_error
+from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
 
 __all__ = ["AsyncClient", "Client", "JobWatch", "connect", "connect_async"]
 
@@ -128,10 +128,13 @@ class Client:
         embedded_origin: str | None = None,
         code: str | None = None,
         text: str | None = None,
-    ) -> str:
-        """Queue an OTP SMS; return its job id. Raises ``RateLimited``, ``BadRequest``…"""
+    ) -> SendAccepted:
+        """Queue an OTP SMS; return its job id, status and the code the SMS carries.
+
+        Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
+        """
         request = _send(self.next_id(), number, origin, embedded_origin, code, text, watch=False)
-        return str(self._call(request).value["job"])
+        return accepted_from(self._call(request).value)
 
     def send_watch(
         self,
@@ -145,7 +148,7 @@ class Client:
         """Queue an OTP SMS and follow it; returns a :class:`JobWatch` to iterate."""
         request = _send(self.next_id(), number, origin, embedded_origin, code, text, watch=True)
         reply = self._call(request)
-        return JobWatch(self, request.id, str(reply.value["job"]))
+        return JobWatch(self, request.id, accepted_from(reply.value))
 
     def subscribe(self) -> Iterator[CodeRecord]:
         """Subscribe; once confirmed, return an iterator of every code this peer may see.
@@ -211,10 +214,11 @@ class Client:
 
 
 class JobWatch:
-    """A queued send job: ``job_id`` and an iterator of its :class:`JobEvent`s."""
+    """A queued send job: ``job_id``, ``code`` and an iterator of its :class:`JobEvent`s."""
 
-    def __init__(self, client: Client, request_id: RequestId, job_id: str) -> None:
-        self.job_id = job_id
+    def __init__(self, client: Client, request_id: RequestId, accepted: SendAccepted) -> None:
+        self.job_id = accepted.job_id
+        self.code = accepted.code
         self._client = client
         self._request_id = request_id
 

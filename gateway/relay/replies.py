@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from gateway.relay.errors import error_for
 from gateway.relay.messages import Error
-from gateway.relay.ports import CodeRecord, JobEvent, JobStatus
+from gateway.relay.ports import CodeRecord, JobEvent, JobStatus, SendAccepted
 
 
 def code_from(data: Mapping[str, object]) -> CodeRecord:
@@ -20,6 +20,16 @@ def code_from(data: Mapping[str, object]) -> CodeRecord:
         code=str(data["code"]),
         sender=str(data["sender"]),
         received_at=dt.datetime.fromisoformat(str(data["received_at"])),
+    )
+
+
+def accepted_from(data: Mapping[str, object]) -> SendAccepted:
+    """Return the :class:`SendAccepted` of a ``send`` result (job id, status, code)."""
+    code = data.get("code")
+    return SendAccepted(
+        job_id=str(data["job"]),
+        status=JobStatus(data.get("status", JobStatus.QUEUED.value)),
+        code=None if code is None else str(code),
     )
 
 

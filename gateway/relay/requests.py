@@ -84,9 +84,10 @@ async def _run_send(session: Session, request: Send, port: SendPort) -> None:
                 peer_uid=session.peer.uid,
             )
         )
-        session.send(
-            Result(id=request.id, value={"job": accepted.job_id, "status": accepted.status.value})
-        )
+        value: dict[str, object] = {"job": accepted.job_id, "status": accepted.status.value}
+        if accepted.code is not None:
+            value["code"] = accepted.code  # the requester must know it to check the user's entry
+        session.send(Result(id=request.id, value=value))
         if not request.watch:
             return
         async for event in port.watch(accepted.job_id):
