@@ -16,6 +16,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from gateway.relay.clientcodec import (
+    ServerReader,
+    encode_request,
+    expect_result,
+    get_request,
+    send_request,
+)
 from gateway.relay.errors import RelayError, Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
@@ -23,19 +30,15 @@ from gateway.relay.messages import (
     Error,
     Event,
     EventKind,
-    Get,
     Greeting,
     Request,
     RequestId,
     Result,
-    Send,
     ServerMessage,
     Status,
     Subscribe,
-    normalise_origin,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
-from gateway.relay.protocol import ServerReader, encode_request
 from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
 
 _Item = ServerMessage | RelayError
@@ -102,12 +105,7 @@ class AsyncClient:
     ) -> CodeRecord:
         """Wait for the next code for ``origin``; raises ``Timeout``, ``Cancelled``…"""
         rid = self.next_id() if request_id is None else request_id
-        request = Get(
-            id=rid,
-            origin=normalise_origin(origin),
-            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
-            timeout=timeout,
-        )
+        request = get_request(rid, origin, embedded_origin=embedded_origin, timeout=timeout)
         try:
             return code_from((await self._call(request)).value)
         except asyncio.CancelledError:
@@ -136,13 +134,14 @@ class AsyncClient:
 
         Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
         """
-        request = Send(
-            id=self.next_id(),
-            number=number,
-            origin=normalise_origin(origin),
-            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+        request = send_request(
+            self.next_id(),
+            number,
+            origin,
+            embedded_origin=embedded_origin,
             code=code,
             text=text,
+            watch=False,
         )
         return accepted_from((await self._call(request)).value)
 
@@ -159,11 +158,11 @@ class AsyncClient:
 
         Returns an :class:`AsyncJobWatch` (``job_id``, then ``async for`` its events).
         """
-        request = Send(
-            id=self.next_id(),
-            number=number,
-            origin=normalise_origin(origin),
-            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+        request = send_request(
+            self.next_id(),
+            number,
+            origin,
+            embedded_origin=embedded_origin,
             code=code,
             text=text,
             watch=True,
@@ -205,20 +204,15 @@ class AsyncClient:
             reply = await self._next(queue)
         finally:
             self._queues.pop(request.id, None)
-        if not isinstance(reply, Result):
-            raise Unavailable("the gateway sent an event where a reply was due")
-        return reply
+        return expect_result(reply)
 
     async def _start_stream(self, request: Request) -> tuple[asyncio.Queue[_Item], Result]:
         queue = self._open(request)
         try:
-            ack = await self._next(queue)
+            ack = expect_result(await self._next(queue))
         except BaseException:
             self._queues.pop(request.id, None)
             raise
-        if not isinstance(ack, Result):
-            self._queues.pop(request.id, None)
-            raise Unavailable("the gateway sent an event where a reply was due")
         return queue, ack
 
     async def _events(self, rid: RequestId, queue: asyncio.Queue[_Item]) -> AsyncIterator[Event]:

@@ -21,6 +21,13 @@ from types import TracebackType
 from typing import Self
 
 from gateway.relay.aclient import AsyncClient
+from gateway.relay.clientcodec import (
+    ServerReader,
+    encode_request,
+    expect_result,
+    get_request,
+    send_request,
+)
 from gateway.relay.errors import Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
@@ -28,19 +35,15 @@ from gateway.relay.messages import (
     Error,
     Event,
     EventKind,
-    Get,
     Greeting,
     Request,
     RequestId,
     Result,
-    Send,
     ServerMessage,
     Status,
     Subscribe,
-    normalise_origin,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
-from gateway.relay.protocol import ServerReader, encode_request
 from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
 
 __all__ = ["AsyncClient", "Client", "JobWatch", "connect", "connect_async"]
@@ -101,12 +104,7 @@ class Client:
         Returns the :class:`CodeRecord`; raises ``Timeout``, ``Cancelled``, ``Forbidden``…
         """
         rid = self.next_id() if request_id is None else request_id
-        request = Get(
-            id=rid,
-            origin=normalise_origin(origin),
-            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
-            timeout=timeout,
-        )
+        request = get_request(rid, origin, embedded_origin=embedded_origin, timeout=timeout)
         reply = self._call(request, wait=None if timeout is None else timeout + self.timeout)
         return code_from(reply.value)
 
@@ -133,7 +131,15 @@ class Client:
 
         Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
         """
-        request = _send(self.next_id(), number, origin, embedded_origin, code, text, watch=False)
+        request = send_request(
+            self.next_id(),
+            number,
+            origin,
+            embedded_origin=embedded_origin,
+            code=code,
+            text=text,
+            watch=False,
+        )
         return accepted_from(self._call(request).value)
 
     def send_watch(
@@ -146,7 +152,15 @@ class Client:
         text: str | None = None,
     ) -> JobWatch:
         """Queue an OTP SMS and follow it; returns a :class:`JobWatch` to iterate."""
-        request = _send(self.next_id(), number, origin, embedded_origin, code, text, watch=True)
+        request = send_request(
+            self.next_id(),
+            number,
+            origin,
+            embedded_origin=embedded_origin,
+            code=code,
+            text=text,
+            watch=True,
+        )
         reply = self._call(request)
         return JobWatch(self, request.id, accepted_from(reply.value))
 
@@ -199,10 +213,7 @@ class Client:
 
     def _call(self, request: Request, wait: float | None = -1.0) -> Result:
         self._write(request)
-        reply = self._receive(request.id, self.timeout if wait == -1.0 else wait)
-        if not isinstance(reply, Result):
-            raise Unavailable("the gateway sent an event where a reply was due")
-        return reply
+        return expect_result(self._receive(request.id, self.timeout if wait == -1.0 else wait))
 
     def _events(self, rid: RequestId, wait: float | None) -> Iterator[Event]:
         while True:
@@ -225,24 +236,6 @@ class JobWatch:
     def __iter__(self) -> Iterator[JobEvent]:
         for event in self._client._events(self._request_id, None):
             yield job_event_from(event.data)
-
-
-def _send(
-    rid: RequestId,
-    number: str,
-    *fields: str | None,
-    watch: bool,
-) -> Send:
-    origin, embedded_origin, code, text = fields
-    return Send(
-        id=rid,
-        number=number,
-        origin=normalise_origin(origin or ""),
-        embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
-        code=code,
-        text=text,
-        watch=watch,
-    )
 
 
 def connect(path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float = 30.0) -> Client:

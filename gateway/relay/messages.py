@@ -64,6 +64,16 @@ class Operation(enum.Enum):
     STATUS = "status"
 
 
+#: the fields each operation may carry besides ``id`` and ``op`` (both codec directions)
+REQUEST_FIELDS: dict[Operation, frozenset[str]] = {
+    Operation.GET: frozenset({"origin", "embedded_origin", "timeout"}),
+    Operation.CANCEL: frozenset({"target"}),
+    Operation.SUBSCRIBE: frozenset(),
+    Operation.SEND: frozenset({"number", "origin", "embedded_origin", "code", "text", "watch"}),
+    Operation.STATUS: frozenset(),
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Get:
     """Wait for the next code for ``origin`` (+ ``embedded_origin``), at most ``timeout`` s."""

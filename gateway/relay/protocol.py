@@ -1,28 +1,26 @@
-"""The relay's JSON-lines codec, sans-I/O (house style §1, after h11).
+"""The relay's JSON-lines codec, server side, sans-I/O (house style §1, after h11).
 
-One JSON object per line, UTF-8, ``\\n``-terminated (a ``\\r`` before it is tolerated).
-Three verbs, as h11 has: :meth:`RequestReader.feed` bytes in and take requests (or
+One JSON object per line (:mod:`gateway.relay.jsonlines`). Three verbs, as h11 has:
+:meth:`RequestReader.feed` bytes in and take requests (or
 :class:`~gateway.relay.messages.Rejected` lines) out; :func:`encode` turns a server
-message into bytes. The client side mirrors it with :class:`ServerReader` and
-:func:`encode_request`. No sockets, no clock, no asyncio here.
+message into bytes. The client side mirrors it in :mod:`gateway.relay.clientcodec`
+(:class:`ServerReader`, :func:`encode_request`, re-exported here). No sockets, no clock,
+no asyncio here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import json
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-from gateway.relay.errors import BadRequest, ErrorCode, RelayError, Unavailable
+from gateway.relay.clientcodec import ServerReader, encode_request, parse_server_message
+from gateway.relay.errors import BadRequest, ErrorCode, RelayError
+from gateway.relay.jsonlines import LineSplitter, dumps, loads
 from gateway.relay.messages import (
     MAX_LINE,
+    REQUEST_FIELDS,
     Cancel,
     Error,
-    Event,
-    EventKind,
     Get,
     Greeting,
     Operation,
@@ -37,22 +35,14 @@ from gateway.relay.messages import (
     normalise_origin,
 )
 
-_FIELDS: dict[Operation, frozenset[str]] = {
-    Operation.GET: frozenset({"origin", "embedded_origin", "timeout"}),
-    Operation.CANCEL: frozenset({"target"}),
-    Operation.SUBSCRIBE: frozenset(),
-    Operation.SEND: frozenset({"number", "origin", "embedded_origin", "code", "text", "watch"}),
-    Operation.STATUS: frozenset(),
-}
-
-
-def _reject_constant(name: str) -> object:
-    # JSON (RFC 8259) has no NaN/Infinity; Python's decoder would accept them.
-    raise ValueError(f"{name} is not JSON")
-
-
-def _loads(line: bytes) -> object:
-    return json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+__all__ = [
+    "RequestReader",
+    "ServerReader",
+    "encode",
+    "encode_request",
+    "parse_request",
+    "parse_server_message",
+]
 
 
 class _Fields:
@@ -128,7 +118,7 @@ def parse_request(line: bytes) -> Request | Rejected:
     Never raises.
     """
     try:
-        obj = _loads(line)
+        obj = loads(line)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return Rejected(id=None, error=ErrorCode.BAD_REQUEST, message="line is not valid JSON")
     if not isinstance(obj, dict):
@@ -146,7 +136,7 @@ def parse_request(line: bytes) -> Request | Rejected:
             op = None
         if op is None:
             raise BadRequest("op must be one of: " + ", ".join(o.value for o in Operation))
-        unknown = set(obj) - _FIELDS[op] - {"id", "op"}
+        unknown = set(obj) - REQUEST_FIELDS[op] - {"id", "op"}
         if unknown:
             raise BadRequest(f"unknown field for {op.value}: {sorted(unknown)[0]}")
         return _build(op, rid, _Fields(obj))
@@ -154,41 +144,11 @@ def parse_request(line: bytes) -> Request | Rejected:
         return Rejected(id=rid, error=exc.code, message=exc.message)
 
 
-class _LineSplitter:
-    """Split a byte stream into lines no longer than ``max_line`` bytes."""
-
-    def __init__(self, max_line: int) -> None:
-        if max_line < 1:
-            raise ValueError("max_line must be positive")
-        self.max_line = max_line
-        self._buffer = bytearray()
-        self._scanned = 0
-
-    def feed(self, data: bytes) -> tuple[list[bytes], bool]:
-        """Return the complete lines in ``data`` and whether the limit was exceeded."""
-        self._buffer += data
-        lines: list[bytes] = []
-        while True:
-            end = self._buffer.find(b"\n", self._scanned)
-            if end < 0:
-                self._scanned = len(self._buffer)
-                # +1: the line may still end in "\r\n", and the "\r" does not count
-                return lines, len(self._buffer) > self.max_line + 1
-            line = bytes(self._buffer[:end])
-            del self._buffer[: end + 1]
-            self._scanned = 0
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if len(line) > self.max_line:
-                return lines, True
-            lines.append(line)
-
-
 class RequestReader:
     """Server side: feed received bytes, get requests or rejections back."""
 
     def __init__(self, *, max_line: int = MAX_LINE) -> None:
-        self._lines = _LineSplitter(max_line)
+        self._lines = LineSplitter(max_line)
         self.closed = False
 
     def feed(self, data: bytes) -> list[Request | Rejected]:
@@ -214,28 +174,13 @@ class RequestReader:
         return out
 
 
-def _default(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
-
-
-def _dumps(obj: Mapping[str, object]) -> bytes:
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
-    return text.encode("utf-8") + b"\n"
-
-
 def encode(message: ServerMessage) -> bytes:
     """Encode one server message as a JSON line.
 
     Returns the bytes to write, newline included.
     """
     if isinstance(message, Greeting):
-        return _dumps(
+        return dumps(
             {
                 "hello": "otp-gateway",
                 "protocol": message.protocol,
@@ -244,82 +189,10 @@ def encode(message: ServerMessage) -> bytes:
             }
         )
     if isinstance(message, Result):
-        return _dumps({"id": message.id, "result": message.value})
+        return dumps({"id": message.id, "result": message.value})
     if isinstance(message, Error):
         error: dict[str, object] = {"code": message.code.value, "message": message.message}
         if message.retry_after is not None:
             error["retry_after"] = message.retry_after
-        return _dumps({"id": message.id, "error": error})
-    return _dumps({"id": message.id, "event": message.kind.value, "data": message.data})
-
-
-def encode_request(request: Request) -> bytes:
-    """Encode one request as a JSON line (the client side).
-
-    Returns the bytes to write; fields left at ``None`` are omitted.
-    """
-    ops: dict[type[Any], Operation] = {
-        Get: Operation.GET,
-        Cancel: Operation.CANCEL,
-        Subscribe: Operation.SUBSCRIBE,
-        Send: Operation.SEND,
-        Status: Operation.STATUS,
-    }
-    obj: dict[str, object] = {"id": request.id, "op": ops[type(request)].value}
-    for name in sorted(_FIELDS[ops[type(request)]]):
-        value = getattr(request, name)
-        if value is not None and value is not False:
-            obj[name] = value
-    return _dumps(obj)
-
-
-def _server_message(obj: dict[str, Any]) -> ServerMessage:
-    if "hello" in obj:
-        return Greeting(
-            protocol=int(obj["protocol"]), version=str(obj["version"]), max_line=obj["max_line"]
-        )
-    rid = obj["id"]
-    if "result" in obj:
-        return Result(id=rid, value=dict(obj["result"]))
-    if "error" in obj:
-        err = obj["error"]
-        retry = err.get("retry_after")
-        return Error(
-            id=rid,
-            code=ErrorCode(err["code"]),
-            message=str(err["message"]),
-            retry_after=None if retry is None else float(retry),
-        )
-    return Event(id=rid, kind=EventKind(obj["event"]), data=dict(obj.get("data") or {}))
-
-
-def parse_server_message(line: bytes) -> ServerMessage:
-    """Parse one line the server wrote.
-
-    Returns the message; raises :class:`Unavailable` when the line is not one of ours.
-    """
-    try:
-        obj = _loads(line)
-        if not isinstance(obj, dict):
-            raise TypeError("not an object")
-        return _server_message(obj)
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-        raise Unavailable("the server sent a line that is not relay protocol") from exc
-
-
-class ServerReader:
-    """Client side: feed received bytes, get server messages back."""
-
-    def __init__(self, *, max_line: int = 16 * MAX_LINE) -> None:
-        self._lines = _LineSplitter(max_line)
-
-    def feed(self, data: bytes) -> list[ServerMessage]:
-        """Consume ``data``; return the messages of its complete lines.
-
-        Raises :class:`Unavailable` for an invalid or over-long line.
-        """
-        lines, too_long = self._lines.feed(data)
-        if too_long:
-            raise Unavailable("the server sent an over-long line")
-        parse: Callable[[bytes], ServerMessage] = parse_server_message
-        return [parse(line) for line in lines if line.strip()]
+        return dumps({"id": message.id, "error": error})
+    return dumps({"id": message.id, "event": message.kind.value, "data": message.data})

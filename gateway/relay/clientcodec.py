@@ -1,0 +1,157 @@
+"""The client side of the relay codec, sans-I/O: requests out, server messages in.
+
+Shared by the blocking :class:`~gateway.relay.client.Client` and the asyncio
+:class:`~gateway.relay.aclient.AsyncClient`: :func:`get_request` and :func:`send_request`
+build what they send, :func:`encode_request` turns it into a line,
+:class:`ServerReader` turns received bytes into messages and :func:`expect_result`
+checks that a reply is one. No sockets, no clock, no asyncio here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.relay.errors import ErrorCode, Unavailable
+from gateway.relay.jsonlines import LineSplitter, dumps, loads
+from gateway.relay.messages import (
+    MAX_LINE,
+    REQUEST_FIELDS,
+    Cancel,
+    Error,
+    Event,
+    EventKind,
+    Get,
+    Greeting,
+    Operation,
+    Request,
+    RequestId,
+    Result,
+    Send,
+    ServerMessage,
+    Status,
+    Subscribe,
+    normalise_origin,
+)
+
+_OPERATIONS: dict[type[Any], Operation] = {
+    Get: Operation.GET,
+    Cancel: Operation.CANCEL,
+    Subscribe: Operation.SUBSCRIBE,
+    Send: Operation.SEND,
+    Status: Operation.STATUS,
+}
+
+
+def get_request(
+    rid: RequestId, origin: str, *, embedded_origin: str | None, timeout: float | None
+) -> Get:
+    """Build a ``get`` from what a caller typed (hosts are normalised first).
+
+    Returns the :class:`Get`; raises ``BadRequest`` for an invalid host or timeout.
+    """
+    return Get(
+        id=rid,
+        origin=normalise_origin(origin),
+        embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+        timeout=timeout,
+    )
+
+
+def send_request(
+    rid: RequestId,
+    number: str,
+    origin: str,
+    *,
+    embedded_origin: str | None,
+    code: str | None,
+    text: str | None,
+    watch: bool,
+) -> Send:
+    """Build a ``send`` from what a caller typed (hosts are normalised first).
+
+    Returns the :class:`Send`; raises ``BadRequest`` for an invalid host or empty number.
+    """
+    return Send(
+        id=rid,
+        number=number,
+        origin=normalise_origin(origin),
+        embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+        code=code,
+        text=text,
+        watch=watch,
+    )
+
+
+def expect_result(reply: Result | Event) -> Result:
+    """Return ``reply`` if it is the result a request waits for.
+
+    Raises :class:`Unavailable` for an event where the reply was due.
+    """
+    if not isinstance(reply, Result):
+        raise Unavailable("the gateway sent an event where a reply was due")
+    return reply
+
+
+def encode_request(request: Request) -> bytes:
+    """Encode one request as a JSON line (the client side).
+
+    Returns the bytes to write; fields left at ``None`` are omitted.
+    """
+    op = _OPERATIONS[type(request)]
+    obj: dict[str, object] = {"id": request.id, "op": op.value}
+    for name in sorted(REQUEST_FIELDS[op]):
+        value = getattr(request, name)
+        if value is not None and value is not False:
+            obj[name] = value
+    return dumps(obj)
+
+
+def _server_message(obj: dict[str, Any]) -> ServerMessage:
+    if "hello" in obj:
+        return Greeting(
+            protocol=int(obj["protocol"]), version=str(obj["version"]), max_line=obj["max_line"]
+        )
+    rid = obj["id"]
+    if "result" in obj:
+        return Result(id=rid, value=dict(obj["result"]))
+    if "error" in obj:
+        err = obj["error"]
+        retry = err.get("retry_after")
+        return Error(
+            id=rid,
+            code=ErrorCode(err["code"]),
+            message=str(err["message"]),
+            retry_after=None if retry is None else float(retry),
+        )
+    return Event(id=rid, kind=EventKind(obj["event"]), data=dict(obj.get("data") or {}))
+
+
+def parse_server_message(line: bytes) -> ServerMessage:
+    """Parse one line the server wrote.
+
+    Returns the message; raises :class:`Unavailable` when the line is not one of ours.
+    """
+    try:
+        obj = loads(line)
+        if not isinstance(obj, dict):
+            raise TypeError("not an object")
+        return _server_message(obj)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise Unavailable("the server sent a line that is not relay protocol") from exc
+
+
+class ServerReader:
+    """Client side: feed received bytes, get server messages back."""
+
+    def __init__(self, *, max_line: int = 16 * MAX_LINE) -> None:
+        self._lines = LineSplitter(max_line)
+
+    def feed(self, data: bytes) -> list[ServerMessage]:
+        """Consume ``data``; return the messages of its complete lines.
+
+        Raises :class:`Unavailable` for an invalid or over-long line.
+        """
+        lines, too_long = self._lines.feed(data)
+        if too_long:
+            raise Unavailable("the server sent an over-long line")
+        return [parse_server_message(line) for line in lines if line.strip()]
