@@ -123,6 +123,49 @@ def test_a_repeated_part_is_linked_not_joined_twice() -> None:
     assert message.pdu_ids == (1, 3, 2)
 
 
+def bogus(pdu_id: int, sequence: int, raw: bytes = bytes(7), text: str | None = None) -> Part:
+    """A part of reference 7 (of 2) whose TP-SCTS was impossible: scts None, raw kept."""
+    return Part(
+        pdu_id=pdu_id,
+        sender="+15557654321",
+        scts=None,
+        scts_raw=raw,
+        text=text if text is not None else f"<{sequence}>",
+        reference=7,
+        total=2,
+        sequence=sequence,
+        received_at=0.0,
+    )
+
+
+def test_parts_without_scts_group_and_join() -> None:
+    """Parts whose TP-SCTS is None still group by sender+reference+total and join."""
+    r = Reassembler(timeout=10)
+    assert r.add(bogus(1, 2)) == []
+    (message,) = r.add(bogus(2, 1))
+    assert (message.text, message.scts, message.pdu_ids) == ("<1><2>", None, (2, 1))
+    assert message.complete
+
+
+def test_assembled_scts_is_the_first_valid_one() -> None:
+    """An impossible TP-SCTS in part 1 gives way to the valid one of a later part."""
+    r = Reassembler(timeout=10)
+    assert r.add(bogus(1, 1)) == []
+    (message,) = r.add(part(2, 2, 2))
+    assert message.scts == SCTS + timedelta(seconds=2)
+
+
+def test_repeated_part_without_scts_is_told_apart_by_raw_octets() -> None:
+    """Same text and raw TP-SCTS is a copy; other raw octets mean the reference was reused."""
+    r = Reassembler(timeout=10)
+    assert r.add(bogus(1, 1)) == []
+    assert r.add(bogus(2, 1)) == []  # a copy: linked, not joined twice
+    assert r.pending_parts == 1
+    (old,) = r.add(bogus(3, 1, raw=b"\xff" * 7))
+    assert (old.parts, old.pdu_ids, old.complete) == (1, (1, 2), False)
+    assert r.pending_parts == 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from gateway.pipeline.receive import ReceivePipeline
 from gateway.relay.ports import CodeRecord
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
 from gateway.sms import StatusReport, encode_deliver, encode_status_report, encode_submit
+from gateway.sms.timestamp import encode_timestamp
 
 FAST = Timeouts(
     quick=0.4, sim=1.0, list=2.0, network=0.4, prompt=0.3, body=1.0, probe=0.2, drain=0.05
@@ -35,6 +37,16 @@ SCTS = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 SETTINGS = ReceiveSettings(allowed_origins=("example.com", "*.example.org"), sweep_interval=3600.0)
 #: a truncated SMS-DELIVER: SCA, first octet, then an address that never ends (TS 23.040)
 BAD_PDU = "07915155000000F0040B9151"
+SCTS_HEX = encode_timestamp(SCTS).hex().upper()
+#: the all-zero TP-SCTS some SMSCs and femtocells send (month 0, day 0: no valid date)
+ZERO_SCTS = "00" * 7
+
+
+def with_scts(pdu_hex: str, raw_hex: str, *, times: int = 1) -> str:
+    """Return ``pdu_hex`` with its TP-SCTS (and TP-DT) octets, found as SCTS_HEX, replaced."""
+    assert pdu_hex.count(SCTS_HEX) == times
+    return pdu_hex.replace(SCTS_HEX, raw_hex)
+
 
 Snapshot = Mapping[str, object]
 
@@ -361,6 +373,74 @@ def test_network_redelivery_is_not_relayed_twice(tmp_path: Path, leaks: set[str]
         assert snapshot["codes"] == 1
         assert len(rig.journal.codes()) == 1
         assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_otp_with_an_all_zero_scts_is_relayed_not_quarantined(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """An all-zero TP-SCTS still relays the code; the message time is the receive time."""
+    (pdu,) = encode_deliver(SENDER, "@example.com #640640", scts=SCTS)
+    bogus = with_scts(pdu.hex, ZERO_SCTS)
+
+    async def scenario(rig: Rig) -> None:
+        leaks.update({bogus, "640640"})
+        rig.modem.inject_pdu(bogus)
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("deleted", 1))
+        assert (record.origin, record.code, record.sender) == ("example.com", "640640", SENDER)
+        assert "quarantined" not in snapshot
+        assert snapshot["timestamp_invalid"] == 1
+        assert [p.status for p in rig.journal.pdus()] == [PduStatus.OK]
+        (code,) = rig.journal.codes()
+        with contextlib.closing(sqlite3.connect(tmp_path / "journal.sqlite3")) as db:
+            (scts,) = db.execute("SELECT scts FROM messages WHERE id = ?", (code.message_id,))
+        assert datetime.fromisoformat(scts[0]).timestamp() == pytest.approx(code.received_at)
+        rig.modem.inject_pdu(bogus)  # redelivered: the raw TP-SCTS octets dedupe it
+        await rig.wait(count("duplicates", 1))
+        await rig.wait(count("deleted", 2))
+        assert len(rig.sink.codes) == 1
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_multipart_otp_with_impossible_scts_is_joined(tmp_path: Path, leaks: set[str]) -> None:
+    """Two parts whose TP-SCTS are month 13 and 0xFF octets join by sender+reference+total."""
+    text = "Security notice. " * 10 + "\n@example.com #313131"
+    first, second = (p.hex for p in encode_deliver(SENDER, text, scts=SCTS, concat_reference=9))
+    parts = [with_scts(first, "62317220035100"), with_scts(second, "FF" * 7)]
+
+    async def scenario(rig: Rig) -> None:
+        leaks.update({*parts, "313131", text})
+        for pdu in reversed(parts):
+            rig.modem.inject_pdu(pdu)
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("deleted", 2))
+        assert record.code == "313131"
+        assert (snapshot["messages"], snapshot["timestamp_invalid"]) == (1, 2)
+        assert "quarantined" not in snapshot
+        assert rig.journal.pdus(unassembled=True) == []
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_status_report_with_impossible_times_is_handed_on(tmp_path: Path, leaks: set[str]) -> None:
+    """A report with all-zero TP-SCTS and TP-DT still reaches on_report with its TP-MR."""
+    report = encode_status_report(reference=42, recipient="+15550001111", scts=SCTS, discharge=SCTS)
+    bogus = with_scts(report.hex, ZERO_SCTS, times=2)
+
+    async def scenario(rig: Rig) -> None:
+        leaks.add(bogus)
+        rig.modem.inject_pdu(bogus)
+        async with asyncio.timeout(15):
+            await rig.sink.until(lambda: bool(rig.sink.reports))
+        ((modem, handed),) = rig.sink.reports
+        assert (modem, handed.reference, handed.recipient) == ("m1", 42, "+15550001111")
+        assert (handed.scts, handed.discharge, handed.discharge_raw) == (None, None, bytes(7))
+        snapshot = await rig.wait(count("deleted", 1))
+        assert (snapshot["reports"], snapshot["timestamp_invalid"]) == (1, 1)
 
     run(tmp_path, leaks, scenario)
 

@@ -89,6 +89,7 @@ def test_inject_options(controlled: tuple[SimulatorThread, Path]) -> None:
     assert message.encoding == "ucs2"
     assert message.concat is not None
     assert message.concat.sequence == 3
+    assert message.scts is not None
     assert message.scts.isoformat() == "2026-01-02T03:04:05+01:00"
 
 

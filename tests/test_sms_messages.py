@@ -9,6 +9,7 @@ import pytest
 
 from gateway.errors import UsageError
 from gateway.sms import Deliver, StatusReport, Submit
+from gateway.sms.timestamp import encode_timestamp
 
 SCTS = datetime(2026, 11, 27, 2, 30, 15, tzinfo=UTC)
 DELIVER: dict[str, Any] = {
@@ -80,6 +81,56 @@ def test_valid_values_are_frozen() -> None:
 )
 def test_invalid_status_report(change: dict[str, Any]) -> None:
     """A status report needs one-octet MR and ST and aware times."""
+    base: dict[str, Any] = {
+        "smsc": None,
+        "reference": 1,
+        "recipient": "+1555",
+        "scts": SCTS,
+        "discharge": SCTS,
+        "status": 0,
+    }
+    with pytest.raises(UsageError):
+        StatusReport(**{**base, **change})
+
+
+def test_raw_times_are_derived() -> None:
+    """Without raw octets, scts_raw and discharge_raw are what the times encode to."""
+    assert Deliver(**DELIVER).scts_raw == encode_timestamp(SCTS)
+    report = StatusReport(
+        smsc=None, reference=1, recipient="+1555", scts=SCTS, discharge=SCTS, status=0
+    )
+    assert report.scts_raw == report.discharge_raw == encode_timestamp(SCTS)
+    assert report.timestamp_invalid is False
+
+
+def test_impossible_time_with_raw_octets() -> None:
+    """scts None is valid together with the impossible octets the SC sent."""
+    msg = Deliver(**{**DELIVER, "scts": None, "scts_raw": bytes(7)})
+    assert (msg.scts, msg.scts_raw, msg.timestamp_invalid) == (None, bytes(7), True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scts": None},  # impossible time without its octets
+        {"scts": None, "scts_raw": encode_timestamp(SCTS)},  # octets hold a valid time
+        {"scts_raw": bytes(7)},  # octets do not stand for scts
+        {"scts_raw": encode_timestamp(SCTS)[:6]},  # not 7 octets
+        {"scts": None, "scts_raw": b"\xff" * 8},
+    ],
+)
+def test_time_and_raw_must_agree(change: dict[str, Any]) -> None:
+    """A time and raw octets that contradict each other cannot exist."""
+    with pytest.raises(UsageError):
+        Deliver(**{**DELIVER, **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"discharge": None}, {"discharge": None, "discharge_raw": encode_timestamp(SCTS)}],
+)
+def test_status_report_discharge_must_agree(change: dict[str, Any]) -> None:
+    """A report's TP-DT None needs the impossible octets it came from."""
     base: dict[str, Any] = {
         "smsc": None,
         "reference": 1,

@@ -106,6 +106,51 @@ def test_status_report_vector() -> None:
 
 
 @pytest.mark.parametrize(
+    "raw_hex",
+    [
+        "00000000000000",  # all zeros: some SMSCs and femtocells send it
+        "62317220035100",  # month 13
+        "FFFFFFFFFFFFFF",  # every semi-octet 0xF
+        "6211722003A100",  # second with a non-decimal semi-octet
+        "621172200351F0",  # zone with a non-decimal semi-octet
+    ],
+)
+def test_deliver_with_impossible_scts(raw_hex: str) -> None:
+    """An impossible TP-SCTS decodes as scts None with its raw octets; the text survives."""
+    pdu = SCA + "04" + OA + "0000" + raw_hex + "0A" + "E8329BFD4697D9EC37"
+    msg = _deliver(pdu)
+    assert (msg.scts, msg.scts_raw, msg.timestamp_invalid) == (None, bytes.fromhex(raw_hex), True)
+    assert (msg.sender, msg.text) == ("+15557654321", "hellohello")
+
+
+def test_deliver_valid_scts_keeps_raw() -> None:
+    """A valid TP-SCTS comes with the very octets it was read from."""
+    msg = _deliver(deliver_hex("00", "02", "C834"))
+    assert (msg.scts, msg.scts_raw.hex().upper(), msg.timestamp_invalid) == (SCTS, SCTS_HEX, False)
+
+
+@pytest.mark.parametrize(
+    ("scts_hex", "dt_hex", "scts_ok", "dt_ok"),
+    [
+        ("00000000000000", SCTS_HEX, False, True),
+        (SCTS_HEX, "FFFFFFFFFFFFFF", True, False),
+        ("00000000000000", "62317220035100", False, False),
+    ],
+)
+def test_status_report_with_impossible_times(
+    scts_hex: str, dt_hex: str, scts_ok: bool, dt_ok: bool
+) -> None:
+    """Impossible TP-SCTS/TP-DT decode as None: MR, recipient and TP-ST still match a job."""
+    pdu = SCA + "06" + "05" + "0B915155214365F7" + scts_hex + dt_hex + "00"
+    msg = decode_incoming(pdu)
+    assert isinstance(msg, StatusReport)
+    assert (msg.reference, msg.recipient, msg.status) == (5, "+15551234567", 0)
+    assert (msg.scts is not None, msg.discharge is not None) == (scts_ok, dt_ok)
+    assert (msg.scts_raw, msg.discharge_raw) == (bytes.fromhex(scts_hex), bytes.fromhex(dt_hex))
+    assert msg.timestamp_invalid
+
+
+@pytest.mark.parametrize(
     ("status", "delivered", "final"),
     [(0x00, True, True), (0x02, True, True), (0x20, False, False), (0x3F, False, False),
      (0x40, False, True), (0x60, False, True), (0x80, False, True)],
@@ -125,12 +170,12 @@ def test_status_classes(status: int, delivered: bool, final: bool) -> None:
         (SCA + "03", "TP-MTI 3"),
         ("not hex at all", "hex"),
         (deliver_hex("24", "02", "C834"), "compressed"),
-        (SCA + "04" + OA + "0000" + "62317220035100" + "00", "not a valid date"),
+        (SCA + "04" + OA + "0000" + "623172", "TP-SCTS"),  # SCTS cut short: still strict
         ("00", "missing first octet"),
     ],
 )
 def test_decode_incoming_rejects(pdu: str, reason: str) -> None:
-    """Other message types, non-hex, compressed data and month 13 raise PduError."""
+    """Other message types, non-hex, compressed data and a truncated SCTS raise PduError."""
     with pytest.raises(PduError, match=reason):
         decode_incoming(pdu)
 

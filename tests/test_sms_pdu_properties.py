@@ -105,4 +105,20 @@ def test_deliver_header_round_trip(naive: datetime, quarters: int, sender: str) 
     scts = naive.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=15 * quarters)))
     msg = decode_incoming(encode_deliver(sender, "x", scts=scts)[0].hex)
     assert isinstance(msg, Deliver)
+    assert msg.scts is not None
     assert (msg.sender, msg.scts, msg.scts.utcoffset()) == (sender, scts, scts.utcoffset())
+
+
+@given(st.binary(min_size=7, max_size=7), st.binary(min_size=7, max_size=7))
+def test_any_timestamp_octets_decode(scts: bytes, discharge: bytes) -> None:
+    """Whatever 7 octets fill TP-SCTS/TP-DT, the PDU decodes and keeps them exactly."""
+    deliver = decode_incoming("07915155000000F0040B915155674523F10000" + scts.hex() + "02C834")
+    assert isinstance(deliver, Deliver)
+    assert (deliver.scts_raw, deliver.text, deliver.timestamp_invalid) == (
+        scts,
+        "Hi",
+        deliver.scts is None,
+    )
+    report = decode_incoming("0006050B915155214365F7" + scts.hex() + discharge.hex() + "00")
+    assert isinstance(report, StatusReport)
+    assert (report.reference, report.scts_raw, report.discharge_raw) == (5, scts, discharge)

@@ -12,10 +12,13 @@ from gateway.errors import UsageError
 from gateway.sms.octets import PduError, Reader
 from gateway.sms.timestamp import (
     decode_enhanced_validity,
+    decode_lenient_timestamp,
     decode_relative_validity,
     decode_timestamp,
     encode_relative_validity,
     encode_timestamp,
+    parse_timestamp,
+    semi_octet_text,
 )
 
 
@@ -55,6 +58,55 @@ def test_invalid_timestamp_is_pdu_error(raw_hex: str) -> None:
     """Decision: an impossible SCTS raises PduError instead of inventing a time."""
     with pytest.raises(PduError, match="TP-SCTS"):
         decode_timestamp(Reader(bytes.fromhex(raw_hex)), "TP-SCTS")
+
+
+@pytest.mark.parametrize(
+    "raw_hex",
+    ["62317220035100", "62113320035100", "6211722003A100", "00000000000000", "FFFFFFFFFFFFFF"],
+)
+def test_lenient_timestamp_keeps_raw(raw_hex: str) -> None:
+    """The lenient TP-SCTS/TP-DT reader gives None and the 7 octets for an impossible time."""
+    reader = Reader(bytes.fromhex(raw_hex + "AB"))
+    assert decode_lenient_timestamp(reader, "TP-SCTS") == (None, bytes.fromhex(raw_hex))
+    assert reader.octet("next") == 0xAB  # exactly 7 octets consumed
+
+
+def test_lenient_timestamp_valid_and_truncated() -> None:
+    """A valid time decodes as usual; fewer than 7 octets is still a truncated PDU."""
+    raw = bytes.fromhex("62117220035100")
+    assert decode_lenient_timestamp(Reader(raw), "TP-DT") == (
+        datetime(2026, 11, 27, 2, 30, 15, tzinfo=UTC),
+        raw,
+    )
+    with pytest.raises(PduError, match="truncated"):
+        decode_lenient_timestamp(Reader(raw[:3]), "TP-DT")
+
+
+def test_parse_timestamp_needs_seven_octets() -> None:
+    """parse_timestamp refuses anything but 7 octets."""
+    with pytest.raises(PduError, match="7 octets"):
+        parse_timestamp(bytes(6), "TP-SCTS")
+
+
+@pytest.mark.parametrize(
+    ("raw_hex", "text"),
+    [
+        ("62117220035100", "26/11/27,02:30:15+00"),
+        ("6211722003510A", "26/11/27,02:30:15-20"),
+        ("00000000000000", "00/00/00,00:00:00+00"),
+        ("62317220035100", "26/13/27,02:30:15+00"),
+        ("FFFFFFFFFFFFFF", "FF/FF/FF,FF:FF:FF-7F"),
+    ],
+)
+def test_semi_octet_text(raw_hex: str, text: str) -> None:
+    """Raw semi-octets render as yy/MM/dd,hh:mm:ss±zz (TS 27.005 §3.3.1), valid or not."""
+    assert semi_octet_text(bytes.fromhex(raw_hex)) == text
+
+
+def test_semi_octet_text_needs_seven_octets() -> None:
+    """semi_octet_text refuses anything but 7 octets."""
+    with pytest.raises(PduError):
+        semi_octet_text(bytes(8))
 
 
 def test_truncated_timestamp() -> None:

@@ -4,7 +4,9 @@ Parts are grouped by (sender, reference, total) and joined in sequence order wha
 order they arrive in. A group that is still incomplete ``timeout`` seconds after its
 first part arrived is handed out as it is, marked incomplete, so nothing waits forever.
 A part repeating a sequence number already held with different content means the
-reference was reused for a new message: the old group is handed out first.
+reference was reused for a new message: the old group is handed out first. TP-SCTS may
+be None (the SC sent an impossible one): grouping never looks at it, and a repeated part
+is recognised by its raw TP-SCTS octets.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class Part:
 
     pdu_id: int
     sender: str
-    scts: datetime
+    scts: datetime | None  # None: an impossible TP-SCTS (TS 23.040 §9.2.3.11)
+    scts_raw: bytes = b""  # the TP-SCTS octets as received (empty when not known)
     text: str = field(repr=False)
     reference: int | None = None  # None: a single-part message
     total: int = 1
@@ -45,6 +48,7 @@ class Part:
             pdu_id=pdu_id,
             sender=message.sender,
             scts=message.scts,
+            scts_raw=message.scts_raw,
             text=message.text,
             reference=concat.reference if concat else None,
             total=concat.total if concat else 1,
@@ -58,7 +62,7 @@ class Assembled:
     """A message put together from its parts (complete or given up on)."""
 
     sender: str
-    scts: datetime  # TP-SCTS of the lowest part present
+    scts: datetime | None  # TP-SCTS of the lowest part present with a valid one, if any
     text: str = field(repr=False)
     parts: int
     expected: int
@@ -103,7 +107,7 @@ class Reassembler:
         group = self._groups.get(key)
         if group is not None and part.sequence in group.parts:
             held = group.parts[part.sequence]
-            if held.text == part.text and held.scts == part.scts:
+            if (held.text, held.scts, held.scts_raw) == (part.text, part.scts, part.scts_raw):
                 # the same part again under another journal row: linked, not joined twice
                 group.copies.append(part.pdu_id)
                 return []
@@ -149,7 +153,7 @@ def _join(
 ) -> Assembled:
     return Assembled(
         sender=parts[0].sender,
-        scts=parts[0].scts,
+        scts=next((p.scts for p in parts if p.scts is not None), None),
         text="".join(p.text for p in parts),
         parts=len(parts),
         expected=expected,

@@ -315,6 +315,10 @@ class ReceivePipeline:
             self._count("duplicates")
             log.info("receive.duplicate", modem=self.modem, memory=memory)
             return 0, message
+        if message.timestamp_invalid:
+            # decoded anyway (TS 23.040 §9.2.3.11 times only inform); counted for operators
+            self._count("timestamp_invalid")
+            log.info("receive.timestamp_invalid", modem=self.modem, memory=memory)
         if isinstance(message, StatusReport):
             self._count("reports")
             self._hand_on(recorded.id, message, now)
@@ -371,10 +375,13 @@ class ReceivePipeline:
         self._arm_expiry()
 
     def _finish(self, message: Assembled, now: float) -> None:
+        # the journal's messages.scts is NOT NULL: when the SC sent an impossible TP-SCTS
+        # (decoded as None) the time its first part was received stands in for it
+        scts = message.scts or datetime.fromtimestamp(message.received_at, tz=UTC)
         message_id = self._journal.store_message(
             modem=self.modem,
             sender=message.sender,
-            scts=message.scts,
+            scts=scts,
             text=message.text,
             parts=message.parts,
             expected_parts=message.expected,
@@ -464,18 +471,23 @@ class ReceivePipeline:
 
 
 def _key(pdu_hex: str, message: Deliver | StatusReport) -> str:
-    """Return the journal's dedupe key: sender, TP-SCTS and what identifies the content."""
+    """Return the journal's dedupe key: sender, raw TP-SCTS and what identifies the content.
+
+    The raw octets, not the decoded time, so an impossible TP-SCTS (decoded as None)
+    still tells two messages apart exactly.
+    """
     if isinstance(message, StatusReport):
-        content = f"report\x00{message.reference}\x00{message.status}\x00{message.discharge}"
+        discharge = message.discharge_raw.hex()
+        content = f"report\x00{message.reference}\x00{message.status}\x00{discharge}"
         return dedupe_key(
-            pdu_hex, sender=message.recipient, scts=message.scts.isoformat(), content=content
+            pdu_hex, sender=message.recipient, scts=message.scts_raw.hex(), content=content
         )
     concat = message.concat
     where = f"{concat.reference}/{concat.total}/{concat.sequence}" if concat else "1"
     return dedupe_key(
         pdu_hex,
         sender=message.sender,
-        scts=message.scts.isoformat(),
+        scts=message.scts_raw.hex(),
         content=f"{where}\x00{message.text}",
     )
 

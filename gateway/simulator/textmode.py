@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway.simulator.atcommand import is_number
 from gateway.simulator.tpdu import split_sca, tpdu_length
 from gateway.sms import pdu as pducodec
+from gateway.sms.timestamp import semi_octet_text
 
 if TYPE_CHECKING:
     from gateway.simulator.model import ModemModel
@@ -77,7 +78,8 @@ def deliver_lines(
         return f'{prefix}"",,""', pdu_hex
     if isinstance(message, pducodec.StatusReport):
         return f"{prefix}{report_fields(pdu_hex)}", ""
-    header = f'{prefix}"{message.sender}",,"{timestamp(message.scts)}"'
+    # the raw semi-octets, as a modem shows them: an impossible TP-SCTS decodes to None
+    header = f'{prefix}"{message.sender}",,"{semi_octet_text(message.scts_raw)}"'
     length = _length(message.encoding, message.text, message.data)
     if model.settings.csdh and listing:
         header += f",{message.sender_toa},{length}"
@@ -108,7 +110,8 @@ def report_fields(pdu_hex: str) -> str:
         return "6,0,,,,,"
     return (
         f'6,{report.reference},"{report.recipient}",{toa(report.recipient)},'
-        f'"{timestamp(report.scts)}","{timestamp(report.discharge)}",{report.status}'
+        f'"{semi_octet_text(report.scts_raw)}","{semi_octet_text(report.discharge_raw)}",'
+        f"{report.status}"
     )
 
 

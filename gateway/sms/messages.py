@@ -2,6 +2,9 @@
 
 Frozen, slotted, keyword-only dataclasses validated on construction, so an invalid one
 cannot exist; validation failures raise :class:`PduEncodeError` (a ``UsageError``).
+Received times (TP-SCTS, TP-DT) are ``None`` when the SC sent an impossible value; their
+raw octets are always kept (``scts_raw``, ``discharge_raw``) and, when not given, are
+derived from the datetime.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.sms.octets import PduEncodeError
+from gateway.sms.octets import PduEncodeError, PduError
+from gateway.sms.timestamp import encode_timestamp, parse_timestamp
 from gateway.sms.userdata import Concat, Encoding
 
 _ENCODINGS = ("gsm7", "ucs2", "8bit")
@@ -29,6 +33,33 @@ def _aware(name: str, value: datetime) -> None:
         raise PduEncodeError(f"{name} must be timezone-aware")
 
 
+def _stamp(name: str, when: datetime | None, raw: bytes) -> bytes:
+    """Return the 7 raw octets of a received time, derived from ``when`` if ``raw`` is empty.
+
+    Raises PduEncodeError for a naive ``when``, a missing or wrong-sized ``raw`` when
+    ``when`` is None, or octets that do not stand for ``when`` (None: an impossible time).
+    """
+    if when is not None:
+        _aware(name, when)
+    if not raw:
+        if when is None:
+            raise PduEncodeError(f"{name}: an invalid time needs its raw octets")
+        return encode_timestamp(when)
+    if len(raw) != 7:
+        raise PduEncodeError(f"{name} raw octets must be 7, not {len(raw)}")
+    try:
+        parsed: datetime | None = parse_timestamp(bytes(raw), name)
+    except PduError:
+        parsed = None
+    if when is None:
+        same = parsed is None
+    else:
+        same = parsed == when and parsed.utcoffset() == when.utcoffset()
+    if not same:
+        raise PduEncodeError(f"{name} does not match its raw octets")
+    return bytes(raw)
+
+
 def _user_data(encoding: str, data: bytes | None) -> None:
     """Raise PduEncodeError unless ``data`` is present exactly for 8-bit user data."""
     if encoding not in _ENCODINGS:
@@ -44,7 +75,8 @@ class Deliver:
     smsc: str | None
     sender: str  # "+E164", national digits, or alphanumeric text (TOA 0xD0)
     sender_toa: int
-    scts: datetime
+    scts: datetime | None  # None: the SC sent an impossible TP-SCTS (TS 23.040 §9.2.3.11)
+    scts_raw: bytes = b""  # its 7 octets as received; derived from ``scts`` when empty
     pid: int
     dcs: int
     encoding: Encoding
@@ -58,8 +90,13 @@ class Deliver:
         _octet("sender TOA", self.sender_toa)
         _octet("TP-PID", self.pid)
         _octet("TP-DCS", self.dcs)
-        _aware("scts", self.scts)
+        object.__setattr__(self, "scts_raw", _stamp("scts", self.scts, self.scts_raw))
         _user_data(self.encoding, self.data)
+
+    @property
+    def timestamp_invalid(self) -> bool:
+        """Return True when TP-SCTS was impossible (``scts`` is None, ``scts_raw`` holds it)."""
+        return self.scts is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,15 +106,24 @@ class StatusReport:
     smsc: str | None
     reference: int
     recipient: str
-    scts: datetime
-    discharge: datetime
+    scts: datetime | None  # None when impossible, as for SMS-DELIVER
+    discharge: datetime | None  # TP-DT (TS 23.040 §9.2.3.13); None when impossible
     status: int  # TP-ST (TS 23.040 §9.2.3.15)
+    scts_raw: bytes = b""  # 7 octets as received; derived from ``scts`` when empty
+    discharge_raw: bytes = b""  # likewise for ``discharge``
 
     def __post_init__(self) -> None:
         _octet("TP-MR", self.reference)
         _octet("TP-ST", self.status)
-        _aware("scts", self.scts)
-        _aware("discharge", self.discharge)
+        object.__setattr__(self, "scts_raw", _stamp("scts", self.scts, self.scts_raw))
+        object.__setattr__(
+            self, "discharge_raw", _stamp("discharge", self.discharge, self.discharge_raw)
+        )
+
+    @property
+    def timestamp_invalid(self) -> bool:
+        """Return True when TP-SCTS or TP-DT was impossible (None; the raw octets hold it)."""
+        return self.scts is None or self.discharge is None
 
     @property
     def delivered(self) -> bool:

@@ -28,6 +28,7 @@ from gateway.sms.messages import Deliver, EncodedPdu, StatusReport, Submit
 from gateway.sms.octets import PduEncodeError, PduError, Reader, parse_hex
 from gateway.sms.timestamp import (
     decode_enhanced_validity,
+    decode_lenient_timestamp,
     decode_relative_validity,
     decode_timestamp,
     encode_relative_validity,
@@ -88,8 +89,10 @@ def _open(pdu_hex: str, has_smsc: bool) -> tuple[Reader, str | None, int]:
 def decode_incoming(pdu_hex: str, *, has_smsc: bool = True) -> Deliver | StatusReport:
     """Return the SMS-DELIVER or SMS-STATUS-REPORT in ``pdu_hex`` (as +CMGR/+CMT/+CDS give it).
 
-    ``has_smsc`` False means the PDU starts at the first TPDU octet. Raises PduError for
-    anything malformed, truncated, of another TP-MTI, or with compressed user data.
+    ``has_smsc`` False means the PDU starts at the first TPDU octet. An impossible
+    TP-SCTS/TP-DT is not an error: that time is None, its raw octets kept. Raises
+    PduError for anything malformed, truncated, of another TP-MTI, or with compressed
+    user data.
     """
     reader, smsc, first = _open(pdu_hex, has_smsc)
     mti = first & 0x03
@@ -106,13 +109,15 @@ def _decode_deliver(reader: Reader, smsc: str | None, first: int) -> Deliver:
     pid = reader.octet("TP-PID")
     dcs = reader.octet("TP-DCS")
     encoding = dcs_encoding(dcs)
-    scts = decode_timestamp(reader, "TP-SCTS")
+    # lenient: an impossible TP-SCTS gives scts=None, the octets are kept (TS 23.040 §9.2.3.11)
+    scts, scts_raw = decode_lenient_timestamp(reader, "TP-SCTS")
     ud = decode_user_data(reader, encoding, udhi=bool(first & FO_UDHI))
     return Deliver(
         smsc=smsc,
         sender=sender,
         sender_toa=toa,
         scts=scts,
+        scts_raw=scts_raw,
         pid=pid,
         dcs=dcs,
         encoding=encoding,
@@ -128,18 +133,22 @@ def _decode_status_report(reader: Reader, smsc: str | None) -> StatusReport:
     """Return the SMS-STATUS-REPORT after its first octet (TS 23.040 §9.2.2.3).
 
     Optional TP-PI and the fields it announces are ignored: nothing here needs them.
+    TP-SCTS and TP-DT are lenient (None when impossible): a report is matched to its
+    job by TP-MR and recipient, and must not be lost over a bogus time.
     """
     reference = reader.octet("TP-MR")
     recipient, _ = decode_address(reader, "TP-RA")
-    scts = decode_timestamp(reader, "TP-SCTS")
-    discharge = decode_timestamp(reader, "TP-DT")
+    scts, scts_raw = decode_lenient_timestamp(reader, "TP-SCTS")
+    discharge, discharge_raw = decode_lenient_timestamp(reader, "TP-DT")
     status = reader.octet("TP-ST")
     return StatusReport(
         smsc=smsc,
         reference=reference,
         recipient=recipient,
         scts=scts,
+        scts_raw=scts_raw,
         discharge=discharge,
+        discharge_raw=discharge_raw,
         status=status,
     )
 

@@ -50,13 +50,14 @@ def _digits(octet: int, field: str) -> int:
     return tens * 10 + units
 
 
-def decode_timestamp(reader: Reader, field: str) -> datetime:
-    """Return the aware datetime read from a 7-octet timestamp.
+def parse_timestamp(raw: bytes, field: str) -> datetime:
+    """Return the aware datetime that the 7 octets ``raw`` of a timestamp stand for.
 
-    Decision: an impossible date or time (month 13, second 61, non-BCD digits) raises
-    PduError rather than inventing a value; the caller quarantines the PDU.
+    Raises PduError for anything but 7 octets, non-BCD digits or an impossible date or
+    time (month 13, second 61, the all-zero value): never an invented value.
     """
-    raw = reader.take(7, field)
+    if len(raw) != 7:
+        raise PduError(f"{field} needs 7 octets, not {len(raw)}")
     year, month, day, hour, minute, second = (_digits(o, field) for o in raw[:6])
     tz = raw[6]
     quarters = _digits(tz & 0xF7, field)
@@ -67,6 +68,44 @@ def decode_timestamp(reader: Reader, field: str) -> datetime:
         return datetime(2000 + year, month, day, hour, minute, second, tzinfo=timezone(offset))
     except ValueError as exc:
         raise PduError(f"{field} is not a valid date: {exc}") from exc
+
+
+def decode_timestamp(reader: Reader, field: str) -> datetime:
+    """Return the aware datetime read from a 7-octet timestamp (strict).
+
+    Used where a bad time changes the meaning (an absolute TP-VP). Raises PduError when
+    fewer than 7 octets remain or the value is impossible, as :func:`parse_timestamp`.
+    """
+    return parse_timestamp(reader.take(7, field), field)
+
+
+def decode_lenient_timestamp(reader: Reader, field: str) -> tuple[datetime | None, bytes]:
+    """Return (datetime or None when impossible, the 7 raw octets) of a TP-SCTS/TP-DT.
+
+    TS 23.040 §9.2.3.11 times only inform: some SMSCs and femtocells send all zeros or
+    non-BCD semi-octets, and an OTP must not be lost over that. The raw octets keep
+    such a value exact (dedupe keys). Raises PduError only when fewer than 7 octets remain.
+    """
+    raw = reader.take(7, field)
+    try:
+        return parse_timestamp(raw, field), raw
+    except PduError:
+        return None, raw
+
+
+def semi_octet_text(raw: bytes) -> str:
+    """Return ``yy/MM/dd,hh:mm:ss±zz`` (TS 27.005 §3.3.1) of 7 raw octets, valid or not.
+
+    Each swapped semi-octet pair is shown as it is (a non-decimal nibble as its hex
+    digit), the way a modem's text mode renders what the SC sent. Raises PduError for
+    anything but 7 octets.
+    """
+    if len(raw) != 7:
+        raise PduError(f"a timestamp needs 7 octets, not {len(raw)}")
+    d = [f"{o & 0x0F:X}{o >> 4:X}" for o in raw[:6]]
+    zone = raw[6]
+    sign = "-" if zone & 0x08 else "+"
+    return f"{d[0]}/{d[1]}/{d[2]},{d[3]}:{d[4]}:{d[5]}{sign}{zone & 0x07:X}{zone >> 4:X}"
 
 
 def encode_relative_validity(period: timedelta) -> int:
