@@ -1,4 +1,4 @@
-"""The asyncio modem session: init, health, recovery, and the operations the pipeline uses.
+"""The asyncio modem session: init, health, recovery; the operations the pipeline uses.
 
 ``start()`` returns once the modem is initialised (or raises). After that the session
 keeps itself usable: a vanished port is waited for and re-initialised; a restart URC
@@ -12,88 +12,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.at import AtTimeout, CmsError, Command, Kind, Timeouts, action, query
-from gateway.at.events import Event, Phase, Registration, Response, ResyncStalled, Urc, VendorNotice
+from gateway.at import AtTimeout, Command, query
+from gateway.at.events import Event, Registration, Response, ResyncStalled, Urc, VendorNotice
 from gateway.at.events import Resynced as ResyncedEvent
 from gateway.at.events import Stray as StrayEvent
 from gateway.at.events import Unrecognised as UnrecognisedEvent
-from gateway.errors import ModemFault, UsageError
-from gateway.modem.channel import AtChannel, LinkLost
-from gateway.modem.health import HealthConfig, HealthMonitor
-from gateway.modem.init import (
-    InitConfig,
-    Initialiser,
-    InitResult,
-    SimError,
-    WrongPin,
-    cpms_command,
-)
-from gateway.modem.link import LinkConfig
+from gateway.errors import UsageError
+from gateway.modem.channel import AtChannel
+from gateway.modem.feed import EVENT_BACKLOG, EventFeed
+from gateway.modem.health import HealthMonitor
+from gateway.modem.init import Initialiser, InitResult, SimError, WrongPin
+from gateway.modem.operations import SmsOperations
 from gateway.modem.recovery import Supervisor
-from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
-from gateway.modem.storage import (
-    StoredMessage,
-    parse_listing,
-    parse_read,
-    parse_reference,
+from gateway.modem.sessiontypes import (
+    ModemFailed,
+    ModemUnavailable,
+    SendOutcomeUnknown,
+    SessionConfig,
+    StateChanged,
 )
+from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
+
+__all__ = [
+    "EVENT_BACKLOG",
+    "ModemFailed",
+    "ModemSession",
+    "ModemUnavailable",
+    "SendOutcomeUnknown",
+    "SessionConfig",
+    "StateChanged",
+]
 
 log = structlog.get_logger(__name__)
 
-#: events kept for a consumer that does not read; beyond it the oldest are dropped
-EVENT_BACKLOG = 10_000
-_MEMORY = re.compile(r"[A-Z]{2}")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
-
-class ModemUnavailable(ModemFault):
-    """The session is not ready (reconnecting, recovering, failed or stopped)."""
-
-
-class ModemFailed(ModemUnavailable):
-    """Recovery gave up: the modem stays unresponsive after reopen and radio reset."""
-
-
-class SendOutcomeUnknown(ModemFault):
-    """The PDU and Ctrl-Z were written but no result came: it may or may not be sent.
-
-    Not a failure: resending may duplicate the message (TS 27.005 §3.5.1 gives no way
-    to ask afterwards). The caller decides, e.g. by waiting for a status report.
-    """
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StateChanged(Event):
-    """The session moved to ``state`` (also delivered on the event stream)."""
-
-    state: SessionState
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionConfig:
-    """Everything the session needs; timeouts are short in tests, long in the field."""
-
-    link: LinkConfig
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    init: InitConfig = field(default_factory=InitConfig)
-    health: HealthConfig = field(default_factory=HealthConfig)
-    resync_probes: int = 5
-    ready_wait: float = 30.0  # how long an operation waits for READY
-
-    def __post_init__(self) -> None:
-        if self.resync_probes < 1 or self.ready_wait <= 0:
-            raise UsageError("resync_probes and ready_wait must be positive")
-
-
-class ModemSession:
-    """One modem, kept initialised; one AT command at a time."""
+class ModemSession(SmsOperations):
+    """One modem, kept initialised; one AT command at a time (operations: SmsOperations)."""
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -108,8 +66,7 @@ class ModemSession:
         self._selected: str | None = None
         self._pin_rejected = False
         self._fatal = False  # failed for a reason retrying cannot fix (SIM, PIN)
-        self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_BACKLOG)
-        self._changed = asyncio.Event()
+        self._feed = EventFeed(EVENT_BACKLOG)
         self._network = asyncio.Event()  # set by each +CREG/+CGREG/+CEREG URC
         self._stopping = asyncio.Event()
         self._storage = asyncio.Lock()
@@ -219,17 +176,16 @@ class ModemSession:
                 status = self.status
                 if predicate(status):
                     return status
-                changed = self._changed
-                await changed.wait()
+                await self._feed.changed()
 
     async def next_event(self) -> Event:
         """Return the next URC or StateChanged event."""
-        return await self._events.get()
+        return await self._feed.next()
 
     async def events(self) -> AsyncIterator[Event]:
         """Iterate over URCs and StateChanged events as they come."""
         while True:
-            yield await self._events.get()
+            yield await self._feed.next()
 
     # ------------------------------------------------------------------ operations
     async def command(self, command: Command) -> Response:
@@ -240,93 +196,7 @@ class ModemSession:
         await self._until_ready()
         return await self.run(command)
 
-    async def send_pdu(self, pdu_hex: str, tpdu_length: int) -> int:
-        """Send one SMS-SUBMIT with AT+CMGS; return the message reference (TP-MR).
-
-        Raises SendOutcomeUnknown if the body was written but no result came, CmsError
-        for a refused send, AtTimeout if the prompt never came (not sent), ModemUnavailable.
-        """
-        if not _HEX.fullmatch(pdu_hex) or not 1 <= tpdu_length <= len(pdu_hex) // 2:
-            raise UsageError("send_pdu needs PDU hex and its TPDU length (AT+CMGS <length>)")
-        command = Command(
-            text=f"AT+CMGS={tpdu_length}", prefixes=("+CMGS",), kind=Kind.SEND, body=pdu_hex
-        )
-        await self._until_ready()
-        try:
-            response = await self.run(command)
-        except AtTimeout as exc:
-            if exc.phase == Phase.BODY.value:
-                raise SendOutcomeUnknown("no result after the message body") from exc
-            raise
-        except LinkLost as exc:
-            if exc.after_body:
-                raise SendOutcomeUnknown("link lost after the message body") from exc
-            raise
-        response.raise_for_error()
-        return parse_reference(response.lines)
-
-    async def list_messages(self, memory: str) -> list[StoredMessage]:
-        """List every stored message in ``memory`` (AT+CMGL=4, PDU mode).
-
-        Raises UsageError for a bad memory name, typed AT errors, ModemUnavailable.
-        """
-        async with self._storage:
-            await self._select(memory)
-            list_all = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
-            response = (await self.run(list_all)).raise_for_error()
-        messages, bad = parse_listing(memory, response.lines)
-        if bad:
-            log.warning("modem.malformed_listing", memory=memory, entries=bad)
-        return messages
-
-    async def read_message(self, memory: str, index: int) -> StoredMessage | None:
-        """Read one stored message; return None for an empty slot.
-
-        Raises UsageError, typed AT errors, ReplyError, ModemUnavailable.
-        """
-        async with self._storage:
-            await self._select(memory)
-            cmgr = Command(text=f"AT+CMGR={_index(index)}", prefixes=("+CMGR",), pdu=True)
-            response = await self.run(cmgr)
-        error = response.error()
-        if isinstance(error, CmsError) and error.code == 321:
-            return None  # TS 27.005 §3.2.5: invalid memory index = empty slot
-        if error is not None:
-            raise error
-        return parse_read(memory, index, response.lines)
-
-    async def delete_message(self, memory: str, index: int) -> None:
-        """Delete one stored message (AT+CMGD). Raises typed AT errors, ModemUnavailable."""
-        async with self._storage:
-            await self._select(memory)
-            (await self.run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
-
-    async def ack_routed(self) -> bool:
-        """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4).
-
-        Returns False when the modem expected no acknowledgement (+CMS ERROR: 340, the
-        usual case with AT+CSMS=0). Raises other typed AT errors, ModemUnavailable.
-        """
-        await self._until_ready()
-        response = await self.run(action("AT+CNMA"))
-        error = response.error()
-        if isinstance(error, CmsError) and error.code == 340:
-            return False
-        response.raise_for_error()
-        return True
-
     # ------------------------------------------------------------------ internals
-    async def _select(self, memory: str) -> None:
-        if not _MEMORY.fullmatch(memory):
-            raise UsageError(f"bad storage memory {memory!r}")
-        await self._until_ready()
-        result = self._result
-        if self._selected == memory or result is None:
-            return
-        memories = (memory, *result.cpms[1:])  # same slot count as AT+CPMS=? offered
-        (await self.run(query(cpms_command(memories), "+CPMS"))).raise_for_error()
-        self._selected = memory
-
     async def _until_ready(self) -> None:
         if self._state is SessionState.READY:
             return
@@ -430,7 +300,6 @@ class ModemSession:
         actual = [line.partition(":")[2].replace(" ", "") for line in response.lines]
         return response.ok and actual == [expected]
 
-    # ------------------------------------------------------------------ recovery
     # ------------------------------------------------------------------ callbacks
     def _on_urc(self, urc: Urc) -> None:
         self.counters.urcs += 1
@@ -482,17 +351,8 @@ class ModemSession:
         self._notify()
 
     def _publish(self, event: Event) -> None:
-        if self._events.full():
-            self._events.get_nowait()
+        if self._feed.publish(event):
             self.counters.dropped_events += 1
-        self._events.put_nowait(event)
 
     def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-
-def _index(index: int) -> int:
-    if isinstance(index, bool) or not 0 <= index <= 65535:
-        raise UsageError(f"bad storage index {index!r}")
-    return index
+        self._feed.notify()
