@@ -15,12 +15,9 @@ journal, unlink the socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -28,9 +25,11 @@ from gateway import __version__
 from gateway.config import Config
 from gateway.daemon import modemmanager, wiring
 from gateway.daemon import status as health
+from gateway.daemon.modems import start_sessions
+from gateway.daemon.reload import reloaded
 from gateway.daemon.restart import Backoff, Restarter
+from gateway.daemon.tasks import DaemonFailed, TaskSet
 from gateway.daemon.timers import Timers
-from gateway.errors import GatewayError
 from gateway.jobs import JobState
 from gateway.journal import Journal
 from gateway.modem.session import ModemSession
@@ -43,11 +42,9 @@ from gateway.relay.server import RelayServer
 from gateway.sdnotify import Notifier
 from gateway.sms import StatusReport
 
+__all__ = ["DaemonFailed", "Gateway"]
+
 log = structlog.get_logger("gateway.daemon")
-
-
-class DaemonFailed(GatewayError):
-    """A part of the running daemon failed for good (a pipeline or the send queue died)."""
 
 
 class Gateway:
@@ -76,10 +73,9 @@ class Gateway:
         self.dispatcher: Dispatcher | None = None
         self.service: SendService | None = None
         self.relay: RelayServer | None = None
-        self._tasks: dict[asyncio.Task[None], str] = {}
-        self._timers = Timers()
         self._stop_requested = asyncio.Event()
-        self._failure: BaseException | None = None
+        self._tasks = TaskSet(on_failure=self._stop_requested.set)
+        self._timers = Timers()
         self._stopped = False
         self._started_at = time.monotonic()
 
@@ -106,7 +102,9 @@ class Gateway:
                 proc_root=self._roots[0],
                 udev_root=self._roots[1],
             )
-            await self._start_modems()
+            for modem in config.modem:
+                self.sessions[modem.name] = ModemSession(wiring.session_config(modem))
+            self.active = await start_sessions(self.sessions)
             self._compose(self.journal)
             assert self.relay is not None
             await self.relay.start()
@@ -116,7 +114,7 @@ class Gateway:
             raise
         log.info("daemon.ready", modems=list(self.active), socket=str(config.relay.socket))
         self.notifier.ready(self.status_line())
-        self._timers.start(self.notifier, self._healthy, self._purge)
+        self._timers.start(self.notifier, self._tasks.healthy, self._purge)
 
     async def serve_forever(self) -> None:
         """Wait until :meth:`request_stop` (a signal) or a failure.
@@ -125,8 +123,9 @@ class Gateway:
         the daemon died (call :meth:`stop` either way).
         """
         await self._stop_requested.wait()
-        if self._failure is not None:
-            raise DaemonFailed(f"{type(self._failure).__name__}: {self._failure}")
+        failure = self._tasks.failure
+        if failure is not None:
+            raise DaemonFailed(f"{type(failure).__name__}: {failure}")
 
     def request_stop(self) -> None:
         """Ask :meth:`serve_forever` to return (SIGTERM/SIGINT handler)."""
@@ -162,23 +161,13 @@ class Gateway:
         the relay cannot use (nothing is changed then).
         """
         rules = wiring.access_rules(config.relay.access)
-        old = self.config
         if self.relay is not None:
             access = AccessControl(rules)
             access.denials.update(self.relay.access.denials)
             self.relay.access = access
         for pipeline in self.pipelines.values():
             pipeline.reload(config.receive)
-        kept = [
-            name
-            for name in ("modem", "send", "ratelimit", "journal", "log")
-            if getattr(config, name) != getattr(old, name)
-        ]
-        if replace(config.relay, access=()) != replace(old.relay, access=()):
-            kept.append("relay")
-        self.config = replace(
-            old, receive=config.receive, relay=replace(old.relay, access=config.relay.access)
-        )
+        self.config, kept = reloaded(self.config, config)
         if kept:
             log.warning("daemon.reload_needs_restart", sections=kept)
         log.info(
@@ -218,29 +207,6 @@ class Gateway:
         return health.status_line(self.modem_statuses(), self.queue_depth())
 
     # ------------------------------------------------------------------ composition
-    async def _start_modems(self) -> None:
-        for modem in self.config.modem:
-            self.sessions[modem.name] = ModemSession(wiring.session_config(modem))
-        names = list(self.sessions)
-        results = await asyncio.gather(
-            *(self.sessions[name].start() for name in names), return_exceptions=True
-        )
-        errors: list[BaseException] = []
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, BaseException):
-                errors.append(result)
-                log.warning(
-                    "modem.start_failed",
-                    modem=name,
-                    error=type(result).__name__,
-                    reason=str(result),
-                )
-            else:
-                self.active[name] = self.sessions[name]
-        if not self.active:
-            cancelled = [e for e in errors if isinstance(e, asyncio.CancelledError)]
-            raise cancelled[0] if cancelled else errors[0]
-
     def _compose(self, journal: Journal) -> None:
         config = self.config
         limiter = wiring.rate_limiter(config.ratelimit)
@@ -278,36 +244,14 @@ class Gateway:
 
     def _spawn(self) -> None:
         assert self.dispatcher is not None
-        self._task(self.dispatcher.run(), "send-dispatcher")
+        self._tasks.spawn(self.dispatcher.run(), "send-dispatcher")
         for name, pipeline in self.pipelines.items():
-            self._task(pipeline.run(), f"receive-{name}")
+            self._tasks.spawn(pipeline.run(), f"receive-{name}")
         for name, session in self.sessions.items():
-            self._task(self._watch_state(name, session), f"state-{name}")
+            self._tasks.spawn(self._watch_state(name, session), f"state-{name}")
             restarter = Restarter(name, session, self.restart, clock=self.clock)
             self.restarters[name] = restarter
-            self._task(restarter.run(), f"restart-{name}")
-
-    def _task(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks[task] = name
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stopped:
-            return
-        exc = task.exception()
-        log.error(
-            "daemon.task_failed",
-            task=self._tasks.get(task, "?"),
-            error=type(exc).__name__ if exc else "returned",
-        )
-        if self._failure is None:
-            self._failure = exc or DaemonFailed(f"{self._tasks.get(task)} ended")
-        self._stop_requested.set()
-
-    def _healthy(self) -> bool:
-        """Return True while every long-running part is alive (gates WATCHDOG=1)."""
-        return self._failure is None and not any(t.done() for t in self._tasks)
+            self._tasks.spawn(restarter.run(), f"restart-{name}")
 
     # ------------------------------------------------------------------ callbacks
     def _offer(self, record: CodeRecord) -> None:
@@ -350,6 +294,7 @@ class Gateway:
     # ------------------------------------------------------------------ teardown
     async def _teardown(self, *, drain: float) -> None:
         self._stopped = True
+        self._tasks.quiet()
         self._timers.cancel()
         if self.relay is not None:
             await self.relay.close()
@@ -359,11 +304,7 @@ class Gateway:
                     await self.dispatcher.drain(drain)
             except TimeoutError:
                 log.warning("daemon.drain_timeout", seconds=drain)
-        for task in self._tasks:
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
         for session in self.sessions.values():
             await session.stop()
         if self.journal is not None:
