@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from gateway.simulator.config import SimulatorError
 from gateway.simulator.tpdu import TpduError, split_sca
@@ -12,6 +12,18 @@ from gateway.sms import pdu as pducodec
 
 if TYPE_CHECKING:
     from gateway.simulator.model import ModemModel
+
+
+class SmsOptions(TypedDict, total=False):
+    """The optional arguments of :func:`inject_sms`, for the handles that pass them on."""
+
+    sender: str
+    memory: str | None
+    scts: datetime | None
+    order: Sequence[int] | None
+    drop: Sequence[int]
+    notify: bool
+    force_ucs2: bool
 
 
 def inject_sms(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Unpack
 
 import structlog
 
@@ -43,34 +42,14 @@ class ModemHandle:
     def _now(self) -> float:
         return self._sim.loop.time()
 
-    def inject_sms(
-        self,
-        text: str,
-        *,
-        sender: str = "+15557654321",
-        memory: str | None = None,
-        scts: datetime | None = None,
-        order: Sequence[int] | None = None,
-        drop: Sequence[int] = (),
-        notify: bool = True,
-        force_ucs2: bool = False,
-    ) -> list[int]:
+    def inject_sms(self, text: str, **options: Unpack[inject.SmsOptions]) -> list[int]:
         """Deliver ``text`` as one or more SMS-DELIVER; return the storage indexes.
 
-        Raises SimulatorError for bad arguments (see gateway.simulator.inject.inject_sms).
+        ``options`` (``sender``, ``memory``, ``scts``, ``order``, ``drop``, ``notify``,
+        ``force_ucs2``) and the SimulatorError raised for bad arguments are those of
+        :func:`gateway.simulator.inject.inject_sms`.
         """
-        indexes = inject.inject_sms(
-            self.model,
-            text,
-            self._now(),
-            sender=sender,
-            memory=memory,
-            scts=scts,
-            order=order,
-            drop=drop,
-            notify=notify,
-            force_ucs2=force_ucs2,
-        )
+        indexes = inject.inject_sms(self.model, text, self._now(), **options)
         self._sim.pump()
         return indexes
 

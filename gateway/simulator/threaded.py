@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack
 
 from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
+from gateway.simulator.inject import SmsOptions
 from gateway.simulator.runner import ModemHandle, Simulator
 
 T = TypeVar("T")
@@ -37,31 +37,12 @@ class ThreadModemHandle:
         """Return the modem's own phone number."""
         return self._handle.number
 
-    def inject_sms(
-        self,
-        text: str,
-        *,
-        sender: str = "+15557654321",
-        memory: str | None = None,
-        scts: datetime | None = None,
-        order: Sequence[int] | None = None,
-        drop: Sequence[int] = (),
-        notify: bool = True,
-        force_ucs2: bool = False,
-    ) -> list[int]:
-        """Deliver ``text``; return storage indexes; raise SimulatorError for bad arguments."""
-        return self._owner.call(
-            lambda: self._handle.inject_sms(
-                text,
-                sender=sender,
-                memory=memory,
-                scts=scts,
-                order=order,
-                drop=drop,
-                notify=notify,
-                force_ucs2=force_ucs2,
-            )
-        )
+    def inject_sms(self, text: str, **options: Unpack[SmsOptions]) -> list[int]:
+        """Deliver ``text``; return storage indexes; raise SimulatorError for bad arguments.
+
+        ``options`` are those of :func:`gateway.simulator.inject.inject_sms`.
+        """
+        return self._owner.call(lambda: self._handle.inject_sms(text, **options))
 
     def inject_pdu(self, pdu_hex: str, *, memory: str | None = None, notify: bool = True) -> int:
         """Deliver a raw PDU; return its index or -1; raise SimulatorError for non-PDUs."""
