@@ -126,43 +126,43 @@ class Stray(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NewMessage(Urc):
+class StoredIndication(Urc):
+    """Base of the "stored at ``<mem>,<index>``" indications (TS 27.005 §3.4.1)."""
+
+    memory: str
+    index: int
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            raise AtUsageError("index must not be negative")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage(StoredIndication):
     """``+CMTI: <mem>,<index>``: an SMS was stored (TS 27.005 §3.4.1)."""
 
-    memory: str
-    index: int
-
-    def __post_init__(self) -> None:
-        if self.index < 0:
-            raise AtUsageError("index must not be negative")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NewReport(Urc):
+class NewReport(StoredIndication):
     """``+CDSI: <mem>,<index>``: a status report was stored (TS 27.005 §3.4.1)."""
 
-    memory: str
-    index: int
 
-    def __post_init__(self) -> None:
-        if self.index < 0:
-            raise AtUsageError("index must not be negative")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutedIndication(Urc):
+    """Base of the routed indications: a TPDU ``length`` header, then the PDU line."""
+
+    length: int
+    pdu: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RoutedMessage(Urc):
+class RoutedMessage(RoutedIndication):
     """``+CMT: [<alpha>],<length>`` and its PDU line: an SMS routed to us, not stored."""
 
-    length: int
-    pdu: str
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RoutedReport(Urc):
+class RoutedReport(RoutedIndication):
     """``+CDS: <length>`` and its PDU line: a status report routed to us."""
-
-    length: int
-    pdu: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
