@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import UsageError
+from gateway.sms import encode_submit
 from gateway.webotp import (
     ComposedMessage,
     ComposeWarning,
@@ -323,3 +324,31 @@ def test_errors_pickle() -> None:
         "empty-code",
         "the code is empty",
     )
+
+
+#: the kinds of character a part boundary can fall on: GSM-7 basic, GSM-7 extension (an
+#: escape pair each, TS 23.038 §6.2.1.1), UCS-2 in the BMP, emoji (a UTF-16 surrogate pair)
+_GSM7_BASIC = st.sampled_from("aZ09 @$\n.#")
+_GSM7_EXTENSION = st.sampled_from("€{}[]~^|\\")
+_UCS2 = st.sampled_from("çжй中")
+_EMOJI = st.sampled_from("😀🔑👍🏽")
+
+
+def _runs(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Texts made of runs of one character, so part boundaries fall inside long texts."""
+    runs = st.lists(st.tuples(alphabet, st.integers(1, 170)), max_size=5)
+    return runs.map(lambda rs: "".join(ch * n for ch, n in rs))
+
+
+SEGMENT_TEXTS = st.one_of(
+    _runs(st.one_of(_GSM7_BASIC, _GSM7_EXTENSION)),
+    _runs(st.one_of(_GSM7_BASIC, _GSM7_EXTENSION, _UCS2, _EMOJI)),
+)
+
+
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
+@given(text=SEGMENT_TEXTS, reference=st.integers(0, 255))
+def test_measured_segments_equal_the_pdus_sent(text: str, reference: int) -> None:
+    """measure() counts exactly the PDUs encode_submit makes (8-bit concatenation reference)."""
+    pdus = encode_submit("+15551234567", text, concat_reference=reference)
+    assert measure(text).segments == len(pdus)

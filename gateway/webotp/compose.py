@@ -97,8 +97,11 @@ def measure(text: str) -> SmsSize:
 
     GSM-7 when every character is in the default alphabet or its extension (which cost 2
     septets), else UCS-2 (an emoji costs 2 units). Parts are filled greedily and never
-    split an escape pair or a surrogate pair, as senders must. Raises :class:`InputError`
-    for text that is not valid Unicode.
+    split an escape pair or a surrogate pair, as senders must; each carries the 6-octet
+    concatenation header with an 8-bit reference (TS 23.040 §9.2.3.24.1), as the send
+    dispatcher uses, so the count equals the PDUs :func:`gateway.sms.encode_submit` makes
+    (tests/test_webotp_compose.py checks it). Raises :class:`InputError` for text that is
+    not valid Unicode.
     """
     septets = gsm7.septet_length(text)
     if septets is not None:
