@@ -24,6 +24,7 @@ from gateway.pipeline.sendrules import (
     PreparedSend,
     Verdict,
     after_failure,
+    job_event,
     judge,
     prepare,
     report_recipient,
@@ -31,7 +32,7 @@ from gateway.pipeline.sendrules import (
     watch_ends,
 )
 from gateway.relay.errors import BadRequest
-from gateway.relay.ports import SendRequest
+from gateway.relay.ports import JobStatus, SendRequest
 from gateway.sms import StatusReport
 from gateway.sms.octets import PduEncodeError
 from gateway.webotp import parse
@@ -251,3 +252,11 @@ def test_watch_ends_after_final_states_or_sent_without_reports() -> None:
     assert watch_ends(JobState.SENT, reports=False)
     assert not watch_ends(JobState.SENT, reports=True)
     assert not watch_ends(JobState.QUEUED, reports=False)
+
+
+@pytest.mark.parametrize("state", list(JobState))
+def test_job_event_maps_each_state_to_the_status_of_the_same_name(state: JobState) -> None:
+    """Every internal job state has its wire status (the two enums are kept in step)."""
+    status = job_event("job-1", state, 0.0).status
+    assert (status.name, status.value) == (state.name, state.value)
+    assert len(JobStatus) == len(JobState)
