@@ -57,6 +57,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="random arrival times")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument("--setup", action="store_true", help="install the peers and exit")
+    parser.add_argument(
+        "--cprofile", type=Path, help="run otp-gateway under cProfile, .prof files into DIR"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     defaults: dict[str, float] = {"messages": 10 if quick else 30, "rounds": 2}
@@ -146,7 +149,9 @@ def notes(args: argparse.Namespace, wall: float) -> list[str]:
         f"latency: {args.messages} messages per direction and program, {args.rounds} "
         "A/B/A/B rounds (each round restarts every program on a fresh simulated modem); "
         "programs polling every 10-15 s (peer defaults) get one open-loop session with "
-        "arrivals spread uniformly over three polling periods (gammu-smsd 45 s, smsd 30 s).",
+        "arrivals spread uniformly over three polling periods (gammu-smsd 45 s, smsd 30 s): "
+        "a steady stream, which keeps gammu-smsd's outbox scan hot (its CommTimeout=30 s "
+        "pause follows an empty scan only), so an isolated OTP waits longer than shown.",
         "inbound: simulator stores the SMS -> otp-gateway: a waiting relay `get` "
         "(gateway.client.AsyncClient) returns the code; peers: the file is complete in "
         "the incoming directory (inotify, event-driven, µs resolution).",
@@ -156,13 +161,17 @@ def notes(args: argparse.Namespace, wall: float) -> list[str]:
         f"throughput: {args.throughput} OTPs queued at once, SMS/s between the first and "
         f"the last accepted, at most {args.cap:g} s per program.",
         f"idle CPU: utime+stime (+children) of the process group over {args.idle:g} s "
-        "with every program idle at once; peak RSS: VmHWM summed over the group.",
+        f"with every program idle at once (resolution one clock tick, "
+        f"{100 / system.TICK / args.idle:.2g} %); peak RSS: VmHWM summed over the group.",
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; return the exit status (0, 1 if a program failed, 2 for setup)."""
     args = arguments(argv)
+    if args.cprofile is not None:
+        directory = args.cprofile.absolute()
+        MAKERS["otp-gateway (defaults)"] = lambda: OtpGateway("defaults", cprofile=directory)
     configure_logging("warning", "console", stream=sys.stderr)
     problem = ensure_peers()
     if problem is not None:
@@ -174,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     context: dict[str, object] = {
         "machine": system.machine(),
         "versions": system.versions(),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "setup")},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "setup", "cprofile")},
     }
     work = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     began = time.monotonic()

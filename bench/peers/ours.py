@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -90,8 +91,12 @@ class OtpGateway(Program):
     name = "otp-gateway"
     period = 0.05
 
-    def __init__(self, variant: str = "defaults") -> None:
+    #: numbers the cProfile output files of successive sessions
+    sessions = itertools.count()
+
+    def __init__(self, variant: str = "defaults", *, cprofile: Path | None = None) -> None:
         super().__init__(variant)
+        self._cprofile = cprofile
         self._process: subprocess.Popen[bytes] | None = None
         self._client: AsyncClient | None = None
         self._log: Path | None = None
@@ -116,7 +121,7 @@ class OtpGateway(Program):
         try:
             with self._log.open("wb") as sink:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                    [*self._profiler(), "-m", "gateway", "run", "--config", str(config)],
                     stdin=subprocess.DEVNULL,
                     stdout=sink,
                     stderr=subprocess.STDOUT,
@@ -165,6 +170,14 @@ class OtpGateway(Program):
         """Send every request at once on one connection (pipelined) and wait for the acks."""
         client = self._require_client()
         await asyncio.gather(*(client.send(NUMBER, ORIGIN, code=c) for c in codes))
+
+    def _profiler(self) -> list[str]:
+        """Return the interpreter's argv prefix: plain, or under cProfile into a .prof file."""
+        if self._cprofile is None:
+            return [sys.executable]
+        self._cprofile.mkdir(parents=True, exist_ok=True)
+        output = self._cprofile / f"otp-gateway-{next(self.sessions)}.prof"
+        return [sys.executable, "-m", "cProfile", "-o", str(output)]
 
     def _require_client(self) -> AsyncClient:
         if self._client is None:
