@@ -15,7 +15,7 @@ from gateway.at import AtTimeout, CmeError, Timeouts, action, bare, query
 from gateway.at.events import Event, NewMessage, NewReport, RoutedReport, Urc, VendorNotice
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.health import HealthConfig
-from gateway.modem.init import InitConfig, Initialiser, PinRequired, WrongPin
+from gateway.modem.init import InitConfig, Initialiser
 from gateway.modem.link import LinkConfig, LinkDown
 from gateway.modem.session import (
     ModemFailed,
@@ -24,6 +24,7 @@ from gateway.modem.session import (
     SessionConfig,
     StateChanged,
 )
+from gateway.modem.sim import PinRequired, WrongPin
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
 from gateway.sms.pdu import encode_submit

@@ -16,7 +16,7 @@ import click
 from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
-from gateway.modem.init import SimError
+from gateway.modem.sim import SimError
 from gateway.simulator.config import PROFILE_NAMES
 
 if TYPE_CHECKING:

@@ -11,14 +11,7 @@ Typical use::
 from __future__ import annotations
 
 from gateway.modem.health import HealthConfig
-from gateway.modem.init import (
-    InitConfig,
-    PinRequired,
-    RegistrationTimeout,
-    SimError,
-    SimLocked,
-    WrongPin,
-)
+from gateway.modem.init import InitConfig, RegistrationTimeout
 from gateway.modem.link import LinkConfig, LinkDown, LinkError, PortBusy
 from gateway.modem.session import (
     ModemFailed,
@@ -28,6 +21,7 @@ from gateway.modem.session import (
     SessionConfig,
     StateChanged,
 )
+from gateway.modem.sim import PinRequired, SimError, SimLocked, WrongPin
 from gateway.modem.status import ModemIdentity, ModemStatus, SessionState
 from gateway.modem.storage import ReplyError, StoredMessage
 

@@ -20,6 +20,7 @@ from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action,
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
+from gateway.modem.sim import unlock_sim
 from gateway.modem.status import ModemIdentity
 from gateway.modem.storage import (
     choose_memories,
@@ -44,22 +45,6 @@ VENDOR_TWEAKS: dict[str, tuple[str, ...]] = {
 BUSY_CME = frozenset({14, 515})
 BUSY_CMS = frozenset({314, 500, 512})
 _MEMORY = re.compile(r"[A-Z]{2}")
-
-
-class SimError(ModemFault):
-    """The SIM cannot be used; retrying will not help (needs a person)."""
-
-
-class PinRequired(SimError):
-    """The SIM asks for a PIN and none is configured."""
-
-
-class WrongPin(SimError):
-    """The configured PIN was rejected (+CME ERROR: 16); it is never tried again."""
-
-
-class SimLocked(SimError):
-    """The SIM wants its PUK, is blocked, or is missing."""
 
 
 class RegistrationTimeout(ModemFault):
@@ -243,46 +228,7 @@ class Initialiser:
 
         Raises PinRequired, WrongPin, SimLocked, or a typed AT error.
         """
-        pin_sent = False
-        delay = self.config.busy_backoff
-        for _ in range(self.config.busy_retries + 1):
-            try:
-                response = await self.ok(query("AT+CPIN?", "+CPIN", kind=Kind.SIM))
-            except CmeError as exc:
-                if exc.code == 10:
-                    raise SimLocked("no SIM inserted (+CME ERROR: 10)") from exc
-                if exc.code in (11, 12, 13):
-                    raise SimLocked(f"SIM unusable: {exc}") from exc
-                raise
-            state = next(
-                (line.partition(":")[2].strip().upper() for line in response.lines),
-                "",
-            )
-            self._report("sim", state)
-            if state == "READY":
-                return
-            if state != "SIM PIN":
-                raise SimLocked(f"SIM needs {state or 'an unknown code'}; enter it by hand")
-            if pin_sent:
-                # accepted, but the SIM is still starting: ask again after a pause (capped
-                # backoff, bounded by busy_retries; +CPIN: READY URCs are not universal)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.busy_backoff_max)
-                continue
-            if self.config.pin is None:
-                raise PinRequired("the SIM asks for a PIN and none is configured")
-            pin_sent = True
-            log.info("modem.pin", command="AT+CPIN=<redacted>")
-            entry = Command(text=f'AT+CPIN="{self.config.pin}"', kind=Kind.SIM, secret=True)
-            try:
-                await self.ok(entry)
-            except CmeError as exc:
-                if exc.code == 16:
-                    raise WrongPin(
-                        "the SIM rejected the configured PIN (+CME ERROR: 16); not retrying"
-                    ) from exc
-                raise
-        raise SimLocked("the SIM did not become ready")
+        await unlock_sim(self.ok, self.config, self._report)
 
     async def identity(self) -> ModemIdentity:
         """Read manufacturer, model, revision, IMEI and IMSI (TS 27.007 §5)."""

@@ -18,8 +18,8 @@ from gateway.at import AtTimeout, Command, Kind, action
 from gateway.at.events import Response
 from gateway.errors import ModemFault
 from gateway.modem.channel import AtChannel
-from gateway.modem.init import SimError
 from gateway.modem.link import LinkError
+from gateway.modem.sim import SimError
 from gateway.modem.status import Counters, SessionState
 
 log = structlog.get_logger(__name__)

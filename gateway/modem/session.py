@@ -25,7 +25,7 @@ from gateway.errors import UsageError
 from gateway.modem.channel import AtChannel
 from gateway.modem.feed import EVENT_BACKLOG, EventFeed
 from gateway.modem.health import HealthMonitor
-from gateway.modem.init import Initialiser, InitResult, SimError, WrongPin
+from gateway.modem.init import Initialiser, InitResult
 from gateway.modem.operations import SmsOperations
 from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
@@ -35,6 +35,7 @@ from gateway.modem.sessiontypes import (
     SessionConfig,
     StateChanged,
 )
+from gateway.modem.sim import SimError, WrongPin
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
 
 __all__ = [
