@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.cli.client_cmds import render_status
+from gateway.cli.status_text import render_status
 from gateway.client import AsyncClient
 from gateway.config import ModemSettings
 from gateway.daemon import Gateway

@@ -1,0 +1,70 @@
+"""The ``status`` snapshot as text for people: one line per modem, then queue and counters.
+
+Pure: the snapshot dict (as the relay's ``status`` returns it) in, text out; only the
+retry countdown reads the clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def render_status(snapshot: dict[str, object]) -> str:
+    """Return the ``status`` snapshot as a small human table."""
+    lines = [
+        f"otp-gateway {snapshot.get('version', '?')}, up {_duration(snapshot.get('uptime'))}",
+        "",
+        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<28} {'STORAGE':<8} DEVICE",
+    ]
+    modems = snapshot.get("modems")
+    for modem in modems if isinstance(modems, list) else []:
+        if not isinstance(modem, dict):
+            continue
+        dbm = modem.get("signal_dbm")
+        signal = f"{dbm} dBm" if isinstance(dbm, int) else "-"
+        storage = ",".join(str(m) for m in modem.get("storage") or []) or "-"
+        network = str(modem.get("registration") or "-")
+        if modem.get("operator"):
+            network += f" ({modem['operator']})"
+        lines.append(
+            f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
+            f"{network:<28} {storage:<8} {modem.get('device', '')}"
+        )
+        if modem.get("state") == "failed":
+            lines.append(f"  {modem.get('name', '?')}: {_failure(modem)}")
+    queue = snapshot.get("queue")
+    depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
+    relay = snapshot.get("relay")
+    relay = relay if isinstance(relay, dict) else {}
+    lines += [
+        "",
+        f"send queue:  {depth} job(s) waiting",
+        f"consumers:   {relay.get('connections', 0)} connected, "
+        f"{relay.get('pending_gets', 0)} waiting for a code",
+    ]
+    counters = snapshot.get("counters")
+    if isinstance(counters, dict) and counters:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
+        lines.append(f"counters:    {shown}")
+    return "\n".join(lines)
+
+
+def _failure(modem: dict[str, object]) -> str:
+    """Why a modem failed and when (or whether) the daemon starts it again."""
+    text = str(modem.get("error") or "failed")
+    retry_at = modem.get("retry_at")
+    if modem.get("fatal"):
+        return f"{text}; not retried (fix the SIM or PIN, then restart the daemon)"
+    if isinstance(retry_at, int | float):
+        return f"{text}; next retry in {_duration(max(0.0, retry_at - time.time()))}"
+    return f"{text}; retrying now"
+
+
+def _duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "?"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return (
+        f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+    )
