@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import random
 import shutil
 import sys
@@ -27,16 +28,16 @@ from gateway.log import configure as configure_logging
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
-#: label -> a fresh program. Periods: how often each looks for SMS/outgoing files (from
+#: key (for --only) -> a fresh program. Periods: how often each looks for SMS/outgoing files (from
 #: its config, at-conformance.md); defaults poll so rarely that they run open-loop once.
 MAKERS: dict[str, Callable[[], Program]] = {
-    "otp-gateway (defaults)": lambda: OtpGateway("defaults"),
-    "gammu-smsd (fastest sane)": lambda: GammuSmsd("fastest sane", "smsdrc.fast1s", 1.0, False),
-    "smsd (fastest sane)": lambda: Smstools("fastest sane", "smstools.fast.conf", 1.0, False),
-    "gammu-smsd (defaults)": lambda: GammuSmsd("defaults", "smsdrc.default", 15.0, True),
-    "smsd (defaults)": lambda: Smstools("defaults", "smstools.default.conf", 10.0, True),
+    "otp-gateway": lambda: OtpGateway("defaults"),
+    "gammu-smsd-fast": lambda: GammuSmsd("fastest sane", "smsdrc.fast1s", 1.0, False),
+    "smsd-fast": lambda: Smstools("fastest sane", "smstools.fast.conf", 1.0, False),
+    "gammu-smsd-defaults": lambda: GammuSmsd("defaults", "smsdrc.default", 15.0, True),
+    "smsd-defaults": lambda: Smstools("defaults", "smstools.default.conf", 10.0, True),
 }
-QUICK = ("otp-gateway (defaults)", "gammu-smsd (fastest sane)", "smsd (fastest sane)")
+QUICK = ("otp-gateway", "gammu-smsd-fast", "smsd-fast")
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,26 +81,28 @@ def ensure_peers() -> str | None:
     missing = system.missing_packages()
     if not missing:
         return None
-    print(f"installing {' '.join(missing)} with apt-get", file=sys.stderr)
-    return system.install_peers(missing)
+    if os.geteuid() == 0:
+        print(f"installing {' '.join(missing)} with apt-get", file=sys.stderr)
+    problem = system.install_peers(missing)
+    return None if problem is None else f"{' '.join(missing)} missing: {problem}"
 
 
 async def run(args: argparse.Namespace, work: Path) -> tuple[list[Figures], list[str]]:
     """Run every session and the idle phase; return the figures and the errors met."""
     rng = random.Random(args.seed)  # noqa: S311 - arrival times, not secrets
     source = codes(args.seed)
+    samples = {key: MAKERS[key]() for key in args.only}
     figures = {
-        label: Figures(label=label, program=MAKERS[label]().name, variant=label)
-        for label in args.only
+        key: Figures(label=p.label, program=p.name, variant=p.variant) for key, p in samples.items()
     }
+    keys = {p.label: key for key, p in samples.items()}
     errors: list[str] = []
     share = [
         args.messages // args.rounds + (r < args.messages % args.rounds) for r in range(args.rounds)
     ]
     for r in range(args.rounds):
-        for label in args.only:
-            program = MAKERS[label]()
-            figures[label].variant = program.variant
+        for key in args.only:
+            program = MAKERS[key]()
             if program.open_loop and r > 0:
                 continue  # multi-second pollers: one open-loop session with every message
             count = args.messages if program.open_loop else share[r]
@@ -110,32 +113,32 @@ async def run(args: argparse.Namespace, work: Path) -> tuple[list[Figures], list
                 cap=args.cap,
                 warmup=not program.open_loop,
             )
-            print(f"round {r + 1}/{args.rounds}: {label}", file=sys.stderr, flush=True)
+            print(f"round {r + 1}/{args.rounds}: {program.label}", file=sys.stderr, flush=True)
             try:
                 await session(
                     program,
-                    work / f"round{r}-{len(figures[label].startup)}-{program.name}",
+                    work / f"round{r}-{key}",  # a fresh spool: nothing left from another run
                     plan,
-                    figures[label],
+                    figures[key],
                     timing=args.timing,
                     profile=args.profile,
                     source=source,
                     rng=rng,
                 )
             except BenchError as exc:
-                errors.append(f"{label}, round {r + 1}: {exc}")
+                errors.append(f"{program.label}, round {r + 1}: {exc}")
                 print(f"  failed: {exc}", file=sys.stderr)
     print(f"idle phase: {args.idle:g} s, all programs at once", file=sys.stderr, flush=True)
     try:
         idle = await idle_phase(
-            [MAKERS[label] for label in args.only],
+            [MAKERS[key] for key in args.only],
             work / "idle",
             args.idle,
             timing=args.timing,
             profile=args.profile,
         )
         for label, values in idle.items():
-            figures[label].idle = values
+            figures[keys[label]].idle = values
     except BenchError as exc:
         errors.append(f"idle phase: {exc}")
     return list(figures.values()), errors
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     if args.cprofile is not None:
         directory = args.cprofile.absolute()
-        MAKERS["otp-gateway (defaults)"] = lambda: OtpGateway("defaults", cprofile=directory)
+        MAKERS["otp-gateway"] = lambda: OtpGateway("defaults", cprofile=directory)
     configure_logging("warning", "console", stream=sys.stderr)
     problem = ensure_peers()
     if problem is not None:

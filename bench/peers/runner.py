@@ -65,7 +65,7 @@ async def session(
 
     Raises BenchError (from the measurements) when the program does not deliver.
     """
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True)  # fresh: a peer must not find files left by another session
     modem_config = ModemConfig(link=root / "modem", profile=profile, storage_capacity=CAPACITY)
     async with Simulator([modem_config], timing=timing) as simulator:
         modem = simulator.modems[0]
