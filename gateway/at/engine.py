@@ -16,8 +16,6 @@ handed to the next command.
 
 from __future__ import annotations
 
-from enum import Enum
-
 from gateway.at.commands import Command, Kind, Timeouts
 from gateway.at.errors import AtUsageError
 from gateway.at.events import (
@@ -36,7 +34,10 @@ from gateway.at.events import (
     Unrecognised,
 )
 from gateway.at.lines import FinalResult, is_hex, parse_final, tag_of
+from gateway.at.states import TRANSITIONS, Machine, State, Trigger
 from gateway.at.urc import PduHeader, classify
+
+__all__ = ["CTRL_Z", "ESC", "MAX_LINE", "PROBE", "TRANSITIONS", "AtEngine", "State", "Trigger"]
 
 ESC = b"\x1b"
 CTRL_Z = b"\x1a"
@@ -44,81 +45,12 @@ PROBE = b"\x1b\rAT\r"  # ESC + CR first: cancels a pending prompt, then an empty
 MAX_LINE = 4096  # longer than any PDU line (2 * 176 hex digits); beyond it: garbage
 
 
-class State(Enum):
-    """Where the engine is in the command cycle."""
-
-    IDLE = "idle"
-    AWAIT_RESPONSE = "await-response"
-    AWAIT_PROMPT = "await-prompt"
-    AWAIT_SEND_RESULT = "await-send-result"
-    RESYNC = "resync"  # probe written, waiting for its OK
-    DRAIN = "drain"  # probe answered, waiting for silence
-
-
-class Trigger(Enum):
-    """What makes the engine change state."""
-
-    SEND = "send"
-    SEND_BODY = "send-with-body"
-    PROMPT = "prompt"
-    FINAL = "final"
-    TIMEOUT = "timeout"
-    RESYNC = "resync"
-    PROBE_OK = "probe-ok"
-    STRAY = "stray"
-    QUIET = "quiet"
-    RESET = "reset"
-
-
-S, E = State, Trigger
-#: (state, trigger) -> next state. Anything not listed is illegal.
-TRANSITIONS: dict[tuple[State, Trigger], State] = {
-    (S.IDLE, E.SEND): S.AWAIT_RESPONSE,
-    (S.IDLE, E.SEND_BODY): S.AWAIT_PROMPT,
-    (S.IDLE, E.RESYNC): S.RESYNC,
-    (S.AWAIT_RESPONSE, E.FINAL): S.IDLE,
-    (S.AWAIT_RESPONSE, E.TIMEOUT): S.RESYNC,
-    (S.AWAIT_PROMPT, E.PROMPT): S.AWAIT_SEND_RESULT,
-    (S.AWAIT_PROMPT, E.FINAL): S.IDLE,  # e.g. +CMS ERROR instead of a prompt
-    (S.AWAIT_PROMPT, E.TIMEOUT): S.RESYNC,
-    (S.AWAIT_SEND_RESULT, E.FINAL): S.IDLE,
-    (S.AWAIT_SEND_RESULT, E.TIMEOUT): S.RESYNC,
-    (S.RESYNC, E.PROBE_OK): S.DRAIN,
-    (S.RESYNC, E.TIMEOUT): S.RESYNC,  # probe unanswered: probe again
-    (S.RESYNC, E.STRAY): S.RESYNC,
-    (S.RESYNC, E.RESYNC): S.RESYNC,
-    (S.DRAIN, E.STRAY): S.RESYNC,
-    (S.DRAIN, E.QUIET): S.IDLE,
-    (S.DRAIN, E.RESYNC): S.RESYNC,
-    (S.AWAIT_RESPONSE, E.RESYNC): S.RESYNC,
-    (S.AWAIT_PROMPT, E.RESYNC): S.RESYNC,
-    (S.AWAIT_SEND_RESULT, E.RESYNC): S.RESYNC,
-}
-
-
-class _Machine:
-    """Applies :data:`TRANSITIONS`; raises on an illegal move."""
-
-    def __init__(self) -> None:
-        self.state = State.IDLE
-
-    def allows(self, trigger: Trigger) -> bool:
-        return (self.state, trigger) in TRANSITIONS
-
-    def apply(self, trigger: Trigger) -> State:
-        try:
-            self.state = TRANSITIONS[self.state, trigger]
-        except KeyError:
-            raise AtUsageError(f"{trigger.value} is illegal in state {self.state.value}") from None
-        return self.state
-
-
 class AtEngine:
     """Frames modem output, matches it to the one pending command and classifies URCs."""
 
     def __init__(self, *, timeouts: Timeouts | None = None) -> None:
         self.timeouts = timeouts or Timeouts()
-        self._machine = _Machine()
+        self._machine = Machine()
         self._buffer = bytearray()
         self._out = bytearray()
         self._pending: Command | None = None
@@ -225,7 +157,7 @@ class AtEngine:
 
     def reset(self) -> None:
         """Forget everything (the link was reopened): IDLE, no buffers, nothing pending."""
-        self._machine = _Machine()
+        self._machine = Machine()
         self._buffer.clear()
         self._out.clear()
         self._pending = None
