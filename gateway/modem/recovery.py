@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
@@ -113,38 +114,47 @@ class Supervisor:
         self._host.set_state(SessionState.RECOVERING, reason)
         self._host.counters.reopens += 1
         log.warning("modem.recover", step="reopen", reason=reason)
-        try:
-            self._channel.close()
-            await self._channel.open()
-            self._drain_troubles("down")
-            await self._host.initialise()
-            self._host.counters.consecutive_timeouts = 0
+        if await self._attempt("reopen", self._reopen):
             return
-        except SimError:
-            raise
-        except ModemFault as exc:
-            log.warning("modem.recover_failed", step="reopen", error=str(exc))
-            if not os.path.exists(self._channel.link.config.device):
-                # the device is gone (USB reset renumbering): wait for it instead
-                await self._reconnect(f"device vanished during recovery ({reason})")
-                return
+        if not os.path.exists(self._channel.link.config.device):
+            # the device is gone (USB reset renumbering): wait for it instead
+            await self._reconnect(f"device vanished during recovery ({reason})")
+            return
         self._host.counters.radio_resets += 1
         log.warning("modem.recover", step="radio reset")
-        try:
-            if not self._channel.link.is_open:
-                self._channel.link.open()
-            self._channel.force_idle()
-            await self._host.run(action("AT+CFUN=0", kind=Kind.NETWORK))
-            await self._host.run(action("AT+CFUN=1", kind=Kind.NETWORK))
-            await self._channel.resync()
-            await self._host.initialise()
-            self._host.counters.consecutive_timeouts = 0
+        if await self._attempt("radio reset", self._radio_reset):
             return
+        self.fail(f"modem unresponsive after reopen and radio reset ({reason})")
+
+    async def _attempt(self, step: str, prepare: Callable[[], Awaitable[None]]) -> bool:
+        """Run one escalation step, then re-initialise; return False if the modem failed it.
+
+        SIM errors are raised: no further step can fix them.
+        """
+        try:
+            await prepare()
+            await self._host.initialise()
         except SimError:
             raise
         except ModemFault as exc:
-            log.warning("modem.recover_failed", step="radio reset", error=str(exc))
-        self.fail(f"modem unresponsive after reopen and radio reset ({reason})")
+            log.warning("modem.recover_failed", step=step, error=str(exc))
+            return False
+        self._host.counters.consecutive_timeouts = 0
+        return True
+
+    async def _reopen(self) -> None:
+        self._channel.close()
+        await self._channel.open()
+        self._drain_troubles("down")
+
+    async def _radio_reset(self) -> None:
+        # TS 27.007 §8.2: minimum functionality, then full functionality again
+        if not self._channel.link.is_open:
+            self._channel.link.open()
+        self._channel.force_idle()
+        await self._host.run(action("AT+CFUN=0", kind=Kind.NETWORK))
+        await self._host.run(action("AT+CFUN=1", kind=Kind.NETWORK))
+        await self._channel.resync()
 
     def _drain_troubles(self, kind: str) -> None:
         # stale "down" reports from before the port was reopened
