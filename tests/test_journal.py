@@ -17,10 +17,12 @@ import pytest
 
 from gateway.jobs import IllegalTransition, JobEvent, JobState
 from gateway.journal import (
+    CODE_DECISION,
     FILENAME,
     MIGRATIONS,
     Journal,
     JournalError,
+    NewCode,
     PduStatus,
     dedupe_key,
 )
@@ -430,3 +432,96 @@ def test_records_survive_kill_9(tmp_path: Path) -> None:
         assert claim is not None
         assert claim.code == "123456"
         assert not journal.record_pdu(modem="m0", memory="SM", index=4, pdu_hex=PDU, now=3.0).new
+
+
+def test_store_decided_writes_message_links_and_code_together(journal: Journal) -> None:
+    """A judged message, its PDU links and its code are stored by one call; a reason alone
+    stores no code; an inconsistent decision stores nothing."""
+    pdu = journal.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=1.0)
+    code = NewCode(origin="a.example", embedded=None, code="123456", expires_at=601.0)
+    stored = journal.store_decided(
+        modem="m0", sender="+1", scts=SCTS, text="@a.example #123456", parts=1,
+        expected_parts=1, now=1.0, pdu_ids=[pdu.id], decision=CODE_DECISION, code=code,
+    )  # fmt: skip
+    assert stored.code is not None
+    assert (stored.code.code, stored.code.message_id) == ("123456", stored.message_id)
+    assert journal.pdus(unassembled=True) == []
+    assert journal.message_decision(stored.message_id) == "code"
+    kept = journal.store_decided(
+        modem="m0", sender="+1", scts=SCTS, text="hi", parts=1, expected_parts=1, now=2.0,
+        pdu_ids=[], decision="format:no-origin-line",
+    )  # fmt: skip
+    assert kept.code is None
+    for decision, with_code in (("code", None), ("expired", code), ("", None)):
+        with pytest.raises(JournalError, match="decision"):
+            journal.store_decided(
+                modem="m0", sender="+1", scts=SCTS, text="x", parts=1, expected_parts=1,
+                now=3.0, pdu_ids=[], decision=decision, code=with_code,
+            )  # fmt: skip
+    assert len(journal.codes()) == 1
+    assert journal.undecided("m0") == []
+
+
+def test_undecided_messages_are_listed_until_decided(journal: Journal) -> None:
+    """A message stored without a decision is listed once; its decision and code are one
+    write, and a second decision is refused."""
+    message = journal.store_message(
+        modem="m0", sender="+1", scts=SCTS, text="@a.example #1", parts=1, expected_parts=1,
+        now=10.0,
+    )  # fmt: skip
+    (record,) = journal.undecided("m0")
+    assert (record.id, record.text, record.complete, record.scts) == (
+        message,
+        "@a.example #1",
+        True,
+        SCTS,
+    )
+    assert journal.undecided("m1") == []
+    code = NewCode(origin="a.example", embedded=None, code="1", expires_at=610.0)
+    stored = journal.record_decision(message, decision=CODE_DECISION, code=code)
+    assert stored is not None
+    assert stored.code is not None
+    assert (stored.code.sender, stored.code.received_at) == ("+1", 10.0)
+    assert journal.record_decision(message, decision="expired") is None
+    assert journal.undecided("m0") == []
+
+
+def test_v2_journal_marks_messages_with_codes_decided(tmp_path: Path) -> None:
+    """Upgrading to v3 marks messages that have a code as decided; the others stay open."""
+    path = tmp_path / "v2.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:2])
+    for i in (1, 2):
+        conn.execute(
+            "INSERT INTO messages(id, modem, sender, scts, text, parts, expected_parts, "
+            "complete, received_at) VALUES (?, 'm0', '+1', ?, 't', 1, 1, 1, 1.0)",
+            (i, SCTS.isoformat()),
+        )
+    conn.execute(
+        "INSERT INTO codes(origin, code, sender, received_at, expires_at, message_id) "
+        "VALUES ('a.example', '1', '+1', 1.0, 601.0, 1)"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert [m.id for m in j.undecided("m0")] == [2]
+        assert j.message_decision(1) == "code"
+
+
+def test_a_failed_commit_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """When COMMIT fails (a deferred foreign key here, like a full disk) the transaction is
+    rolled back: nothing is stored and the next write works."""
+    with Journal(tmp_path / "j.sqlite3") as j:
+
+        def orphan_event() -> None:
+            with j._tx() as conn:  # the foreign key is checked only at COMMIT
+                conn.execute("PRAGMA defer_foreign_keys = ON")
+                conn.execute(
+                    "INSERT INTO job_events(job_id, at, event, state) VALUES ('no', 1, 'x', 'y')"
+                )
+
+        with pytest.raises(JournalError, match="commit failed"):
+            orphan_event()
+        assert not j._conn.in_transaction
+        j.bump("after")
+        assert j.counters() == {"after": 1}
+        assert j._read("SELECT COUNT(*) FROM job_events") == [(0,)]

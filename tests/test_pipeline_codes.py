@@ -71,3 +71,20 @@ def test_rejected_message_is_kept_with_its_reason(tmp_path: Path) -> None:
         assert journal.message_text(1) == "@evil.example #123456"
     assert handed == []
     assert counters.snapshot() == {"kept": 1, "kept.origin-not-allowed": 1, "messages": 1}
+
+
+def test_undecided_message_with_a_purged_text_is_marked_purged(tmp_path: Path) -> None:
+    """A message left undecided whose body was purged cannot be judged: it is closed as purged."""
+    with Journal(tmp_path / "j.sqlite3", body_retention=0.0) as journal:
+        message_id = journal.store_message(
+            modem="m1", sender="+1", scts=SCTS, text="@example.com #1", parts=1,
+            expected_parts=1, now=1000.0,
+        )  # fmt: skip
+        journal.purge(2000.0)
+        step = CodeStep(
+            modem="m1", journal=journal, rules=RULES, counters=Counters(), on_code=print
+        )
+        (undecided,) = journal.undecided("m1")
+        step.redecide(undecided, now=2000.0)
+        assert journal.undecided("m1") == []
+        assert journal.message_decision(message_id) == "purged"

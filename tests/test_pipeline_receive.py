@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -183,15 +184,23 @@ def run(
     settings: ReceiveSettings = SETTINGS,
     cnmi: tuple[str, ...] | None = None,
     sink: Sink | None = None,
+    journal_type: type[Journal] = Journal,
+    before: Callable[[Journal], None] | None = None,
 ) -> None:
-    """Run ``scenario`` against a simulator, a session, a journal and a pipeline."""
+    """Run ``scenario`` against a simulator, a session, a journal and a pipeline.
+
+    ``journal_type`` may be a Journal that fails on purpose; ``before`` writes to the
+    journal before the pipeline starts (what an earlier run left).
+    """
 
     async def main() -> None:
         base = modem or ModemConfig()
         async with Simulator([replace(base, link=tmp_path / "modem")]) as simulator:
             handle = simulator.modems[0]
             session = ModemSession(session_config(handle.device, cnmi))
-            journal = Journal(tmp_path / "journal.sqlite3")
+            journal = journal_type(tmp_path / "journal.sqlite3")
+            if before is not None:
+                before(journal)
             collector = sink if sink is not None else Sink()
             pipeline = ReceivePipeline(
                 modem="m1",
@@ -682,3 +691,104 @@ def test_live_report_is_marked_handled(tmp_path: Path, leaks: set[str]) -> None:
         assert stored.handled_at is not None
 
     run(tmp_path, leaks, scenario)
+
+
+# ----------------------------------------------------------------------------- full disk
+
+
+class FullOnce(Journal):
+    """A journal whose disk is full once, after the message was written, at the code.
+
+    Fault injection at the I/O boundary, not a mock of the logic under test: the
+    counter update that follows the code insert raises SQLite's own "database or disk
+    is full" error, as a full disk would at that write.
+    """
+
+    fail = 1
+
+    def _bump(self, conn: sqlite3.Connection, name: str, by: int = 1) -> None:
+        if name == "codes.received" and self.fail:
+            self.fail -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super()._bump(conn, name, by)
+
+
+def test_code_whose_store_failed_is_stored_and_relayed_later(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """A full disk while storing a message leaves nothing half-written; a retry relays it."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #909090")
+        await rig.wait(count("errors", 1))
+        assert rig.journal.codes() == []
+        (record,) = await rig.codes(1)
+        assert record.code == "909090"
+        (code,) = rig.journal.codes()
+        assert code.message_id is not None
+        assert rig.journal.message_decision(code.message_id) == "code"
+        assert rig.journal.pdus(unassembled=True) == []
+        assert rig.journal.counters()["messages.complete"] == 1
+
+    run(tmp_path, leaks, scenario, journal_type=FullOnce)
+
+
+def test_code_whose_store_failed_before_a_crash_is_relayed_after_restart(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """Message and code are one transaction: after a failed store and a crash, the restart
+    rebuilds the message from its PDU and relays the code."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #313131")
+        await rig.wait(count("errors", 1))
+        old = task_of(rig)
+        old.cancel()  # the crash, before the retry
+        with contextlib.suppress(asyncio.CancelledError):
+            await old
+        assert rig.journal.codes() == []
+        assert rig.journal.undecided("m1") == []
+        assert len(rig.journal.pdus(unassembled=True)) == 1
+        pipeline = rig.restart_pipeline(old)
+        rig.task = asyncio.create_task(pipeline.run())
+        (record,) = await rig.codes(1)
+        assert record.code == "313131"
+        assert rig.journal.pdus(unassembled=True) == []
+
+    run(tmp_path, leaks, scenario, journal_type=FullOnce)
+
+
+def test_messages_stored_without_a_decision_are_judged_at_start(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """A message an older version stored without its code (crash between two commits) is
+    judged at the next start: a valid code is relayed, a stale one kept as expired."""
+    fresh, stale = "@example.com #246802", "@example.com #135791"
+    leaks.update({fresh, stale, "246802", "135791"})
+
+    def older_version(journal: Journal) -> None:
+        now = time.time()
+        for at, text in ((now - 3600.0, stale), (now, fresh)):
+            (pdu,) = encode_deliver(SENDER, text, scts=datetime.fromtimestamp(at, tz=UTC))
+            leaks.add(pdu.hex)
+            row = journal.record_pdu(modem="m1", memory="SM", index=0, pdu_hex=pdu.hex, now=at)
+            journal.store_message(
+                modem="m1",
+                sender=SENDER,
+                scts=datetime.fromtimestamp(at, tz=UTC),
+                text=text,
+                parts=1,
+                expected_parts=1,
+                now=at,
+                pdu_ids=[row.id],
+            )
+
+    async def scenario(rig: Rig) -> None:
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("kept.expired", 1))
+        assert record.code == "246802"
+        assert snapshot["redecided"] == 2
+        assert rig.journal.undecided("m1") == []
+        assert [rig.journal.message_decision(i) for i in (1, 2)] == ["expired", "code"]
+
+    run(tmp_path, leaks, scenario, before=older_version)

@@ -14,20 +14,25 @@ from pathlib import Path
 
 from gateway.journal.receive import ReceiveJournal
 from gateway.journal.records import (
+    CODE_DECISION,
     CodeRecord,
     JobEventRecord,
     JobRecord,
+    MessageRecord,
+    NewCode,
     PduRecord,
     PduStatus,
     PurgeCounts,
     RecordedPdu,
     ReportMatch,
+    StoredMessage,
     dedupe_key,
 )
 from gateway.journal.schema import MIGRATIONS, JournalError
 from gateway.journal.send import SendJournal
 
 __all__ = [
+    "CODE_DECISION",
     "FILENAME",
     "MIGRATIONS",
     "CodeRecord",
@@ -35,11 +40,14 @@ __all__ = [
     "JobRecord",
     "Journal",
     "JournalError",
+    "MessageRecord",
+    "NewCode",
     "PduRecord",
     "PduStatus",
     "PurgeCounts",
     "RecordedPdu",
     "ReportMatch",
+    "StoredMessage",
     "dedupe_key",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -73,6 +74,11 @@ class JournalBase:
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            # a failed COMMIT (SQLITE_FULL, SQLITE_IOERR) may leave the transaction open:
+            # roll it back, so nothing half-written stays and the next BEGIN works
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise JournalError(f"journal {self.path}: commit failed: {exc}") from exc
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -82,8 +88,8 @@ class JournalBase:
         except sqlite3.Error as exc:
             raise JournalError(f"journal {self.path}: {exc}") from exc
 
-    @staticmethod
-    def _bump(conn: sqlite3.Connection, name: str, by: int = 1) -> None:
+    def _bump(self, conn: sqlite3.Connection, name: str, by: int = 1) -> None:
+        """Add ``by`` to counter ``name`` inside the caller's transaction ``conn``."""
         conn.execute(
             "INSERT INTO counters(name, value) VALUES (?, ?) "
             "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",

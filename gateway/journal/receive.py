@@ -1,15 +1,19 @@
-"""The receive side of the journal: PDUs, assembled messages and OTP codes."""
+"""The receive side of the journal: PDUs and OTP codes (messages: :mod:`.messages`)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from gateway.journal.base import JournalBase
-from gateway.journal.records import CodeRecord, PduRecord, PduStatus, RecordedPdu, dedupe_key
-from gateway.journal.schema import JournalError
+from gateway.journal.messages import MessageJournal, rowid
+from gateway.journal.records import (
+    CodeRecord,
+    NewCode,
+    PduRecord,
+    PduStatus,
+    RecordedPdu,
+    dedupe_key,
+)
 
 _CODE_COLUMNS = (
     "id, origin, embedded, code, sender, received_at, expires_at, message_id, "
@@ -17,7 +21,7 @@ _CODE_COLUMNS = (
 )
 
 
-class ReceiveJournal(JournalBase):
+class ReceiveJournal(MessageJournal):
     """Durable records of everything that came in, so the modem copy can be deleted."""
 
     def record_pdu(
@@ -51,7 +55,7 @@ class ReceiveJournal(JournalBase):
                 (modem, memory, index, pdu_hex.upper(), key, now, status.value, reason),
             )
             self._bump(conn, f"pdus.{status.value}")
-            return RecordedPdu(id=_rowid(cursor), new=True)
+            return RecordedPdu(id=rowid(cursor), new=True)
 
     def pdus(self, *, unassembled: bool = False) -> list[PduRecord]:
         """Return stored PDUs, oldest first; ``unassembled``: decoded, not yet acted on.
@@ -99,45 +103,6 @@ class ReceiveJournal(JournalBase):
             ).rowcount
         return bool(changed)
 
-    def store_message(
-        self,
-        *,
-        modem: str,
-        sender: str,
-        scts: datetime,
-        text: str,
-        parts: int,
-        expected_parts: int,
-        now: float,
-        pdu_ids: Sequence[int] = (),
-    ) -> int:
-        """Store an assembled message (complete when all expected parts arrived).
-
-        Links ``pdu_ids`` to it so they are no longer "unassembled". Returns the message
-        id; raises :class:`JournalError` for impossible part counts or a failed write.
-        """
-        if not 1 <= parts <= expected_parts:
-            raise JournalError("message: need 1 <= parts <= expected_parts")
-        complete = int(parts == expected_parts)
-        with self._tx() as conn:
-            cursor = conn.execute(
-                "INSERT INTO messages(modem, sender, scts, text, parts, expected_parts, "
-                "complete, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (modem, sender, scts.isoformat(), text, parts, expected_parts, complete, now),
-            )
-            message_id = _rowid(cursor)
-            conn.executemany(
-                "UPDATE pdus SET message_id = ? WHERE id = ?",
-                [(message_id, pdu_id) for pdu_id in pdu_ids],
-            )
-            self._bump(conn, "messages.complete" if complete else "messages.incomplete")
-        return message_id
-
-    def message_text(self, message_id: int) -> str | None:
-        """Return a stored message's text (None when purged or unknown)."""
-        rows = self._read("SELECT text FROM messages WHERE id = ?", (message_id,))
-        return rows[0][0] if rows else None
-
     def store_code(
         self,
         *,
@@ -149,29 +114,17 @@ class ReceiveJournal(JournalBase):
         expires_at: float,
         message_id: int | None = None,
     ) -> CodeRecord:
-        """Store an origin-bound code that passed the allow-list. Returns the record."""
-        if expires_at <= received_at:
-            raise JournalError("code: expires_at must be after received_at")
+        """Store an origin-bound code that passed the allow-list, on its own.
+
+        The receive pipeline stores codes with their message (:meth:`store_decided`).
+        Returns the record; raises :class:`JournalError` when it expires before it was
+        received or the write fails.
+        """
+        new = NewCode(origin=origin, embedded=embedded, code=code, expires_at=expires_at)
         with self._tx() as conn:
-            cursor = conn.execute(
-                "INSERT INTO codes(origin, embedded, code, sender, received_at, expires_at, "
-                "message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (origin, embedded, code, sender, received_at, expires_at, message_id),
+            return self._insert_code(
+                conn, new, sender=sender, received_at=received_at, message_id=message_id
             )
-            self._bump(conn, "codes.received")
-            code_id = _rowid(cursor)
-        return CodeRecord(
-            id=code_id,
-            origin=origin,
-            embedded=embedded,
-            code=code,
-            sender=sender,
-            received_at=received_at,
-            expires_at=expires_at,
-            message_id=message_id,
-            claimed_by=None,
-            claimed_at=None,
-        )
 
     def claim_code(
         self, origin: str, embedded: str | None, since: float, *, now: float, claimant: str
@@ -234,9 +187,3 @@ def _code(row: Sequence[Any]) -> CodeRecord:
         claimed_by=row[8],
         claimed_at=row[9],
     )
-
-
-def _rowid(cursor: sqlite3.Cursor) -> int:
-    if cursor.lastrowid is None:  # pragma: no cover - INSERT always sets it
-        raise JournalError("insert returned no row id")
-    return cursor.lastrowid

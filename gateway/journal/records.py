@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from gateway.errors import UsageError
 from gateway.jobs import Job, JobState
+
+#: ``messages.decision`` of a message whose code was stored (anything else is a reason)
+CODE_DECISION = "code"
 
 
 class PduStatus(enum.Enum):
@@ -72,6 +76,48 @@ class CodeRecord:
     message_id: int | None
     claimed_by: str | None
     claimed_at: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCode:
+    """A code the OTP rules accepted, stored together with its message."""
+
+    origin: str
+    embedded: str | None
+    code: str = field(repr=False)
+    expires_at: float
+
+    def __post_init__(self) -> None:
+        if not self.origin or not self.code:
+            raise UsageError("new code: need an origin and a code")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageRecord:
+    """A stored assembled message; ``decision`` is None until the OTP rules judged it."""
+
+    id: int
+    modem: str
+    sender: str
+    scts: datetime
+    text: str | None = field(repr=False)  # None once bodies were purged
+    parts: int
+    expected_parts: int
+    received_at: float
+    decision: str | None  # CODE_DECISION, a rejection reason token, or None: not judged
+
+    @property
+    def complete(self) -> bool:
+        """Return True when every expected part was stored."""
+        return self.parts == self.expected_parts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMessage:
+    """The outcome of storing a judged message: its row and its code record, if any."""
+
+    message_id: int
+    code: CodeRecord | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -122,8 +122,18 @@ DROP INDEX pdus_unassembled;
 CREATE INDEX pdus_unassembled ON pdus(status, message_id, handled_at);
 """
 
+#: v3: what the OTP rules decided on a message is stored with it, in the same
+#: transaction ('code', or the reason token). Older rows with a code are marked decided;
+#: the rest stay NULL and are judged again at the next start.
+_V3 = """
+ALTER TABLE messages ADD COLUMN decision TEXT;
+UPDATE messages SET decision = 'code'
+    WHERE id IN (SELECT message_id FROM codes WHERE message_id IS NOT NULL);
+CREATE INDEX messages_undecided ON messages(modem, decision);
+"""
+
 #: MIGRATIONS[n] upgrades version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:

@@ -1,9 +1,11 @@
 """What becomes of an assembled message: stored, judged by the OTP rules, maybe relayed.
 
-Every assembled message is stored in the journal (complete or given up on). The rules of
-:mod:`gateway.pipeline.otp` then decide: an accepted code is stored as a code record and
-handed to ``on_code``; anything else is kept and counted with the reason token. Logs
-carry the origin, masked sender and row ids, never the code or the text.
+Every assembled message (complete or given up on) is judged by the rules of
+:mod:`gateway.pipeline.otp`, then stored in the journal together with the decision and,
+when accepted, the code record: one transaction, so a crash or a full disk never leaves
+a stored message whose code was lost. Only then is an accepted code handed to
+``on_code``; anything else is kept and counted with the reason token. Logs carry the
+origin, masked sender and row ids, never the code or the text.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from datetime import UTC, datetime
 
 import structlog
 
-from gateway.journal import Journal
+from gateway.journal import CODE_DECISION, Journal, MessageRecord, NewCode, StoredMessage
 from gateway.pipeline.counters import Counters, call_consumer
-from gateway.pipeline.otp import Accepted, OtpRules, decide
+from gateway.pipeline.otp import Accepted, Decision, OtpRules, Rejected, decide
 from gateway.pipeline.reassembly import Assembled
 from gateway.relay.ports import CodeRecord
 
@@ -43,14 +45,17 @@ class CodeStep:
         self._on_code = on_code
 
     def finish(self, message: Assembled, now: float) -> None:
-        """Store ``message``; if the rules accept its code, store and hand it to on_code.
+        """Judge ``message``, store it with its decision and code, then hand the code on.
 
-        Raises JournalError when the journal cannot be written.
+        The message, its PDU links and the code record are one journal transaction: on
+        JournalError nothing was stored, the PDUs stay unassembled, and the caller may
+        call again with the same message. Raises JournalError when the write fails.
         """
         # the journal's messages.scts is NOT NULL: when the SC sent an impossible TP-SCTS
         # (decoded as None) the time its first part was received stands in for it
         scts = message.scts or datetime.fromtimestamp(message.received_at, tz=UTC)
-        message_id = self._journal.store_message(
+        decision = self._judge(message, message.text, now)
+        stored = self._journal.store_decided(
             modem=self.modem,
             sender=message.sender,
             scts=scts,
@@ -59,53 +64,89 @@ class CodeStep:
             expected_parts=message.expected,
             now=message.received_at,
             pdu_ids=message.pdu_ids,
+            decision=_token(decision),
+            code=_new_code(decision),
         )
         self._counts.count("messages" if message.complete else "incomplete")
-        decision = decide(
+        self._act(decision, stored, message.sender, message.received_at)
+
+    def redecide(self, message: MessageRecord, now: float) -> None:
+        """Judge a message an older version stored without a decision, and act on it.
+
+        A purged text cannot be judged: it is recorded as ``purged``. Raises JournalError
+        when the write fails.
+        """
+        if message.text is None:
+            self._journal.record_decision(message.id, decision="purged")
+            return
+        decision = self._judge(message, message.text, now)
+        stored = self._journal.record_decision(
+            message.id, decision=_token(decision), code=_new_code(decision)
+        )
+        if stored is None:
+            return  # decided meanwhile (another process)
+        self._counts.count("redecided")
+        self._act(decision, stored, message.sender, message.received_at)
+
+    def _judge(self, message: Assembled | MessageRecord, text: str, now: float) -> Decision:
+        return decide(
             self.rules,
-            text=message.text,
+            text=text,
             sender=message.sender,
             complete=message.complete,
             received_at=message.received_at,
             now=now,
         )
-        if not isinstance(decision, Accepted):
+
+    def _act(
+        self, decision: Decision, stored: StoredMessage, sender: str, received_at: float
+    ) -> None:
+        message_id = stored.message_id
+        if not isinstance(decision, Accepted) or stored.code is None:
+            reason = decision.reason if isinstance(decision, Rejected) else "unknown"
             self._counts.count("kept")
-            self._counts.count(f"kept.{decision.reason}")
+            self._counts.count(f"kept.{reason}")
             log.info(
                 "receive.kept",
                 modem=self.modem,
-                reason=decision.reason,
+                reason=reason,
                 origin=decision.origin,
-                sender=message.sender,
+                sender=sender,
                 message_id=message_id,
             )
             return
-        stored = self._journal.store_code(
-            origin=decision.origin,
-            embedded=decision.embedded,
-            code=decision.code,
-            sender=message.sender,
-            received_at=message.received_at,
-            expires_at=decision.expires_at,
-            message_id=message_id,
-        )
         self._counts.count("codes")
         log.info(
             "receive.code",
             modem=self.modem,
             origin=decision.origin,
             embedded_origin=decision.embedded,
-            sender=message.sender,
+            sender=sender,
             message_id=message_id,
-            record_id=stored.id,
+            record_id=stored.code.id,
         )
         record = CodeRecord(
             origin=decision.origin,
             embedded_origin=decision.embedded,
             code=decision.code,
-            sender=message.sender,
-            received_at=datetime.fromtimestamp(message.received_at, tz=UTC),
-            record_id=stored.id,
+            sender=sender,
+            received_at=datetime.fromtimestamp(received_at, tz=UTC),
+            record_id=stored.code.id,
         )
         call_consumer(self._counts, self.modem, self._on_code, record)
+
+
+def _token(decision: Decision) -> str:
+    """Return the journal's ``messages.decision`` for ``decision``."""
+    return CODE_DECISION if isinstance(decision, Accepted) else decision.reason
+
+
+def _new_code(decision: Decision) -> NewCode | None:
+    if not isinstance(decision, Accepted):
+        return None
+    return NewCode(
+        origin=decision.origin,
+        embedded=decision.embedded,
+        code=decision.code,
+        expires_at=decision.expires_at,
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
@@ -48,6 +49,8 @@ log = structlog.get_logger(__name__)
 #: the journal's memory/index for PDUs routed to us (+CMT/+CDS): never stored on the modem
 ROUTED_MEMORY = "routed"
 ROUTED_INDEX = -1
+#: seconds before a message whose journal write failed (full disk) is stored again
+STORE_RETRY = 1.0
 
 
 class ReceivePipeline:
@@ -74,6 +77,7 @@ class ReceivePipeline:
         self._lock = asyncio.Lock()
         self._timers = Timers(self._work.put_nowait)
         self._reassembler = Reassembler(timeout=settings.multipart_timeout)
+        self._unstored: deque[Assembled] = deque()  # assembled, but the journal write failed
         self._intake = Intake(modem=modem, journal=journal, counters=self._counts)
         self._inbox = Inbox(
             modem=modem, session=session, counters=self._counts, ingest=self._ingest, clock=clock
@@ -211,7 +215,7 @@ class ReceivePipeline:
         return recorded
 
     def _rebuild(self) -> None:
-        """Reload unjoined parts and replay reports recorded but never handed on."""
+        """Reload unjoined parts, judge undecided messages, replay unhanded reports."""
         now = self._clock()
         left = pending(self._journal, self.modem, now)
         for part in left.parts:
@@ -219,6 +223,10 @@ class ReceivePipeline:
         if left.parts:
             self._counts.count("rebuilt_parts", len(left.parts))
             log.info("receive.rebuilt", modem=self.modem, parts=len(left.parts))
+        # an older version stored message and code in two transactions: a crash between
+        # them left a message nobody judged
+        for message in self._journal.undecided(self.modem):
+            self._codes.redecide(message, now)
         self._reports.replay(left.reports, now)
         self._expire()
 
@@ -227,9 +235,23 @@ class ReceivePipeline:
         self._assembled(self._reassembler.expire(now), now)
 
     def _assembled(self, messages: list[Assembled], now: float) -> None:
-        for message in messages:
-            self._codes.finish(message, now)
-        self._timers.arm_expiry(self._reassembler.next_deadline(), self._clock())
+        """Store and judge ``messages`` after any a failed journal write left behind.
+
+        A message whose store fails stays queued here (its PDUs stay unassembled in the
+        journal, so a restart finds them too) and is retried by the expiry timer.
+        Raises JournalError when the journal cannot be written.
+        """
+        self._unstored.extend(messages)
+        try:
+            while self._unstored:
+                self._codes.finish(self._unstored[0], now)
+                self._unstored.popleft()
+        finally:
+            deadline = self._reassembler.next_deadline()
+            if self._unstored:
+                retry = self._clock() + STORE_RETRY
+                deadline = retry if deadline is None else min(deadline, retry)
+            self._timers.arm_expiry(deadline, self._clock())
 
 
-__all__ = ["ROUTED_INDEX", "ROUTED_MEMORY", "OnCode", "OnReport", "ReceivePipeline"]
+__all__ = ["ROUTED_INDEX", "ROUTED_MEMORY", "STORE_RETRY", "OnCode", "OnReport", "ReceivePipeline"]
