@@ -130,8 +130,15 @@ async def outbound(
     count: int,
     source: Iterator[str],
     rng: random.Random,
+    *,
+    busy: float = 0.0,
 ) -> Latencies:
-    """Measure ``count`` OTPs from hand-off to the network; raise BenchError on a timeout."""
+    """Measure ``count`` OTPs from hand-off to the network; raise BenchError on a timeout.
+
+    ``busy``: how long the modem may stay busy after a ``^Z`` (the network's longest
+    submit time); the next message, and whatever the caller measures next, waits that
+    long, so no sample includes the previous send's network time.
+    """
     result = Latencies()
     pending: list[tuple[float, asyncio.Future[float]]] = []
     window = OPEN_LOOP_PERIODS * program.period if program.open_loop else 0.0
@@ -147,9 +154,12 @@ async def outbound(
         pending.append((await program.submit(code), future))
         if not program.open_loop:
             await _settle(program, [future], program.period + SLACK, "outbound")
+            await asyncio.sleep(busy)  # pacing: the modem is idle again
     # a poller sends what piled up one by one (gammu: ~0.7 s each)
-    deadline = 2 * program.period + SLACK + count
+    deadline = 2 * program.period + SLACK + count * (1 + busy)
     await _settle(program, [f for _, f in pending], deadline, "outbound")
+    if program.open_loop:
+        await asyncio.sleep(busy)
     result.samples = [future.result() - start for start, future in pending]
     return result
 

@@ -14,6 +14,7 @@ from bench.peers import measure
 from bench.peers.programs import Program
 from bench.peers.system import group_cpu_seconds, group_peak_rss_kib
 from gateway.simulator import ModemConfig, Simulator
+from gateway.simulator.network import DELAYS
 
 Timing = Literal["instant", "realistic"]
 #: big enough that a poller with a 15 s period never finds the SIM full (default 30)
@@ -67,6 +68,7 @@ async def session(
     """
     root.mkdir(parents=True)  # fresh: a peer must not find files left by another session
     modem_config = ModemConfig(link=root / "modem", profile=profile, storage_capacity=CAPACITY)
+    busy = DELAYS[timing].submit[1]  # longest network submit: the modem is busy that long
     async with Simulator([modem_config], timing=timing) as simulator:
         modem = simulator.modems[0]
         tracker = measure.SubmitTracker(modem)
@@ -78,14 +80,16 @@ async def session(
             figures.config = program.config_text
             if work.warmup:  # first message of a fresh process: not counted
                 await measure.inbound(program, modem, 1, source, rng)
-                await measure.outbound(program, tracker, 1, source, rng)
+                await measure.outbound(program, tracker, 1, source, rng, busy=busy)
                 program.ack_latencies.clear()
             if work.inbound:
                 got = await measure.inbound(program, modem, work.inbound, source, rng)
                 figures.inbound += got.samples
                 figures.inbound_hook += got.hook
             if work.outbound:
-                sent = await measure.outbound(program, tracker, work.outbound, source, rng)
+                sent = await measure.outbound(
+                    program, tracker, work.outbound, source, rng, busy=busy
+                )
                 figures.outbound += sent.samples
                 figures.outbound_ack += program.ack_latencies
             if work.throughput:
