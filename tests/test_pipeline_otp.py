@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 import pytest
@@ -11,7 +12,15 @@ from hypothesis import strategies as st
 
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import UsageError
-from gateway.pipeline.otp import REASONS, Accepted, OtpRules, Rejected, decide
+from gateway.pipeline.otp import (
+    REASONS,
+    SCTS_SKEW,
+    Accepted,
+    OtpRules,
+    Rejected,
+    decide,
+    sent_at,
+)
 
 BASE = ReceiveSettings(
     allowed_origins=("example.com", "*.example.org", "xn--bcher-kva.example"),
@@ -164,3 +173,43 @@ def test_any_text_gets_a_decision_and_accepted_codes_are_allowed(
         assert BASE.sender_allowed(decision.origin, sender)
         assert decision.code
         assert decision.code in text
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@pytest.mark.parametrize(
+    ("scts", "start"),
+    [
+        (None, 10_000.0),  # impossible TP-SCTS: the receive time
+        (_at(10_000.0), 10_000.0),
+        (_at(6_400.0), 6_400.0),  # an hour old: ages from the SC's stamp
+        (_at(10_000.0 + SCTS_SKEW), 10_000.0),  # ahead within the skew: clamped
+        (_at(10_000.0 + SCTS_SKEW + 1), 10_000.0),  # further ahead: implausible
+        (_at(10_000.0 + 86_400.0), 10_000.0),
+    ],
+)
+def test_sent_at_trusts_only_a_plausible_scts(scts: datetime | None, start: float) -> None:
+    """A code ages from its TP-SCTS unless that is missing or lies too far ahead."""
+    assert sent_at(10_000.0, scts) == start
+
+
+def test_code_already_expired_by_its_scts_is_rejected() -> None:
+    """A code stamped code_expiry ago by the SC is rejected as expired on arrival."""
+    stamped = _at(10_000.0 - BASE.code_expiry)
+    decision = decide(
+        STRICT, text="@example.com #1", sender=BANK, complete=True, received_at=10_000.0,
+        now=10_000.0, scts=stamped,
+    )  # fmt: skip
+    assert decision == Rejected(reason="expired", origin="example.com")
+
+
+@given(
+    received=st.floats(min_value=0, max_value=4e9),
+    offset=st.floats(min_value=-1e9, max_value=1e9),
+)
+def test_scts_never_lengthens_a_code_life(received: float, offset: float) -> None:
+    """Whatever the TP-SCTS, a code expires no later than code_expiry after receipt."""
+    start = sent_at(received, _at(max(0.0, received + offset)))
+    assert start <= received

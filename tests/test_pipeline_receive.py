@@ -9,7 +9,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -41,6 +41,11 @@ BAD_PDU = "07915155000000F0040B9151"
 SCTS_HEX = encode_timestamp(SCTS).hex().upper()
 #: the all-zero TP-SCTS some SMSCs and femtocells send (month 0, day 0: no valid date)
 ZERO_SCTS = "00" * 7
+
+
+def fresh_scts() -> datetime:
+    """Return a TP-SCTS of now (whole seconds): a code stamped with it is not stale."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def with_scts(pdu_hex: str, raw_hex: str, *, times: int = 1) -> str:
@@ -267,7 +272,8 @@ def test_otp_becomes_code_and_is_deleted_only_after_the_journal_has_it(
         assert record.sender == SENDER
         (stored,) = rig.journal.codes()
         assert stored.id == record.record_id
-        assert stored.expires_at - stored.received_at == SETTINGS.code_expiry
+        # aged from the simulator's TP-SCTS: the same second as the receipt, or just before
+        assert 0 <= SETTINGS.code_expiry - (stored.expires_at - stored.received_at) < 2
         assert record.received_at.timestamp() == pytest.approx(stored.received_at)
 
     run(tmp_path, leaks, scenario)
@@ -369,7 +375,7 @@ def test_undecodable_pdu_is_quarantined_and_others_still_processed(
 
 def test_network_redelivery_is_not_relayed_twice(tmp_path: Path, leaks: set[str]) -> None:
     """The same SMS delivered twice yields one code; both copies leave the modem."""
-    (pdu,) = encode_deliver(SENDER, "@example.com #777001", scts=SCTS)
+    (pdu,) = encode_deliver(SENDER, "@example.com #777001", scts=fresh_scts())
 
     async def scenario(rig: Rig) -> None:
         leaks.update({pdu.hex, "777001"})
@@ -382,6 +388,48 @@ def test_network_redelivery_is_not_relayed_twice(tmp_path: Path, leaks: set[str]
         assert snapshot["codes"] == 1
         assert len(rig.journal.codes()) == 1
         assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_otp_stamped_an_hour_ago_is_kept_as_expired_not_relayed(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """An OTP whose TP-SCTS is an hour old (left on the SIM while we were stopped) is kept
+    and counted as expired, not relayed as a fresh code at the start-up sweep."""
+    hour_ago = fresh_scts() - timedelta(hours=1)
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #575757", scts=hour_ago)
+        snapshot = await rig.wait(count("kept", 1))
+        assert snapshot["kept.expired"] == 1
+        assert "codes" not in snapshot
+        assert rig.sink.codes == []
+        assert rig.journal.codes() == []
+        assert rig.journal.message_decision(1) == "expired"
+
+    run(tmp_path, leaks, scenario)
+
+
+@pytest.mark.parametrize(
+    ("skew", "aged_from_scts"),
+    [(0.0, True), (-120.0, True), (120.0, False), (86400.0, False)],
+    ids=["now", "two-minutes-old", "slightly-ahead", "a-day-ahead"],
+)
+def test_code_expiry_counts_from_a_plausible_scts(
+    tmp_path: Path, leaks: set[str], skew: float, aged_from_scts: bool
+) -> None:
+    """A fresh code is relayed; it ages from its TP-SCTS unless that lies in the future,
+    where the receive time counts (far ahead: implausible; within the skew: clamped)."""
+    stamp = fresh_scts() + timedelta(seconds=skew)
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #868686", scts=stamp)
+        (record,) = await rig.codes(1)
+        assert record.code == "868686"
+        (code,) = rig.journal.codes()
+        start = stamp.timestamp() if aged_from_scts else code.received_at
+        assert code.expires_at == start + SETTINGS.code_expiry
 
     run(tmp_path, leaks, scenario)
 
@@ -406,6 +454,7 @@ def test_otp_with_an_all_zero_scts_is_relayed_not_quarantined(
         with contextlib.closing(sqlite3.connect(tmp_path / "journal.sqlite3")) as db:
             (scts,) = db.execute("SELECT scts FROM messages WHERE id = ?", (code.message_id,))
         assert datetime.fromisoformat(scts[0]).timestamp() == pytest.approx(code.received_at)
+        assert code.expires_at == code.received_at + SETTINGS.code_expiry  # aged from receipt
         rig.modem.inject_pdu(bogus)  # redelivered: the raw TP-SCTS octets dedupe it
         await rig.wait(count("duplicates", 1))
         await rig.wait(count("deleted", 2))
@@ -632,7 +681,7 @@ def test_incomplete_multipart_is_kept_after_the_timeout(tmp_path: Path, leaks: s
 def test_recorded_parts_survive_a_pipeline_restart(tmp_path: Path, leaks: set[str]) -> None:
     """Part 1 recorded before a restart is joined with part 2 arriving after it."""
     text = "y" * 150 + " and the rest of the message\n@example.com #818181"
-    first, second = encode_deliver(SENDER, text, scts=SCTS, concat_reference=77)
+    first, second = encode_deliver(SENDER, text, scts=fresh_scts(), concat_reference=77)
 
     async def scenario(rig: Rig) -> None:
         leaks.update({first.hex, second.hex, text, "818181"})

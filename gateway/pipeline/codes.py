@@ -96,6 +96,7 @@ class CodeStep:
             complete=message.complete,
             received_at=message.received_at,
             now=now,
+            scts=message.scts,
         )
 
     def _act(

@@ -3,14 +3,17 @@
 A message yields a code when (WICG sms-one-time-codes) its text parses as an
 origin-bound code in the configured mode, the origin and any embedded origin are on
 the allow-list, the sender is allowed for that origin when a sender list is configured,
-and the code has not already expired by the time it is decided on. Everything else is a
-:class:`Rejected` with a stable reason token, safe to log and count (never the code or
-the text).
+and the code has not already expired by the time it is decided on. A code's age counts
+from the service centre's timestamp (TP-SCTS, TS 23.040 §9.2.3.11) when it is plausible,
+so an OTP left on the SIM while the daemon was stopped is not relayed as a fresh one.
+Everything else is a :class:`Rejected` with a stable reason token, safe to log and
+count (never the code or the text).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import UsageError
@@ -67,6 +70,25 @@ class Rejected:
 
 Decision = Accepted | Rejected
 
+#: how far a TP-SCTS may lie after the receive time (clock skew between the SC and us)
+#: and still be trusted; a later one is implausible and the receive time counts instead
+SCTS_SKEW = 300.0
+
+
+def sent_at(received_at: float, scts: datetime | None) -> float:
+    """Return when a message's code started to age: its TP-SCTS if plausible, else receipt.
+
+    A TP-SCTS that is missing (impossible, decoded as None) or more than
+    :data:`SCTS_SKEW` seconds after ``received_at`` is not trusted; one slightly after
+    is clamped to ``received_at``. Raises nothing.
+    """
+    if scts is None:
+        return received_at
+    stamped = scts.timestamp()
+    if stamped > received_at + SCTS_SKEW:
+        return received_at
+    return min(received_at, stamped)
+
 
 def decide(
     rules: OtpRules,
@@ -76,11 +98,14 @@ def decide(
     complete: bool,
     received_at: float,
     now: float,
+    scts: datetime | None = None,
 ) -> Decision:
     """Decide whether a received message becomes a code record.
 
-    Returns :class:`Accepted` (with ``expires_at = received_at + code_expiry``) or
-    :class:`Rejected` with a reason token. Raises nothing.
+    Returns :class:`Accepted` with ``expires_at = sent_at(received_at, scts) +
+    code_expiry`` (so never later than ``received_at + code_expiry``), or
+    :class:`Rejected` with a reason token (``expired`` when that time has passed at
+    ``now``). Raises nothing.
     """
     if not complete:
         # a missing part may be the one with the origin line; never guess at a code
@@ -96,7 +121,7 @@ def decide(
         return Rejected(reason="embedded-not-allowed", origin=origin)
     if not rules.settings.sender_allowed(origin, sender):
         return Rejected(reason="sender-not-allowed", origin=origin)
-    expires_at = received_at + rules.settings.code_expiry
+    expires_at = sent_at(received_at, scts) + rules.settings.code_expiry
     if expires_at <= now:
         return Rejected(reason="expired", origin=origin)
     return Accepted(origin=origin, embedded=embedded, code=bound.code, expires_at=expires_at)
