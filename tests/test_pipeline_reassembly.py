@@ -247,3 +247,13 @@ def test_every_part_ends_in_exactly_one_message(
         assert sequences == sorted(set(sequences))
         assert message.complete == (message.parts == message.expected)
         assert message.parts == len(sequences)
+
+
+def test_deadlines_run_on_the_clock_passed_as_at() -> None:
+    """Timeouts use the ``at`` clock (monotonic), while received_at stays the wall time."""
+    r = Reassembler(timeout=10)
+    assert r.add(part(1, 1, 2, at=1_000_000.0), at=5.0) == []
+    assert r.next_deadline() == 15.0
+    assert r.expire(14.9) == []
+    (message,) = r.expire(15.0)
+    assert (message.parts, message.received_at) == (1, 1_000_000.0)

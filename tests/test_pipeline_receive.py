@@ -191,6 +191,7 @@ def run(
     sink: Sink | None = None,
     journal_type: type[Journal] = Journal,
     before: Callable[[Journal], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> None:
     """Run ``scenario`` against a simulator, a session, a journal and a pipeline.
 
@@ -214,6 +215,7 @@ def run(
                 settings=settings,
                 on_code=collector.code,
                 on_report=collector.report,
+                clock=clock,
             )
             rig = Rig(handle, session, journal, pipeline, collector, secrets)
             try:
@@ -841,3 +843,63 @@ def test_messages_stored_without_a_decision_are_judged_at_start(
         assert [rig.journal.message_decision(i) for i in (1, 2)] == ["expired", "code"]
 
     run(tmp_path, leaks, scenario, before=older_version)
+
+
+# ----------------------------------------------------------------------------- clocks
+
+
+class SteppedClock:
+    """A wall clock the test steps, as NTP or an operator would: time.time() plus offset."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def test_wall_clock_stepped_back_does_not_hold_a_multipart_for_an_hour(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """After the wall clock steps back an hour, an incomplete multipart still times out
+    multipart_timeout after its first part (monotonic), even when the timer is re-armed."""
+    wall = SteppedClock()
+    text = "z" * 150 + " and a second part that never comes\n@example.com #123321"
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject(text, drop=[2])
+        await rig.wait(count("parts", 1))
+        wall.offset = -3600.0
+        rig.inject("Lunch at noon?")  # re-arms the expiry timer
+        await rig.wait(count("messages", 1))
+        snapshot = await rig.wait(count("incomplete", 1))
+        assert snapshot["kept.incomplete"] == 1
+
+    settings = replace(SETTINGS, multipart_timeout=1.5)
+    run(tmp_path, leaks, scenario, settings=settings, clock=wall)
+
+
+def test_wall_clock_stepped_forward_does_not_cut_a_multipart_short(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """After the wall clock steps forward five minutes, a multipart whose second part comes
+    within multipart_timeout (monotonic) is joined, not handed out incomplete early."""
+    wall = SteppedClock()
+    text = "w" * 150 + " and the rest of the message\n@example.com #454545"
+    first, second = encode_deliver(SENDER, text, scts=fresh_scts(), concat_reference=12)
+
+    async def scenario(rig: Rig) -> None:
+        leaks.update({first.hex, second.hex, text, "454545"})
+        rig.modem.inject_pdu(first.hex)
+        await rig.wait(count("parts", 1))
+        wall.offset = 300.0  # more than multipart_timeout, less than the code's life
+        rig.inject("Lunch at noon?")  # re-arms the expiry timer
+        await rig.wait(count("messages", 1))
+        rig.modem.inject_pdu(second.hex)
+        (record,) = await rig.codes(1)
+        snapshot = await rig.wait(count("messages", 2))
+        assert record.code == "454545"
+        assert "incomplete" not in snapshot
+
+    settings = replace(SETTINGS, multipart_timeout=30.0)
+    run(tmp_path, leaks, scenario, settings=settings, clock=wall)

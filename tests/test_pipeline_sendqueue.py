@@ -142,3 +142,58 @@ def test_mover_commits_then_publishes(tmp_path: Path) -> None:
         journal.close()
 
     run(scenario)
+
+
+class SteppedClock:
+    """A wall clock the test steps, as NTP or an operator would: time.time() plus offset."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def test_backoff_ends_after_its_monotonic_delay_when_the_wall_clock_steps() -> None:
+    """A job in backoff is due after its delay on the loop's clock, whether the wall clock
+    then steps back an hour (not held) or forward an hour (not released early)."""
+
+    async def scenario() -> list[float]:
+        wall = SteppedClock()
+        queue = JobQueue(clock=wall, on_expire=lambda job_id: None)
+        loop = asyncio.get_running_loop()
+        waited = []
+        for step in (-3600.0, 3600.0):
+            wall.offset = 0.0
+            now, start = wall(), loop.time()
+            queue.push("x", not_before=now + 0.2, expires_at=now + 600)
+            wall.offset = step
+            async with asyncio.timeout(5):
+                assert await queue.take(never) == "x"
+            waited.append(loop.time() - start)
+        queue.close()
+        return waited
+
+    for waited in run(scenario):
+        assert 0.19 <= waited < 5
+
+
+def test_expiry_fires_after_its_monotonic_delay_when_the_wall_clock_steps_back() -> None:
+    """A queued job's expiry timer fires after expires_at - now on the loop's clock even
+    when the wall clock steps back an hour meanwhile."""
+
+    async def scenario() -> float:
+        wall = SteppedClock()
+        fired = asyncio.Event()
+        queue = JobQueue(clock=wall, on_expire=lambda job_id: fired.set())
+        loop = asyncio.get_running_loop()
+        now, start = wall(), loop.time()
+        queue.push("x", not_before=now + 60, expires_at=now + 0.1)
+        wall.offset = -3600.0
+        queue.push("y", not_before=wall() + 60, expires_at=wall() + 600)  # re-arms the wake-up
+        async with asyncio.timeout(5):
+            await fired.wait()
+        queue.close()
+        return loop.time() - start
+
+    assert 0.09 <= run(scenario) < 5

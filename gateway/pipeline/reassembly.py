@@ -3,6 +3,9 @@
 Parts are grouped by (sender, reference, total) and joined in sequence order whatever
 order they arrive in. A group that is still incomplete ``timeout`` seconds after its
 first part arrived is handed out as it is, marked incomplete, so nothing waits forever.
+That deadline is kept on the clock the caller passes as ``at`` (the receive pipeline
+uses the event loop's monotonic clock, so a wall-clock step neither delays nor hastens
+it); ``received_at`` stays wall-clock time, for the journal.
 A part repeating a sequence number already held with different content means the
 reference was reused for a new message: the old group is handed out first. TP-SCTS may
 be None (the SC sent an impossible one): grouping never looks at it, and a repeated part
@@ -81,7 +84,7 @@ class Assembled:
 
 @dataclass(slots=True)
 class _Group:
-    first_at: float
+    first_at: float  # on the deadline clock
     parts: dict[int, Part] = field(default_factory=dict)
     copies: list[int] = field(default_factory=list)  # pdu ids of repeated parts
 
@@ -95,13 +98,15 @@ class Reassembler:
         self.timeout = timeout
         self._groups: dict[GroupKey, _Group] = {}
 
-    def add(self, part: Part) -> list[Assembled]:
-        """Add ``part``; return the messages it completes (or displaces), usually 0 or 1.
+    def add(self, part: Part, *, at: float | None = None) -> list[Assembled]:
+        """Add ``part``, arrived at ``at`` on the deadline clock (default: its received_at).
 
-        A single-part message comes straight back. Raises nothing.
+        Returns the messages it completes (or displaces), usually 0 or 1; a single-part
+        message comes straight back. Raises nothing.
         """
+        arrived = part.received_at if at is None else at
         if part.reference is None or part.total == 1:
-            return [_join([part], expected=1, first_at=part.received_at)]
+            return [_join([part], expected=1)]
         key = (part.sender, part.reference, part.total)
         out: list[Assembled] = []
         group = self._groups.get(key)
@@ -114,20 +119,23 @@ class Reassembler:
             out.append(self._flush(key))  # reference reused: hand out the old message
             group = None
         if group is None:
-            group = self._groups[key] = _Group(first_at=part.received_at)
-        group.first_at = min(group.first_at, part.received_at)
+            group = self._groups[key] = _Group(first_at=arrived)
+        group.first_at = min(group.first_at, arrived)
         group.parts[part.sequence] = part
         if len(group.parts) == part.total:
             out.append(self._flush(key))
         return out
 
     def expire(self, now: float) -> list[Assembled]:
-        """Return (and forget) every group whose deadline is at or before ``now``."""
+        """Return (and forget) every group whose deadline is at or before ``now``.
+
+        ``now`` is on the deadline clock of :meth:`add`'s ``at``.
+        """
         due = [k for k, g in self._groups.items() if g.first_at + self.timeout <= now]
         return [self._flush(key) for key in sorted(due, key=lambda k: self._groups[k].first_at)]
 
     def next_deadline(self) -> float | None:
-        """Return when the oldest incomplete group times out, or None when none is held."""
+        """Return when (deadline clock) the oldest group times out, or None when none is held."""
         if not self._groups:
             return None
         return min(g.first_at for g in self._groups.values()) + self.timeout
@@ -145,12 +153,10 @@ class Reassembler:
     def _flush(self, key: GroupKey) -> Assembled:
         group = self._groups.pop(key)
         parts = [group.parts[s] for s in sorted(group.parts)]
-        return _join(parts, expected=key[2], first_at=group.first_at, copies=group.copies)
+        return _join(parts, expected=key[2], copies=group.copies)
 
 
-def _join(
-    parts: list[Part], *, expected: int, first_at: float, copies: list[int] | None = None
-) -> Assembled:
+def _join(parts: list[Part], *, expected: int, copies: list[int] | None = None) -> Assembled:
     return Assembled(
         sender=parts[0].sender,
         scts=next((p.scts for p in parts if p.scts is not None), None),
@@ -158,5 +164,5 @@ def _join(
         parts=len(parts),
         expected=expected,
         pdu_ids=(*(p.pdu_id for p in parts), *(copies or ())),
-        received_at=first_at,
+        received_at=min(p.received_at for p in parts),
     )

@@ -67,6 +67,8 @@ class ReceivePipeline:
         on_report: OnReport,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # ``clock`` is wall-clock time, for journal fields and code expiry; timers and
+        # reassembly deadlines run on the event loop's monotonic clock (_monotonic)
         self.modem = modem
         self.settings = settings
         self._session = session
@@ -211,15 +213,17 @@ class ReceivePipeline:
         elif isinstance(message, Deliver):
             self._counts.count("parts")
             part = Part.of(message, pdu_id=recorded.pdu_id, received_at=now)
-            self._assembled(self._reassembler.add(part), now)
+            self._assembled(self._reassembler.add(part, at=_monotonic()), now)
         return recorded
 
     def _rebuild(self) -> None:
         """Reload unjoined parts, judge undecided messages, replay unhanded reports."""
-        now = self._clock()
+        now, mono = self._clock(), _monotonic()
         left = pending(self._journal, self.modem, now)
         for part in left.parts:
-            self._assembled(self._reassembler.add(part), now)
+            # its age so far, carried over to the loop's clock (never negative)
+            arrived = mono - max(0.0, now - part.received_at)
+            self._assembled(self._reassembler.add(part, at=arrived), now)
         if left.parts:
             self._counts.count("rebuilt_parts", len(left.parts))
             log.info("receive.rebuilt", modem=self.modem, parts=len(left.parts))
@@ -231,8 +235,7 @@ class ReceivePipeline:
         self._expire()
 
     def _expire(self) -> None:
-        now = self._clock()
-        self._assembled(self._reassembler.expire(now), now)
+        self._assembled(self._reassembler.expire(_monotonic()), self._clock())
 
     def _assembled(self, messages: list[Assembled], now: float) -> None:
         """Store and judge ``messages`` after any a failed journal write left behind.
@@ -247,11 +250,17 @@ class ReceivePipeline:
                 self._codes.finish(self._unstored[0], now)
                 self._unstored.popleft()
         finally:
+            mono = _monotonic()
             deadline = self._reassembler.next_deadline()
             if self._unstored:
-                retry = self._clock() + STORE_RETRY
+                retry = mono + STORE_RETRY
                 deadline = retry if deadline is None else min(deadline, retry)
-            self._timers.arm_expiry(deadline, self._clock())
+            self._timers.arm_expiry(deadline, mono)
+
+
+def _monotonic() -> float:
+    """Return the running event loop's monotonic time (what its timers are armed on)."""
+    return asyncio.get_running_loop().time()
 
 
 __all__ = ["ROUTED_INDEX", "ROUTED_MEMORY", "STORE_RETRY", "OnCode", "OnReport", "ReceivePipeline"]

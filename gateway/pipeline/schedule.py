@@ -35,7 +35,10 @@ class Timers:
         self._sweep = asyncio.get_running_loop().call_later(interval, self._put, SWEEP)
 
     def arm_expiry(self, deadline: float | None, now: float) -> None:
-        """Queue an expiry at clock time ``deadline`` (None: nothing held, no timer).
+        """Queue an expiry at ``deadline`` (None: nothing held, no timer).
+
+        ``deadline`` and ``now`` are on one monotonic clock (the loop's): a wall-clock
+        step must not move a timer.
 
         Raises RuntimeError outside a running event loop.
         """

@@ -1,10 +1,13 @@
 """The send queue's moving parts: due order and timers, job moves, watchers.
 
 The journal is the truth; :class:`JobQueue` is the index the dispatcher's workers wait
-on. Nothing polls: a push or a timer (``loop.call_later`` for the earliest backoff end and
-for each job's expiry) wakes the workers. :class:`JobMover` commits each state-table step
-to the journal first, then logs it (job id, masked number, state, ``cms=``; never the
-code, text or PDU) and hands it to the :class:`Watchers`.
+on. Nothing polls: a push or a timer (``loop.call_at`` for the earliest backoff end and
+for each job's expiry) wakes the workers. The journal's ``not_before``/``expires_at``
+are wall-clock times; at push they become delays on the loop's monotonic clock, so a
+wall-clock step (NTP, a manual set) neither holds a retry for an hour nor fires it
+early. :class:`JobMover` commits each state-table step to the journal first, then logs
+it (job id, masked number, state, ``cms=``; never the code, text or PDU) and hands it to
+the :class:`Watchers`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ class _Waiting:
 
 
 class JobQueue:
-    """Job ids ordered by ``not_before``; :meth:`take` waits for the next due one."""
+    """Job ids ordered by when they are due; :meth:`take` waits for the next due one.
+
+    ``clock`` is the wall clock the journal's times are on; due times and timers are on
+    the running loop's monotonic clock.
+    """
 
     def __init__(self, *, clock: Callable[[], float], on_expire: Callable[[str], None]) -> None:
         self._clock = clock
@@ -58,15 +65,21 @@ class JobQueue:
         return job_id in self._waiting
 
     def push(self, job_id: str, *, not_before: float, expires_at: float) -> None:
-        """Queue ``job_id`` (again); it expires through ``on_expire`` unless taken first."""
+        """Queue ``job_id`` (again); it expires through ``on_expire`` unless taken first.
+
+        ``not_before`` and ``expires_at`` are wall-clock times (the journal's); they are
+        turned into monotonic ones now. Raises RuntimeError outside a running loop.
+        """
         old = self._waiting.pop(job_id, None)
         if old is not None:
             old.expiry.cancel()
         seq = next(self._seq)
-        delay = max(0.0, expires_at - self._clock())
-        expiry = asyncio.get_running_loop().call_later(delay, self._expire, job_id)
+        loop = asyncio.get_running_loop()
+        wall, mono = self._clock(), loop.time()
+        # not clamped: overdue jobs keep their not_before order; call_at in the past is "now"
+        expiry = loop.call_at(mono + (expires_at - wall), self._expire, job_id)
         self._waiting[job_id] = _Waiting(seq=seq, expiry=expiry)
-        heapq.heappush(self._heap, (not_before, seq, job_id))
+        heapq.heappush(self._heap, (mono + (not_before - wall), seq, job_id))
         self.notify()
 
     def _expire(self, job_id: str) -> None:
@@ -76,14 +89,14 @@ class JobQueue:
     async def take(self, stop: Callable[[], bool]) -> str | None:
         """Return the next due job id (removed from the queue), or None once ``stop()``."""
         while not stop():
-            now = self._clock()
+            now = asyncio.get_running_loop().time()
             while self._heap:
-                not_before, seq, job_id = self._heap[0]
+                due, seq, job_id = self._heap[0]
                 waiting = self._waiting.get(job_id)
                 if waiting is None or waiting.seq != seq:
                     heapq.heappop(self._heap)  # taken, expired or pushed again
                     continue
-                if not_before > now:
+                if due > now:
                     break
                 heapq.heappop(self._heap)
                 del self._waiting[job_id]
@@ -110,15 +123,14 @@ class JobQueue:
         self._timer = self._timer_at = None
 
     def _arm(self, deadline: float | None) -> None:
-        """Have the loop wake the takers at ``deadline`` (the earliest backoff end)."""
+        """Have the loop wake the takers at ``deadline`` (loop time: the earliest due)."""
         if deadline == self._timer_at:
             return
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at, self._timer = deadline, None
         if deadline is not None:
-            delay = max(0.0, deadline - self._clock())
-            self._timer = asyncio.get_running_loop().call_later(delay, self._fire)
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         self._timer_at = self._timer = None
