@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ import structlog
 from relay_helpers import ROOT_RULES, FakeSendPort, Raw, record, relay, run
 
 from gateway.errors import UsageError
+from gateway.log import capture
 from gateway.relay.access import parse_rule
 from gateway.relay.client import Client
 from gateway.relay.errors import RateLimited
+from gateway.relay.ports import CodeRecord, SendAccepted, SendRequest
 
 
 def test_greeting_and_status(tmp_path: Path) -> None:
@@ -612,23 +615,79 @@ class BrokenStatus:
     """A StatusPort whose snapshot fails, as a buggy daemon part might."""
 
     def snapshot(self) -> dict[str, object]:
-        """Fail."""
-        raise RuntimeError("boom")
+        """Fail with a message that quotes an SMS (it must be scrubbed from the log)."""
+        raise RuntimeError("boom on @shop.example #424242")
+
+
+class BrokenSend(FakeSendPort):
+    """A SendPort whose submit fails with a bug, not a RelayError."""
+
+    async def submit(self, request: SendRequest) -> SendAccepted:
+        """Fail with a message that quotes an SMS (it must be scrubbed from the log)."""
+        raise KeyError("@shop.example #135790")
+
+
+def _traceback_of(event: Mapping[str, Any], secret: str) -> str:
+    """Return the logged traceback of ``event``; assert the secret was scrubbed from it."""
+    text = event["exception"]
+    assert isinstance(text, str)
+    assert text.startswith("Traceback")
+    assert secret not in text
+    return text
 
 
 def test_a_failing_port_gives_unavailable_and_the_connection_survives(tmp_path: Path) -> None:
-    """An exception inside a port is answered 'unavailable', logged by type, not fatal."""
+    """An exception inside a port is answered 'unavailable', logged with its redacted traceback."""
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock", status=BrokenStatus()) as server:
             raw = await Raw.open(server.config.path)
-            with structlog.testing.capture_logs() as events:
+            with capture() as events:
                 raw.write({"id": 1, "op": "status"})
                 assert (await raw.reply(1))["error"]["code"] == "unavailable"
             assert events[0]["event"] == "relay.internal_error"
             assert events[0]["error"] == "RuntimeError"
+            assert "RuntimeError: boom on @shop.example #***" in _traceback_of(events[0], "424242")
             raw.write({"id": 2, "op": "get", "origin": "shop.example", "timeout": 0.05})
             assert (await raw.reply(2))["error"]["code"] == "timeout"
+            await raw.close()
+
+    run(scenario())
+
+
+def test_a_failing_send_port_is_logged_with_its_traceback(tmp_path: Path) -> None:
+    """A send port that raises a bug answers 'unavailable' and logs the redacted traceback."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", send=BrokenSend()) as server:
+            raw = await Raw.open(server.config.path)
+            with capture() as events:
+                request = {"op": "send", "number": "+15550001111", "origin": "shop.example"}
+                raw.write({"id": 1, **request})
+                assert (await raw.reply(1))["error"]["code"] == "unavailable"
+            (failed,) = [e for e in events if e["event"] == "relay.send_port_failed"]
+            assert "in submit" in _traceback_of(failed, "135790")
+            await raw.close()
+
+    run(scenario())
+
+
+def test_a_failing_claim_callback_is_logged_with_its_traceback(tmp_path: Path) -> None:
+    """A daemon on_claim callback that raises still lets the get resolve; the bug is logged."""
+
+    def broken(claimed: CodeRecord) -> None:
+        raise ValueError(f"cannot journal @{claimed.origin} #{claimed.code}")
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", on_claim=broken) as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": 1, "op": "get", "origin": "shop.example"})
+            await raw.sync()
+            with capture() as events:
+                server.offer(record("918273"))
+            assert (await raw.reply(1))["result"]["code"] == "918273"
+            (failed,) = [e for e in events if e["event"] == "relay.on_claim_failed"]
+            assert "in broken" in _traceback_of(failed, "918273")
             await raw.close()
 
     run(scenario())

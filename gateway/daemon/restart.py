@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from gateway.errors import UsageError
+from gateway.errors import GatewayError, UsageError
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 
@@ -128,7 +128,12 @@ class Restarter:
             await self._session.start()
         except Exception as exc:  # whatever stops this start, the next one may work
             log.warning(
-                "modem.restart_failed", modem=self.name, error=type(exc).__name__, reason=str(exc)
+                "modem.restart_failed",
+                modem=self.name,
+                error=type(exc).__name__,
+                reason=str(exc),
+                # our own errors are expected outcomes; anything else is a bug to diagnose
+                exc_info=None if isinstance(exc, GatewayError) else exc,
             )
             return
         log.info("modem.restarted_by_daemon", modem=self.name, attempt=self.attempts)

@@ -52,7 +52,7 @@ class Timers:
             try:
                 purge()
             except Exception as exc:  # retention is housekeeping; the next run may work
-                log.error("journal.purge_failed", error=type(exc).__name__)
+                log.error("journal.purge_failed", error=type(exc).__name__, exc_info=exc)
             self._handles["purge"] = loop.call_later(PURGE_EVERY, tick)
 
         tick()

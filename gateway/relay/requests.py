@@ -100,5 +100,10 @@ async def _run_send(session: Session, request: Send, port: SendPort) -> None:
         log.info("relay.send_refused", error=exc.code.value, uid=session.peer.uid)
         session.fail(request.id, exc)
     except Exception as exc:  # the port is the daemon's code: never let it kill the session
-        log.error("relay.send_port_failed", error=type(exc).__name__, uid=session.peer.uid)
+        log.error(
+            "relay.send_port_failed",
+            error=type(exc).__name__,
+            uid=session.peer.uid,
+            exc_info=exc,
+        )
         session.fail(request.id, Unavailable("the send queue failed to accept the request"))

@@ -184,7 +184,7 @@ class RelayServer:
         try:
             self.on_claim(record)
         except Exception as exc:  # the daemon's callback must not break delivery
-            log.error("relay.on_claim_failed", error=type(exc).__name__)
+            log.error("relay.on_claim_failed", error=type(exc).__name__, exc_info=exc)
 
     def now(self) -> float:
         """Return the broker's clock: the event loop's monotonic time."""

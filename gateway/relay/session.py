@@ -90,7 +90,12 @@ class Session(asyncio.Protocol):
             except RelayError as exc:
                 self.fail(item.id, exc)
             except Exception as exc:  # a bug or a failing port must not kill the connection
-                log.error("relay.internal_error", error=type(exc).__name__, uid=self.peer.uid)
+                log.error(
+                    "relay.internal_error",
+                    error=type(exc).__name__,
+                    uid=self.peer.uid,
+                    exc_info=exc,
+                )
                 self.fail(item.id, Unavailable("the gateway failed to serve this request"))
 
     def eof_received(self) -> bool:
