@@ -133,8 +133,12 @@ async def rig(
     limiter: RateLimiter | None = None,
     run: bool = True,
     submit_clock: Callable[[], float] = time.time,
+    journal_type: type[Journal] = Journal,
 ) -> AsyncIterator[Rig]:
-    """Yield a :class:`Rig` with ``modems`` simulated modems, started sessions and a queue."""
+    """Yield a :class:`Rig` with ``modems`` simulated modems, started sessions and a queue.
+
+    ``journal_type`` may be a Journal subclass that fails on purpose (fault injection).
+    """
     configs = [
         ModemConfig(number=f"+1555000000{i + 1}", link=tmp_path / f"modem{i}")
         for i in range(modems)
@@ -144,7 +148,7 @@ async def rig(
             f"m{i}": ModemSession(session_config(handle.device))
             for i, handle in enumerate(simulator.modems)
         }
-        journal = Journal(tmp_path / "journal.sqlite3")
+        journal = journal_type(tmp_path / "journal.sqlite3")
         dispatcher = Dispatcher(journal=journal, sessions=sessions, settings=settings)
         service = SendService(
             journal=journal,

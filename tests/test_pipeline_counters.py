@@ -25,7 +25,8 @@ def test_count_wakes_a_waiter() -> None:
 
 
 def test_call_consumer_swallows_and_counts_failures() -> None:
-    """A consumer's exception is counted and logged by type; a good call goes through."""
+    """A consumer's exception is counted, logged by type and, at debug, by frames without
+    its message; a good call goes through."""
     counters = Counters()
     seen: list[object] = []
 
@@ -37,7 +38,9 @@ def test_call_consumer_swallows_and_counts_failures() -> None:
         call_consumer(counters, "m1", seen.append, "y")
     assert seen == ["y"]
     assert counters.snapshot() == {"callback_errors": 1}
-    assert [(e["event"], e["error"]) for e in events] == [
-        ("receive.callback_failed", "RuntimeError")
+    assert [(e["event"], e["error"], e["log_level"]) for e in events] == [
+        ("receive.callback_failed", "RuntimeError", "error"),
+        ("receive.callback_traceback", "RuntimeError", "debug"),
     ]
+    assert events[1]["frames"][-1].endswith(" in broken")  # where the bug is
     assert "123456" not in repr(events)

@@ -6,12 +6,15 @@ import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_send_helpers import DEST, SETTINGS, request, rig, run
 
 from gateway import log as gwlog
+from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState
+from gateway.journal import JobRecord, Journal, JournalError
 from gateway.modem.status import SessionState
 from gateway.ratelimit import Rate, RateLimiter
 from gateway.relay.errors import BadRequest, NotFound, RateLimited, Unavailable
@@ -392,3 +395,36 @@ def test_request_repr_and_accepted_repr_hide_the_code() -> None:
     req = SendRequest(number=DEST, origin="example.com", code="K7Q9ZX")
     assert "K7Q9ZX" not in repr(req)
     assert "K7Q9ZX" not in repr(SendAccepted(job_id="j-1", code="K7Q9ZX"))
+
+
+class StartFailsOnce(Journal):
+    """A journal whose write of the first START step fails, as on a full disk.
+
+    Fault injection at the I/O boundary (the journal write), not a mock of the dispatcher:
+    the transaction raises JournalError before anything is committed.
+    """
+
+    failures = 1
+
+    def transition_job(self, job_id: str, event: Step, **kwargs: Any) -> JobRecord:
+        if event is Step.START and self.failures:
+            self.failures -= 1
+            raise JournalError("journal: database or disk is full")
+        return super().transition_job(job_id, event, **kwargs)
+
+
+def test_job_whose_start_could_not_be_journalled_is_sent_after_a_backoff(
+    tmp_path: Path,
+) -> None:
+    """A failed journal write of START leaves the job queued and it is still sent, once."""
+
+    async def scenario() -> None:
+        async with rig(tmp_path, journal_type=StartFailsOnce) as r:
+            with gwlog.capture() as events:
+                accepted = await r.service.submit(request())
+                await r.reach(accepted.job_id, S.SENT)
+            assert len(r.modems[0].sent()) == 1
+            assert r.journal.job(accepted.job_id).attempts == 1
+            assert "send.start_failed" in [e["event"] for e in events]
+
+    run(scenario)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import structlog
 
+from gateway.pipeline.tracebacks import frames
+
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
 
@@ -43,11 +45,15 @@ def call_consumer(
 ) -> None:
     """Call a consumer's callback (on_code, on_report); its exceptions never stop reception.
 
-    A failure is counted (``callback_errors``) and logged with the exception type only.
-    Returns nothing and raises nothing.
+    A failure is counted (``callback_errors``) and logged with the exception type, and
+    at debug level with where it was raised (:func:`~gateway.pipeline.tracebacks.frames`:
+    no message, no values). Returns nothing and raises nothing.
     """
     try:
         function(*args)
     except Exception as exc:  # a consumer's bug must not stop reception
         counters.count("callback_errors")
         log.error("receive.callback_failed", modem=modem, error=type(exc).__name__)
+        log.debug(
+            "receive.callback_traceback", modem=modem, error=type(exc).__name__, frames=frames(exc)
+        )

@@ -34,6 +34,7 @@ from gateway.pipeline.sendrules import (
     after_failure,
     judge,
 )
+from gateway.pipeline.tracebacks import frames
 from gateway.sms import StatusReport, encode_submit
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,7 @@ class Dispatcher:
         self._concat = secrets.randbelow(256)
         self._draining = False
         self._sent_by: Counter[str] = Counter()
+        self._wakes: dict[str, asyncio.TimerHandle] = {}  # jobs to queue again after a fault
 
     # ------------------------------------------------------------------ public
     @property
@@ -101,6 +103,9 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._queue.close()
+            for wake in self._wakes.values():
+                wake.cancel()
+            self._wakes.clear()
 
     def wake(self) -> None:
         """Look for new queued jobs in the journal (e.g. written by another process)."""
@@ -194,8 +199,8 @@ class Dispatcher:
                 if self._inflight.get(name, (None, None))[1] is task:
                     del self._inflight[name]
                 self._release_reports(name)  # if the send was cancelled
-            if not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None:
                 log.error(
                     "send.internal_error",
                     job=job_id,
@@ -203,21 +208,54 @@ class Dispatcher:
                     kind=type(exc).__name__,
                     error=str(exc),
                 )
+                log.debug(
+                    "send.internal_traceback",
+                    job=job_id,
+                    kind=type(exc).__name__,
+                    frames=frames(exc),
+                )
 
-    def _put_back(self, job_id: str) -> None:
+    def _put_back(self, job_id: str, retry: float | None = None) -> None:
+        """Queue ``job_id`` again from the journal; if it cannot be read, try again later."""
+        self._wakes.pop(job_id, None)
         try:
-            self._push(self._journal.job(job_id))
+            record = self._journal.job(job_id)
         except JournalError as exc:
             log.error("send.requeue_failed", job=job_id, error=str(exc))
+            self._put_back_later(job_id, retry)
+            return
+        if record.state is JobState.QUEUED:
+            self._push(record)
+
+    def _put_back_later(self, job_id: str, delay: float | None = None) -> None:
+        """Queue ``job_id`` again after a backoff (a journal write or read just failed).
+
+        Nothing was sent and the journal still holds the job as queued: it must not wait
+        for a restart. The delay doubles up to ``backoff_max`` while the journal fails.
+        """
+        delay = self._settings.backoff_initial if delay is None else delay
+        delay = min(delay, self._settings.backoff_max)
+        old = self._wakes.pop(job_id, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._wakes[job_id] = loop.call_later(delay, self._put_back, job_id, delay * 2)
 
     async def _send(self, name: str, session: ModemSession, job_id: str) -> None:
-        record = self._journal.job(job_id)
-        if record.state is not JobState.QUEUED:
+        try:
+            record = self._journal.job(job_id)
+            if record.state is not JobState.QUEUED:
+                return
+            if self._clock() >= record.expires_at:
+                self._mover.move(record, Step.EXPIRED)
+                return
+            record = self._mover.move(record, Step.START, modem=name)
+        except JournalError as exc:
+            # taken off the queue (its expiry timer cancelled) but still queued in the
+            # journal and nothing sent: back to the queue after a backoff
+            log.error("send.start_failed", job=job_id, modem=name, error=str(exc))
+            self._put_back_later(job_id)
             return
-        if self._clock() >= record.expires_at:
-            self._mover.move(record, Step.EXPIRED)
-            return
-        record = self._mover.move(record, Step.START, modem=name)
         self._held.setdefault(name, [])  # reports wait until this send's TP-MRs are stored
         try:
             references = await self._send_parts(name, session, record)

@@ -15,6 +15,7 @@ import structlog
 
 from gateway.journal import Journal, PduStatus, dedupe_key
 from gateway.pipeline.counters import Counters
+from gateway.pipeline.tracebacks import frames
 from gateway.sms import Deliver, PduError, StatusReport, decode_incoming
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
@@ -32,6 +33,8 @@ def decode(pdu_hex: str) -> Decoded:
     except PduError as exc:
         return exc
     except Exception as exc:  # one bad PDU must never stop reception
+        # a decoder bug: where it is, for debugging (frames only: the PDU never is logged)
+        log.debug("receive.decoder_failure", error=type(exc).__name__, frames=frames(exc))
         return PduError(f"decoder failure ({type(exc).__name__})")
 
 

@@ -1,0 +1,47 @@
+"""Tests for the log-safe frame summary of unexpected exceptions."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+
+from gateway import log as gwlog
+from gateway.pipeline.tracebacks import MAX_FRAMES, frames
+
+
+def _inner(secret: str) -> None:
+    raise ValueError(f"cannot parse {secret!r}")
+
+
+def _outer(depth: int, secret: str) -> None:
+    if depth:
+        _outer(depth - 1, secret)
+    else:
+        _inner(secret)
+
+
+def test_frames_name_file_line_and_function_but_no_values() -> None:
+    """Each frame is "dir/file:line in function", innermost last; locals and messages stay out."""
+    try:
+        _outer(1, "482913")
+    except ValueError as exc:
+        summary = frames(exc)
+    assert summary[-1].startswith("tests/test_pipeline_tracebacks.py:")
+    assert summary[-1].endswith(" in _inner")
+    assert [f.rsplit(" in ", 1)[1] for f in summary[1:]] == ["_outer", "_outer", "_inner"]
+    with gwlog.capture() as events:
+        structlog.get_logger("test").debug("x.traceback", error="ValueError", frames=summary)
+    assert events[0]["frames"] == summary
+    assert "482913" not in json.dumps(events)
+
+
+def test_frames_keep_the_innermost_and_handle_unraised() -> None:
+    """Deep tracebacks keep the innermost MAX_FRAMES; an exception never raised has none."""
+    try:
+        _outer(MAX_FRAMES * 2, "x")
+    except ValueError as exc:
+        summary = frames(exc)
+    assert len(summary) == MAX_FRAMES
+    assert summary[-1].endswith(" in _inner")
+    assert frames(ValueError("never raised")) == []
