@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from relay_helpers import Raw
 
 from gateway.client import AsyncClient, Forbidden
 from gateway.config import AccessRule, Config, ModemSettings
@@ -135,6 +136,32 @@ def test_reload_swaps_access_rules(tmp_path: Path) -> None:
         assert gw.gateway.relay.access.denials["get"] == 1
 
     scenario(tmp_path, body, restricted)
+
+
+def test_reload_ends_gets_and_subscriptions_the_new_rules_forbid(tmp_path: Path) -> None:
+    """reload() narrowing the rules ends a pending get and a subscription with 'forbidden'."""
+    narrow = (AccessRule(users=("0",), operations=("get", "status"), origins=("other.example",)),)
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        raw = await Raw.open(gw.socket)
+        raw.write({"id": "sub", "op": "subscribe"})
+        raw.write({"id": "get", "op": "get", "origin": ORIGIN, "timeout": 30})
+        assert (await raw.reply("sub"))["result"] == {"subscribed": True}
+        await raw.sync()  # the get is pending
+        config = gw.gateway.config
+        gw.gateway.reload(replace(config, relay=replace(config.relay, access=narrow)))
+        assert (await raw.reply("get"))["error"]["code"] == "forbidden"
+        assert (await raw.reply("sub"))["error"]["code"] == "forbidden"
+        gw.modem.inject_sms(f"@{ORIGIN} #818181")
+        await codes_seen(gw, 1)  # offered to the relay by now
+        await raw.sync()
+        assert raw.others == []  # neither the get nor the subscription received it
+        journal = gw.gateway.journal
+        assert journal is not None
+        assert [c.claimed_by for c in journal.codes(origin=ORIGIN)] == [None]
+        await raw.close()
+
+    scenario(tmp_path, body)
 
 
 def test_one_modem_down_at_start_is_tolerated(tmp_path: Path) -> None:

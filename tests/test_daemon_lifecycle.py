@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,9 @@ from daemon_helpers import (
     leaked,
     write_config,
 )
+from relay_helpers import Raw
 
-from gateway.client import Client, Forbidden
+from gateway.client import AsyncClient, Client, Forbidden
 from gateway.jobs import JobState
 from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
 
@@ -92,3 +95,85 @@ def test_sighup_reloads_access_rules(
         assert get_after_inject(tmp_path / "gw.sock", modem, f"@{ORIGIN} #771188") == "771188"
         assert daemon.terminate() == 0
     assert leaked(daemon.log_events(), ["771188", PIN]) == []
+
+
+def _hangup(daemon: Daemon, notify: NotifySocket) -> list[str]:
+    """Send SIGHUP and block until the daemon is READY=1 again; return the datagrams seen."""
+    notify.seen.clear()
+    daemon.process.send_signal(signal.SIGHUP)
+    seen = notify.wait_for("READY=1")
+    assert seen.index("RELOADING=1") < seen.index("READY=1")
+    return seen
+
+
+def test_sighup_revokes_pending_gets_and_subscriptions(
+    tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
+) -> None:
+    """After SIGHUP narrows the rules, a waiting get and a subscription end 'forbidden'."""
+    config = write_config(tmp_path, tmp_path / "modem", pin=PIN)
+    narrow = 'users = ["0"]\noperations = ["status"]'
+
+    async def scenario(daemon: Daemon) -> list[dict[str, object]]:
+        raw = await Raw.open(tmp_path / "gw.sock")
+        raw.write({"id": "sub", "op": "subscribe"})
+        raw.write({"id": "get", "op": "get", "origin": ORIGIN, "timeout": 30})
+        assert (await raw.reply("sub"))["result"] == {"subscribed": True}
+        await raw.sync()
+        write_config(tmp_path, tmp_path / "modem", pin=PIN, rules=[narrow])
+        await asyncio.to_thread(_hangup, daemon, notify)
+        ended = [await raw.reply("get"), await raw.reply("sub")]
+        await raw.close()
+        return ended
+
+    with Daemon(tmp_path, config, notify) as daemon:
+        daemon.wait_ready()
+        get, sub = asyncio.run(scenario(daemon))
+        assert get["error"]["code"] == "forbidden"  # type: ignore[index]
+        assert sub["error"]["code"] == "forbidden"  # type: ignore[index]
+        assert daemon.terminate() == 0
+    events = [e["event"] for e in daemon.log_events()]
+    assert "relay.revoked" in events
+
+
+def test_sighup_with_a_broken_file_keeps_the_running_configuration(
+    tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
+) -> None:
+    """A SIGHUP with invalid TOML is logged; READY=1 still follows and the old rules hold."""
+    config = write_config(tmp_path, tmp_path / "modem", pin=PIN)
+    with Daemon(tmp_path, config, notify) as daemon:
+        daemon.wait_ready()
+        config.write_text("[[modem]\nname = ", encoding="utf-8")
+        _hangup(daemon, notify)
+        assert get_after_inject(tmp_path / "gw.sock", modem, f"@{ORIGIN} #402040") == "402040"
+        assert daemon.terminate() == 0
+    failed = [e for e in daemon.log_events() if e["event"] == "daemon.reload_failed"]
+    assert len(failed) == 1
+    assert "invalid TOML" in str(failed[0]["error"])
+
+
+def test_sighup_reloads_the_allow_list(
+    tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
+) -> None:
+    """An origin added by SIGHUP is relayed from then on; one removed by it no longer is."""
+    config = write_config(tmp_path, tmp_path / "modem", pin=PIN, origins=["old.example"])
+
+    async def scenario(daemon: Daemon) -> list[str]:
+        async with AsyncClient(tmp_path / "gw.sock") as client:
+            codes = await client.subscribe()
+            modem.inject_sms("@old.example #100001")
+            seen = [(await anext(codes)).code]
+            write_config(tmp_path, tmp_path / "modem", pin=PIN, origins=["new.example"])
+            await asyncio.to_thread(_hangup, daemon, notify)
+            # the pipeline handles one modem's messages in arrival order: once the second
+            # one is relayed, the first was judged (and kept, not relayed)
+            modem.inject_sms("@old.example #200002")
+            modem.inject_sms("@new.example #300003")
+            seen.append((await anext(codes)).code)
+            return seen
+
+    with Daemon(tmp_path, config, notify) as daemon:
+        daemon.wait_ready()
+        assert asyncio.run(scenario(daemon)) == ["100001", "300003"]
+        assert daemon.terminate() == 0
+    kept = [e for e in daemon.log_events() if e["event"] == "receive.kept"]
+    assert [e["origin"] for e in kept] == ["old.example"]

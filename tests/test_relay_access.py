@@ -93,13 +93,14 @@ def test_denials_are_counted_per_operation() -> None:
 
 def test_subscription_filter_follows_subscribe_rules() -> None:
     """A subscriber sees codes only for origins its subscribe rules cover."""
-    can_see = control().visible(peer(1002))
+    access = control()
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     ok = CodeRecord(origin="a.example.org", code="1", sender="x", received_at=at)
     other = CodeRecord(origin="example.org", code="1", sender="x", received_at=at)
-    assert can_see(ok)
-    assert not can_see(other)
-    assert not control().visible(peer(1000))(ok)
+    assert access.may_see(peer(1002), ok)
+    assert not access.may_see(peer(1002), other)
+    assert not access.may_see(peer(1000), ok)
+    assert access.denials == {}  # filtering codes is not a refused request
 
 
 def test_empty_rule_list_denies_everything() -> None:

@@ -23,7 +23,7 @@ from relay_helpers import ROOT_RULES, FakeSendPort, Raw, record, relay, run
 
 from gateway.errors import UsageError
 from gateway.log import capture
-from gateway.relay.access import parse_rule
+from gateway.relay.access import AccessControl, parse_rule
 from gateway.relay.client import Client
 from gateway.relay.errors import RateLimited
 from gateway.relay.ports import CodeRecord, SendAccepted, SendRequest
@@ -688,6 +688,54 @@ def test_a_failing_claim_callback_is_logged_with_its_traceback(tmp_path: Path) -
             assert (await raw.reply(1))["result"]["code"] == "918273"
             (failed,) = [e for e in events if e["event"] == "relay.on_claim_failed"]
             assert "in broken" in _traceback_of(failed, "918273")
+            await raw.close()
+
+    run(scenario())
+
+
+def test_replaced_access_applies_to_pending_gets_and_running_subscriptions(tmp_path: Path) -> None:
+    """New rules end a now-forbidden get and filter a running subscription at each offer."""
+    narrower = [parse_rule("users=root;ops=get,subscribe,status;origins=bank.example")]
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": "sub", "op": "subscribe"})
+            raw.write({"id": "shop", "op": "get", "origin": "shop.example"})
+            raw.write({"id": "bank", "op": "get", "origin": "bank.example"})
+            assert (await raw.reply("sub"))["result"] == {"subscribed": True}
+            await raw.sync()
+            with structlog.testing.capture_logs() as events:
+                assert server.replace_access(AccessControl(narrower)) == 1
+            assert (await raw.reply("shop"))["error"]["code"] == "forbidden"
+            assert [e["event"] for e in events] == ["relay.revoked"]
+            assert server.broker.pending == 1
+            assert server.offer(record("111111", origin="shop.example")) is False
+            assert server.offer(record("222222", origin="bank.example")) is True
+            assert (await raw.reply("bank"))["result"]["code"] == "222222"
+            assert (await raw.reply("sub"))["data"]["code"] == "222222"
+            await raw.sync()
+            assert raw.others == []  # the subscription never saw shop.example's code
+            await raw.close()
+
+    run(scenario())
+
+
+def test_replaced_access_without_subscribe_ends_the_subscription(tmp_path: Path) -> None:
+    """A subscription whose peer lost the subscribe permission ends with 'forbidden'."""
+    status_only = [parse_rule("users=root;ops=status")]
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": "sub", "op": "subscribe"})
+            assert (await raw.reply("sub"))["result"] == {"subscribed": True}
+            assert server.replace_access(AccessControl(status_only)) == 1
+            assert (await raw.reply("sub"))["error"]["code"] == "forbidden"
+            assert server.broker.subscriptions == 0
+            server.offer(record("333333"))
+            await raw.sync()
+            assert raw.others == []
             await raw.close()
 
     run(scenario())

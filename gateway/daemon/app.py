@@ -155,16 +155,16 @@ class Gateway:
     def reload(self, config: Config) -> None:
         """Apply a re-read configuration without dropping the modem (SIGHUP).
 
-        Swaps the receive allow-list (and sender lists) and the relay's access rules.
+        Swaps the receive allow-list (and sender lists) and the relay's access rules;
+        pending gets and subscriptions the new rules forbid end with ``forbidden``.
         Settings that need a restart (modems, socket, journal, send) are kept as they
         were and a warning names them. Raises :class:`gateway.errors.UsageError` for rules
         the relay cannot use (nothing is changed then).
         """
         rules = wiring.access_rules(config.relay.access)
+        revoked = 0
         if self.relay is not None:
-            access = AccessControl(rules)
-            access.denials.update(self.relay.access.denials)
-            self.relay.access = access
+            revoked = self.relay.replace_access(AccessControl(rules))
         for pipeline in self.pipelines.values():
             pipeline.reload(config.receive)
         self.config, kept = reloaded(self.config, config)
@@ -174,6 +174,7 @@ class Gateway:
             "daemon.reloaded",
             origins=len(config.receive.allowed_origins),
             rules=len(rules),
+            revoked=revoked,
         )
 
     # ------------------------------------------------------------------ observation

@@ -32,18 +32,22 @@ def reload_from(gateway: Gateway, path: Path) -> bool:
     """Re-read ``path`` and apply it to ``gateway`` (the SIGHUP action).
 
     Returns True when applied; False (logged, old configuration kept) when the file is
-    invalid. Tells the service manager ``RELOADING=1`` before and ``READY=1`` after.
+    invalid or applying it failed. Tells the service manager ``RELOADING=1`` before and
+    always ``READY=1`` after (systemd otherwise keeps the unit "reloading" for good).
     """
     notifier = gateway.notifier
     notifier.notify(RELOADING=1, MONOTONIC_USEC=time.monotonic_ns() // 1000)
     try:
         gateway.reload(load(path))
-        applied = True
+        return True
     except GatewayError as exc:
         log.error("daemon.reload_failed", error=str(exc))
-        applied = False
-    notifier.ready(gateway.status_line())
-    return applied
+        return False
+    except Exception as exc:  # a bug must not leave the unit reloading or kill the daemon
+        log.error("daemon.reload_failed", error=type(exc).__name__, exc_info=exc)
+        return False
+    finally:
+        notifier.ready(gateway.status_line())
 
 
 async def serve(

@@ -15,7 +15,7 @@ import enum
 import grp
 import os
 import pwd
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -162,14 +162,13 @@ class AccessControl:
             target = "" if origin is None else " for this origin"
             raise Forbidden(f"{operation.value} is not allowed for this peer{target}")
 
-    def visible(self, peer: Peer) -> Callable[[CodeRecord], bool]:
-        """Return the filter of codes a subscription of ``peer`` may see."""
-        rules = tuple(self._granting(peer, Permission.SUBSCRIBE))
+    def may_see(self, peer: Peer, record: CodeRecord) -> bool:
+        """Return whether a subscription of ``peer`` may see the code ``record`` now.
 
-        def can_see(record: CodeRecord) -> bool:
-            return any(rule.covers(record.origin, record.embedded_origin) for rule in rules)
-
-        return can_see
+        Asked at every offer (never frozen at subscribe time), so a reload that narrows
+        the rules takes effect on running subscriptions at once.
+        """
+        return self.allowed(peer, Permission.SUBSCRIBE, record.origin, record.embedded_origin)
 
     def _granting(self, peer: Peer, operation: Permission) -> Iterable[Rule]:
         return (r for r in self.rules if operation in r.operations and r.applies_to(peer))

@@ -134,6 +134,11 @@ class Broker:
             del self._queues[waiter.key]
         return True
 
+    def waiting_for(self, ticket: Ticket) -> OriginKey | None:
+        """Return the (origin, embedded origin) a waiting ``get`` asked for, or ``None``."""
+        waiter = self._waiters.get(ticket)
+        return None if waiter is None else waiter.key
+
     def subscribe(self, ticket: Ticket, visible: Callable[[CodeRecord], bool]) -> None:
         """Start a subscription that sees each offered code for which ``visible`` is true."""
         self._subscribers[ticket] = visible

@@ -174,6 +174,19 @@ class RelayServer:
         self.reschedule()
         return taken
 
+    def replace_access(self, access: AccessControl) -> int:
+        """Apply new access rules (a reload) to new requests and to pending ones alike.
+
+        Denial counters carry over. Pending gets and subscriptions the new rules forbid
+        end with ``forbidden``; running subscriptions see only what the new rules allow.
+        Returns how many pending requests were ended.
+        """
+        access.denials.update(self.access.denials)
+        self.access = access
+        ended = sum(session.revoke() for session in list(self._sessions.values()))
+        self.reschedule()
+        return ended
+
     # --- used by sessions ----------------------------------------------------------------
 
     def claimed(self, record: CodeRecord) -> None:

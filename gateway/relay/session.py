@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from gateway.relay.access import Peer, Permission
-from gateway.relay.errors import BadRequest, ErrorCode, NotFound, RelayError, Unavailable
+from gateway.relay.errors import (
+    BadRequest,
+    ErrorCode,
+    Forbidden,
+    NotFound,
+    RelayError,
+    Unavailable,
+)
 from gateway.relay.messages import (
     Cancel,
     Error,
@@ -34,6 +41,7 @@ from gateway.relay.messages import (
     Status,
     Subscribe,
 )
+from gateway.relay.ports import CodeRecord
 from gateway.relay.protocol import RequestReader, encode
 from gateway.relay.requests import handle_get, handle_send
 
@@ -132,7 +140,6 @@ class Session(asyncio.Protocol):
         """Serve one request, raising :class:`RelayError` to answer with an error."""
         if request.id in self.gets or request.id in self.subscriptions or request.id in self.tasks:
             raise BadRequest("id is already used by a pending request")
-        access = self.server.access
         if isinstance(request, Get):
             self._checked(Permission.GET, request.origin, request.embedded_origin)
             handle_get(self, request)
@@ -142,13 +149,44 @@ class Session(asyncio.Protocol):
         elif isinstance(request, Subscribe):
             self._checked(Permission.SUBSCRIBE)
             self.subscriptions.add(request.id)
-            self.server.broker.subscribe((self.number, request.id), access.visible(self.peer))
+            # the filter reads the server's rules at each offer: a reload applies at once
+            self.server.broker.subscribe((self.number, request.id), self.may_see)
             self.send(Result(id=request.id, value={"subscribed": True}))
         elif isinstance(request, Status):
             self._checked(Permission.STATUS)
             self.send(Result(id=request.id, value=self.server.status()))
         elif isinstance(request, Cancel):
             self._cancel(request)
+
+    def may_see(self, record: CodeRecord) -> bool:
+        """Return whether this peer's subscriptions may see ``record`` under today's rules."""
+        return self.server.access.may_see(self.peer, record)
+
+    def revoke(self) -> int:
+        """End the pending gets and subscriptions the server's current rules forbid.
+
+        Each ends with a ``forbidden`` error. Returns how many were ended.
+        """
+        access, broker = self.server.access, self.server.broker
+        ended = 0
+        for request_id in sorted(self.gets, key=str):
+            key = broker.waiting_for((self.number, request_id))
+            if key is None or access.allowed(self.peer, Permission.GET, *key):
+                continue
+            broker.cancel((self.number, request_id))
+            self.gets.discard(request_id)
+            self.fail(request_id, Forbidden("get is no longer allowed for this peer and origin"))
+            ended += 1
+        if not access.allowed(self.peer, Permission.SUBSCRIBE):
+            for request_id in sorted(self.subscriptions, key=str):
+                broker.unsubscribe((self.number, request_id))
+                self.fail(request_id, Forbidden("subscribe is no longer allowed for this peer"))
+                ended += 1
+            self.subscriptions.clear()
+        if ended:
+            log.warning("relay.revoked", requests=ended, uid=self.peer.uid, pid=self.peer.pid)
+            self.settle()
+        return ended
 
     def _checked(
         self, permission: Permission, origin: str | None = None, embedded: str | None = None
