@@ -188,6 +188,7 @@ def _relay(t: Table) -> RelaySettings:
         group=t.optional_text("group"),
         max_line=t.integer("max_line", 65536, low=1024, high=16 * 1024 * 1024),
         max_pending_gets=t.integer("max_pending_gets", 16, low=1, high=10_000),
+        max_connections=t.integer("max_connections", 1024, low=1, high=65_536),
         access=tuple(_access(rule) for rule in t.tables("access")),
     )
 
@@ -213,6 +214,7 @@ def _journal(t: Table) -> JournalSettings:
         state_dir=t.get("state_dir", JournalSettings().state_dir, to_path),
         body_retention=t.duration("body_retention", 7 * 86400.0),
         code_retention=t.duration("code_retention", 86400.0),
+        record_retention=t.duration("record_retention", 30 * 86400.0),
     )
 
 

@@ -219,6 +219,7 @@ class RelaySettings:
     group: str | None = None
     max_line: int = 65536
     max_pending_gets: int = 16
+    max_connections: int = 1024
     access: tuple[AccessRule, ...] = ()
 
     def __post_init__(self) -> None:
@@ -227,20 +228,27 @@ class RelaySettings:
         _require(self.group is None or bool(self.group), "group", "must not be empty")
         _require(self.max_line >= 1024, "max_line", "must be at least 1024")
         _require(self.max_pending_gets >= 1, "max_pending_gets", "must be at least 1")
+        _require(self.max_connections >= 1, "max_connections", "must be at least 1")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalSettings:
-    """``[journal]``: where state lives and how long bodies and codes are kept."""
+    """``[journal]``: where state lives and how long bodies, codes and records are kept."""
 
     state_dir: Path = Path("/var/lib/otp-gateway")
     body_retention: float = 7 * 86400.0
     code_retention: float = 86400.0
+    record_retention: float = 30 * 86400.0
 
     def __post_init__(self) -> None:
         _require(self.state_dir.is_absolute(), "state_dir", "must be an absolute path")
         _require(self.body_retention >= 0, "body_retention", "must not be negative")
         _require(self.code_retention >= 0, "code_retention", "must not be negative")
+        _require(
+            self.record_retention >= max(self.body_retention, self.code_retention),
+            "record_retention",
+            "must be at least body_retention and code_retention",
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -361,6 +361,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
         (lambda: RelaySettings(socket_mode=0o1777), "socket_mode"),
         (lambda: AccessRule(users=("a",), operations=("delete",)), "operations"),
         (lambda: JournalSettings(code_retention=-1.0), "code_retention"),
+        (lambda: JournalSettings(record_retention=3600.0), "record_retention"),
         (lambda: LogSettings(level="trace"), "level"),  # type: ignore[arg-type]
         (lambda: Config(modem=()), "modem"),
     ],

@@ -3,15 +3,18 @@
 Everything the gateway must not lose goes here before it acts on it: a PDU is recorded
 (and committed) before the SMS is deleted from the modem; a send job is stored before the
 request is answered. The API is synchronous (a commit costs well under a millisecond on a
-local disk) and takes ``now`` from the caller, so tests control time. Retention: codes
-lose their value when they expire and are deleted ``code_retention`` later; message
-bodies, PDUs and SMS texts are purged after ``body_retention``; counters are kept.
+local disk) and takes ``now`` from the caller, so tests control time. Retention
+(:mod:`gateway.journal.retention`): codes lose their value when they expire and are
+deleted ``code_retention`` later; sent OTP texts go once their job is over and its
+validity passed; message bodies, PDUs and SMS texts are purged after
+``body_retention``; whole records after ``record_retention``; counters are kept.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.config_schema import JournalSettings
 from gateway.journal.receive import ReceiveJournal
 from gateway.journal.records import (
     CODE_DECISION,
@@ -28,6 +31,7 @@ from gateway.journal.records import (
     StoredMessage,
     dedupe_key,
 )
+from gateway.journal.retention import DAY, RetentionJournal
 from gateway.journal.schema import MIGRATIONS, JournalError
 from gateway.journal.send import SendJournal
 
@@ -55,62 +59,53 @@ __all__ = [
 FILENAME = "journal.sqlite3"
 
 
-class Journal(ReceiveJournal, SendJournal):
+class Journal(ReceiveJournal, SendJournal, RetentionJournal):
     """The gateway's journal: receive records, send jobs, counters and retention."""
 
     def __init__(
-        self, path: Path, *, body_retention: float = 7 * 86400.0, code_retention: float = 86400.0
+        self,
+        path: Path,
+        *,
+        body_retention: float = 7 * DAY,
+        code_retention: float = DAY,
+        record_retention: float = 30 * DAY,
     ) -> None:
-        if body_retention < 0 or code_retention < 0:
-            raise JournalError("journal: retention must not be negative")
-        self.body_retention = body_retention
-        self.code_retention = code_retention
+        self.set_retention(body=body_retention, code=code_retention, record=record_retention)
         super().__init__(path)
 
     @classmethod
     def in_state_dir(
-        cls, state_dir: Path, *, body_retention: float, code_retention: float
+        cls,
+        state_dir: Path,
+        *,
+        body_retention: float,
+        code_retention: float,
+        record_retention: float = 30 * DAY,
     ) -> Journal:
         """Open (creating if needed) the journal file in ``state_dir``.
 
-        Returns the open journal; raises :class:`JournalError` when it cannot be opened.
+        Returns the open journal; raises :class:`JournalError` when it cannot be opened
+        or a retention period is invalid (see :meth:`RetentionJournal.set_retention`).
         """
         return cls(
             Path(state_dir) / FILENAME,
             body_retention=body_retention,
             code_retention=code_retention,
+            record_retention=record_retention,
+        )
+
+    @classmethod
+    def configured(cls, settings: JournalSettings) -> Journal:
+        """Open the journal ``[journal]`` describes: its state_dir and retention periods.
+
+        Returns the open journal; raises :class:`JournalError` when it cannot be opened.
+        """
+        return cls.in_state_dir(
+            settings.state_dir,
+            body_retention=settings.body_retention,
+            code_retention=settings.code_retention,
+            record_retention=settings.record_retention,
         )
 
     def __enter__(self) -> Journal:
         return self
-
-    def purge(self, now: float) -> PurgeCounts:
-        """Apply retention at ``now``: blank expired codes, drop old ones, purge old bodies.
-
-        Returns how many rows changed; raises :class:`JournalError` when the write fails.
-        """
-        body_horizon = now - self.body_retention
-        with self._tx() as conn:
-            expired = conn.execute(
-                "UPDATE codes SET code = NULL WHERE code IS NOT NULL AND expires_at <= ?",
-                (now,),
-            ).rowcount
-            deleted = conn.execute(
-                "DELETE FROM codes WHERE expires_at <= ?", (now - self.code_retention,)
-            ).rowcount
-            bodies = conn.execute(
-                "UPDATE pdus SET raw = NULL WHERE raw IS NOT NULL AND received_at <= ?",
-                (body_horizon,),
-            ).rowcount
-            bodies += conn.execute(
-                "UPDATE messages SET text = NULL WHERE text IS NOT NULL AND received_at <= ?",
-                (body_horizon,),
-            ).rowcount
-            # Only jobs that can no longer be sent lose their text.
-            bodies += conn.execute(
-                "UPDATE jobs SET text = NULL WHERE text IS NOT NULL AND updated_at <= ? "
-                "AND state NOT IN ('queued', 'sending')",
-                (body_horizon,),
-            ).rowcount
-            self._bump(conn, "journal.purged_codes", deleted)
-        return PurgeCounts(codes_expired=expired, codes_deleted=deleted, bodies_purged=bodies)

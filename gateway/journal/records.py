@@ -188,3 +188,4 @@ class PurgeCounts:
     codes_expired: int
     codes_deleted: int
     bodies_purged: int
+    records_deleted: int = 0  # whole rows past record_retention
