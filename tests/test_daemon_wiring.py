@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import AccessRule, Config, ConfigError, ModemSettings, RateLimitSettings
+from gateway.config import (
+    AccessRule,
+    Config,
+    ConfigError,
+    ModemSettings,
+    RateLimitSettings,
+    parse,
+)
 from gateway.daemon import status, wiring
 from gateway.log import Secret
 from gateway.modem.status import ModemStatus, SessionState
@@ -58,6 +65,16 @@ def test_access_rules_and_relay_config() -> None:
     assert not access.allowed(shop, Permission.GET, "bank.example")
     assert not access.allowed(shop, Permission.SEND, "shop.example")
     assert wiring.relay_config(config).grace == config.receive.grace_window
+    assert wiring.relay_config(config).max_connections == 1024
+
+
+def test_max_connections_reaches_the_relay() -> None:
+    """[relay] max_connections is parsed, bounded and handed to the relay server."""
+    base = {"modem": [{"name": "m", "device": "/dev/x"}]}
+    config = parse({**base, "relay": {"max_connections": 64}})
+    assert wiring.relay_config(config).max_connections == 64
+    with pytest.raises(ConfigError, match="max_connections"):
+        parse({**base, "relay": {"max_connections": 0}})
 
 
 def test_history_horizon_covers_the_longest_limit() -> None:

@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from relay_helpers import ROOT_RULES, FakeSendPort, Raw, record, relay, run
 from gateway.errors import UsageError
 from gateway.log import capture
 from gateway.relay.access import AccessControl, parse_rule
+from gateway.relay.aclient import AsyncClient
 from gateway.relay.client import Client
-from gateway.relay.errors import RateLimited
+from gateway.relay.errors import RateLimited, Unavailable
 from gateway.relay.ports import CodeRecord, SendAccepted, SendRequest
 
 
@@ -334,11 +335,20 @@ def test_send_refusals_keep_their_code_and_retry_after(tmp_path: Path) -> None:
     run(scenario())
 
 
+@pytest.fixture
+def many_files() -> Iterator[None]:
+    """Raise this process's open-file limit to 4096 (for 2,000 socket ends), then restore it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(4096, hard)), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.usefixtures("many_files")
 def test_thousand_idle_clients_while_another_is_served(tmp_path: Path) -> None:
     """With 1,000 idle connections open, another client's get still resolves."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 4096:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock") as server:
@@ -737,5 +747,39 @@ def test_replaced_access_without_subscribe_ends_the_subscription(tmp_path: Path)
             await raw.sync()
             assert raw.others == []
             await raw.close()
+
+    run(scenario())
+
+
+def test_connections_over_the_limit_are_refused_and_the_listener_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """Past max_connections a client gets 'unavailable' and EOF; a freed slot admits again."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", max_connections=2) as server:
+            first, second = await Raw.open(server.config.path), await Raw.open(server.config.path)
+            with structlog.testing.capture_logs() as events:
+                refused = await Raw.open(server.config.path)  # its first line is the refusal
+            assert refused.greeting["id"] is None
+            assert refused.greeting["error"]["code"] == "unavailable"
+            assert "too many connections" in refused.greeting["error"]["message"]
+            with pytest.raises(EOFError):
+                await refused.read()
+            assert [e["event"] for e in events] == ["relay.too_many_connections"]
+            with pytest.raises(Unavailable, match="too many connections"):
+                await asyncio.to_thread(Client, server.config.path)
+            with pytest.raises(Unavailable, match="too many connections"):
+                await AsyncClient(server.config.path).connect()
+            await second.sync()  # the admitted ones are served as before
+            await first.close()
+            await server.wait_until(lambda s: s.connections == 1)
+            third = await Raw.open(server.config.path)
+            assert third.greeting["hello"] == "otp-gateway"
+            third.write({"id": 1, "op": "status"})
+            relay_status = (await third.reply(1))["result"]["relay"]
+            assert relay_status["connections"] == 2
+            assert relay_status["counters"]["connections_refused"] == 3
+            await asyncio.gather(second.close(), third.close(), refused.close())
 
     run(scenario())

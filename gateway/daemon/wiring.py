@@ -6,24 +6,29 @@ component takes, so the mapping is tested without starting anything.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway.at import Timeouts
 from gateway.config import AccessRule, Config, ModemSettings, RateLimitSettings
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
+from gateway.modem.pinguard import FILENAME as PIN_RECORD
 from gateway.modem.session import SessionConfig
 from gateway.ratelimit import RateLimiter
 from gateway.relay.access import AccessControl, Rule, build_rule
 from gateway.relay.server import RelayConfig
 
 
-def session_config(modem: ModemSettings) -> SessionConfig:
+def session_config(modem: ModemSettings, *, state_dir: Path | None = None) -> SessionConfig:
     """Return the modem session's settings for one ``[[modem]]``.
 
     ``command_timeout`` bounds ordinary commands and the ``>`` prompt; listing and
     network commands get proportionally longer (AT+CMGL on a full SIM, AT+COPS);
     ``send_timeout`` bounds the wait for ``+CMGS`` after Ctrl-Z (TS 27.005 §3.5.1).
-    Reads ``pin_file`` if set; raises :class:`gateway.config.ConfigError` when unreadable.
+    Rejected SIM PINs are remembered in ``state_dir`` (never re-entered after a
+    restart). Reads ``pin_file`` if set; raises :class:`gateway.config.ConfigError` when
+    unreadable.
     """
     pin = modem.resolve_pin()
     timeout = modem.command_timeout
@@ -44,6 +49,7 @@ def session_config(modem: ModemSettings) -> SessionConfig:
         ),
         init=InitConfig(pin=None if pin is None else pin.reveal(), storage=modem.storage),
         health=HealthConfig(interval=modem.health_interval),
+        pin_record=None if state_dir is None else state_dir / PIN_RECORD,
     )
 
 
@@ -74,6 +80,7 @@ def relay_config(config: Config) -> RelayConfig:
         mode=relay.socket_mode,
         max_line=relay.max_line,
         max_pending_gets=relay.max_pending_gets,
+        max_connections=relay.max_connections,
         grace=config.receive.grace_window,
     )
 

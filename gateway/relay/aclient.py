@@ -23,7 +23,7 @@ from gateway.relay.clientcodec import (
     get_request,
     send_request,
 )
-from gateway.relay.errors import RelayError, Unavailable
+from gateway.relay.errors import RelayError, Unavailable, error_for
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -246,6 +246,13 @@ class AsyncClient:
         if isinstance(message, Greeting):
             if self._greeted is not None and not self._greeted.done():
                 self._greeted.set_result(message)
+            return
+        greeted = self._greeted
+        if greeted is not None and not greeted.done() and isinstance(message, Error):
+            # refused instead of greeted (too many connections)
+            greeted.set_exception(
+                error_for(message.code, message.message, retry_after=message.retry_after)
+            )
             return
         if message.id is None:
             for queue in self._queues.values():

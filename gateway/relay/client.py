@@ -28,7 +28,7 @@ from gateway.relay.clientcodec import (
     get_request,
     send_request,
 )
-from gateway.relay.errors import Unavailable
+from gateway.relay.errors import RelayError, Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -65,12 +65,14 @@ class Client:
         try:
             self._sock.connect(os.fspath(self.path))
             first = self._next_message()
+            if isinstance(first, Error) and first.id is None:
+                raise_error(first)  # refused, e.g. too many connections
             if not isinstance(first, Greeting):
                 raise Unavailable("the socket did not greet like otp-gateway")
         except OSError as exc:
             self._sock.close()
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
-        except Unavailable:
+        except RelayError:
             self._sock.close()
             raise
         self.greeting = first

@@ -43,6 +43,7 @@ class RelayConfig:
     mode: int = 0o660
     max_line: int = MAX_LINE
     max_pending_gets: int = 16  # per connection
+    max_connections: int = 1024  # open connections; one more is told unavailable, closed
     write_high_water: int = 256 * 1024  # bytes queued before a consumer counts as stalled
     write_hard_limit: int = 1024 * 1024  # bytes queued that disconnect it at once
     drain_timeout: float = 10.0  # seconds a consumer may stay stalled
@@ -53,8 +54,8 @@ class RelayConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.mode <= 0o777:
             raise UsageError("socket mode must be a permission mode like 0o660")
-        if self.max_line < 64 or self.max_pending_gets < 1:
-            raise UsageError("max_line must be >= 64 and max_pending_gets >= 1")
+        if self.max_line < 64 or self.max_pending_gets < 1 or self.max_connections < 1:
+            raise UsageError("max_line must be >= 64, max_pending_gets and max_connections >= 1")
         if not 0 < self.write_high_water <= self.write_hard_limit:
             raise UsageError("write_high_water must be > 0 and <= write_hard_limit")
         if self.drain_timeout <= 0 or self.grace < 0 or self.default_timeout <= 0:
@@ -85,6 +86,7 @@ class RelayServer:
         self.listener: Listener | None = None
         self._sessions: dict[int, Session] = {}
         self._all_closed = asyncio.Event()
+        self._change = asyncio.Event()  # replaced and set on every change (wait_until)
         self._next_number = 0
         self._server: asyncio.AbstractServer | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -203,14 +205,24 @@ class RelayServer:
         """Return the broker's clock: the event loop's monotonic time."""
         return asyncio.get_running_loop().time()
 
-    def attach(self, session: Session) -> None:
-        """Register a new connection."""
+    def attach(self, session: Session) -> bool:
+        """Register a new connection.
+
+        Returns False, and registers nothing, when ``max_connections`` are already open:
+        the session then refuses the connection.
+        """
+        if len(self._sessions) >= self.config.max_connections:
+            self.counters["connections_refused"] += 1
+            return False
         self._sessions[session.number] = session
         self.counters["connections_total"] += 1
+        self.changed()
+        return True
 
     def detach(self, session: Session) -> None:
         """Forget a closed connection and everything it had pending."""
-        self._sessions.pop(session.number, None)
+        if self._sessions.pop(session.number, None) is None:
+            return  # refused at the limit: it never had anything
         if not self._sessions:
             self._all_closed.set()
         for request_id in session.gets:
@@ -221,8 +233,27 @@ class RelayServer:
         session.subscriptions.clear()
         self.reschedule()
 
+    def changed(self) -> None:
+        """Wake every :meth:`wait_until`: connections, gets or subscriptions changed."""
+        change, self._change = self._change, asyncio.Event()
+        change.set()
+
+    async def wait_until(self, predicate: Callable[[RelayServer], bool]) -> None:
+        """Return once ``predicate(self)`` holds, woken by each change (no polling).
+
+        For tests and tools: e.g. ``lambda s: s.broker.pending >= 1``.
+        """
+        while not predicate(self):
+            await self._change.wait()
+
+    @property
+    def connections(self) -> int:
+        """Return the number of open (admitted) connections."""
+        return len(self._sessions)
+
     def reschedule(self) -> None:
-        """Arm the one timer at the broker's next deadline."""
+        """Arm the one timer at the broker's next deadline (and report the change)."""
+        self.changed()
         deadline = self.broker.next_deadline()
         if deadline == self._timer_at:
             return

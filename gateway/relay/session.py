@@ -79,7 +79,14 @@ class Session(asyncio.Protocol):
         self.peer = self.server.access.identify(uid, gid, pid)
         config = self.server.config
         transport.set_write_buffer_limits(high=config.write_high_water)
-        self.server.attach(self)
+        if not self.server.attach(self):
+            # over max_connections: one error line instead of the greeting, then close,
+            # so file descriptors stay bounded and the listener keeps accepting
+            log.warning("relay.too_many_connections", uid=self.peer.uid, pid=self.peer.pid)
+            refusal = Unavailable(f"too many connections (at most {config.max_connections})")
+            self.fail(None, refusal)
+            transport.close()
+            return
         self.send(Greeting(version=self.server.version, max_line=config.max_line))
 
     def data_received(self, data: bytes) -> None:
@@ -151,6 +158,7 @@ class Session(asyncio.Protocol):
             self.subscriptions.add(request.id)
             # the filter reads the server's rules at each offer: a reload applies at once
             self.server.broker.subscribe((self.number, request.id), self.may_see)
+            self.server.changed()
             self.send(Result(id=request.id, value={"subscribed": True}))
         elif isinstance(request, Status):
             self._checked(Permission.STATUS)
@@ -216,6 +224,7 @@ class Session(asyncio.Protocol):
         elif target in self.subscriptions:
             self.subscriptions.discard(target)
             self.server.broker.unsubscribe(ticket)
+            self.server.changed()
             self.send(Event(id=target, kind=EventKind.END))
         elif target in self.tasks:
             self.tasks.pop(target).cancel()
