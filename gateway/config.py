@@ -2,7 +2,8 @@
 
 The dataclasses live in :mod:`gateway.config_schema` and are re-exported here.
 :func:`load` reads the file (default ``/etc/otp-gateway/gateway.toml``); :func:`parse`
-turns an already-parsed TOML document into a :class:`Config`. Every field name is the TOML
+turns an already-parsed TOML document into a :class:`Config` (pure; :func:`load` also
+checks that no two modems resolve to one device). Every field name is the TOML
 key it comes from (``config/gateway.toml`` documents each one; a test keeps them in sync).
 Durations are seconds or strings with a unit (``"10min"``). Unknown keys are errors; any
 error is one :class:`ConfigError` naming the dotted key, e.g.
@@ -11,8 +12,9 @@ error is one :class:`ConfigError` naming the dotted key, e.g.
 
 from __future__ import annotations
 
+import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -28,6 +30,7 @@ from gateway.config_schema import (
     ReceiveSettings,
     RelaySettings,
     SendSettings,
+    same_device,
 )
 from gateway.config_toml import (
     MEMORIES,
@@ -65,6 +68,7 @@ __all__ = [
     "ReceiveSettings",
     "RelaySettings",
     "SendSettings",
+    "check_devices",
     "load",
     "parse",
 ]
@@ -86,7 +90,18 @@ def load(path: Path = DEFAULT_PATH) -> Config:
         raise ConfigError(str(path), f"not UTF-8 text: {exc.reason}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"invalid TOML: {exc}") from exc
-    return parse(data)
+    config = parse(data)
+    check_devices(config)
+    return config
+
+
+def check_devices(config: Config, resolve: Callable[[str], str] = os.path.realpath) -> None:
+    """Refuse two ``[[modem]]`` whose devices resolve to one path (a symlink and its target).
+
+    :func:`load` calls it; ``resolve`` follows symbolic links (``/dev/serial/by-id/...``).
+    Returns nothing; raises :class:`ConfigError` naming ``modem[i].device``.
+    """
+    same_device(tuple(resolve(modem.device) for modem in config.modem))
 
 
 def parse(data: Mapping[str, object]) -> Config:

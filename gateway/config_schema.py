@@ -9,6 +9,7 @@ table's path.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,18 @@ def _require(ok: bool, key: str, problem: str) -> None:
     """Raise ConfigError(key, problem) unless ``ok``."""
     if not ok:
         raise ConfigError(key, problem)
+
+
+def same_device(devices: tuple[str, ...]) -> None:
+    """Raise ConfigError naming ``modem[i].device`` when two modems share one device path.
+
+    ``devices`` are the modems' device paths in order, as compared (normalised or
+    resolved by the caller). Two sessions on one serial port would garble each other.
+    """
+    for i, device in enumerate(devices):
+        if device in devices[:i]:
+            first = devices.index(device)
+            raise ConfigError(f"modem[{i}].device", f"same device as modem[{first}] ({device})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +114,10 @@ class ReceiveSettings:
         for name in ("sweep_interval", "multipart_timeout", "code_expiry"):
             _require(getattr(self, name) > 0, name, "must be positive")
         _require(self.grace_window >= 0, "grace_window", "must not be negative")
+        # a code kept for a later get must still be valid when that get takes it
+        _require(
+            self.grace_window <= self.code_expiry, "grace_window", "must not exceed code_expiry"
+        )
         try:
             self.allow_list()
         except InputError as exc:
@@ -283,3 +300,5 @@ class Config:
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise ConfigError(f"modem[{i}].name", f"duplicate modem name {name!r}")
+        # the same path spelt twice (no I/O here: links are resolved by config.load)
+        same_device(tuple(posixpath.normpath(m.device) for m in self.modem))

@@ -174,6 +174,18 @@ def test_defaults_from_minimal_file() -> None:
             "journal.body_retention: expected a non-negative finite duration, got -1",
         ),
         (
+            MODEM + '[receive]\ncode_expiry = "1min"\ngrace_window = "2min"',
+            "receive.grace_window: must not exceed code_expiry",
+        ),
+        (
+            MODEM + '[[modem]]\nname = "m1"\ndevice = "/dev/../dev/ttyUSB0"',
+            "modem[1].device: same device as modem[0] (/dev/ttyUSB0)",
+        ),
+        (
+            MODEM + '[journal]\nbody_retention = "7d"\nrecord_retention = "1d"',
+            "journal.record_retention: must be at least body_retention and code_retention",
+        ),
+        (
             MODEM + '[log]\nlevel = "trace"',
             'log.level: expected one of debug, info, warning, error, got "trace"',
         ),
@@ -362,6 +374,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
         (lambda: AccessRule(users=("a",), operations=("delete",)), "operations"),
         (lambda: JournalSettings(code_retention=-1.0), "code_retention"),
         (lambda: JournalSettings(record_retention=3600.0), "record_retention"),
+        (lambda: ReceiveSettings(code_expiry=60.0, grace_window=61.0), "grace_window"),
         (lambda: LogSettings(level="trace"), "level"),  # type: ignore[arg-type]
         (lambda: Config(modem=()), "modem"),
     ],
@@ -382,3 +395,21 @@ def test_access_rules_grant_operations_per_origin() -> None:
     anyone = AccessRule(groups=("otp",), operations=("send", "status"), origins=("*",))
     assert anyone.allows("send", "bank.example")
     assert anyone.allows("status")
+
+
+def test_two_modems_on_one_device_through_a_symlink_are_refused(tmp_path: Path) -> None:
+    """load() resolves links: a by-id style symlink and its target are the same modem."""
+    target = tmp_path / "ttyUSB0"
+    target.touch()
+    link = tmp_path / "usb-Quectel_EC25-if02-port0"
+    link.symlink_to(target)
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[[modem]]\nname = "a"\ndevice = "{link}"\n'
+        f'[[modem]]\nname = "b"\ndevice = "{tmp_path / "ttyUSB1"}"\n'
+        f'[[modem]]\nname = "c"\ndevice = "{target}"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value) == f"modem[2].device: same device as modem[0] ({target})"
+    assert len(parse(tomllib.loads(path.read_text())).modem) == 3  # parse does no I/O
