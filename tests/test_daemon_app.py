@@ -14,8 +14,9 @@ from gateway.client import AsyncClient, Forbidden
 from gateway.config import AccessRule, Config, ModemSettings
 from gateway.daemon import Gateway
 from gateway.daemon.simulate import SimulatedSetup
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UsageError
 from gateway.modem.status import SessionState
+from gateway.simulator import Simulator
 from gateway.testing import AsyncGatewayHandle, running_gateway, simulated_gateway
 
 ORIGIN = "example.com"
@@ -192,3 +193,28 @@ def test_start_fails_cleanly_without_a_modem(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert not setup.socket.exists()
+
+
+@pytest.mark.parametrize("problem", ["missing-directory", "in-use"])
+def test_a_bad_socket_fails_the_start_before_the_modem_is_touched(
+    tmp_path: Path, problem: str
+) -> None:
+    """A socket path that cannot be bound fails start() before any AT command is sent."""
+    setup = SimulatedSetup.in_directory(tmp_path)
+    config = setup.config()
+    path = tmp_path / "missing" / "gw.sock" if problem == "missing-directory" else setup.socket
+    config = replace(config, relay=replace(config.relay, socket=path))
+
+    async def main() -> dict[str, object]:
+        async with Simulator([setup.modem()]) as simulator:
+            holder = await asyncio.start_unix_server(lambda r, w: None, path=setup.socket)
+            try:
+                with pytest.raises(UsageError, match=str(path.parent)):
+                    await Gateway(config).start()
+            finally:
+                holder.close()
+                await holder.wait_closed()
+            return simulator.modems[0].state()
+
+    assert asyncio.run(main())["commands"] == 0
+    assert not (tmp_path / "missing").exists()

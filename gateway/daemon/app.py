@@ -81,7 +81,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Open the journal, initialise the modems, bind the socket, start the pipelines.
+        """Open the journal, bind the socket, initialise the modems, start serving.
+
+        The socket is bound (and listening) before the modems start, so a bad socket path
+        fails at once; connections are accepted only once the modems are up.
 
         Returns once the gateway serves; raises the modem's error (``PortBusy``,
         ``WrongPin``…), ``JournalError`` or the relay's ``UsageError`` (socket in use),
@@ -104,11 +107,14 @@ class Gateway:
             )
             for modem in config.modem:
                 self.sessions[modem.name] = ModemSession(wiring.session_config(modem))
-            self.active = await start_sessions(self.sessions)
             self._compose(self.journal)
             assert self.relay is not None
-            await self.relay.start()
+            # claim the socket first: a missing directory or a socket in use must fail the
+            # start at once, not after the PIN and up to minutes of registration wait
+            await self.relay.bind()
+            self.active = await start_sessions(self.sessions)
             self._spawn()
+            await self.relay.start()  # accept only now: READY=1 follows
         except BaseException:
             await self._teardown(drain=0.0)
             raise

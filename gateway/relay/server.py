@@ -1,7 +1,10 @@
 """The relay's asyncio shell: a Unix stream server pumping bytes through the sans-I/O core.
 
-Lifecycle (house style §7): :meth:`RelayServer.start` returns once the socket listens (or
-raises :class:`~gateway.errors.UsageError`); :meth:`RelayServer.close` stops accepting,
+Lifecycle (house style §7): :meth:`RelayServer.bind` claims the socket (bound and
+listening, nothing accepted yet: connecting clients wait in the backlog) so a daemon
+learns of a missing directory or a socket in use before slow start-up work;
+:meth:`RelayServer.start` binds if needed and starts accepting (either raises
+:class:`~gateway.errors.UsageError`); :meth:`RelayServer.close` stops accepting,
 ends pending requests with ``unavailable``, closes every connection and unlinks the
 socket file if we created it. Time is the event loop's monotonic clock; the broker's
 next deadline is the only timer.
@@ -93,23 +96,40 @@ class RelayServer:
         self._timer_at: float | None = None
         self._started = time.monotonic()
 
-    async def start(self) -> None:
-        """Bind (or take the socket-activated socket) and start accepting.
+    async def bind(self) -> None:
+        """Bind (or take the socket-activated socket) and listen, without accepting yet.
 
-        Raises :class:`UsageError` when the socket cannot be had.
+        Idempotent. Raises :class:`UsageError` when the socket cannot be had.
         """
+        if self._server is not None:
+            return
         loop = asyncio.get_running_loop()
         self.listener = open_listener(
             self.config.path, mode=self.config.mode, group=self.config.group
         )
         try:
             self._server = await loop.create_unix_server(
-                self._session, sock=self.listener.sock, backlog=self.config.backlog
+                self._session,
+                sock=self.listener.sock,
+                backlog=self.config.backlog,
+                start_serving=False,
             )
         except OSError as exc:
             self.listener.sock.close()
             self.listener.unlink()
+            self.listener = None
             raise UsageError(f"cannot listen on the relay socket: {exc}") from exc
+        log.info("relay.bound", path=str(self.config.path), activated=self.listener.activated)
+
+    async def start(self) -> None:
+        """Bind if :meth:`bind` was not called, then accept connections.
+
+        Raises :class:`UsageError` when the socket cannot be had.
+        """
+        await self.bind()
+        assert self._server is not None
+        assert self.listener is not None
+        await self._server.start_serving()
         self._started = time.monotonic()
         log.info("relay.listening", path=str(self.config.path), activated=self.listener.activated)
 
