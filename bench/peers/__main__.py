@@ -152,9 +152,8 @@ def notes(args: argparse.Namespace, wall: float) -> list[str]:
         f"latency: {args.messages} messages per direction and program, {args.rounds} "
         "A/B/A/B rounds (each round restarts every program on a fresh simulated modem); "
         "programs polling every 10-15 s (peer defaults) get one open-loop session with "
-        "arrivals spread uniformly over three polling periods (gammu-smsd 45 s, smsd 30 s): "
-        "a steady stream, which keeps gammu-smsd's outbox scan hot (its CommTimeout=30 s "
-        "pause follows an empty scan only), so an isolated OTP waits longer than shown.",
+        "arrivals spread uniformly over three polling periods (gammu-smsd 45 s, smsd 30 s); "
+        "what arrives within one period is then read or sent in one batch, one by one.",
         "inbound: simulator stores the SMS -> otp-gateway: a waiting relay `get` "
         "(gateway.client.AsyncClient) returns the code; peers: the file is complete in "
         "the incoming directory (inotify, event-driven, µs resolution).",
