@@ -116,6 +116,8 @@ class ModemSession(SmsOperations):
             asyncio.create_task(self._supervisor.run(), name="modem-supervisor"),
             asyncio.create_task(self._health.run(), name="modem-health"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._task_ended)
 
     async def stop(self) -> None:
         """Stop background work and close the port (idempotent)."""
@@ -131,8 +133,18 @@ class ModemSession(SmsOperations):
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # logged when it died
                 await task
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        # A supervisor or health loop that died (a bug) leaves the modem unattended for
+        # good: fail the session, so whoever restarts failed sessions starts it again.
+        if task.cancelled() or self._stopping.is_set() or task not in self._tasks:
+            return
+        exc = task.exception()
+        error = type(exc).__name__ if exc else "returned"
+        log.error("modem.task_failed", task=task.get_name(), error=error, exc_info=exc)
+        self._supervisor.fail(f"{task.get_name()} ended: {error}")
 
     async def __aenter__(self) -> ModemSession:
         await self.start()
