@@ -19,7 +19,8 @@ from gateway.daemon import Gateway
 from gateway.daemon.restart import Backoff
 from gateway.daemon.simulate import SimulatedSetup
 from gateway.errors import UsageError
-from gateway.log import Secret
+from gateway.log import Secret, capture
+from gateway.modem.status import SessionState
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
 
 ORIGIN = "example.com"
@@ -150,4 +151,42 @@ def test_wrong_pin_is_never_retried(tmp_path: Path) -> None:
         body,
         simulated=ModemConfig(number="+15550000002", link=link, pin="1234"),
         settings=ModemSettings(name="sim1", device=str(link), pin=Secret("0000")),
+    )
+
+
+def test_a_modem_whose_health_loop_dies_is_restarted(tmp_path: Path) -> None:
+    """A bug that kills a session's health task fails the session; the daemon restarts it."""
+
+    async def body(gateway: Gateway, spare: ModemHandle, setup: SimulatedSetup) -> None:
+        session = gateway.sessions["sim1"]
+        # Stand-in for a bug: the health loop's next ping raises something unexpected
+        # (not a ModemFault). Everything after it is the real daemon on the simulator.
+        health = session._health
+        ping = health._ping
+
+        async def buggy_ping() -> None:
+            health._ping = ping
+            raise RuntimeError("a bug in the health loop")
+
+        health._ping = buggy_ping
+        with capture() as events:
+            health.poke()
+            await session.wait_for(lambda s: s.state is SessionState.FAILED, 10)
+        (died,) = [e for e in events if e["event"] == "modem.task_failed"]
+        assert (died["task"], died["error"]) == ("modem-health", "RuntimeError")
+        assert "buggy_ping" in str(died["exception"])
+        await gateway.restarters["sim1"].wait_for(lambda r: r.attempts == 1)
+        await session.wait_for(lambda s: s.ready, 10)
+        async with AsyncClient(setup.socket) as client:
+            waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
+            await client.status()  # the get is pending once this answers
+            spare.inject_sms(f"@{ORIGIN} #314159")
+            assert (await waiting).code == "314159"
+
+    link = tmp_path / "modem1"
+    second_modem(
+        tmp_path,
+        body,
+        simulated=ModemConfig(number="+15550000002", link=link),
+        settings=ModemSettings(name="sim1", device=str(link)),
     )
