@@ -150,16 +150,16 @@ def _cfun(model: ModemModel, command: Command, now: float) -> list[str]:
     model.settings.cfun = fun
     if model.registered(now) != was:
         # the +CREG URCs follow the final result of this command (TS 27.007 §7.2)
-        model.scheduler.call_at(now, lambda t: _registration_urcs(model, t))
+        model.scheduler.call_at(now, lambda t: registration_urcs(model, t))
     return []
 
 
-def _registration_urcs(model: ModemModel, now: float) -> None:
+def registration_urcs(model: ModemModel, now: float) -> None:
     """Write +CREG/+CGREG/+CEREG URCs for every registration report that is enabled."""
-    stat = 1 if model.registered(now) else 0
+    stat = model.registration_stat(now)
     for name, act in (("creg", ""), ("cgreg", ""), ("cereg", ",7")):
         n = getattr(model.settings, name)
-        if n == 1 or (n == 2 and not stat):
+        if n == 1 or (n == 2 and stat != 1):
             model.urc(f"+{name.upper()}: {stat}", now)
         elif n == 2:
             model.urc(f'+{name.upper()}: {stat},"{LAC}","{CELL}"{act}', now)
@@ -178,8 +178,8 @@ def _registration(name: str, with_act: bool) -> Handler:
         if command.form is not Form.READ:
             raise CommandFailed(ERROR)
         n = getattr(model.settings, name)
-        stat = 1 if model.registered(now) else 0
-        if n == 2 and stat:
+        stat = model.registration_stat(now)
+        if n == 2 and stat == 1:
             act = ",7" if with_act else ""
             return [f'{label}: {n},{stat},"{LAC}","{CELL}"{act}']
         return [f"{label}: {n},{stat}"]

@@ -24,6 +24,7 @@ class ModemConfig:
     profile: str = "generic"
     link: Path | None = None
     pin: str | None = None
+    iccid: str | None = None  # None: the profile's
     sim_busy_seconds: float = 0.0
     storage_capacity: int = 30
 
@@ -35,6 +36,8 @@ class ModemConfig:
             raise SimulatorError("number must be digits, optionally with a leading +")
         if self.pin is not None and not (is_number(self.pin) and 4 <= len(self.pin) <= 8):
             raise SimulatorError("pin must be 4 to 8 digits")
+        if self.iccid is not None and not (is_number(self.iccid) and 18 <= len(self.iccid) <= 20):
+            raise SimulatorError("iccid must be 18 to 20 digits")
         if self.sim_busy_seconds < 0:
             raise SimulatorError("sim_busy_seconds must be >= 0")
         if not 1 <= self.storage_capacity <= 255:

@@ -22,10 +22,24 @@ FAULT_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], object]]] = {
     "late-prompt": {"delay": ((int, float), 2.0)},
     "urc-in-response": {"urc": ((str,), '+CMTI: "SM",1')},
     "garbage": {"bytes": ((bytes, str), b"\xff\xfe\r\nGARBAGE\x00\r\n"), "when": ((str,), "now")},
-    "cme-storm": {"codes": ((list, tuple), (14, 515)), "count": ((int,), 5)},
+    # when "power-on": armed now, the storm starts at the next power-on (reboot, replug)
+    "cme-storm": {
+        "codes": ((list, tuple), (14, 515)),
+        "count": ((int,), 5),
+        "when": ((str,), "now"),
+    },
     "cms-on-send": {"code": ((int,), 500), "times": ((int, type(None)), 1)},
     "storage-full": {},
     "no-urc": {},
+    # the network is out of reach: +CREG/+CEREG report <stat> (2: searching) until cleared
+    "no-network": {"stat": ((int,), 2)},
+    # command lines starting with any of ``on`` fail: +CME ERROR <cme>, +CMS ERROR <cms>,
+    # or plain ERROR (e.g. a modem that lacks AT+CNMI=2,1,0,2,0)
+    "refuse": {
+        "on": ((str, list, tuple), ()),
+        "cme": ((int, type(None)), None),
+        "cms": ((int, type(None)), None),
+    },
 }
 
 
@@ -78,6 +92,24 @@ def _check(name: str, values: dict[str, object]) -> None:
         count = values["count"]
         if not isinstance(count, int) or count < 1:
             raise SimulatorError("cme-storm count must be >= 1")
+        if values["when"] not in ("now", "power-on"):
+            raise SimulatorError("cme-storm 'when' must be 'now' or 'power-on'")
+    if name == "no-network" and values["stat"] not in (0, 2, 3, 4):
+        raise SimulatorError("no-network stat must be 0, 2, 3 or 4 (not registered)")
+    if name == "refuse":
+        on = values["on"]
+        prefixes: tuple[object, ...] = (on,) if isinstance(on, str) else ()
+        if isinstance(on, list | tuple):
+            prefixes = tuple(on)
+        if not prefixes or not all(isinstance(p, str) and p[:2].upper() == "AT" for p in prefixes):
+            raise SimulatorError("refuse 'on' must be command prefixes starting with AT")
+        values["on"] = prefixes
+        if values["cme"] is not None and values["cms"] is not None:
+            raise SimulatorError("refuse takes cme or cms, not both")
+        for key in ("cme", "cms"):
+            code = values[key]
+            if code is not None and (not isinstance(code, int) or not 0 <= code <= 999):
+                raise SimulatorError(f"refuse {key} must be 0..999")
     if name == "cms-on-send":
         code, times = values["code"], values["times"]
         if not isinstance(code, int) or not 0 <= code <= 999:

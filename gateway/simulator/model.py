@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.simulator import commands_general, commands_sms
+from gateway.simulator import commands_general, commands_sim, commands_sms
 from gateway.simulator.atcommand import Command, CommandSyntaxError, split_line
 from gateway.simulator.atparse import (
     AtParser,
@@ -26,16 +26,20 @@ from gateway.simulator.atparse import (
 )
 from gateway.simulator.clock import Scheduler
 from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
-from gateway.simulator.faults import Fault, make_fault
+from gateway.simulator.faults import FAULT_PARAMS, Fault, make_fault
 from gateway.simulator.network import Network
 from gateway.simulator.profiles import Profile, get_profile
-from gateway.simulator.results import ERROR, CommandFailed, Failure, cme
+from gateway.simulator.results import ERROR, CommandFailed, Failure, cme, cms
 from gateway.simulator.routing import Router
 from gateway.simulator.sim import Sim
 from gateway.simulator.storage import Memory, make_memories
 from gateway.sms import pdu as pducodec
 
-HANDLERS: dict[str, commands_general.Spec] = {**commands_general.HANDLERS, **commands_sms.HANDLERS}
+HANDLERS: dict[str, commands_general.Spec] = {
+    **commands_general.HANDLERS,
+    **commands_sim.HANDLERS,
+    **commands_sms.HANDLERS,
+}
 ALIASES: dict[str, str] = {"+GMI": "+CGMI", "+GMM": "+CGMM", "+GMR": "+CGMR", "+GSN": "+CGSN"}
 
 
@@ -90,6 +94,7 @@ class ModemModel:
         self.network = network if network is not None else Network(Scheduler())
         self.scheduler = self.network.scheduler
         self.sim = Sim(config.pin)
+        self.iccid = config.iccid or self.profile.iccid
         self.memories: dict[str, Memory] = make_memories(
             {"SM", "ME", "SR"}, config.storage_capacity, self.profile.first_index
         )
@@ -110,6 +115,8 @@ class ModemModel:
         self._concat_ref = 0
         #: called with each command line before it runs (tests observe the modem's side)
         self.command_observers: list[Callable[[str], None]] = []
+        #: called with every chunk of bytes the client writes (ESC, Ctrl-Z, bodies)
+        self.byte_observers: list[Callable[[bytes], None]] = []
         self.network.attach(self)
         self.power_on(now)
 
@@ -133,6 +140,8 @@ class ModemModel:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Interpret bytes written by the client at time ``now``."""
+        for watcher in list(self.byte_observers):
+            watcher(data)
         if self.silenced:
             return
         self.parser.feed(data)
@@ -175,6 +184,11 @@ class ModemModel:
         self._reply_at = float("-inf")
         self._garbage_next = b""
         self.router.pending_ack = False
+        storm = self.faults.get("cme-storm")
+        if storm is not None and storm.params["when"] == "power-on":
+            # an armed storm starts now: the first commands after power-on meet it
+            self.faults["cme-storm"] = make_fault("cme-storm", {**storm.params, "when": "now"})
+            self.fault_uses.pop("cme-storm", None)
         if self.profile.boot_urcs:
             self.scheduler.call_at(self.busy_until, self._boot_urcs(self._generation))
 
@@ -198,8 +212,19 @@ class ModemModel:
     def registered(self, now: float) -> bool:
         """Return True when the modem is registered on the home network."""
         return (
-            self.settings.cfun == 1 and not self.sim_busy(now) and self.sim.state.value == "READY"
+            self.settings.cfun == 1
+            and not self.sim_busy(now)
+            and self.sim.state.value == "READY"
+            and "no-network" not in self.faults
         )
+
+    def registration_stat(self, now: float) -> int:
+        """Return +CREG <stat> (TS 27.007 §7.2): 1 registered, else 0 or the fault's stat."""
+        if self.registered(now):
+            return 1
+        fault = self.faults.get("no-network")
+        stat = fault.params["stat"] if fault is not None and self.settings.cfun == 1 else 0
+        return stat if isinstance(stat, int) else 0
 
     def wall(self, now: float) -> datetime:
         """Return the wall-clock time (UTC) of ``now``."""
@@ -275,7 +300,7 @@ class ModemModel:
         if self._silence_on(text, "command"):
             return  # swallowed unexecuted: e.g. AT+CMGD never deletes
         storm = self.faults.get("cme-storm")
-        if storm is not None:
+        if storm is not None and storm.params["when"] == "now":
             codes, count = storm.params["codes"], storm.params["count"]
             assert isinstance(codes, tuple)
             assert isinstance(count, int)
@@ -284,6 +309,10 @@ class ModemModel:
             if used + 1 >= count:
                 self.clear_fault("cme-storm")
             self.reply([], cme(int(codes[used % len(codes)])), now)
+            return
+        refused = self._refusal(text)
+        if refused is not None:
+            self.reply([], refused, now)
             return
         try:
             commands = split_line(text)
@@ -301,6 +330,18 @@ class ModemModel:
                 self._prompt(now)
                 return
         self.reply(lines, None, now)
+
+    def _refusal(self, text: str) -> Failure | None:
+        """Return the failure a ``refuse`` fault gives ``text``, None if it does not apply."""
+        fault = self.faults.get("refuse")
+        on = fault.params["on"] if fault is not None else ()
+        assert isinstance(on, tuple)
+        if fault is None or not any(text.upper().startswith(p.upper()) for p in on):
+            return None
+        code_cme, code_cms = fault.params["cme"], fault.params["cms"]
+        if isinstance(code_cme, int):
+            return cme(code_cme)
+        return cms(code_cms) if isinstance(code_cms, int) else ERROR
 
     def _dispatch(self, command: Command, now: float) -> list[str]:
         name = ALIASES.get(command.name, command.name)
@@ -352,6 +393,7 @@ class ModemModel:
     def set_fault(self, name: str, params: Mapping[str, object], now: float) -> None:
         """Activate fault ``name``; raise SimulatorError for a bad name or parameter."""
         fault = make_fault(name, params)
+        was = self.registration_stat(now)
         if name == "garbage":
             data = fault.params["bytes"]
             assert isinstance(data, bytes)
@@ -362,17 +404,30 @@ class ModemModel:
             return
         self.faults[name] = fault
         self.fault_uses.pop(name, None)
+        self._registration_changed(was, now)
 
-    def clear_fault(self, name: str | None = None) -> None:
-        """Clear one fault (or all); raise SimulatorError for an unknown name."""
+    def clear_fault(self, name: str | None = None, now: float | None = None) -> None:
+        """Clear one fault (or all); raise SimulatorError for an unknown name.
+
+        With ``now``, a registration the clearing changes is announced by +CREG URCs.
+        """
+        was = None if now is None else self.registration_stat(now)
         if name is None:
             self.faults.clear()
             self.fault_uses.clear()
             self._garbage_next = b""
-            return
-        make_fault(name, {})  # validates the name
-        self.faults.pop(name, None)
-        self.fault_uses.pop(name, None)
+        else:
+            if name not in FAULT_PARAMS:
+                Fault(name=name)  # raises SimulatorError naming the known faults
+            self.faults.pop(name, None)
+            self.fault_uses.pop(name, None)
+        if was is not None and now is not None:
+            self._registration_changed(was, now)
+
+    def _registration_changed(self, was: int, now: float) -> None:
+        if self.registration_stat(now) != was:
+            # TS 27.007 §7.2: +CREG: <stat> when the registration status changes
+            self.scheduler.call_at(now, lambda t: commands_general.registration_urcs(self, t))
 
     def next_concat_reference(self) -> int:
         """Return a fresh concatenation reference for injected multipart SMS."""

@@ -20,6 +20,10 @@ class Profile:
     revision: str
     imei: str = "867856030000001"
     imsi: str = "310260000000001"
+    #: the SIM's ICCID (EF_ICCID, TS 51.011 §10.1.1); ModemConfig.iccid overrides it
+    iccid: str = "8901260000000000011"
+    #: AT+CCID answers a bare number (SIM800) instead of ``+CCID: <iccid>``
+    ccid_bare: bool = False
     #: first storage index (TS 27.005 leaves the numbering to the ME)
     first_index: int = 1
     #: memories offered per CPMS slot: (read/delete, write/send, receive)
@@ -44,8 +48,9 @@ class Profile:
     noise_lines: tuple[str, ...] = ()
     #: commands this vendor answers with fixed info lines (name -> lines), e.g. AT^CURC?
     extra_commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: vendor-specific commands this profile implements (e.g. Huawei AT^CURC)
-    vendor_commands: frozenset[str] = frozenset()
+    #: optional or vendor-specific commands this profile implements (e.g. Huawei AT^CURC,
+    #: AT+CCID, TS 27.007 §8.65 AT+CPINR); a modem without them answers ERROR
+    vendor_commands: frozenset[str] = frozenset({"+CCID", "+CPINR"})
     battery: str = "+CBC: 0,95"
 
 
@@ -66,6 +71,8 @@ PROFILES: dict[str, Profile] = {
         default_cnmi=(2, 1, 0, 0, 0),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "Call Ready", "SMS Ready"),
         reports_always_routed=True,
+        ccid_bare=True,
+        vendor_commands=frozenset({"+CCID", "+SPIC"}),  # no AT+CPINR on the SIM800
         battery="+CBC: 0,95,4100",
     ),
     "e3372": Profile(
@@ -83,7 +90,8 @@ PROFILES: dict[str, Profile] = {
         # gammu's Huawei init sends AT^PORTSEL=1 (URCs to the PCUI port) and gives up on
         # ERROR; the E3372 accepts it
         extra_commands={"^PORTSEL": (), "^HWVER": ('^HWVER:"CL2E3372HM Ver.A"',)},
-        vendor_commands=frozenset({"^CURC"}),
+        # no AT+CCID: the ICCID is read with AT+CRSM (EF_ICCID)
+        vendor_commands=frozenset({"^CURC", "+CPINR"}),
     ),
     "ec25": Profile(
         name="ec25",
@@ -97,6 +105,7 @@ PROFILES: dict[str, Profile] = {
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
         report_announce_memory="SM",
         extra_commands={"+QGMR": ("EC25EFAR06A06M4G_01.001.01.001",)},
+        vendor_commands=frozenset({"+CCID", "+ICCID", "+CPINR"}),
         battery="+CBC: 0,95,4100",
     ),
 }

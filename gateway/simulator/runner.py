@@ -74,7 +74,7 @@ class ModemHandle:
 
     def clear_fault(self, name: str | None = None) -> None:
         """Clear one fault or all; raise SimulatorError for an unknown name."""
-        self.model.clear_fault(name)
+        self.model.clear_fault(name, self._now())
         self._sim.pump()
 
     def observe_commands(self, observer: Callable[[str], None]) -> Callable[[], None]:
@@ -85,6 +85,21 @@ class ModemHandle:
         faults that then apply to that very command. Returns a function that removes it.
         """
         observers = self.model.command_observers
+        observers.append(observer)
+
+        def remove() -> None:
+            if observer in observers:
+                observers.remove(observer)
+
+        return remove
+
+    def observe_bytes(self, observer: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``observer(data)`` with every chunk the client writes, before the modem reads it.
+
+        Sees what command lines hide: ESC (0x1B) cancelling a prompt, Ctrl-Z, message
+        bodies. Returns a function that removes it.
+        """
+        observers = self.model.byte_observers
         observers.append(observer)
 
         def remove() -> None:

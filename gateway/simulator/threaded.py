@@ -66,6 +66,18 @@ class ThreadModemHandle:
         """Clear one fault or all."""
         self._owner.call(lambda: self._handle.clear_fault(name))
 
+    def observe_commands(self, observer: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``observer(line)`` (in the simulator's thread) with each command line.
+
+        Returns a function that removes it (callable from any thread).
+        """
+        remove = self._owner.call(lambda: self._handle.observe_commands(observer))
+
+        def removing() -> None:
+            self._owner.call(remove)
+
+        return removing
+
     def unplug(self) -> None:
         """Pull the modem (pty closed, link removed)."""
         self._owner.call(self._handle.unplug)
