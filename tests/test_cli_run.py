@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
@@ -17,6 +18,7 @@ from cli_helpers import ROOT, cli, spawn, wait_pending_gets
 from daemon_helpers import write_config
 
 from gateway.cli.run import invocation
+from gateway.modem.pinguard import FILENAME as PIN_RECORD
 from gateway.simulator import ModemConfig, SimulatorThread
 
 CODE = "602214"
@@ -119,6 +121,55 @@ def test_wrong_pin_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "PIN" in result.stderr
     assert "8642" not in result.stderr + result.stdout
+
+
+def test_wrong_pin_is_not_entered_again_by_a_later_run(tmp_path: Path) -> None:
+    """A second run with the same wrong PIN sends no AT+CPIN=; a corrected PIN gets one try."""
+    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin="2468")]) as sim:
+        modem = sim.modems[0]
+        seen: list[str] = []
+        modem.observe_commands(seen.append)
+        config = write_config(tmp_path, tmp_path / "modem", pin="8642")
+        first = cli("run", "--config", str(config))
+        record = tmp_path / "state" / PIN_RECORD
+        assert first.returncode == 78
+        assert record.exists()
+        assert "8642" not in record.read_text(encoding="utf-8")
+        second = cli("run", "--config", str(config))
+        assert second.returncode == 78
+        assert "not sending it again" in second.stderr
+        assert second.stderr.count("\n") == 1
+        assert sum(line.upper().startswith("AT+CPIN=") for line in seen) == 1
+        assert modem.state()["pin_attempts_left"] == 2
+        config = write_config(tmp_path, tmp_path / "modem", pin="1357")  # the operator fixed it
+        third = cli("run", "--config", str(config))
+        assert third.returncode == 78
+        assert sum(line.upper().startswith("AT+CPIN=") for line in seen) == 2
+        assert modem.state()["pin_attempts_left"] == 1
+
+
+def test_busy_first_modem_and_wrong_pin_second_exits_78(tmp_path: Path) -> None:
+    """Modem A's port is busy, modem B's PIN is wrong: the SIM error wins, exit status 78."""
+    modems = [
+        ModemConfig(link=tmp_path / "modem-a"),
+        ModemConfig(link=tmp_path / "modem-b", pin="2468", number="+15550000002"),
+    ]
+    with SimulatorThread(modems) as sim:
+        second = f"""
+[[modem]]
+name = "sim1"
+device = "{tmp_path / "modem-b"}"
+command_timeout = "2s"
+pin = "8642"
+"""
+        config = write_config(tmp_path, tmp_path / "modem-a", extra=second)
+        with open(tmp_path / "modem-a", "rb+", buffering=0) as holder:
+            fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as pyserial does
+            result = cli("run", "--config", str(config))
+        attempts = sim.modems[1].state()["pin_attempts_left"]
+    assert result.returncode == 78, result.stderr
+    assert attempts == 2
+    assert "PIN" in result.stderr
 
 
 #: the console script pip installed next to this interpreter (``.venv/bin/otp-gateway``)

@@ -106,7 +106,9 @@ class Gateway:
                 udev_root=self._roots[1],
             )
             for modem in config.modem:
-                self.sessions[modem.name] = ModemSession(wiring.session_config(modem))
+                self.sessions[modem.name] = ModemSession(
+                    wiring.session_config(modem, state_dir=state_dir)
+                )
             self._compose(self.journal)
             assert self.relay is not None
             # claim the socket first: a missing directory or a socket in use must fail the

@@ -7,6 +7,7 @@ import asyncio
 import structlog
 
 from gateway.modem.session import ModemSession
+from gateway.modem.sim import SimError
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -14,8 +15,9 @@ log = structlog.get_logger("gateway.daemon")
 async def start_sessions(sessions: dict[str, ModemSession]) -> dict[str, ModemSession]:
     """Start every session concurrently; log each one that fails to initialise.
 
-    Returns the sessions that started, by name. Raises the first session's error (a
-    cancellation first) when none did.
+    Returns the sessions that started, by name. When none did, raises a cancellation
+    first, else a SimError (wrong PIN, locked SIM: the caller exits 78 and systemd must
+    not restart and re-enter a PIN), else the first session's error.
     """
     names = list(sessions)
     results = await asyncio.gather(
@@ -35,6 +37,14 @@ async def start_sessions(sessions: dict[str, ModemSession]) -> dict[str, ModemSe
         else:
             active[name] = sessions[name]
     if not active:
-        cancelled = [e for e in errors if isinstance(e, asyncio.CancelledError)]
-        raise cancelled[0] if cancelled else errors[0]
+        raise first_error(errors)
     return active
+
+
+def first_error(errors: list[BaseException]) -> BaseException:
+    """Return the error to raise when no modem started: cancellation, SimError, the first."""
+    for kind in (asyncio.CancelledError, SimError):
+        chosen = [e for e in errors if isinstance(e, kind)]
+        if chosen:
+            return chosen[0]
+    return errors[0]

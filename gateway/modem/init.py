@@ -20,7 +20,8 @@ from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action,
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
-from gateway.modem.sim import unlock_sim
+from gateway.modem.pinguard import PinGuard
+from gateway.modem.sim import PinContext, unlock_sim
 from gateway.modem.status import ModemIdentity
 from gateway.modem.storage import (
     choose_memories,
@@ -116,11 +117,14 @@ class Initialiser:
         config: InitConfig,
         report: Callable[[str, object], None],
         network_changed: NetworkWait | None = None,
+        pins: PinContext | None = None,
     ) -> None:
         self._run = run
         self.config = config
         self._report = report
         self._network_changed = network_changed
+        # without a context: rejections are remembered by this initialiser only
+        self._pins = pins or PinContext(guard=PinGuard(None), device="(unnamed port)")
 
     async def ok(self, command: Command, *, plain_error_busy: bool = False) -> Response:
         """Run ``command``, retrying busy errors; return the OK response.
@@ -226,9 +230,11 @@ class Initialiser:
     async def unlock_sim(self) -> None:
         """Get the SIM to READY, entering the configured PIN at most once.
 
-        Raises PinRequired, WrongPin, SimLocked, or a typed AT error.
+        Raises PinRequired, WrongPin, PinNotSent, SimLocked, or a typed AT error.
         """
-        await unlock_sim(self.ok, self.config, self._report)
+        await unlock_sim(
+            self.ok, self.config, self._report, tolerant=self.tolerant, pins=self._pins
+        )
 
     async def identity(self) -> ModemIdentity:
         """Read manufacturer, model, revision, IMEI and IMSI (TS 27.007 §5)."""

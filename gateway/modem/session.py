@@ -4,7 +4,8 @@
 keeps itself usable: a vanished port is waited for and re-initialised; a restart URC
 (``SMS Ready``, ``^SYSSTART``, ``RDY``) or lost settings re-run the whole initialisation;
 N consecutive timeouts escalate: reopen the port, then ``AT+CFUN=0``/``AT+CFUN=1``, then
-the session is FAILED. A wrong PIN fails the session at once and is never sent again.
+the session is FAILED. A wrong PIN fails the session at once and is never sent again,
+not even by a later process: ``SessionConfig.pin_record`` keeps the rejection per SIM.
 PDUs and the PIN never reach the logs.
 """
 
@@ -27,6 +28,7 @@ from gateway.modem.feed import EVENT_BACKLOG, EventFeed
 from gateway.modem.health import HealthMonitor
 from gateway.modem.init import Initialiser, InitResult
 from gateway.modem.operations import SmsOperations
+from gateway.modem.pinguard import PinGuard
 from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
     ModemFailed,
@@ -35,7 +37,7 @@ from gateway.modem.sessiontypes import (
     SessionConfig,
     StateChanged,
 )
-from gateway.modem.sim import SimError, WrongPin
+from gateway.modem.sim import PinContext, SimError, WrongPin
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
 
 __all__ = [
@@ -66,6 +68,7 @@ class ModemSession(SmsOperations):
         self._signal: int | None = None
         self._selected: str | None = None
         self._pin_rejected = False
+        self._pins = PinContext(guard=PinGuard(config.pin_record), device=config.link.device)
         self._fatal = False  # failed for a reason retrying cannot fix (SIM, PIN)
         self._feed = EventFeed(EVENT_BACKLOG)
         self._network = asyncio.Event()  # set by each +CREG/+CGREG/+CEREG URC
@@ -262,14 +265,19 @@ class ModemSession(SmsOperations):
     async def initialise(self) -> None:
         """Run the whole initialisation and become READY.
 
-        Raises SimError (WrongPin is remembered and never retried), RegistrationTimeout,
+        Raises SimError (WrongPin is remembered, in ``pin_record`` too, and never
+        retried; PinNotSent when one attempt is left), RegistrationTimeout,
         AtTimeout, LinkDown or a typed AT error.
         """
         self.set_state(SessionState.INITIALISING)
         if self._pin_rejected:
             raise WrongPin("the configured PIN was rejected before; not sending it again")
         initialiser = Initialiser(
-            self.run, self.config.init, self._report, network_changed=self.network_changed
+            self.run,
+            self.config.init,
+            self._report,
+            network_changed=self.network_changed,
+            pins=self._pins,
         )
         try:
             result = await initialiser.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gateway.at import Timeouts
 from gateway.at.events import Event
@@ -47,6 +48,9 @@ class SessionConfig:
     health: HealthConfig = field(default_factory=HealthConfig)
     resync_probes: int = 5
     ready_wait: float = 30.0  # how long an operation waits for READY
+    #: where rejected SIM PINs are remembered across restarts (pinguard.FILENAME in the
+    #: state directory); None keeps them for this session's lifetime only
+    pin_record: Path | None = None
 
     def __post_init__(self) -> None:
         if self.resync_probes < 1 or self.ready_wait <= 0:

@@ -1,20 +1,26 @@
 """The SIM: get it to READY, entering the configured PIN at most once (TS 27.007 §8.3).
 
 AT+CPIN? says what the SIM wants. A PIN is sent once only: a wrong one is never retried,
-because three wrong attempts lock the SIM behind its PUK (TS 31.102 §9). A SIM that is
-missing, wants its PUK or is blocked needs a person; so does a missing PIN.
+because three wrong attempts lock the SIM behind its PUK (TS 31.102 §9). Before sending
+it, the SIM is identified (ICCID) and its remaining attempts read (:mod:`.simid`); the
+:class:`~gateway.modem.pinguard.PinGuard` refuses a PIN this SIM rejected before (also in
+an earlier process) and refuses to spend the last attempt. A SIM that is missing, wants
+its PUK or is blocked needs a person; so does a missing PIN.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.at import CmeError, Command, Kind, query
 from gateway.errors import ModemFault
+from gateway.modem.pinguard import Decision, PinGuard, PinRecordError, SimKey
+from gateway.modem.simid import Tolerant, read_iccid, read_pin_attempts
 
 if TYPE_CHECKING:
     from gateway.modem.init import InitConfig, Runner
@@ -40,12 +46,32 @@ class SimLocked(SimError):
     """The SIM wants its PUK, is blocked, or is missing."""
 
 
-async def unlock_sim(ok: Runner, config: InitConfig, report: Reporter) -> None:
+class PinNotSent(SimError):
+    """The PIN was not entered: one attempt left, or the rejection record is unusable."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PinContext:
+    """What PIN entry needs besides the runner: the guard and the device (fallback key)."""
+
+    guard: PinGuard
+    device: str
+
+
+async def unlock_sim(
+    ok: Runner,
+    config: InitConfig,
+    report: Reporter,
+    *,
+    tolerant: Tolerant,
+    pins: PinContext,
+) -> None:
     """Get the SIM to READY, entering the configured PIN at most once.
 
     ``ok`` runs a command and raises for a failure result (retrying busy ones);
-    ``report("sim", state)`` receives each +CPIN state read. Returns when READY; raises
-    PinRequired, WrongPin, SimLocked, or a typed AT error.
+    ``tolerant`` returns None instead; ``report("sim", state)`` receives each +CPIN
+    state read. Returns when READY; raises PinRequired, WrongPin (now or before),
+    PinNotSent (last attempt, unusable record), SimLocked, or a typed AT error.
     """
     pin_sent = False
     delay = config.busy_backoff
@@ -76,14 +102,47 @@ async def unlock_sim(ok: Runner, config: InitConfig, report: Reporter) -> None:
         if config.pin is None:
             raise PinRequired("the SIM asks for a PIN and none is configured")
         pin_sent = True
-        log.info("modem.pin", command="AT+CPIN=<redacted>")
-        entry = Command(text=f'AT+CPIN="{config.pin}"', kind=Kind.SIM, secret=True)
-        try:
-            await ok(entry)
-        except CmeError as exc:
-            if exc.code == 16:
-                raise WrongPin(
-                    "the SIM rejected the configured PIN (+CME ERROR: 16); not retrying"
-                ) from exc
-            raise
+        await _enter_pin(ok, config.pin, tolerant, pins)
     raise SimLocked("the SIM did not become ready")
+
+
+async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext) -> None:
+    """Send ``pin`` once if the guard allows it; record the outcome for this SIM."""
+    iccid = await read_iccid(tolerant)
+    key = SimKey(kind="iccid", value=iccid) if iccid else SimKey(kind="device", value=pins.device)
+    attempts = await read_pin_attempts(tolerant)
+    try:
+        decision = pins.guard.decide(key, pin, attempts)
+    except PinRecordError as exc:
+        raise PinNotSent(f"PIN not entered: {exc}") from exc
+    log.info("modem.pin_check", sim=key.label, attempts_left=attempts, decision=decision.value)
+    if decision is Decision.REJECTED_BEFORE:
+        raise WrongPin(
+            f"{key.label} rejected the configured PIN before; not sending it again "
+            "(correct the PIN in the configuration)"
+        )
+    if decision is Decision.LAST_ATTEMPT:
+        left = "one attempt is" if attempts is not None else "at most one attempt is"
+        raise PinNotSent(
+            f"{key.label}: {left} left before the PUK lock; not entering the PIN "
+            "automatically (check it, then enter it by hand with AT+CPIN)"
+        )
+    log.info("modem.pin", command="AT+CPIN=<redacted>")
+    entry = Command(text=f'AT+CPIN="{pin}"', kind=Kind.SIM, secret=True)
+    try:
+        await ok(entry)
+    except CmeError as exc:
+        if exc.code != 16:
+            raise
+        note = ""
+        try:
+            pins.guard.rejected(key, pin)
+        except PinRecordError as record:
+            note = f"; the rejection could not be recorded ({record}): fix the PIN first"
+        raise WrongPin(
+            f"{key.label} rejected the configured PIN (+CME ERROR: 16); not retrying{note}"
+        ) from exc
+    try:
+        pins.guard.accepted(key)
+    except PinRecordError as exc:
+        log.warning("modem.pin_record", error=str(exc))

@@ -1,0 +1,170 @@
+"""Remembering rejected SIM PINs across restarts, so a PIN is never entered twice.
+
+Three wrong PIN entries lock a SIM behind its PUK (TS 31.102 §9; TS 27.007 §8.3). The
+daemon may be restarted by systemd, by an operator or after a crash, so a rejection is
+kept in the state directory, keyed by the SIM's ICCID (or, when the modem cannot read it,
+by the configured device), together with a salted, slow hash of each PIN that SIM
+rejected since its last successful entry; never the PIN itself.
+
+:func:`decide` is the pure rule: a PIN this SIM already rejected is never sent again
+(an operator who corrects the PIN gets one attempt per new PIN); with one attempt left
+(AT+CPINR) nothing is sent, and when the modem cannot count, two recorded rejections
+mean at most one attempt is left. :class:`PinGuard` is the file shell around it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.errors import ModemFault
+
+FILENAME = "sim-pin-rejections.json"
+#: PBKDF2 rounds: a PIN has at most 10^8 values, so the hash must be slow (NIST SP 800-132)
+ROUNDS = 200_000
+#: a SIM allows three PIN attempts (TS 31.102 §9)
+PIN_ATTEMPTS = 3
+
+
+class PinRecordError(ModemFault):
+    """The rejection record cannot be read or written."""
+
+
+class Decision(enum.Enum):
+    """Whether the configured PIN may be sent to this SIM."""
+
+    SEND = "send"
+    REJECTED_BEFORE = "rejected-before"  # this SIM rejected this very PIN
+    LAST_ATTEMPT = "last-attempt"  # one attempt left: a person must decide
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimKey:
+    """Names a SIM: by ICCID, or by the modem device when no ICCID can be read."""
+
+    kind: str  # "iccid" or "device"
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("iccid", "device") or not self.value:
+            raise ValueError("a SIM key is an ICCID or a device path")
+
+    @property
+    def text(self) -> str:
+        """The key as stored: ``iccid:<digits>`` or ``device:<path>``."""
+        return f"{self.kind}:{self.value}"
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the ICCID's last four digits, or the device."""
+        return f"SIM …{self.value[-4:]}" if self.kind == "iccid" else f"the SIM in {self.value}"
+
+
+def decide(rejected: tuple[str, ...], pin_hash: str, attempts_left: int | None) -> Decision:
+    """Return whether to send the PIN whose hash is ``pin_hash``.
+
+    ``rejected`` holds the hashes this SIM rejected since its last successful entry;
+    ``attempts_left`` is the SIM's counter when the modem can read it.
+    """
+    if pin_hash in rejected:
+        return Decision.REJECTED_BEFORE
+    if attempts_left is not None:
+        return Decision.SEND if attempts_left > 1 else Decision.LAST_ATTEMPT
+    if len(rejected) >= PIN_ATTEMPTS - 1:
+        return Decision.LAST_ATTEMPT
+    return Decision.SEND
+
+
+@dataclass(slots=True, kw_only=True)
+class _Records:
+    salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    sims: dict[str, list[str]] = field(default_factory=dict)
+
+
+class PinGuard:
+    """Rejected-PIN records in ``path`` (JSON, 0600, replaced atomically); None: memory only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._memory = _Records()
+
+    def pin_hash(self, key: SimKey, pin: str) -> str:
+        """Return the salted hash of ``pin`` for this SIM (PBKDF2-HMAC-SHA256).
+
+        Raises PinRecordError when the record file is unreadable.
+        """
+        salt = bytes.fromhex(self._load().salt) + key.text.encode()
+        return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, ROUNDS).hex()
+
+    def decide(self, key: SimKey, pin: str, attempts_left: int | None) -> Decision:
+        """Return whether ``pin`` may be sent to the SIM ``key``; raises PinRecordError."""
+        rejected = tuple(self._load().sims.get(key.text, ()))
+        return decide(rejected, self.pin_hash(key, pin), attempts_left)
+
+    def rejected(self, key: SimKey, pin: str) -> None:
+        """Record that the SIM ``key`` rejected ``pin``; raises PinRecordError."""
+        records = self._load()
+        hashes = records.sims.setdefault(key.text, [])
+        value = self.pin_hash(key, pin)
+        if value not in hashes:
+            hashes.append(value)
+        self._save(records)
+
+    def accepted(self, key: SimKey) -> None:
+        """Forget the SIM's rejections: a correct PIN resets its counter. Raises PinRecordError."""
+        records = self._load()
+        if records.sims.pop(key.text, None) is not None:
+            self._save(records)
+
+    def _load(self) -> _Records:
+        if self.path is None:
+            return self._memory
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            # never written, or removed by an operator: no rejections (the salt is kept)
+            self._memory = _Records(salt=self._memory.salt)
+            return self._memory
+        except OSError as exc:
+            raise PinRecordError(f"cannot read the PIN record {self.path}: {exc}") from exc
+        try:
+            data = json.loads(raw)
+            salt, sims = data["salt"], data["sims"]
+            bytes.fromhex(salt)
+            ok = isinstance(sims, dict) and all(
+                isinstance(k, str) and isinstance(v, list) and all(isinstance(h, str) for h in v)
+                for k, v in sims.items()
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PinRecordError(
+                f"the PIN record {self.path} is damaged ({exc}); remove it once the "
+                "configured PIN is known to be right"
+            ) from exc
+        if not ok:
+            raise PinRecordError(
+                f"the PIN record {self.path} is damaged; remove it once the PIN is right"
+            )
+        self._memory = _Records(salt=salt, sims={k: list(v) for k, v in sims.items()})
+        return self._memory
+
+    def _save(self, records: _Records) -> None:
+        self._memory = records
+        if self.path is None:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        text = json.dumps({"salt": records.salt, "sims": records.sims}, indent=1, sort_keys=True)
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise PinRecordError(f"cannot write the PIN record {self.path}: {exc}") from exc
