@@ -1,20 +1,32 @@
-"""Tests for the initialisation helpers and configuration (the sequence runs in session tests)."""
+"""Tests for the initialisation helpers and configuration, and the sequence over a real pty."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway import log as gwlog
+from gateway.at import Timeouts
 from gateway.errors import UsageError
+from gateway.modem.health import HealthConfig
 from gateway.modem.init import (
     CNMI_CHOICES,
     VENDOR_TWEAKS,
     InitConfig,
+    RegistrationTimeout,
     cpms_command,
     parse_operator,
     registration_stat,
 )
+from gateway.modem.link import LinkConfig
+from gateway.modem.session import ModemSession, SessionConfig
+from gateway.modem.status import SessionState
+from gateway.simulator import ModemConfig, ModemHandle, Simulator
 
 
 @pytest.mark.parametrize(
@@ -87,3 +99,121 @@ def test_storage_memories_are_validated() -> None:
     assert InitConfig(storage=("ME", "SM")).storage == ("ME", "SM")
     with pytest.raises(UsageError):
         InitConfig(storage=("me",))
+
+
+# -- the sequence over a real pty ------------------------------------------------------
+
+FAST = Timeouts(quick=0.4, sim=1.0, list=2.0, network=0.4, prompt=0.3, body=1.0, probe=0.2)
+
+
+def over_pty(
+    tmp_path: Path,
+    scenario: Callable[[ModemHandle, ModemSession, list[str]], Awaitable[None]],
+    *,
+    registration_timeout: float = 3.0,
+) -> None:
+    """Run ``scenario`` with a simulated modem, an unstarted session and the lines it saw."""
+
+    async def main() -> None:
+        async with Simulator([ModemConfig(link=tmp_path / "modem")]) as simulator:
+            handle = simulator.modems[0]
+            seen: list[str] = []
+            handle.observe_commands(seen.append)
+            session = ModemSession(
+                SessionConfig(
+                    link=LinkConfig(device=handle.device, backoff_initial=0.01),
+                    timeouts=FAST,
+                    init=InitConfig(
+                        busy_backoff=0.01,
+                        registration_timeout=registration_timeout,
+                        registration_poll=0.02,
+                        registration_poll_max=0.1,
+                    ),
+                    health=HealthConfig(interval=3600.0),
+                )
+            )
+            try:
+                await scenario(handle, session, seen)
+            finally:
+                await session.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def cnmi_lines(seen: list[str]) -> list[str]:
+    """Return the AT+CNMI=... lines the modem saw, in order."""
+    return [line for line in seen if line.upper().startswith("AT+CNMI=")]
+
+
+def test_no_network_ends_in_registration_timeout(tmp_path: Path) -> None:
+    """Never registered: start() raises RegistrationTimeout naming the last states; not fatal."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession, seen: list[str]) -> None:
+        modem.set_fault("no-network", stat=2)
+        with pytest.raises(RegistrationTimeout, match=r"'CREG': 2.*'CEREG': 2"):
+            await session.start()
+        status = session.status
+        assert status.state is SessionState.FAILED
+        assert not status.fatal
+        assert status.registration == 2
+        assert "AT+CREG=1" in seen
+        assert "AT+CEREG=1" in seen
+
+    over_pty(tmp_path, scenario, registration_timeout=0.3)
+
+
+def test_network_coming_back_ends_the_wait(tmp_path: Path) -> None:
+    """Searching at start: the +CREG URC when the network appears makes the session READY."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession, seen: list[str]) -> None:
+        modem.set_fault("no-network", stat=2)
+        reporting = asyncio.Event()
+        modem.observe_commands(lambda line: reporting.set() if line == "AT+CEREG=1" else None)
+        starting = asyncio.create_task(session.start())
+        await reporting.wait()
+        modem.clear_fault("no-network")
+        await starting
+        assert session.status.state is SessionState.READY
+        assert session.status.registration == 1
+
+    over_pty(tmp_path, scenario, registration_timeout=10.0)
+
+
+@pytest.mark.parametrize(
+    ("refused", "tried", "chosen"),
+    [
+        ((), ["2,1,0,2,0"], "2,1,0,2,0"),
+        (("AT+CNMI=2,1,0,2",), ["2,1,0,2,0", "2,1,0,1,0"], "2,1,0,1,0"),
+        (("AT+CNMI=2",), ["2,1,0,2,0", "2,1,0,1,0", "1,1,0,2,0"], "1,1,0,2,0"),
+        (("AT+CNMI=2", "AT+CNMI=1,1,0,2"), [*CNMI_CHOICES[:4]], "1,1,0,1,0"),
+    ],
+)
+def test_cnmi_falls_back_in_order(
+    tmp_path: Path, refused: tuple[str, ...], tried: list[str], chosen: str
+) -> None:
+    """A modem refusing AT+CNMI choices (+CMS ERROR 303) gets the next one; the first OK wins."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession, seen: list[str]) -> None:
+        if refused:
+            modem.set_fault("refuse", on=list(refused), cms=303)
+        await session.start()
+        assert cnmi_lines(seen) == [f"AT+CNMI={choice}" for choice in tried]
+        assert session.status.cnmi == chosen
+        assert modem.state()["cnmi"] == [int(v) for v in chosen.split(",")]
+
+    over_pty(tmp_path, scenario)
+
+
+def test_no_cnmi_accepted_warns_and_still_starts(tmp_path: Path) -> None:
+    """Every AT+CNMI refused: all choices tried once, a warning, READY relying on sweeps."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession, seen: list[str]) -> None:
+        modem.set_fault("refuse", on="AT+CNMI=")
+        with gwlog.capture() as events:
+            await session.start()
+        assert cnmi_lines(seen) == [f"AT+CNMI={choice}" for choice in CNMI_CHOICES]
+        assert session.status.state is SessionState.READY
+        assert session.status.cnmi is None
+        assert any(event["event"] == "modem.no_cnmi" for event in events)
+
+    over_pty(tmp_path, scenario)
