@@ -5,8 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-
-from gateway.client import Client
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +33,15 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_pending_gets(socket: Path, count: int) -> None:
-    """Block until the gateway holds ``count`` pending gets (status round trips, no sleep)."""
-    with Client(socket) as client:
-        while True:
-            relay = client.status()["relay"]
-            assert isinstance(relay, dict)
-            if relay["pending_gets"] >= count:
-                return
+def wait_log_event(stream: IO[str], event: str) -> list[str]:
+    """Read a daemon's log stream (JSON or console lines) until one names ``event``.
+
+    Blocking reads of the pipe, no polling. Returns the lines read (the last names the
+    event); raises AssertionError when the stream ends first.
+    """
+    seen: list[str] = []
+    for line in stream:
+        seen.append(line)
+        if event in line.split() or f'"event": "{event}"' in line:
+            return seen
+    raise AssertionError(f"the daemon's log ended before {event}")

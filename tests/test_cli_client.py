@@ -7,9 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli, spawn, wait_pending_gets
+from cli_helpers import cli, spawn
 
-from gateway.client import Client
 from gateway.config import AccessRule, Config
 from gateway.testing import running_gateway
 
@@ -24,7 +23,7 @@ def test_receive_json(tmp_path: Path) -> None:
     """receive --json prints the whole code record as one JSON object."""
     with running_gateway(tmp_path) as gw:
         receiver = spawn("receive", "--socket", str(gw.socket), "--origin", "EXAMPLE.com", "--json")
-        wait_pending_gets(gw.socket, 1)
+        gw.wait_pending_gets(1)
         gw.modem.inject_sms("@example.com #246810", sender="+15551230000")
         out, err = receiver.communicate(timeout=30)
     assert receiver.returncode == 0, err
@@ -45,8 +44,7 @@ def test_receive_follow_prints_each_code(tmp_path: Path) -> None:
         assert follower.stdout is not None
         with gw.client() as probe:
             codes = probe.subscribe()
-            while _subscriptions(gw.socket) < 2:  # the follower's subscription is in place
-                continue
+            gw.wait_subscriptions(2)  # the follower's subscription is in place
             gw.modem.inject_sms("@other.example #999999")
             gw.modem.inject_sms("@example.com #135790")
             gw.modem.inject_sms("@example.com #975310")
@@ -55,14 +53,6 @@ def test_receive_follow_prints_each_code(tmp_path: Path) -> None:
         follower.kill()
         follower.communicate(timeout=30)
     assert lines == ["135790\n", "975310\n"]
-
-
-def _subscriptions(socket: Path) -> int:
-    """Return how many subscriptions the gateway holds."""
-    with Client(socket) as client:
-        relay = client.status()["relay"]
-    assert isinstance(relay, dict)
-    return int(relay["subscriptions"])
 
 
 def test_exit_status_timeout(tmp_path: Path) -> None:

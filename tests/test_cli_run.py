@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import ROOT, cli, spawn, wait_pending_gets
+from cli_helpers import ROOT, cli, spawn, wait_log_event
 from daemon_helpers import write_config
 
 from gateway.cli.run import invocation
@@ -50,7 +50,8 @@ def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[st
     assert paths["origins"] == "example.com, shop.example"
     socket, control = paths["socket"], paths["simulator"]
     receiver = spawn("receive", "--socket", socket, "--origin", "example.com", "--timeout", "30")
-    wait_pending_gets(Path(socket), 1)
+    assert daemon.stderr is not None
+    early = wait_log_event(daemon.stderr, "relay.get_pending")  # the receiver's get waits
     injected = cli(
         "simulator", "inject", "--control", control, f"Code {CODE}\n\n@example.com #{CODE}"
     )
@@ -76,7 +77,8 @@ def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[st
     assert "home (Fake Operator)" in table
 
     daemon.send_signal(signal.SIGTERM)
-    _, logs = daemon.communicate(timeout=30)
+    _, rest = daemon.communicate(timeout=30)
+    logs = "".join(early) + rest
     assert daemon.returncode == 0
     assert CODE not in logs
     assert "731904" not in logs

@@ -54,7 +54,7 @@ def test_get_ignores_codes_from_before_the_request(tmp_path: Path) -> None:
         await codes_seen(gw, 1)
         async with AsyncClient(gw.socket) as client:
             waiting = asyncio.create_task(client.get(ORIGIN, timeout=10))
-            await client.status()  # processed after the get: it is pending now
+            await gw.wait_pending_gets(1)  # woken by the relay once the get waits
             gw.modem.inject_sms(f"@{ORIGIN} #222222")
             assert (await waiting).code == "222222"
 

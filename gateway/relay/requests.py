@@ -48,6 +48,13 @@ def handle_get(session: Session, request: Get) -> None:
     if outcome is None:
         session.gets.add(request.id)
         server.reschedule()
+        # who waits for which origin (never a code): also the cue tests and tools wait on
+        log.info(
+            "relay.get_pending",
+            origin=request.origin,
+            embedded_origin=request.embedded_origin,
+            uid=session.peer.uid,
+        )
     else:
         server.claimed(outcome.record)
         session.send(Result(id=request.id, value=record_data(outcome.record)))

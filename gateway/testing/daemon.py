@@ -8,7 +8,9 @@ socket. Synchronous (a background thread runs the event loop)::
     def test_login_reads_the_code(tmp_path):
         with running_gateway(tmp_path, origins=["shop.example"]) as gw:
             with gw.client() as client:          # a gateway.client.Client
-                gw.modem.inject_sms("@shop.example #424242")   # after the get is pending
+                # start a get in another thread or process, then:
+                gw.wait_pending_gets(1)          # woken by the relay, no polling
+                gw.modem.inject_sms("@shop.example #424242")
                 ...
 
 or in your own asyncio loop: ``async with simulated_gateway(tmp_path) as gw``, where
@@ -17,6 +19,7 @@ or in your own asyncio loop: ``async with simulated_gateway(tmp_path) as gw``, w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from gateway.client import AsyncClient, Client
 from gateway.config import Config
 from gateway.daemon import Gateway
 from gateway.daemon.simulate import PEER_NUMBER, SimulatedSetup
+from gateway.relay.server import RelayServer
 from gateway.simulator import ModemHandle, Simulator, SimulatorThread, ThreadModemHandle
 
 T = TypeVar("T")
@@ -66,6 +70,20 @@ class GatewayHandle:
         """Run ``coroutine`` in the daemon's event loop and return its result."""
         return self.thread.run(coroutine)
 
+    def wait_pending_gets(self, count: int, timeout: float = 10.0) -> None:
+        """Block until the relay holds at least ``count`` waiting gets (event-driven).
+
+        Thread-safe. Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        self.run(_wait_relay(self.gateway, lambda r: r.broker.pending >= count, timeout))
+
+    def wait_subscriptions(self, count: int, timeout: float = 10.0) -> None:
+        """Block until the relay holds at least ``count`` subscriptions (event-driven).
+
+        Thread-safe. Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        self.run(_wait_relay(self.gateway, lambda r: r.broker.subscriptions >= count, timeout))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AsyncGatewayHandle:
@@ -85,6 +103,29 @@ class AsyncGatewayHandle:
         client = AsyncClient(self.socket)
         await client.connect()
         return client
+
+    async def wait_pending_gets(self, count: int, timeout: float = 10.0) -> None:
+        """Return once the relay holds at least ``count`` waiting gets (event-driven).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        await _wait_relay(self.gateway, lambda r: r.broker.pending >= count, timeout)
+
+    async def wait_subscriptions(self, count: int, timeout: float = 10.0) -> None:
+        """Return once the relay holds at least ``count`` subscriptions (event-driven).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        await _wait_relay(self.gateway, lambda r: r.broker.subscriptions >= count, timeout)
+
+
+async def _wait_relay(
+    gateway: Gateway, predicate: Callable[[RelayServer], bool], timeout: float
+) -> None:
+    relay = gateway.relay
+    assert relay is not None, "the gateway is not started"
+    async with asyncio.timeout(timeout):
+        await relay.wait_until(predicate)
 
 
 def _prepare(
