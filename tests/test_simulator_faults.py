@@ -147,6 +147,46 @@ def test_cmti_burst(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
     )
 
 
+def test_cme_storm_from_power_on(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'cme-storm' when=power-on waits for the next power-on, then fails the first commands."""
+    modem, client = rig
+    modem.set_fault("cme-storm", codes=[515], count=2, when="power-on")
+    assert client.command(b"AT+CPIN?") == b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
+    modem.reboot()
+    client.read_until(b"SMS Ready\r\n")
+    # echo is on and +CMEE is 0 again after the restart: the storm shows as ERROR
+    for _ in range(2):
+        assert client.command(b"AT+CPIN?", b"ERROR\r\n") == b"AT+CPIN?\r\r\nERROR\r\n"
+    assert client.command(b"AT+CPIN?").endswith(b"\r\n+CPIN: READY\r\n\r\nOK\r\n")
+
+
+def test_refuse(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'refuse': lines starting with a listed prefix fail as asked; other lines run."""
+    modem, client = rig
+    modem.set_fault("refuse", on=["AT+CNMI=2,1,0,2", "at+cpinr"], cms=303)
+    assert client.command(b"AT+CNMI=2,1,0,2,0", b"\r\n", 5) + client.read_until(b"\r\n") == (
+        b"\r\n+CMS ERROR: 303\r\n"
+    )
+    assert client.command(b"AT+CNMI=2,1,0,1,0") == b"\r\nOK\r\n"
+    modem.set_fault("refuse", on="AT+CCID")
+    assert client.command(b"AT+CCID", b"ERROR\r\n") == b"\r\nERROR\r\n"
+    modem.clear_fault("refuse")
+    assert client.command(b"AT+CCID") == b"\r\n8901260000000000011\r\n\r\nOK\r\n"
+
+
+def test_no_network(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
+    """'no-network': +CREG? says searching and a +CREG URC follows each change."""
+    modem, client = rig
+    client.command(b"AT+CREG=1")
+    modem.set_fault("no-network", stat=2)
+    assert client.read_until(b"+CREG: 2\r\n").endswith(b"\r\n+CREG: 2\r\n")
+    assert client.command(b"AT+CREG?") == b"\r\n+CREG: 1,2\r\n\r\nOK\r\n"
+    assert modem.state()["registered"] is False
+    modem.clear_fault("no-network")
+    assert client.read_until(b"+CREG: 1\r\n").endswith(b"\r\n+CREG: 1\r\n")
+    assert modem.state()["registered"] is True
+
+
 def test_reboot_loses_settings_and_says_sms_ready(rig: tuple[ThreadModemHandle, PtyClient]) -> None:
     """Reboot: SIM800 says SMS Ready again and settings (echo, CNMI) are back to defaults."""
     modem, client = rig
@@ -167,6 +207,11 @@ def test_bad_fault_requests() -> None:
             ("cms-on-send", {"times": 0}),
             ("silent", {"extra": 1}),
             ("garbage", {"when": "later"}),
+            ("cme-storm", {"when": "later"}),
+            ("refuse", {}),
+            ("refuse", {"on": "CNMI"}),
+            ("refuse", {"on": "AT+X", "cme": 1, "cms": 2}),
+            ("no-network", {"stat": 1}),
         ]
         for name, params in cases:
             with pytest.raises(SimulatorError):

@@ -228,3 +228,41 @@ def test_cfun_reset_reboots_after_ok() -> None:
     model = quiet()
     assert talk(model, b"AT+CFUN=1,1\r") == OK
     assert talk(model, b"AT\r") == b"AT\r" + OK  # echo is back on after the restart
+
+
+@pytest.mark.parametrize(
+    ("profile", "line", "reply"),
+    [
+        ("generic", b"AT+CCID\r", b"\r\n+CCID: 8901260000000000011\r\n\r\nOK\r\n"),
+        ("sim800", b"AT+CCID\r", b"\r\n8901260000000000011\r\n\r\nOK\r\n"),
+        ("ec25", b"AT+ICCID\r", b"\r\n+ICCID: 8901260000000000011\r\n\r\nOK\r\n"),
+        ("e3372", b"AT+CCID\r", b"\r\nERROR\r\n"),
+        (
+            "e3372",
+            b"AT+CRSM=176,12258,0,0,10\r",
+            b'\r\n+CRSM: 144,0,"981062000000000010F1"\r\n\r\nOK\r\n',
+        ),
+        ("generic", b'AT+CPINR="SIM PIN"\r', b"\r\n+CPINR: SIM PIN,3,3\r\n\r\nOK\r\n"),
+        (
+            "generic",
+            b'AT+CPINR="SIM*"\r',
+            b"\r\n+CPINR: SIM PIN,3,3\r\n+CPINR: SIM PUK,10,10\r\n\r\nOK\r\n",
+        ),
+        ("sim800", b'AT+CPINR="SIM PIN"\r', b"\r\nERROR\r\n"),
+        ("sim800", b"AT+SPIC\r", b"\r\n+SPIC: 3,10,3,10\r\n\r\nOK\r\n"),
+    ],
+)
+def test_sim_identity_and_counters(profile: str, line: bytes, reply: bytes) -> None:
+    """ICCID and PIN counter commands answer per profile, before the PIN is entered."""
+    model = quiet(ModemConfig(profile=profile, pin="1234"))
+    assert talk(model, line) == reply
+
+
+def test_pin_counter_follows_wrong_entries() -> None:
+    """AT+CPINR counts down with each wrong AT+CPIN and resets on the right one."""
+    model = quiet(ModemConfig(pin="1234"))
+    talk(model, b"AT+CMEE=1\r")
+    assert talk(model, b'AT+CPIN="0000"\r') == b"\r\n+CME ERROR: 16\r\n"
+    assert talk(model, b'AT+CPINR="SIM PIN"\r') == b"\r\n+CPINR: SIM PIN,2,3\r\n\r\nOK\r\n"
+    talk(model, b'AT+CPIN="1234"\r')
+    assert talk(model, b'AT+CPINR="SIM PIN"\r') == b"\r\n+CPINR: SIM PIN,3,3\r\n\r\nOK\r\n"
