@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from daemon_helpers import (
     PIN,
+    ROOT,
     Daemon,
     NotifySocket,
     get_after_inject,
@@ -177,3 +182,36 @@ def test_sighup_reloads_the_allow_list(
         assert daemon.terminate() == 0
     kept = [e for e in daemon.log_events() if e["event"] == "receive.kept"]
     assert [e["origin"] for e in kept] == ["old.example"]
+
+
+def test_socket_activated_daemon_serves_on_the_passed_fd(
+    tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
+) -> None:
+    """`run --config` under systemd-socket-activate serves clients on fd 3, not its own path."""
+    activate = shutil.which("systemd-socket-activate") or "/lib/systemd/systemd-socket-activate"
+    config = write_config(tmp_path, tmp_path / "modem", pin=PIN)
+    path, unused = tmp_path / "activated.sock", tmp_path / "gw.sock"  # gw.sock: the config's
+    command = [activate, "-l", os.fspath(path), "-E", f"NOTIFY_SOCKET={notify.path}"]
+    command += [sys.executable, "-m", "gateway", "run", "--config", os.fspath(config)]
+    with (tmp_path / "daemon.log").open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stderr is not None
+        assert "as 3" in proc.stderr.readline()  # "Listening on <path> as 3."
+        # the first connection makes systemd-socket-activate start the daemon; the client
+        # is greeted once the daemon is ready
+        assert get_after_inject(path, modem, f"@{ORIGIN} #909090") == "909090"
+        notify.wait_for("READY=1")
+        with Client(path) as client:
+            relay = client.status()["relay"]
+        assert relay["socket"] == {"path": os.fspath(path), "activated": True, "fd": 3}  # type: ignore[index]
+        assert not unused.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert path.exists()  # systemd's socket: not ours to unlink
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
