@@ -771,7 +771,7 @@ def test_code_whose_store_failed_is_stored_and_relayed_later(
 
     async def scenario(rig: Rig) -> None:
         rig.inject("@example.com #909090")
-        await rig.wait(count("errors", 1))
+        await rig.wait(count("store_failed", 1))
         assert rig.journal.codes() == []
         (record,) = await rig.codes(1)
         assert record.code == "909090"
@@ -780,6 +780,8 @@ def test_code_whose_store_failed_is_stored_and_relayed_later(
         assert rig.journal.message_decision(code.message_id) == "code"
         assert rig.journal.pdus(unassembled=True) == []
         assert rig.journal.counters()["messages.complete"] == 1
+        snapshot = await rig.wait(count("deleted", 1))  # the PDU was recorded: the copy goes
+        assert "errors" not in snapshot
 
     run(tmp_path, leaks, scenario, journal_type=FullOnce)
 
@@ -792,7 +794,7 @@ def test_code_whose_store_failed_before_a_crash_is_relayed_after_restart(
 
     async def scenario(rig: Rig) -> None:
         rig.inject("@example.com #313131")
-        await rig.wait(count("errors", 1))
+        await rig.wait(count("store_failed", 1))
         old = task_of(rig)
         old.cancel()  # the crash, before the retry
         with contextlib.suppress(asyncio.CancelledError):

@@ -31,7 +31,7 @@ import structlog
 from gateway.at.events import Event, NewMessage, NewReport, RoutedMessage, RoutedReport
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import GatewayError
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalError
 from gateway.modem.session import ModemSession, StateChanged
 from gateway.modem.status import SessionState
 from gateway.pipeline.codes import CodeStep, OnCode
@@ -240,15 +240,25 @@ class ReceivePipeline:
     def _assembled(self, messages: list[Assembled], now: float) -> None:
         """Store and judge ``messages`` after any a failed journal write left behind.
 
-        A message whose store fails stays queued here (its PDUs stay unassembled in the
-        journal, so a restart finds them too) and is retried by the expiry timer.
-        Raises JournalError when the journal cannot be written.
+        A message whose store fails (counted ``store_failed``) stays queued here and is
+        retried by the expiry timer; its PDUs stay unassembled in the journal, so a
+        restart finds them too. The failure does not propagate: the PDU itself is
+        recorded, so the modem copy may go and the sweep goes on. Raises nothing.
         """
         self._unstored.extend(messages)
         try:
             while self._unstored:
                 self._codes.finish(self._unstored[0], now)
                 self._unstored.popleft()
+        except JournalError as exc:
+            self._counts.count("store_failed")
+            log.warning(
+                "receive.store_failed",
+                modem=self.modem,
+                waiting=len(self._unstored),
+                retry_in=STORE_RETRY,
+                detail=str(exc),
+            )
         finally:
             mono = _monotonic()
             deadline = self._reassembler.next_deadline()
