@@ -67,9 +67,55 @@ def test_needs_warning(running: bool, ignored: bool, warn: bool) -> None:
 
 def test_modemmanager_is_found_by_process_name(tmp_path: Path) -> None:
     """A ModemManager comm is found; other names, hidden entries and a missing root are not."""
-    assert modemmanager_running(fake_proc(tmp_path / "a", {"1": "systemd", "77": "ModemManager"}))
-    assert not modemmanager_running(fake_proc(tmp_path / "b", {"1": "systemd", "9": "mmcli"}))
-    assert not modemmanager_running(tmp_path / "no-proc")
+    none = tmp_path / "no-cgroup"
+    assert modemmanager_running(
+        fake_proc(tmp_path / "a", {"1": "systemd", "77": "ModemManager"}), none
+    )
+    assert not modemmanager_running(fake_proc(tmp_path / "b", {"1": "systemd", "9": "mmcli"}), none)
+    assert not modemmanager_running(tmp_path / "no-proc", none)
+
+
+def fake_cgroup(root: Path, unit: str, procs: str) -> Path:
+    """Write a cgroup tree with ``<unit>/cgroup.procs`` holding ``procs``; return its root."""
+    (root / unit).mkdir(parents=True)
+    (root / unit / "cgroup.procs").write_text(procs, encoding="ascii")
+    (root / "system.slice" / "other.service").mkdir(parents=True)
+    (root / "system.slice" / "other.service" / "cgroup.procs").write_text("42\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("unit", "procs", "running"),
+    [
+        ("system.slice/ModemManager.service", "812\n", True),  # cgroup v2
+        ("systemd/system.slice/ModemManager.service", "812\n", True),  # v1 name=systemd
+        ("unified/system.slice/ModemManager.service", "812\n813\n", True),  # hybrid
+        ("system.slice/ModemManager.service/sub", "812\n", True),  # a sub-cgroup
+        ("system.slice/ModemManager.service", "", False),  # unit stopped, cgroup kept
+        ("system.slice/NetworkManager.service", "812\n", False),
+    ],
+)
+def test_modemmanager_is_found_by_cgroup(
+    tmp_path: Path, unit: str, procs: str, running: bool
+) -> None:
+    """With /proc blind (ProtectProc=invisible) a populated ModemManager cgroup is found."""
+    blind = fake_proc(tmp_path / "proc", {"1": "systemd"})
+    cgroup = fake_cgroup(tmp_path / "cgroup", unit, procs)
+    assert modemmanager_running(blind, cgroup) is running
+    assert not modemmanager_running(blind, tmp_path / "no-cgroup")
+
+
+def test_warning_under_protect_proc(tmp_path: Path, pty: tuple[Path, str, int]) -> None:
+    """The start-up warning is given when only the cgroup tree shows ModemManager."""
+    link, _node, _rdev = pty
+    blind = fake_proc(tmp_path / "proc", {"1": "otp-gateway"})
+    cgroup = fake_cgroup(tmp_path / "cgroup", "system.slice/ModemManager.service", "812\n")
+    with gwlog.capture() as events:
+        exposed = warn_if_exposed(
+            {"m0": str(link)}, proc_root=blind, udev_root=tmp_path / "x", cgroup_root=cgroup
+        )
+    assert exposed == ["m0"]
+    assert [e["modem"] for e in events if e["event"] == "modem.modemmanager_running"] == ["m0"]
 
 
 def test_udev_ignore_flag(tmp_path: Path) -> None:
@@ -108,7 +154,15 @@ def test_warning_names_device_node_and_rule(tmp_path: Path, pty: tuple[Path, str
     udev = udev_record(tmp_path / "udev", rdev, [IGNORE_LINE])
     assert warn_if_exposed({"m0": str(link)}, proc_root=proc, udev_root=udev) == []
     quiet = fake_proc(tmp_path / "quiet", {"1": "systemd"})
-    assert warn_if_exposed({"m0": str(link)}, proc_root=quiet, udev_root=tmp_path / "x") == []
+    assert (
+        warn_if_exposed(
+            {"m0": str(link)},
+            proc_root=quiet,
+            udev_root=tmp_path / "x",
+            cgroup_root=tmp_path / "no-cgroup",
+        )
+        == []
+    )
 
 
 def test_gateway_start_warns_about_its_modem(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ holds it and eats ``+CMTI``. The fix is the shipped udev rule, which sets
 
 :func:`needs_warning` is the pure decision; :func:`modemmanager_running`,
 :func:`udev_ignored` and :func:`check_port` are the small I/O shell, each taking the
-``/proc`` and ``/run/udev`` roots so tests point them at their own trees. Under
-``ProtectProc=invisible`` (the shipped unit) ``/proc`` shows only our own processes:
-ModemManager is then not seen and no warning is given; a failed open still names the
-holder when it can (:mod:`gateway.modem.link`).
+``/proc``, ``/sys/fs/cgroup`` and ``/run/udev`` roots so tests point them at their own
+trees. Under ``ProtectProc=invisible`` (the shipped unit) ``/proc`` shows only our own
+processes; ModemManager is then found through systemd's cgroup tree
+(:mod:`gateway.modem.mmdetect`). A failed open still names the holder when it can
+(:mod:`gateway.modem.link`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,22 @@ from pathlib import Path
 
 import structlog
 
+from gateway.modem.mmdetect import PROCESS_NAME, running_by_cgroup, running_by_proc
+
 log = structlog.get_logger("gateway.daemon")
 
-PROCESS_NAME = "ModemManager"
+__all__ = [
+    "HINT",
+    "IGNORE_LINE",
+    "PROCESS_NAME",
+    "PortCheck",
+    "check_port",
+    "modemmanager_running",
+    "needs_warning",
+    "udev_ignored",
+    "warn_if_exposed",
+]
+
 IGNORE_LINE = "E:ID_MM_DEVICE_IGNORE=1"
 HINT = (
     "ModemManager may open this port and swallow +CMTI; install "
@@ -47,26 +61,16 @@ def needs_warning(*, modemmanager: bool, ignored: bool) -> bool:
     return modemmanager and not ignored
 
 
-def modemmanager_running(proc_root: Path = Path("/proc")) -> bool:
-    """Return True when a process named ModemManager is visible under ``proc_root``.
+def modemmanager_running(
+    proc_root: Path = Path("/proc"), cgroup_root: Path = Path("/sys/fs/cgroup")
+) -> bool:
+    """Return True when ModemManager runs, seen in /proc or in systemd's cgroup tree.
 
-    Processes that vanish or cannot be read (hidepid, ``ProtectProc=invisible``) are
-    skipped; an unreadable ``proc_root`` gives False.
+    A process named ModemManager under ``proc_root``, or processes listed in
+    ``system.slice/ModemManager.service`` (or below) under ``cgroup_root``. Unreadable or
+    hidden entries (``ProtectProc=invisible``) and missing roots are skipped.
     """
-    try:
-        entries = list(proc_root.iterdir())
-    except OSError:
-        return False
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            name = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            continue
-        if name == PROCESS_NAME:
-            return True
-    return False
+    return running_by_proc(proc_root) or running_by_cgroup(cgroup_root)
 
 
 def udev_ignored(rdev: int, udev_root: Path = Path("/run/udev")) -> bool:
@@ -102,12 +106,13 @@ def warn_if_exposed(
     *,
     proc_root: Path = Path("/proc"),
     udev_root: Path = Path("/run/udev"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
 ) -> list[str]:
     """Log a warning for each modem port ModemManager may take; return their names.
 
     ``modems`` maps modem names to configured devices. Never raises.
     """
-    if not modemmanager_running(proc_root):
+    if not modemmanager_running(proc_root, cgroup_root):
         return []
     exposed = []
     for name, device in modems.items():

@@ -23,6 +23,7 @@ import serial
 import structlog
 
 from gateway.errors import ModemFault, UsageError
+from gateway.modem.mmdetect import modemmanager_running
 
 log = structlog.get_logger(__name__)
 
@@ -90,17 +91,6 @@ def port_holders(device: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def modem_manager_running() -> bool:
-    """True when a process named ModemManager is running (it grabs modem ports)."""
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == "ModemManager":
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def _busy_error(device: str, exc: BaseException) -> PortBusy:
     holders = port_holders(device)
     real = resolve(device)
@@ -108,7 +98,7 @@ def _busy_error(device: str, exc: BaseException) -> PortBusy:
     who = f"held by {', '.join(holders)}" if holders else "held by another process"
     hint = ""
     if any(h.startswith("ModemManager") for h in holders) or (
-        not holders and modem_manager_running()
+        not holders and modemmanager_running()
     ):
         hint = '; ModemManager grabs modems: install the udev rule with ID_MM_DEVICE_IGNORE="1"'
     return PortBusy(f"modem port {real}{via} is busy: {who}{hint} ({exc})", holders)
