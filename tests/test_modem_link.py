@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -178,3 +178,81 @@ def test_bad_link_config_is_refused(kwargs: dict[str, object]) -> None:
     """Invalid link settings raise UsageError at construction."""
     with pytest.raises(UsageError):
         LinkConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def raw_pty() -> Iterator[tuple[int, str]]:
+    """A bare pty pair: yields (master fd, slave path); nobody reads the master unless told."""
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    path = os.ttyname(slave)
+    os.close(slave)  # the link opens the slave by path, as it opens a modem
+    try:
+        yield master, path
+    finally:
+        os.close(master)
+
+
+def test_write_never_blocks_and_a_stalled_port_is_reported_down(raw_pty: tuple[int, str]) -> None:
+    """A port that takes nothing: write() returns at once, the rest waits, then link down."""
+    _master, path = raw_pty
+
+    async def main() -> None:
+        probe = Probe()
+        config = LinkConfig(device=path, write_timeout=0.2)
+        link = SerialLink(config, on_data=probe.on_data, on_down=probe.on_down)
+        link.open()
+        try:
+            ticks: list[int] = []
+            asyncio.get_running_loop().call_soon(ticks.append, 1)
+            link.write(b"A" * (1 << 20))  # far more than the pty's kernel buffer
+            link.write(b"B")  # queued behind, never before
+            assert 0 < link.pending_output <= (1 << 20) + 1
+            assert ticks == []  # returned without running the loop: nothing blocked it
+            await probe.until(lambda: bool(probe.downs))
+            assert ticks == [1]
+            assert probe.downs[0].startswith("write stalled")
+            assert not link.is_open
+            assert link.pending_output == 0
+            with pytest.raises(LinkDown):
+                link.write(b"AT\r")
+        finally:
+            link.close()
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_buffered_output_drains_in_order_as_the_port_reads(raw_pty: tuple[int, str]) -> None:
+    """Once the other side reads, every queued byte arrives in order and nothing is down."""
+    master, path = raw_pty
+    payload = bytes(range(256)) * 2048  # 512 KiB, several kernel buffers' worth
+
+    async def main() -> None:
+        probe = Probe()
+        link = SerialLink(
+            LinkConfig(device=path, write_timeout=5.0), on_data=probe.on_data, on_down=probe.on_down
+        )
+        link.open()
+        loop = asyncio.get_running_loop()
+        received = bytearray()
+        done = asyncio.Event()
+
+        def readable() -> None:
+            received.extend(os.read(master, 65536))
+            if len(received) >= len(payload) + 3:
+                done.set()
+
+        try:
+            link.write(payload)
+            link.write(b"AT\r")
+            assert link.pending_output > 0
+            loop.add_reader(master, readable)
+            await done.wait()
+            assert bytes(received) == payload + b"AT\r"
+            assert link.pending_output == 0
+            assert probe.downs == []
+        finally:
+            loop.remove_reader(master)
+            link.close()
+
+    asyncio.run(asyncio.wait_for(main(), 20))

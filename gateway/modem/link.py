@@ -3,6 +3,10 @@
 The only I/O around the AT engine. Reads are driven by ``loop.add_reader`` on the port's
 file descriptor (no polling thread); a read error (EIO/ENXIO after a USB unplug, or EOF on
 a pty whose master went away) is reported once through ``on_down`` and the port is closed.
+Writes never block the event loop: what the descriptor takes now is written, the rest is
+buffered and written by ``loop.add_writer`` as the port drains. A port that takes nothing
+for ``write_timeout`` seconds (flow control stalled: CTS low, XOFF, a hung USB endpoint) is
+reported down the same way.
 :meth:`SerialLink.reconnect` then waits for the device path to come back with a capped
 exponential backoff (inotify is not in the standard library; the cap keeps it cheap).
 """
@@ -52,6 +56,7 @@ class LinkConfig:
     baudrate: int = 115200
     rtscts: bool = False
     xonxoff: bool = False
+    #: seconds buffered output may make no progress before the link is declared down
     write_timeout: float = 2.0
     backoff_initial: float = 0.05
     backoff_max: float = 5.0
@@ -120,6 +125,13 @@ class SerialLink:
         self._port: serial.Serial | None = None
         self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._output = bytearray()  # written by _writable as the port drains
+        self._stall: asyncio.TimerHandle | None = None
+
+    @property
+    def pending_output(self) -> int:
+        """Bytes accepted by :meth:`write` that the port has not taken yet."""
+        return len(self._output)
 
     @property
     def is_open(self) -> bool:
@@ -141,7 +153,7 @@ class SerialLink:
                 rtscts=self.config.rtscts,
                 xonxoff=self.config.xonxoff,
                 timeout=0,
-                write_timeout=self.config.write_timeout,
+                write_timeout=0,  # never used: writes go through os.write (non-blocking)
                 exclusive=True,  # flock(LOCK_EX): other pyserial users and daemons
             )
         except (serial.SerialException, OSError, ValueError) as exc:
@@ -152,6 +164,7 @@ class SerialLink:
                 raise LinkError(f"modem port {device} is not present") from exc
             raise LinkError(f"cannot open modem port {resolve(device)}: {exc}") from exc
         fd = port.fileno()
+        os.set_blocking(fd, False)
         with contextlib.suppress(OSError):
             # TIOCEXCL: the kernel refuses further opens of the tty (except by root).
             fcntl.ioctl(fd, termios.TIOCEXCL)
@@ -161,18 +174,71 @@ class SerialLink:
         log.info("link.open", device=device, resolved=resolve(device))
 
     def write(self, data: bytes) -> None:
-        """Write ``data`` to the port; raises LinkDown if the port is closed or failing."""
-        port = self._port
-        if port is None:
+        """Queue ``data`` for the port without blocking: write what it takes, buffer the rest.
+
+        Bytes go out in order. Raises LinkDown if the port is closed or the write fails;
+        a port that takes nothing for ``write_timeout`` s is reported through ``on_down``.
+        """
+        fd = self._fd
+        if fd is None or self._loop is None:
             raise LinkDown(f"modem port {self.config.device} is not open")
+        if self._output:
+            self._output += data  # behind what is already waiting
+            return
         try:
-            port.write(data)
-        except (serial.SerialException, OSError) as exc:
-            self._down(f"write failed: {exc}")
+            written = os.write(fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self._down(f"write failed: {errno.errorcode.get(exc.errno or 0, exc.errno)}")
             raise LinkDown(f"modem port {self.config.device}: write failed") from exc
+        if written < len(data):
+            self._output += data[written:]
+            self._loop.add_writer(fd, self._writable)
+            self._arm_stall()
+
+    def _writable(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            written = os.write(fd, self._output)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._down(f"write failed: {errno.errorcode.get(exc.errno or 0, exc.errno)}")
+            return
+        del self._output[:written]
+        if self._output:
+            if written:
+                self._arm_stall()  # progress: the deadline counts from the last write
+            return
+        self._stop_writing()
+
+    def _arm_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+        assert self._loop is not None
+        self._stall = self._loop.call_later(self.config.write_timeout, self._stalled)
+
+    def _stalled(self) -> None:
+        self._stall = None
+        self._down(
+            f"write stalled: {len(self._output)} bytes not taken in "
+            f"{self.config.write_timeout:g} s (flow control?)"
+        )
+
+    def _stop_writing(self) -> None:
+        self._output.clear()
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+        if self._fd is not None and self._loop is not None:
+            self._loop.remove_writer(self._fd)
 
     def close(self) -> None:
         """Stop reading and close the port (idempotent)."""
+        self._stop_writing()
         port, fd, self._port, self._fd = self._port, self._fd, None, None
         if port is None or fd is None:
             return
