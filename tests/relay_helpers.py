@@ -53,6 +53,9 @@ class FakeSendPort:
 class FakeStatusPort:
     """An in-test StatusPort with one ready modem."""
 
+    async def refresh(self) -> None:
+        """Nothing to bring up to date."""
+
     def snapshot(self) -> Mapping[str, object]:
         """Return a fixed snapshot."""
         return {"modems": [{"state": "ready", "signal": 20}], "queue_depth": 0}

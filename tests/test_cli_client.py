@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cli_helpers import cli, spawn
@@ -122,3 +123,25 @@ def test_send_wait_follows_the_job(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].endswith(" sent")
     assert len(sent) == 1
+
+
+def test_status_json_reports_storage_use(tmp_path: Path) -> None:
+    """status --json shows messages held per memory: three SMS whose +CMTI was lost."""
+
+    def rare_sweeps(config: Config) -> Config:
+        return replace(config, receive=replace(config.receive, sweep_interval=3600.0))
+
+    with running_gateway(tmp_path, configure=rare_sweeps) as gw:
+        pipeline = gw.gateway.pipelines["sim0"]
+        gw.run(pipeline.wait_for(lambda s: s.get("sweeps") == 1, 10))  # the start sweep
+        for number in range(3):  # no +CMTI: they wait on the SIM until the next sweep
+            gw.modem.inject_sms(f"@example.com #10000{number}", notify=False)
+        result = cli("status", "--socket", str(gw.socket), "--json")
+        storage = cast(dict[str, dict[str, int]], gw.modem.state()["storage"])
+    assert result.returncode == 0, result.stderr
+    modem = json.loads(result.stdout)["modems"][0]
+    figures = {use["memory"]: (use["used"], use["total"]) for use in modem["storage_use"]}
+    # AT+CPMS? names the memories selected now (read, write, receive): SM receives here
+    assert figures["SM"] == (3, storage["SM"]["capacity"])
+    for memory, figure in figures.items():  # every figure is the simulated modem's own
+        assert figure == (storage[memory]["used"], storage[memory]["capacity"])

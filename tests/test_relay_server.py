@@ -624,6 +624,9 @@ def test_on_claim_reports_every_code_handed_to_a_get(tmp_path: Path) -> None:
 class BrokenStatus:
     """A StatusPort whose snapshot fails, as a buggy daemon part might."""
 
+    async def refresh(self) -> None:
+        """Nothing to bring up to date."""
+
     def snapshot(self) -> dict[str, object]:
         """Fail with a message that quotes an SMS (it must be scrubbed from the log)."""
         raise RuntimeError("boom on @shop.example #424242")

@@ -15,6 +15,7 @@ journal, unlink the socket.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +23,14 @@ from pathlib import Path
 import structlog
 
 from gateway import __version__
+from gateway.at import query
 from gateway.config import Config
 from gateway.daemon import modemmanager, wiring
 from gateway.daemon import status as health
 from gateway.daemon.modems import start_sessions
 from gateway.daemon.reload import reloaded
 from gateway.daemon.restart import Backoff, Restarter
+from gateway.daemon.storage import StorageUse
 from gateway.daemon.tasks import DaemonFailed, TaskSet
 from gateway.daemon.timers import Timers
 from gateway.jobs import JobState
@@ -76,6 +79,7 @@ class Gateway:
         self._stop_requested = asyncio.Event()
         self._tasks = TaskSet(on_failure=self._stop_requested.set)
         self._timers = Timers()
+        self.storage = StorageUse()
         self._stopped = False
         self._started_at = time.monotonic()
 
@@ -193,6 +197,7 @@ class Gateway:
         return health.snapshot(
             modems=self.modem_statuses(),
             retry_at={name: r.retry_at for name, r in self.restarters.items()},
+            storage_use={name: self.storage.get(name) for name in self.sessions},
             receive={name: p.snapshot() for name, p in self.pipelines.items()},
             send=self.dispatcher.snapshot() if self.dispatcher is not None else {},
             queue=self.queue_depth(),
@@ -200,6 +205,16 @@ class Gateway:
             uptime=time.monotonic() - self._started_at,
             version=__version__,
         )
+
+    async def refresh(self) -> None:
+        """Re-read storage use (``AT+CPMS?``) of the ready modems, at most every 30 s.
+
+        The relay calls it before each ``status`` snapshot (StatusPort). Never raises our
+        errors: a modem that cannot answer keeps its last figure.
+        """
+        ready = {name: s for name, s in self.sessions.items() if s.status.ready}
+        queries = {name: functools.partial(_cpms_lines, s) for name, s in ready.items()}
+        await self.storage.refresh(queries, time.monotonic)
 
     def modem_statuses(self) -> dict[str, ModemStatus]:
         """Return each configured modem's current status, by name."""
@@ -319,6 +334,11 @@ class Gateway:
         if self.journal is not None:
             self.journal.close()
         self.notifier.close()
+
+
+async def _cpms_lines(session: ModemSession) -> tuple[str, ...]:
+    """Return the reply lines of ``AT+CPMS?`` (TS 27.005 §3.2.2); raises ModemFault."""
+    return (await session.command(query("AT+CPMS?", "+CPMS"))).raise_for_error().lines
 
 
 def _other_than(state: SessionState) -> Callable[[ModemStatus], bool]:

@@ -7,8 +7,9 @@ snapshot is what the relay's ``status`` operation returns (``StatusPort``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from gateway.daemon.storage import MemoryUse
 from gateway.modem.status import ModemStatus, SessionState
 
 #: TS 27.007 §7.2 +CREG <stat> values, as words for people.
@@ -34,11 +35,13 @@ def modem_entry(
     status: ModemStatus,
     receive: Mapping[str, object] | None = None,
     retry_at: float | None = None,
+    storage_use: Sequence[MemoryUse] = (),
 ) -> dict[str, object]:
     """Return one modem's section of the snapshot (JSON-serialisable).
 
     A failed modem has ``error`` (why), ``retry_at`` (Unix time of the next restart, or
-    None) and ``fatal`` (True: never retried, e.g. wrong PIN).
+    None) and ``fatal`` (True: never retried, e.g. wrong PIN). ``storage_use`` lists
+    messages held and capacity per memory (``AT+CPMS?``; empty until first read).
     """
     identity = status.identity
     return {
@@ -52,6 +55,7 @@ def modem_entry(
         else None,
         "operator": status.operator,
         "storage": list(status.memories),
+        "storage_use": [use.as_dict() for use in storage_use],
         "model": None if identity is None else f"{identity.manufacturer} {identity.model}",
         "error": status.error,
         "fatal": status.fatal,
@@ -82,6 +86,7 @@ def snapshot(
     *,
     modems: Mapping[str, ModemStatus],
     retry_at: Mapping[str, float | None] | None = None,
+    storage_use: Mapping[str, Sequence[MemoryUse]] | None = None,
     receive: Mapping[str, Mapping[str, object]],
     send: Mapping[str, object],
     queue: int,
@@ -95,7 +100,13 @@ def snapshot(
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
         "modems": [
-            modem_entry(name, s, receive.get(name), (retry_at or {}).get(name))
+            modem_entry(
+                name,
+                s,
+                receive.get(name),
+                (retry_at or {}).get(name),
+                (storage_use or {}).get(name, ()),
+            )
             for name, s in modems.items()
         ],
         "queue": {"depth": queue, **dict(send)},

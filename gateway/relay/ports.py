@@ -155,6 +155,10 @@ class SendPort(Protocol):
 class StatusPort(Protocol):
     """The daemon's health as the relay reports it for ``status``."""
 
+    async def refresh(self) -> None:
+        """Bring slow figures up to date before a snapshot (may ask the modem; cached)."""
+        ...
+
     def snapshot(self) -> Mapping[str, object]:
         """Return modems (state, signal, registration, operator, storage), queue depth,
         counters and uptime as JSON-serialisable data."""

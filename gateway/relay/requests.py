@@ -1,14 +1,15 @@
-"""Serving ``get`` and ``send`` for a session: the broker and the daemon's send port."""
+"""Serving ``get``, ``send`` and ``status`` for a session: the broker and the daemon's ports."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from gateway.relay.errors import RelayError, TooManyPending, Unavailable
-from gateway.relay.messages import EventKind, Get, Result, Send
+from gateway.relay.messages import EventKind, Get, RequestId, Result, Send, Status
 from gateway.relay.ports import CodeRecord, SendPort, SendRequest
 
 if TYPE_CHECKING:
@@ -68,15 +69,40 @@ def handle_send(session: Session, request: Send) -> None:
     port = session.server.send_port
     if port is None:
         raise Unavailable("sending is not available on this gateway")
-    task = asyncio.get_running_loop().create_task(_run_send(session, request, port))
-    session.tasks[request.id] = task
+    _own(session, request.id, _run_send(session, request, port))
+
+
+def handle_status(session: Session, request: Status) -> None:
+    """Answer ``status`` in a task: the daemon may refresh cached figures first."""
+    _own(session, request.id, _run_status(session, request))
+
+
+def _own(session: Session, request_id: RequestId, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    session.tasks[request_id] = task
 
     def forget(done: asyncio.Task[None]) -> None:
-        if session.tasks.get(request.id) is done:
-            del session.tasks[request.id]
+        if session.tasks.get(request_id) is done:
+            del session.tasks[request_id]
             session.settle()
 
     task.add_done_callback(forget)
+
+
+async def _run_status(session: Session, request: Status) -> None:
+    port = session.server.status_port
+    try:
+        if port is not None:
+            await port.refresh()
+        session.send(Result(id=request.id, value=session.server.status()))
+    except Exception as exc:  # the port is the daemon's code: never let it kill the session
+        log.error(
+            "relay.internal_error",
+            error=type(exc).__name__,
+            uid=session.peer.uid,
+            exc_info=exc,
+        )
+        session.fail(request.id, Unavailable("the gateway failed to serve this request"))
 
 
 async def _run_send(session: Session, request: Send, port: SendPort) -> None:

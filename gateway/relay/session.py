@@ -43,7 +43,7 @@ from gateway.relay.messages import (
 )
 from gateway.relay.ports import CodeRecord
 from gateway.relay.protocol import RequestReader, encode
-from gateway.relay.requests import handle_get, handle_send
+from gateway.relay.requests import handle_get, handle_send, handle_status
 
 if TYPE_CHECKING:
     from gateway.relay.server import RelayServer
@@ -162,7 +162,7 @@ class Session(asyncio.Protocol):
             self.send(Result(id=request.id, value={"subscribed": True}))
         elif isinstance(request, Status):
             self._checked(Permission.STATUS)
-            self.send(Result(id=request.id, value=self.server.status()))
+            handle_status(self, request)
         elif isinstance(request, Cancel):
             self._cancel(request)
 
