@@ -6,7 +6,7 @@ codec (encoding and decoding septets). Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: TS 23.038 §6.2.1 default alphabet, indexed by septet value. 0x1B is the escape to the
 #: extension table and is mapped to None here (it is not a character).
@@ -40,13 +40,70 @@ EXTENSION: dict[int, str] = {
 _ENCODE_BASIC: dict[str, int] = {ch: i for i, ch in enumerate(BASIC) if ch is not None}
 _ENCODE_EXT: dict[str, int] = {ch: i for i, ch in EXTENSION.items()}
 
-#: Septets per single SMS and per part of a concatenated SMS (TS 23.040 §9.2.3.24.1:
-#: the 6-octet concatenation header takes 7 septets).
+#: TP-UD holds at most 140 octets (TS 23.040 §9.2.3.24).
+MAX_UD_OCTETS = 140
+#: octets of a user data header holding only a concatenation IE, UDHL included:
+#: 8-bit reference (TS 23.040 §9.2.3.24.1) and 16-bit reference (§9.2.3.24.8).
+CONCAT_UDH_8 = 6
+CONCAT_UDH_16 = 7
+#: Septets per single SMS and per part with an 8-bit reference (the 6-octet header takes
+#: 7 septets); with a 16-bit reference a part holds 152 (see :func:`part_units`).
 SINGLE_SEPTETS = 160
 PART_SEPTETS = 153
-#: UCS-2 code units (16-bit) per single SMS and per concatenated part.
+#: UCS-2 code units (16-bit) per single SMS and per part (8-bit reference).
 SINGLE_UCS2_UNITS = 70
 PART_UCS2_UNITS = 67
+
+_SINGLE_UNITS = {"gsm7": SINGLE_SEPTETS, "ucs2": SINGLE_UCS2_UNITS, "8bit": MAX_UD_OCTETS}
+
+
+def single_units(encoding: str) -> int:
+    """Return how many units (septets, UCS-2 units, octets) one unsplit SMS holds.
+
+    Raises ValueError for an encoding other than ``gsm7``, ``ucs2`` or ``8bit``.
+    """
+    try:
+        return _SINGLE_UNITS[encoding]
+    except KeyError:
+        raise ValueError(f"unknown SMS encoding {encoding!r}") from None
+
+
+def part_units(encoding: str, udh_octets: int) -> int:
+    """Return how many units one part holds behind a ``udh_octets``-octet header.
+
+    GSM-7 pads the header to a septet boundary (TS 23.040 §9.2.3.24: fill bits), so a
+    6-octet header costs 7 septets and a 7-octet one 8; UCS-2 keeps whole 16-bit units.
+    Raises ValueError for an unknown encoding or a header that leaves no room.
+    """
+    single = single_units(encoding)
+    if not 0 < udh_octets < MAX_UD_OCTETS - 1:
+        raise ValueError(f"a {udh_octets}-octet user data header leaves no room")
+    if encoding == "gsm7":
+        return single - -(-udh_octets * 8 // 7)
+    room = MAX_UD_OCTETS - udh_octets
+    return room // 2 if encoding == "ucs2" else room
+
+
+def split_parts(costs: Sequence[int], encoding: str, udh_octets: int) -> list[int]:
+    """Return how many characters go in each SMS, given each character's cost in units.
+
+    One SMS when the total fits :func:`single_units`; else parts of :func:`part_units`
+    each, filled greedily and never splitting a character (an ESC pair, a surrogate
+    pair), as senders must. The composer's segment count and the PDU encoder both use
+    this rule, so they agree. Raises ValueError for an unknown encoding or bad header.
+    """
+    single = single_units(encoding)
+    if sum(costs) <= single:
+        return [len(costs)]
+    capacity = part_units(encoding, udh_octets)
+    parts, used = [0], 0
+    for cost in costs:
+        if used + cost > capacity:
+            parts.append(0)
+            used = 0
+        parts[-1] += 1
+        used += cost
+    return parts
 
 
 def char_septets(ch: str) -> int | None:

@@ -74,3 +74,42 @@ def test_roundtrip(text: str, fill: int) -> None:
 def test_decode_never_raises(septets: list[int]) -> None:
     """Any septet sequence decodes to some text."""
     assert isinstance(gsm7.decode(septets), str)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "udh", "units"),
+    [("gsm7", 6, 153), ("gsm7", 7, 152), ("ucs2", 6, 67), ("ucs2", 7, 66), ("8bit", 6, 134)],
+)
+def test_part_units(encoding: str, udh: int, units: int) -> None:
+    """A part holds 140 octets less the header (GSM-7 padded to a septet boundary)."""
+    assert gsm7.part_units(encoding, udh) == units
+
+
+def test_split_parts_refuses_unknown_encodings() -> None:
+    """Only gsm7, ucs2 and 8bit user data exist (TS 23.038 §4)."""
+    with pytest.raises(ValueError, match="unknown SMS encoding"):
+        gsm7.split_parts([1], "utf8", 6)
+
+
+@given(
+    costs=st.lists(st.integers(1, 2), max_size=700),
+    encoding=st.sampled_from(["gsm7", "ucs2", "8bit"]),
+    udh=st.sampled_from([gsm7.CONCAT_UDH_8, gsm7.CONCAT_UDH_16]),
+)
+def test_split_parts_keeps_every_character_within_capacity(
+    costs: list[int], encoding: str, udh: int
+) -> None:
+    """Parts cover every character in order; each fits its part, greedily filled."""
+    sizes = gsm7.split_parts(costs, encoding, udh)
+    assert sum(sizes) == len(costs)
+    if len(sizes) == 1:
+        assert sum(costs) <= gsm7.single_units(encoding) or len(costs) == 0
+        return
+    capacity = gsm7.part_units(encoding, udh)
+    at = 0
+    for size in sizes:
+        used = sum(costs[at : at + size])
+        assert used <= capacity
+        if at + size < len(costs):
+            assert used + costs[at + size] > capacity  # the next character did not fit
+        at += size

@@ -347,8 +347,41 @@ SEGMENT_TEXTS = st.one_of(
 
 
 @settings(deadline=None)  # shared 2-core CI: no per-example deadline
-@given(text=SEGMENT_TEXTS, reference=st.integers(0, 255))
-def test_measured_segments_equal_the_pdus_sent(text: str, reference: int) -> None:
-    """measure() counts exactly the PDUs encode_submit makes (8-bit concatenation reference)."""
+@given(
+    text=SEGMENT_TEXTS,
+    kind=st.one_of(
+        st.tuples(st.just(8), st.integers(0, 255)),
+        st.tuples(st.just(16), st.integers(256, 0xFFFF)),
+    ),
+)
+def test_measured_segments_equal_the_pdus_sent(text: str, kind: tuple[int, int]) -> None:
+    """measure() counts exactly the PDUs encode_submit makes, for 8- and 16-bit references."""
+    bits, reference = kind
     pdus = encode_submit("+15551234567", text, concat_reference=reference)
-    assert measure(text).segments == len(pdus)
+    assert measure(text, reference_bits=bits).segments == len(pdus)
+    if bits == 8:
+        assert measure(text).segments == len(pdus)  # the default is the dispatcher's kind
+
+
+@pytest.mark.parametrize(
+    ("text", "bits", "reference", "segments"),
+    [
+        ("a" * 306, 8, 7, 2),  # 2 x 153 septets
+        ("a" * 306, 16, 300, 3),  # 2 x 152 septets and 2 more
+        ("a" * 304, 16, 300, 2),
+        ("ж" * 134, 8, 7, 2),  # 2 x 67 UCS-2 units
+        ("ж" * 134, 16, 300, 3),  # 2 x 66 units and 2 more
+    ],
+)
+def test_segments_at_the_16_bit_boundary(
+    text: str, bits: int, reference: int, segments: int
+) -> None:
+    """A 16-bit reference costs one septet (GSM-7) or one unit (UCS-2) per part."""
+    assert measure(text, reference_bits=bits).segments == segments
+    assert len(encode_submit("+15551234567", text, concat_reference=reference)) == segments
+
+
+def test_measure_refuses_other_reference_sizes() -> None:
+    """Only 8- and 16-bit concatenation references exist (TS 23.040 §9.2.3.24.1/.8)."""
+    with pytest.raises(ValueError, match="8 or 16"):
+        measure("a", reference_bits=12)

@@ -17,7 +17,7 @@ from gateway.sms.octets import PduEncodeError, PduError, Reader
 Encoding = Literal["gsm7", "ucs2", "8bit"]
 
 #: TP-UD holds at most 140 octets (TS 23.040 §9.2.3.24).
-MAX_UD_OCTETS = 140
+MAX_UD_OCTETS = gsm7.MAX_UD_OCTETS
 #: TS 23.040 §9.2.3.24.1 / .8: concatenation IEs with 8-bit and 16-bit reference numbers.
 IEI_CONCAT_8 = 0x00
 IEI_CONCAT_16 = 0x08
@@ -132,27 +132,23 @@ def decode_user_data(reader: Reader, encoding: Encoding, *, udhi: bool) -> UserD
     return UserData(text=body.decode("latin-1"), data=body, concat=concat)
 
 
-def _split_gsm7(text: str, capacity: int) -> list[list[int]]:
-    """Return the septets of ``text`` in chunks of ``capacity``, never splitting ESC+char."""
-    parts: list[list[int]] = [[]]
-    for ch in text:
-        septets = gsm7.encode(ch)
-        if len(parts[-1]) + len(septets) > capacity:
-            parts.append([])
-        parts[-1].extend(septets)
-    return parts
+def _costs(text: str, encoding: Encoding) -> list[int]:
+    """Return each character's cost in units: septets, UCS-2 units (a pair is 2), octets.
+
+    Raises ValueError/UnicodeEncodeError when ``encoding`` cannot carry a character.
+    """
+    if encoding == "gsm7":
+        return [len(gsm7.encode(ch)) for ch in text]
+    if encoding == "ucs2":
+        return [len(ch.encode("utf-16-be")) // 2 for ch in text]
+    return [len(ch.encode("latin-1")) for ch in text]
 
 
-def _split_octets(text: str, encoding: Encoding, capacity: int) -> list[bytes]:
-    """Return ``text`` encoded in chunks of ``capacity`` octets, never splitting a character."""
-    codec = "utf-16-be" if encoding == "ucs2" else "latin-1"
-    parts: list[bytearray] = [bytearray()]
-    for ch in text:
-        octets = ch.encode(codec)
-        if len(parts[-1]) + len(octets) > capacity:
-            parts.append(bytearray())
-        parts[-1].extend(octets)
-    return [bytes(p) for p in parts]
+def _payload(chunk: str, encoding: Encoding) -> tuple[list[int], bytes]:
+    """Return (septets, b"") for GSM-7, else ([], octets) of one part's text."""
+    if encoding == "gsm7":
+        return gsm7.encode(chunk), b""
+    return [], chunk.encode("utf-16-be" if encoding == "ucs2" else "latin-1")
 
 
 def encode_user_data(
@@ -160,45 +156,36 @@ def encode_user_data(
 ) -> list[tuple[int, bytes, bool]]:
     """Return (TP-UDL, TP-UD, UDHI) per part of ``text``, with a concatenation UDH if it splits.
 
+    Parts follow :func:`gateway.gsm7.split_parts` with this reference's header size (6
+    octets for an 8-bit reference, 7 for a 16-bit one), the rule the composer counts by.
     Raises PduEncodeError when ``text`` does not fit ``encoding`` or needs over 255 parts.
     """
     header_len = len(Concat(reference=reference, total=1, sequence=1).header())
     try:
-        if encoding == "gsm7":
-            single: list[list[int]] | list[bytes] = _split_gsm7(text, gsm7.SINGLE_SEPTETS)
-        else:
-            single = _split_octets(text, encoding, MAX_UD_OCTETS)
+        sizes = gsm7.split_parts(_costs(text, encoding), encoding, header_len)
     except (ValueError, UnicodeEncodeError) as exc:
         raise PduEncodeError(f"text cannot be encoded as {encoding}") from exc
-    if len(single) == 1:
-        payload = single[0]
-        if isinstance(payload, bytes):
-            return [(len(payload), payload, False)]
-        return [(len(payload), gsm7.pack(payload), False)]
-    if encoding == "gsm7":
-        header_septets = math.ceil(header_len * 8 / 7)
-        septet_parts = _split_gsm7(text, gsm7.SINGLE_SEPTETS - header_septets)
-        total = len(septet_parts)
-        _check_total(total)
-        fill = header_septets * 7 - header_len * 8
-        return [
-            (
-                header_septets + len(p),
-                Concat(reference=reference, total=total, sequence=i).header() + gsm7.pack(p, fill),
-                True,
-            )
-            for i, p in enumerate(septet_parts, 1)
-        ]
-    capacity = MAX_UD_OCTETS - header_len
-    if encoding == "ucs2":
-        capacity -= capacity % 2
-    octet_parts = _split_octets(text, encoding, capacity)
-    total = len(octet_parts)
+    chunks, at = [], 0
+    for size in sizes:
+        chunks.append(text[at : at + size])
+        at += size
+    if len(chunks) == 1:
+        septets, octets = _payload(chunks[0], encoding)
+        if encoding == "gsm7":
+            return [(len(septets), gsm7.pack(septets), False)]
+        return [(len(octets), octets, False)]
+    total = len(chunks)
     _check_total(total)
+    header_septets = math.ceil(header_len * 8 / 7)
+    fill = header_septets * 7 - header_len * 8
     out: list[tuple[int, bytes, bool]] = []
-    for i, p in enumerate(octet_parts, 1):
-        ud = Concat(reference=reference, total=total, sequence=i).header() + p
-        out.append((len(ud), ud, True))
+    for sequence, chunk in enumerate(chunks, 1):
+        header = Concat(reference=reference, total=total, sequence=sequence).header()
+        septets, octets = _payload(chunk, encoding)
+        if encoding == "gsm7":
+            out.append((header_septets + len(septets), header + gsm7.pack(septets, fill), True))
+        else:
+            out.append((len(header) + len(octets), header + octets, True))
     return out
 
 

@@ -92,21 +92,25 @@ class ComposedMessage:
             raise InputError("text", "no-origin-line", "the text must end with its origin line")
 
 
-def measure(text: str) -> SmsSize:
+def measure(text: str, *, reference_bits: int = 8) -> SmsSize:
     """Return the encoding, length, segment count and user-data octets of ``text``.
 
     GSM-7 when every character is in the default alphabet or its extension (which cost 2
-    septets), else UCS-2 (an emoji costs 2 units). Parts are filled greedily and never
-    split an escape pair or a surrogate pair, as senders must; each carries the 6-octet
-    concatenation header with an 8-bit reference (TS 23.040 §9.2.3.24.1), as the send
-    dispatcher uses, so the count equals the PDUs :func:`gateway.sms.encode_submit` makes
-    (tests/test_webotp_compose.py checks it). Raises :class:`InputError` for text that is
-    not valid Unicode.
+    septets), else UCS-2 (an emoji costs 2 units). Segments follow the one splitting rule,
+    :func:`gateway.gsm7.split_parts`, that :func:`gateway.sms.encode_submit` uses: each
+    part carries a concatenation header with a ``reference_bits`` (8 or 16) reference
+    (TS 23.040 §9.2.3.24.1 / .8); the send dispatcher uses 8-bit references, the default.
+    So the count equals the PDUs encode_submit makes (tests/test_webotp_compose.py checks
+    it). Raises :class:`InputError` for text that is not valid Unicode, ValueError for
+    ``reference_bits`` other than 8 or 16.
     """
+    if reference_bits not in (8, 16):
+        raise ValueError("a concatenation reference has 8 or 16 bits")
+    udh = gsm7.CONCAT_UDH_8 if reference_bits == 8 else gsm7.CONCAT_UDH_16
     septets = gsm7.septet_length(text)
     if septets is not None:
         costs = [gsm7.char_septets(ch) or 0 for ch in text]
-        segments = _segments(costs, gsm7.SINGLE_SEPTETS, gsm7.PART_SEPTETS)
+        segments = len(gsm7.split_parts(costs, "gsm7", udh))
         return SmsSize(
             encoding="gsm7", length=septets, segments=segments, byte_size=(septets * 7 + 7) // 8
         )
@@ -114,21 +118,8 @@ def measure(text: str) -> SmsSize:
         raise InputError("text", "text-not-unicode", "the text holds a lone surrogate")
     units = gsm7.ucs2_units(text)
     costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
-    segments = _segments(costs, gsm7.SINGLE_UCS2_UNITS, gsm7.PART_UCS2_UNITS)
+    segments = len(gsm7.split_parts(costs, "ucs2", udh))
     return SmsSize(encoding="ucs2", length=units, segments=segments, byte_size=units * 2)
-
-
-def _segments(costs: list[int], single: int, part: int) -> int:
-    """Return how many SMS the characters with these unit ``costs`` need."""
-    if sum(costs) <= single:
-        return 1
-    parts, used = 1, 0
-    for cost in costs:
-        if used + cost > part:
-            parts += 1
-            used = 0
-        used += cost
-    return parts
 
 
 def render_template(template: str, *, code: str, origin: str) -> str:
