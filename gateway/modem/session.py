@@ -144,9 +144,12 @@ class ModemSession(SmsOperations):
         # good: fail the session, so whoever restarts failed sessions starts it again.
         if task.cancelled() or self._stopping.is_set() or task not in self._tasks:
             return
+        from gateway.pipeline.tracebacks import frames  # noqa: PLC0415 (pipeline imports us)
+
         exc = task.exception()
         error = type(exc).__name__ if exc else "returned"
-        log.error("modem.task_failed", task=task.get_name(), error=error, exc_info=exc)
+        where = frames(exc) if exc else []  # where it was raised; never the message
+        log.error("modem.task_failed", task=task.get_name(), error=error, frames=where)
         self._supervisor.fail(f"{task.get_name()} ended: {error}")
 
     async def __aenter__(self) -> ModemSession:
