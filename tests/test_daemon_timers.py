@@ -10,7 +10,7 @@ from gateway.sdnotify import Notifier
 
 
 def test_a_failing_purge_is_logged_with_its_traceback() -> None:
-    """A purge that raises is logged with its redacted traceback, not only its type."""
+    """A purge that raises is logged with where it was raised, not only its type."""
     calls: list[int] = []
 
     def purge() -> None:
@@ -27,7 +27,5 @@ def test_a_failing_purge_is_logged_with_its_traceback() -> None:
     assert calls == [1]
     (failed,) = [e for e in events if e["event"] == "journal.purge_failed"]
     assert failed["error"] == "OSError"
-    text = failed["exception"]
-    assert isinstance(text, str)
-    assert "in purge" in text
-    assert "+15551234567" not in text
+    assert failed["frames"][-1].endswith("in purge")
+    assert "disk gone" not in str(failed)  # where it was raised, never the message

@@ -628,29 +628,29 @@ class BrokenStatus:
         """Nothing to bring up to date."""
 
     def snapshot(self) -> dict[str, object]:
-        """Fail with a message that quotes an SMS (it must be scrubbed from the log)."""
-        raise RuntimeError("boom on @shop.example #424242")
+        """Fail with a message holding a bare code (it must not reach the log)."""
+        raise RuntimeError("boom on 424242")
 
 
 class BrokenSend(FakeSendPort):
     """A SendPort whose submit fails with a bug, not a RelayError."""
 
     async def submit(self, request: SendRequest) -> SendAccepted:
-        """Fail with a message that quotes an SMS (it must be scrubbed from the log)."""
-        raise KeyError("@shop.example #135790")
+        """Fail with a message holding a bare code (it must not reach the log)."""
+        raise KeyError("135790")
 
 
-def _traceback_of(event: Mapping[str, Any], secret: str) -> str:
-    """Return the logged traceback of ``event``; assert the secret was scrubbed from it."""
-    text = event["exception"]
-    assert isinstance(text, str)
-    assert text.startswith("Traceback")
-    assert secret not in text
-    return text
+def _where(event: Mapping[str, Any], secret: str) -> str:
+    """Return the logged frames of ``event`` as text; assert the secret is nowhere in it."""
+    where = event["frames"]
+    assert isinstance(where, list)
+    assert where
+    assert secret not in str(event)
+    return "\n".join(where)
 
 
 def test_a_failing_port_gives_unavailable_and_the_connection_survives(tmp_path: Path) -> None:
-    """An exception inside a port is answered 'unavailable', logged with its redacted traceback."""
+    """An exception inside a port is answered 'unavailable', logged with where it was raised."""
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock", status=BrokenStatus()) as server:
@@ -660,7 +660,8 @@ def test_a_failing_port_gives_unavailable_and_the_connection_survives(tmp_path: 
                 assert (await raw.reply(1))["error"]["code"] == "unavailable"
             assert events[0]["event"] == "relay.internal_error"
             assert events[0]["error"] == "RuntimeError"
-            assert "RuntimeError: boom on @shop.example #***" in _traceback_of(events[0], "424242")
+            assert "test_relay_server.py" in _where(events[0], "424242")
+            assert _where(events[0], "424242").endswith("in snapshot")
             raw.write({"id": 2, "op": "get", "origin": "shop.example", "timeout": 0.05})
             assert (await raw.reply(2))["error"]["code"] == "timeout"
             await raw.close()
@@ -669,7 +670,7 @@ def test_a_failing_port_gives_unavailable_and_the_connection_survives(tmp_path: 
 
 
 def test_a_failing_send_port_is_logged_with_its_traceback(tmp_path: Path) -> None:
-    """A send port that raises a bug answers 'unavailable' and logs the redacted traceback."""
+    """A send port that raises a bug answers 'unavailable' and logs where, never the message."""
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock", send=BrokenSend()) as server:
@@ -679,7 +680,7 @@ def test_a_failing_send_port_is_logged_with_its_traceback(tmp_path: Path) -> Non
                 raw.write({"id": 1, **request})
                 assert (await raw.reply(1))["error"]["code"] == "unavailable"
             (failed,) = [e for e in events if e["event"] == "relay.send_port_failed"]
-            assert "in submit" in _traceback_of(failed, "135790")
+            assert "in submit" in _where(failed, "135790")
             await raw.close()
 
     run(scenario())
@@ -689,7 +690,7 @@ def test_a_failing_claim_callback_is_logged_with_its_traceback(tmp_path: Path) -
     """A daemon on_claim callback that raises still lets the get resolve; the bug is logged."""
 
     def broken(claimed: CodeRecord) -> None:
-        raise ValueError(f"cannot journal @{claimed.origin} #{claimed.code}")
+        raise ValueError(f"cannot journal {claimed.code}")
 
     async def scenario() -> None:
         async with relay(tmp_path / "g.sock", on_claim=broken) as server:
@@ -700,7 +701,7 @@ def test_a_failing_claim_callback_is_logged_with_its_traceback(tmp_path: Path) -
                 server.offer(record("918273"))
             assert (await raw.reply(1))["result"]["code"] == "918273"
             (failed,) = [e for e in events if e["event"] == "relay.on_claim_failed"]
-            assert "in broken" in _traceback_of(failed, "918273")
+            assert "in broken" in _where(failed, "918273")
             await raw.close()
 
     run(scenario())

@@ -20,6 +20,7 @@ import structlog
 from gateway.config import Config, load
 from gateway.daemon.app import Gateway
 from gateway.errors import GatewayError
+from gateway.pipeline.tracebacks import frames
 from gateway.sdnotify import Notifier
 
 log = structlog.get_logger("gateway.daemon")
@@ -44,7 +45,7 @@ def reload_from(gateway: Gateway, path: Path) -> bool:
         log.error("daemon.reload_failed", error=str(exc))
         return False
     except Exception as exc:  # a bug must not leave the unit reloading or kill the daemon
-        log.error("daemon.reload_failed", error=type(exc).__name__, exc_info=exc)
+        log.error("daemon.reload_failed", error=type(exc).__name__, frames=frames(exc))
         return False
     finally:
         notifier.ready(gateway.status_line())

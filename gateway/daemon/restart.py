@@ -22,6 +22,7 @@ import structlog
 from gateway.errors import GatewayError, UsageError
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
+from gateway.pipeline.tracebacks import frames
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -132,8 +133,8 @@ class Restarter:
                 modem=self.name,
                 error=type(exc).__name__,
                 reason=str(exc),
-                # our own errors are expected outcomes; anything else is a bug to diagnose
-                exc_info=None if isinstance(exc, GatewayError) else exc,
+                # our own errors are expected outcomes; anything else is a bug to locate
+                frames=None if isinstance(exc, GatewayError) else frames(exc),
             )
             return
         log.info("modem.restarted_by_daemon", modem=self.name, attempt=self.attempts)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
+from gateway.pipeline.tracebacks import frames
 from gateway.sdnotify import Notifier, watchdog_settings
 
 log = structlog.get_logger("gateway.daemon")
@@ -52,7 +53,7 @@ class Timers:
             try:
                 purge()
             except Exception as exc:  # retention is housekeeping; the next run may work
-                log.error("journal.purge_failed", error=type(exc).__name__, exc_info=exc)
+                log.error("journal.purge_failed", error=type(exc).__name__, frames=frames(exc))
             self._handles["purge"] = loop.call_later(PURGE_EVERY, tick)
 
         tick()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from gateway.pipeline.tracebacks import frames
 from gateway.relay.errors import RelayError, TooManyPending, Unavailable
 from gateway.relay.messages import EventKind, Get, RequestId, Result, Send, Status
 from gateway.relay.ports import CodeRecord, SendPort, SendRequest
@@ -100,7 +101,7 @@ async def _run_status(session: Session, request: Status) -> None:
             "relay.internal_error",
             error=type(exc).__name__,
             uid=session.peer.uid,
-            exc_info=exc,
+            frames=frames(exc),
         )
         session.fail(request.id, Unavailable("the gateway failed to serve this request"))
 
@@ -137,6 +138,6 @@ async def _run_send(session: Session, request: Send, port: SendPort) -> None:
             "relay.send_port_failed",
             error=type(exc).__name__,
             uid=session.peer.uid,
-            exc_info=exc,
+            frames=frames(exc),
         )
         session.fail(request.id, Unavailable("the send queue failed to accept the request"))

@@ -25,6 +25,7 @@ import structlog
 
 from gateway import __version__
 from gateway.errors import UsageError
+from gateway.pipeline.tracebacks import frames
 from gateway.relay.access import AccessControl
 from gateway.relay.broker import Broker, Delivered, Notified, Ticket
 from gateway.relay.errors import Timeout, Unavailable
@@ -219,7 +220,7 @@ class RelayServer:
         try:
             self.on_claim(record)
         except Exception as exc:  # the daemon's callback must not break delivery
-            log.error("relay.on_claim_failed", error=type(exc).__name__, exc_info=exc)
+            log.error("relay.on_claim_failed", error=type(exc).__name__, frames=frames(exc))
 
     def now(self) -> float:
         """Return the broker's clock: the event loop's monotonic time."""

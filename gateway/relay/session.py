@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from gateway.pipeline.tracebacks import frames
 from gateway.relay.access import Peer, Permission
 from gateway.relay.errors import (
     BadRequest,
@@ -109,7 +110,7 @@ class Session(asyncio.Protocol):
                     "relay.internal_error",
                     error=type(exc).__name__,
                     uid=self.peer.uid,
-                    exc_info=exc,
+                    frames=frames(exc),
                 )
                 self.fail(item.id, Unavailable("the gateway failed to serve this request"))
 
