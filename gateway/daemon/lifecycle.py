@@ -20,8 +20,8 @@ import structlog
 from gateway.config import Config, load
 from gateway.daemon.app import Gateway
 from gateway.errors import GatewayError
-from gateway.pipeline.tracebacks import frames
 from gateway.sdnotify import Notifier
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.daemon")
 

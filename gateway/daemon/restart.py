@@ -22,7 +22,7 @@ import structlog
 from gateway.errors import GatewayError, UsageError
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
-from gateway.pipeline.tracebacks import frames
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.daemon")
 

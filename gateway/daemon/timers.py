@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
-from gateway.pipeline.tracebacks import frames
 from gateway.sdnotify import Notifier, watchdog_settings
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.daemon")
 

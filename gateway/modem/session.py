@@ -39,6 +39,7 @@ from gateway.modem.sessiontypes import (
 )
 from gateway.modem.sim import PinContext, SimError, WrongPin
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
+from gateway.tracebacks import frames
 
 __all__ = [
     "EVENT_BACKLOG",
@@ -144,8 +145,6 @@ class ModemSession(SmsOperations):
         # good: fail the session, so whoever restarts failed sessions starts it again.
         if task.cancelled() or self._stopping.is_set() or task not in self._tasks:
             return
-        from gateway.pipeline.tracebacks import frames  # noqa: PLC0415 (pipeline imports us)
-
         exc = task.exception()
         error = type(exc).__name__ if exc else "returned"
         where = frames(exc) if exc else []  # where it was raised; never the message

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
-from gateway.pipeline.tracebacks import frames
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
@@ -46,7 +46,7 @@ def call_consumer(
     """Call a consumer's callback (on_code, on_report); its exceptions never stop reception.
 
     A failure is counted (``callback_errors``) and logged with the exception type, and
-    at debug level with where it was raised (:func:`~gateway.pipeline.tracebacks.frames`:
+    at debug level with where it was raised (:func:`~gateway.tracebacks.frames`:
     no message, no values). Returns nothing and raises nothing.
     """
     try:

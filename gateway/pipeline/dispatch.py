@@ -34,8 +34,8 @@ from gateway.pipeline.sendrules import (
     after_failure,
     judge,
 )
-from gateway.pipeline.tracebacks import frames
 from gateway.sms import StatusReport, encode_submit
+from gateway.tracebacks import frames
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +206,6 @@ class Dispatcher:
                     job=job_id,
                     modem=name,
                     kind=type(exc).__name__,
-                    error=str(exc),
                 )
                 log.debug(
                     "send.internal_traceback",

@@ -15,8 +15,8 @@ import structlog
 
 from gateway.journal import Journal, PduStatus, dedupe_key
 from gateway.pipeline.counters import Counters
-from gateway.pipeline.tracebacks import frames
 from gateway.sms import Deliver, PduError, StatusReport, decode_incoming
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.pipeline.tracebacks import frames
 from gateway.relay.errors import RelayError, TooManyPending, Unavailable
 from gateway.relay.messages import EventKind, Get, RequestId, Result, Send, Status
 from gateway.relay.ports import CodeRecord, SendPort, SendRequest
+from gateway.tracebacks import frames
 
 if TYPE_CHECKING:
     from gateway.relay.session import Session

@@ -25,7 +25,6 @@ import structlog
 
 from gateway import __version__
 from gateway.errors import UsageError
-from gateway.pipeline.tracebacks import frames
 from gateway.relay.access import AccessControl
 from gateway.relay.broker import Broker, Delivered, Notified, Ticket
 from gateway.relay.errors import Timeout, Unavailable
@@ -34,6 +33,7 @@ from gateway.relay.messages import DEFAULT_SOCKET, MAX_LINE, EventKind, Result
 from gateway.relay.ports import CodeRecord, SendPort, StatusPort
 from gateway.relay.requests import record_data
 from gateway.relay.session import Session
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.relay")
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.pipeline.tracebacks import frames
 from gateway.relay.access import Peer, Permission
 from gateway.relay.errors import (
     BadRequest,
@@ -45,6 +44,7 @@ from gateway.relay.messages import (
 from gateway.relay.ports import CodeRecord
 from gateway.relay.protocol import RequestReader, encode
 from gateway.relay.requests import handle_get, handle_send, handle_status
+from gateway.tracebacks import frames
 
 if TYPE_CHECKING:
     from gateway.relay.server import RelayServer

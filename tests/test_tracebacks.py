@@ -7,7 +7,7 @@ import json
 import structlog
 
 from gateway import log as gwlog
-from gateway.pipeline.tracebacks import MAX_FRAMES, frames
+from gateway.tracebacks import MAX_FRAMES, frames
 
 
 def _inner(secret: str) -> None:
@@ -27,7 +27,7 @@ def test_frames_name_file_line_and_function_but_no_values() -> None:
         _outer(1, "482913")
     except ValueError as exc:
         summary = frames(exc)
-    assert summary[-1].startswith("tests/test_pipeline_tracebacks.py:")
+    assert summary[-1].startswith("tests/test_tracebacks.py:")
     assert summary[-1].endswith(" in _inner")
     assert [f.rsplit(" in ", 1)[1] for f in summary[1:]] == ["_outer", "_outer", "_inner"]
     with gwlog.capture() as events:

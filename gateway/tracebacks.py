@@ -4,7 +4,8 @@ A full traceback may quote values (an exception message with a code, a line of s
 holding a body); the redaction of :mod:`gateway.log` catches origin lines, PDUs and
 numbers, but not a bare code. :func:`frames` keeps only file, line and function of each
 frame: enough to find a programming bug, never data. Pipelines log it at debug level
-next to the exception's type.
+next to the exception's type. Every layer (pipeline, relay, daemon, modem
+session) uses it for the errors it survives.
 """
 
 from __future__ import annotations
