@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,8 @@ from gateway.config import AccessRule, Config, ModemSettings
 from gateway.daemon import Gateway
 from gateway.daemon.simulate import SimulatedSetup
 from gateway.errors import GatewayError, UsageError
+from gateway.jobs import JobEvent
+from gateway.journal import Journal
 from gateway.modem.status import SessionState
 from gateway.simulator import Simulator
 from gateway.testing import AsyncGatewayHandle, running_gateway, simulated_gateway
@@ -218,3 +221,36 @@ def test_a_bad_socket_fails_the_start_before_the_modem_is_touched(
 
     assert asyncio.run(main())["commands"] == 0
     assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(("retention_days", "kept"), [(31.0, False), (60.0, True)])
+def test_configured_record_retention_reaches_the_journal(
+    tmp_path: Path, retention_days: float, kept: bool
+) -> None:
+    """The start-up purge deletes a finished job older than journal.record_retention."""
+    day = 86400.0
+
+    def old_job(config: Config) -> Config:
+        config = replace(
+            config, journal=replace(config.journal, record_retention=retention_days * day)
+        )
+        created = time.time() - 40 * day
+        config.journal.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with Journal.configured(config.journal) as journal:
+            journal.create_job(
+                job_id="j-old",
+                number="+15557654321",
+                origin=ORIGIN,
+                embedded=None,
+                text="Your code is 1.\n\n@example.com #1",
+                now=created,
+                expires_at=created + 600,
+            )
+            journal.transition_job("j-old", JobEvent.EXPIRED, now=created + 600)
+        return config
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        assert gw.gateway.journal is not None
+        assert [job.id for job in gw.gateway.journal.jobs()] == (["j-old"] if kept else [])
+
+    scenario(tmp_path, body, old_job)

@@ -99,11 +99,7 @@ class Gateway:
             config = self.config
             state_dir = config.journal.state_dir
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.journal = Journal.in_state_dir(
-                state_dir,
-                body_retention=config.journal.body_retention,
-                code_retention=config.journal.code_retention,
-            )
+            self.journal = Journal.configured(config.journal)
             modemmanager.warn_if_exposed(
                 {modem.name: modem.device for modem in config.modem},
                 proc_root=self._roots[0],
@@ -301,6 +297,7 @@ class Gateway:
             codes_expired=counts.codes_expired,
             codes_deleted=counts.codes_deleted,
             bodies_purged=counts.bodies_purged,
+            records_deleted=counts.records_deleted,
         )
 
     async def _watch_state(self, name: str, session: ModemSession) -> None:
