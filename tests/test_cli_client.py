@@ -121,12 +121,16 @@ def test_send_wait_follows_the_job(tmp_path: Path) -> None:
                      "example.com", "--wait", "sent")  # fmt: skip
         sent = gw.modem.sent()
     assert result.returncode == 0, result.stderr
+    statuses = [line.split()[1] for line in result.stdout.splitlines()]
+    assert statuses[0] == "queued"
+    assert statuses[-1] == "sent"
+    assert len(statuses) == len(set(statuses))  # each status said once
     assert result.stdout.splitlines()[-1].endswith(" sent")
     assert len(sent) == 1
 
 
-def test_status_json_reports_storage_use(tmp_path: Path) -> None:
-    """status --json shows messages held per memory: three SMS whose +CMTI was lost."""
+def test_status_reports_storage_use(tmp_path: Path) -> None:
+    """status (JSON and table) shows messages held per memory: three SMS whose +CMTI was lost."""
 
     def rare_sweeps(config: Config) -> Config:
         return replace(config, receive=replace(config.receive, sweep_interval=3600.0))
@@ -137,6 +141,7 @@ def test_status_json_reports_storage_use(tmp_path: Path) -> None:
         for number in range(3):  # no +CMTI: they wait on the SIM until the next sweep
             gw.modem.inject_sms(f"@example.com #10000{number}", notify=False)
         result = cli("status", "--socket", str(gw.socket), "--json")
+        table = cli("status", "--socket", str(gw.socket)).stdout
         storage = cast(dict[str, dict[str, int]], gw.modem.state()["storage"])
     assert result.returncode == 0, result.stderr
     modem = json.loads(result.stdout)["modems"][0]
@@ -145,3 +150,4 @@ def test_status_json_reports_storage_use(tmp_path: Path) -> None:
     assert figures["SM"] == (3, storage["SM"]["capacity"])
     for memory, figure in figures.items():  # every figure is the simulated modem's own
         assert figure == (storage[memory]["used"], storage[memory]["capacity"])
+    assert f"SM 3/{storage['SM']['capacity']}" in table

@@ -119,6 +119,8 @@ def test_profile_start_and_message_round_trip(tmp_path: Path, profile: str) -> N
         assert status.identity is not None
         assert status.identity.manufacturer == MANUFACTURERS[profile]
         assert status.cnmi == "2,1,0,2,0"
+        assert status.signal == 20  # read during init, before any health ping
+        assert status.counters.pings == 0
         assert modem.state()["cmgf"] == 0
         (index,) = modem.inject_sms("Your code is 123456\n\n@example.com #123456")
         event = await next_of(session, NewMessage)

@@ -196,9 +196,11 @@ def send(
             click.echo(f"{watch.job_id} queued" + (f" (code {watch.code})" if watch.code else ""))
         last: JobEvent | None = None
         for event in watch:
+            # the watch starts with the current state: "queued" was just said, in text
+            if as_json or event.status is not JobStatus.QUEUED or last is not None:
+                click.echo(_event_text(event, as_json))
+                sys.stdout.flush()
             last = event
-            click.echo(_event_text(event, as_json))
-            sys.stdout.flush()
             if _reached(event.status, wait):
                 return
             if event.status in _GIVE_UP:

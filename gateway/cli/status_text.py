@@ -11,24 +11,24 @@ import time
 
 def render_status(snapshot: dict[str, object]) -> str:
     """Return the ``status`` snapshot as a small human table."""
+    raw = snapshot.get("modems")
+    modems = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
+    storages = [_storage(modem) for modem in modems]
+    width = max([len("STORAGE"), *map(len, storages)])
     lines = [
         f"otp-gateway {snapshot.get('version', '?')}, up {_duration(snapshot.get('uptime'))}",
         "",
-        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<28} {'STORAGE':<8} DEVICE",
+        f"{'MODEM':<10} {'STATE':<13} {'SIGNAL':<9} {'NETWORK':<28} {'STORAGE':<{width}} DEVICE",
     ]
-    modems = snapshot.get("modems")
-    for modem in modems if isinstance(modems, list) else []:
-        if not isinstance(modem, dict):
-            continue
+    for modem, storage in zip(modems, storages, strict=True):
         dbm = modem.get("signal_dbm")
         signal = f"{dbm} dBm" if isinstance(dbm, int) else "-"
-        storage = ",".join(str(m) for m in modem.get("storage") or []) or "-"
         network = str(modem.get("registration") or "-")
         if modem.get("operator"):
             network += f" ({modem['operator']})"
         lines.append(
             f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
-            f"{network:<28} {storage:<8} {modem.get('device', '')}"
+            f"{network:<28} {storage:<{width}} {modem.get('device', '')}"
         )
         if modem.get("state") == "failed":
             lines.append(f"  {modem.get('name', '?')}: {_failure(modem)}")
@@ -47,6 +47,19 @@ def render_status(snapshot: dict[str, object]) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
         lines.append(f"counters:    {shown}")
     return "\n".join(lines)
+
+
+def _storage(modem: dict[str, object]) -> str:
+    """``SM 3/30,ME 0/100`` from the last ``AT+CPMS?`` reading, else the memory names."""
+    use = modem.get("storage_use")
+    if isinstance(use, list) and use:
+        return ",".join(
+            f"{u.get('memory')} {u.get('used')}/{u.get('total')}"
+            for u in use
+            if isinstance(u, dict)
+        )
+    names = modem.get("storage")
+    return ",".join(str(m) for m in names) if isinstance(names, list) and names else "-"
 
 
 def _failure(modem: dict[str, object]) -> str:

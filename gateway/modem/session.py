@@ -22,7 +22,7 @@ from gateway.at.events import Event, Registration, Response, ResyncStalled, Urc,
 from gateway.at.events import Resynced as ResyncedEvent
 from gateway.at.events import Stray as StrayEvent
 from gateway.at.events import Unrecognised as UnrecognisedEvent
-from gateway.errors import UsageError
+from gateway.errors import ModemFault, UsageError
 from gateway.modem.channel import AtChannel
 from gateway.modem.feed import EVENT_BACKLOG, EventFeed
 from gateway.modem.health import HealthMonitor
@@ -289,6 +289,10 @@ class ModemSession(SmsOperations):
         self._result = result
         self._selected = result.cpms[0]
         self._registration = result.registration
+        # A first signal reading, so `status` shows one at once rather than after the
+        # first health ping; nice to have, never a reason to fail the start.
+        with contextlib.suppress(ModemFault):
+            await self._read_signal()
         self.counters.inits += 1
         log.info(
             "modem.ready",
@@ -308,6 +312,10 @@ class ModemSession(SmsOperations):
 
     async def _ping(self) -> None:
         self.counters.pings += 1
+        await self._read_signal()
+
+    async def _read_signal(self) -> None:
+        # TS 27.007 §8.5: +CSQ: <rssi>,<ber>; 99 means not known
         response = await self.run(query("AT+CSQ", "+CSQ"))
         for line in response.lines:
             head = line.partition(":")[2].split(",")[0].strip()
