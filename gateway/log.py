@@ -158,6 +158,11 @@ class Redactor:
         return {k: redact_value(k, v) for k, v in event_dict.items()}
 
 
+def drop_unset(logger: object, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: leave out fields whose value is None (``cms=None`` is noise)."""
+    return {k: v for k, v in event_dict.items() if v is not None}
+
+
 def _chain(debug_secrets: bool) -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -166,6 +171,7 @@ def _chain(debug_secrets: bool) -> list[Processor]:
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         Redactor(debug_secrets=debug_secrets),
+        drop_unset,
     ]
 
 

@@ -228,3 +228,12 @@ def test_masked_numbers_hide_at_least_four_digits(number: str) -> None:
     assert len(masked) == len(number)
     assert masked.count("*") >= 4
     assert scrub_text(f"to {number}") == f"to {masked}"
+
+
+def test_unset_fields_are_left_out(capsys: pytest.CaptureFixture[str]) -> None:
+    """Fields whose value is None are not written (``cms=None`` says nothing)."""
+    configure("info", "json")
+    structlog.get_logger("gateway.test").info("send.job", job="j-1", cms=None, attempt=1)
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (line["job"], line["attempt"]) == ("j-1", 1)
+    assert "cms" not in line
