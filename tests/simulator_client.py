@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import select
 import termios
+import threading
 import time
 import tty
 from types import TracebackType
+
+from gateway.simulator import ThreadModemHandle
 
 
 class PtyClient:
@@ -74,9 +77,48 @@ class PtyClient:
         return self.read_until(final, timeout)
 
     def silence(self, window: float) -> bytes:
-        """Return whatever arrives within ``window`` seconds (expected: nothing)."""
+        """Return whatever arrives within ``window`` seconds.
+
+        Only for properties that are about time itself (e.g. CPU use while idle): absence
+        of output is proven deterministically with :func:`written_while_reading` or a
+        marker command whose reply must come first.
+        """
         deadline = time.monotonic() + window
         while (remaining := deadline - time.monotonic()) > 0:
             self._fill(remaining)
         data, self.buffer = self.buffer, b""
         return data
+
+
+def bytes_out(modem: ThreadModemHandle) -> int:
+    """Return how many bytes the simulated modem has written to its pty so far."""
+    count = modem.state()["bytes_out"]
+    assert isinstance(count, int)
+    return count
+
+
+def written_while_reading(modem: ThreadModemHandle, client: PtyClient, data: bytes) -> int:
+    """Send ``data``; once the modem has read all of it, return how many bytes it wrote.
+
+    The modem model handles a chunk and writes its output in one loop callback, and the
+    byte counter is read in a later one, so 0 proves that reading ``data`` produced no
+    output at all (no sleep, no fixed window). Raises TimeoutError if ``data`` never
+    reaches the modem within 5 s.
+    """
+    received = bytearray()
+    arrived = threading.Event()
+
+    def observe(chunk: bytes) -> None:
+        received.extend(chunk)
+        if len(received) >= len(data):
+            arrived.set()
+
+    before = bytes_out(modem)
+    remove = modem.observe_bytes(observe)
+    try:
+        client.send(data)
+        if not arrived.wait(5.0):
+            raise TimeoutError(f"the modem read only {bytes(received)!r} of {data!r}")
+    finally:
+        remove()
+    return bytes_out(modem) - before

@@ -266,3 +266,14 @@ def test_pin_counter_follows_wrong_entries() -> None:
     assert talk(model, b'AT+CPINR="SIM PIN"\r') == b"\r\n+CPINR: SIM PIN,2,3\r\n\r\nOK\r\n"
     talk(model, b'AT+CPIN="1234"\r')
     assert talk(model, b'AT+CPINR="SIM PIN"\r') == b"\r\n+CPINR: SIM PIN,3,3\r\n\r\nOK\r\n"
+
+
+def test_byte_counters_count_what_crosses_the_port_even_when_silent() -> None:
+    """bytes_in counts every byte the client wrote, bytes_out every byte handed out."""
+    model = quiet()
+    start_in, start_out = model.bytes_in, model.bytes_out
+    assert talk(model, b"AT\r") == OK
+    assert (model.bytes_in - start_in, model.bytes_out - start_out) == (3, len(OK))
+    model.set_fault("silent", {}, 1.0)
+    assert talk(model, b"AT+CSQ\r") == b""
+    assert (model.bytes_in - start_in, model.bytes_out - start_out) == (10, len(OK))

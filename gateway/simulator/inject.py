@@ -116,4 +116,6 @@ def state(model: ModemModel, now: float) -> dict[str, object]:
         "faults": sorted(model.faults),
         "sent": len(model.sent()),
         "commands": model.commands_run,
+        "bytes_in": model.bytes_in,
+        "bytes_out": model.bytes_out,
     }

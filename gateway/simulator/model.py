@@ -107,6 +107,9 @@ class ModemModel:
         self.powered_at = now
         self.busy_until = now
         self.commands_run = 0
+        #: bytes the client wrote / the modem handed out, so tests can prove a silence
+        self.bytes_in = 0
+        self.bytes_out = 0
         self._out = bytearray()
         self._reply_at = float("-inf")
         self._generation = 0
@@ -140,6 +143,7 @@ class ModemModel:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Interpret bytes written by the client at time ``now``."""
+        self.bytes_in += len(data)
         for watcher in list(self.byte_observers):
             watcher(data)
         if self.silenced:
@@ -165,6 +169,7 @@ class ModemModel:
         """Return (and forget) the bytes the modem writes now."""
         data = bytes(self._out)
         self._out.clear()
+        self.bytes_out += len(data)
         return data
 
     def sent(self) -> list[SentMessage]:

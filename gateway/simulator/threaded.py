@@ -78,6 +78,18 @@ class ThreadModemHandle:
 
         return removing
 
+    def observe_bytes(self, observer: Callable[[bytes], None]) -> Callable[[], None]:
+        """Call ``observer(data)`` (in the simulator's thread) with each chunk the client writes.
+
+        Returns a function that removes it (callable from any thread).
+        """
+        remove = self._owner.call(lambda: self._handle.observe_bytes(observer))
+
+        def removing() -> None:
+            self._owner.call(remove)
+
+        return removing
+
     def unplug(self) -> None:
         """Pull the modem (pty closed, link removed)."""
         self._owner.call(self._handle.unplug)
