@@ -20,8 +20,6 @@ from gateway.simulator import ModemConfig, ModemHandle, Simulator
 T = TypeVar("T", bound=Event)
 
 PROFILES = ["generic", "sim800", "e3372", "ec25"]
-
-
 FAST = Timeouts(
     quick=0.4, sim=1.0, list=2.0, network=0.4, prompt=0.3, body=1.0, probe=0.2, drain=0.05
 )
