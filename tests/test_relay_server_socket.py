@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import socket
@@ -11,10 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from relay_helpers import Raw, relay, run
+from relay_helpers import ROOT_RULES, Raw, relay, run
 
 from gateway.errors import UsageError
+from gateway.relay.access import AccessControl
 from gateway.relay.client import Client
+from gateway.relay.server import RelayConfig, RelayServer
 
 
 def test_socket_file_has_mode_0660_and_group_and_is_unlinked(tmp_path: Path) -> None:
@@ -118,3 +122,30 @@ def test_socket_activation_uses_the_passed_fd(tmp_path: Path) -> None:
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_bound_server_queues_clients_and_is_not_stolen_before_start(tmp_path: Path) -> None:
+    """Between bind() and start() clients wait in the backlog, a second bind is refused."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        first = RelayServer(RelayConfig(path=path), access=AccessControl(ROOT_RULES))
+        await first.bind()
+        try:
+            waiting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            waiting.connect(os.fspath(path))  # ECONNREFUSED without listen() at bind
+            second = RelayServer(RelayConfig(path=path), access=AccessControl(ROOT_RULES))
+            with pytest.raises(UsageError, match="in use by a running process"):
+                await second.bind()
+            assert path.exists()
+            await first.start()
+            reader, writer = await asyncio.open_unix_connection(sock=waiting)
+            greeting = json.loads(await reader.readline())
+            assert greeting["hello"] == "otp-gateway"
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            await first.close()
+        assert not path.exists()
+
+    run(scenario())

@@ -109,6 +109,11 @@ class RelayServer:
             self.config.path, mode=self.config.mode, group=self.config.group
         )
         try:
+            # create_unix_server(start_serving=False) defers listen(2) to start_serving, and
+            # an unlistened socket refuses connections (ECONNREFUSED), which makes clients
+            # fail during start-up and lets a second daemon take it for stale. Listening
+            # now queues clients in the backlog until start() accepts them.
+            self.listener.sock.listen(self.config.backlog)
             self._server = await loop.create_unix_server(
                 self._session,
                 sock=self.listener.sock,
