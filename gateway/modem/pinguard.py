@@ -10,6 +10,11 @@ rejected since its last successful entry; never the PIN itself.
 (an operator who corrects the PIN gets one attempt per new PIN); with one attempt left
 (AT+CPINR) nothing is sent, and when the modem cannot count, two recorded rejections
 mean at most one attempt is left. :class:`PinGuard` is the file shell around it.
+
+A PIN is recorded as *pending* before AT+CPIN is sent, and the entry becomes a
+rejection on +CME ERROR: 16 or is dropped on OK. A pending entry still there at the
+next start is an attempt whose reply was lost (timeout, unplug, crash): the SIM may
+have counted it, so it counts as a used attempt; see :func:`decide`.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Decision(enum.Enum):
     SEND = "send"
     REJECTED_BEFORE = "rejected-before"  # this SIM rejected this very PIN
     LAST_ATTEMPT = "last-attempt"  # one attempt left: a person must decide
+    UNCONFIRMED = "unconfirmed"  # sent before, reply lost, and the modem cannot count
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,17 +71,32 @@ class SimKey:
         return f"SIM …{self.value[-4:]}" if self.kind == "iccid" else f"the SIM in {self.value}"
 
 
-def decide(rejected: tuple[str, ...], pin_hash: str, attempts_left: int | None) -> Decision:
+def decide(
+    rejected: tuple[str, ...],
+    pin_hash: str,
+    attempts_left: int | None,
+    pending: tuple[str, ...] = (),
+) -> Decision:
     """Return whether to send the PIN whose hash is ``pin_hash``.
 
-    ``rejected`` holds the hashes this SIM rejected since its last successful entry;
+    ``rejected`` holds the hashes this SIM rejected since its last successful entry,
+    ``pending`` one hash per entry whose reply never came (unknown outcome);
     ``attempts_left`` is the SIM's counter when the modem can read it.
+
+    The rule for a lost reply: the SIM may have counted that attempt, so a pending
+    entry counts as a used attempt, like a rejection, when the modem cannot count. The
+    same PIN may be sent again only when the modem's counter is readable and shows at
+    least two attempts left: it was perhaps wrong, and resending it must never be able
+    to spend the last attempt. Without a counter it is not resent (a restart loop would
+    otherwise burn one attempt per lost reply and lock the SIM behind its PUK).
     """
     if pin_hash in rejected:
         return Decision.REJECTED_BEFORE
     if attempts_left is not None:
         return Decision.SEND if attempts_left > 1 else Decision.LAST_ATTEMPT
-    if len(rejected) >= PIN_ATTEMPTS - 1:
+    if pin_hash in pending:
+        return Decision.UNCONFIRMED
+    if len(rejected) + len(pending) >= PIN_ATTEMPTS - 1:
         return Decision.LAST_ATTEMPT
     return Decision.SEND
 
@@ -84,6 +105,7 @@ def decide(rejected: tuple[str, ...], pin_hash: str, attempts_left: int | None) 
 class _Records:
     salt: str = field(default_factory=lambda: secrets.token_hex(16))
     sims: dict[str, list[str]] = field(default_factory=dict)
+    pending: dict[str, list[str]] = field(default_factory=dict)
 
 
 class PinGuard:
@@ -103,22 +125,39 @@ class PinGuard:
 
     def decide(self, key: SimKey, pin: str, attempts_left: int | None) -> Decision:
         """Return whether ``pin`` may be sent to the SIM ``key``; raises PinRecordError."""
-        rejected = tuple(self._load().sims.get(key.text, ()))
-        return decide(rejected, self.pin_hash(key, pin), attempts_left)
+        records = self._load()
+        rejected = tuple(records.sims.get(key.text, ()))
+        pending = tuple(records.pending.get(key.text, ()))
+        return decide(rejected, self.pin_hash(key, pin), attempts_left, pending)
+
+    def attempting(self, key: SimKey, pin: str) -> None:
+        """Record ``pin`` as sent to ``key`` with its outcome unknown; raises PinRecordError.
+
+        Called before AT+CPIN is sent, so a reply that never comes still leaves a trace.
+        """
+        records = self._load()
+        records.pending.setdefault(key.text, []).append(self.pin_hash(key, pin))
+        self._save(records)
 
     def rejected(self, key: SimKey, pin: str) -> None:
-        """Record that the SIM ``key`` rejected ``pin``; raises PinRecordError."""
+        """Record that ``key`` rejected ``pin`` (no longer pending); raises PinRecordError."""
         records = self._load()
-        hashes = records.sims.setdefault(key.text, [])
         value = self.pin_hash(key, pin)
+        hashes = records.sims.setdefault(key.text, [])
         if value not in hashes:
             hashes.append(value)
+        waiting = records.pending.get(key.text, [])
+        if value in waiting:
+            waiting.remove(value)
+        if not waiting:
+            records.pending.pop(key.text, None)
         self._save(records)
 
     def accepted(self, key: SimKey) -> None:
         """Forget the SIM's rejections: a correct PIN resets its counter. Raises PinRecordError."""
         records = self._load()
-        if records.sims.pop(key.text, None) is not None:
+        dropped = records.sims.pop(key.text, None), records.pending.pop(key.text, None)
+        if dropped != (None, None):
             self._save(records)
 
     def _load(self) -> _Records:
@@ -135,11 +174,9 @@ class PinGuard:
         try:
             data = json.loads(raw)
             salt, sims = data["salt"], data["sims"]
+            pending = data.get("pending", {})  # absent in records written before it existed
             bytes.fromhex(salt)
-            ok = isinstance(sims, dict) and all(
-                isinstance(k, str) and isinstance(v, list) and all(isinstance(h, str) for h in v)
-                for k, v in sims.items()
-            )
+            ok = _hash_lists(sims) and _hash_lists(pending)
         except (ValueError, KeyError, TypeError) as exc:
             raise PinRecordError(
                 f"the PIN record {self.path} is damaged ({exc}); remove it once the "
@@ -149,7 +186,11 @@ class PinGuard:
             raise PinRecordError(
                 f"the PIN record {self.path} is damaged; remove it once the PIN is right"
             )
-        self._memory = _Records(salt=salt, sims={k: list(v) for k, v in sims.items()})
+        self._memory = _Records(
+            salt=salt,
+            sims={k: list(v) for k, v in sims.items()},
+            pending={k: list(v) for k, v in pending.items()},
+        )
         return self._memory
 
     def _save(self, records: _Records) -> None:
@@ -157,7 +198,8 @@ class PinGuard:
         if self.path is None:
             return
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        text = json.dumps({"salt": records.salt, "sims": records.sims}, indent=1, sort_keys=True)
+        data = {"salt": records.salt, "sims": records.sims, "pending": records.pending}
+        text = json.dumps(data, indent=1, sort_keys=True)
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -168,3 +210,11 @@ class PinGuard:
         except OSError as exc:
             temporary.unlink(missing_ok=True)
             raise PinRecordError(f"cannot write the PIN record {self.path}: {exc}") from exc
+
+
+def _hash_lists(value: object) -> bool:
+    """True when ``value`` maps SIM keys to lists of hash strings."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(h, str) for h in v)
+        for k, v in value.items()
+    )

@@ -4,7 +4,9 @@ AT+CPIN? says what the SIM wants. A PIN is sent once only: a wrong one is never 
 because three wrong attempts lock the SIM behind its PUK (TS 31.102 §9). Before sending
 it, the SIM is identified (ICCID) and its remaining attempts read (:mod:`.simid`); the
 :class:`~gateway.modem.pinguard.PinGuard` refuses a PIN this SIM rejected before (also in
-an earlier process) and refuses to spend the last attempt. A SIM that is missing, wants
+an earlier process) and refuses to spend the last attempt. The PIN is recorded as pending
+before it is sent, so an entry whose reply never comes counts as a used attempt at the
+next start (the rule is in :func:`~gateway.modem.pinguard.decide`). A SIM that is missing, wants
 its PUK or is blocked needs a person; so does a missing PIN.
 """
 
@@ -127,6 +129,17 @@ async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext)
             f"{key.label}: {left} left before the PUK lock; not entering the PIN "
             "automatically (check it, then enter it by hand with AT+CPIN)"
         )
+    if decision is Decision.UNCONFIRMED:
+        raise PinNotSent(
+            f"{key.label}: the configured PIN was sent before but its reply never came, "
+            "and the modem cannot count the attempts left; not sending it again (check "
+            "the SIM by hand, then remove the PIN record)"
+        )
+    try:
+        # written before sending: a reply lost to a timeout, unplug or crash still counts
+        pins.guard.attempting(key, pin)
+    except PinRecordError as exc:
+        raise PinNotSent(f"PIN not entered: {exc}") from exc
     log.info("modem.pin", command="AT+CPIN=<redacted>")
     entry = Command(text=f'AT+CPIN="{pin}"', kind=Kind.SIM, secret=True)
     try:
