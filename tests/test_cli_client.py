@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -140,9 +141,12 @@ def test_status_reports_storage_use(tmp_path: Path) -> None:
         gw.run(pipeline.wait_for(lambda s: s.get("sweeps") == 1, 10))  # the start sweep
         for number in range(3):  # no +CMTI: they wait on the SIM until the next sweep
             gw.modem.inject_sms(f"@example.com #10000{number}", notify=False)
+        first = cli("status", "--socket", str(gw.socket), "--json")  # starts the AT+CPMS?
+        gw.run(gw.gateway.storage.settle())
         result = cli("status", "--socket", str(gw.socket), "--json")
         table = cli("status", "--socket", str(gw.socket)).stdout
         storage = cast(dict[str, dict[str, int]], gw.modem.state()["storage"])
+    assert first.returncode == 0, first.stderr
     assert result.returncode == 0, result.stderr
     modem = json.loads(result.stdout)["modems"][0]
     figures = {use["memory"]: (use["used"], use["total"]) for use in modem["storage_use"]}
@@ -151,3 +155,33 @@ def test_status_reports_storage_use(tmp_path: Path) -> None:
     for memory, figure in figures.items():  # every figure is the simulated modem's own
         assert figure == (storage[memory]["used"], storage[memory]["capacity"])
     assert f"SM 3/{storage['SM']['capacity']}" in table
+
+
+def test_status_answers_at_once_while_the_modem_is_slow(tmp_path: Path) -> None:
+    """status replies from the last figures while the modem still holds its late AT+CPMS? reply."""
+    asked = threading.Event()
+    with running_gateway(tmp_path) as gw:
+        cli("status", "--socket", str(gw.socket))  # the first AT+CPMS?, then its figures
+        gw.run(gw.gateway.storage.settle())
+        known = gw.gateway.storage.get("sim0")
+        assert known
+        gw.gateway.storage.ttl = 0.0  # every status asks again
+
+        def watch(line: str) -> None:
+            if "CPMS?" in line:
+                asked.set()
+
+        remove = gw.modem.observe_commands(watch)
+        # later than the 2 s bound, sooner than the 3 s AT timeout that ended the old wait
+        gw.modem.set_fault("late-reply", delay=2.8)
+        before = gw.modem.state()["bytes_out"]
+        result = cli("status", "--socket", str(gw.socket), "--json")
+        after = gw.modem.state()["bytes_out"]
+        assert asked.wait(10)
+        remove()
+        gw.run(gw.gateway.storage.settle())
+        gw.modem.clear_fault("late-reply")
+    assert result.returncode == 0, result.stderr
+    assert after == before  # the reply came while the modem still held its answer
+    modem = json.loads(result.stdout)["modems"][0]
+    assert modem["storage_use"] == [use.as_dict() for use in known]

@@ -109,10 +109,39 @@ def test_cache_queries_once_per_ttl_and_keeps_the_last_figure_on_failure() -> No
         seen = []
         for step in (0.0, 10.0, 25.0, 1.0, 30.0):  # t = 100, 110, 135 (fails), 136, 166
             clock[0] += step
-            await cache.refresh({"sim0": query}, lambda: clock[0])
+            cache.refresh({"sim0": query}, lambda: clock[0])
+            await cache.settle()
             seen.append(cache.get("sim0")[0].used)
         return seen
 
     assert asyncio.run(scenario()) == [3, 3, 3, 3, 4]
     assert len(asked) == 3
     assert StorageUse().get("never") == ()
+
+
+def test_refresh_returns_at_once_and_keeps_one_query_in_flight_per_modem() -> None:
+    """refresh never waits on the modem; a hung query is not doubled and ends at the bound."""
+    calls: list[str] = []
+
+    async def scenario() -> tuple[MemoryUse, ...]:
+        never = asyncio.Event()
+        cache = StorageUse(ttl=0.0, timeout=0.05)
+
+        async def good() -> Sequence[str]:
+            return ['+CPMS: "SM",2,30,"SM",2,30,"SM",2,30']
+
+        async def hung() -> Sequence[str]:
+            calls.append("AT+CPMS?")
+            await never.wait()
+            return []
+
+        cache.refresh({"sim0": good}, lambda: 1.0)
+        await cache.settle()
+        cache.refresh({"sim0": hung}, lambda: 2.0)
+        cache.refresh({"sim0": hung}, lambda: 3.0)  # the first is still in flight
+        assert cache.get("sim0") == (MemoryUse(memory="SM", used=2, total=30),)
+        await cache.settle()  # ended by the timeout, not by the modem
+        return cache.get("sim0")
+
+    assert asyncio.run(scenario()) == (MemoryUse(memory="SM", used=2, total=30),)
+    assert calls == ["AT+CPMS?"]

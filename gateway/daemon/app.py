@@ -203,14 +203,17 @@ class Gateway:
         )
 
     async def refresh(self) -> None:
-        """Re-read storage use (``AT+CPMS?``) of the ready modems, at most every 30 s.
+        """Start re-reading storage use (``AT+CPMS?``) of the ready modems, at most every 30 s.
 
-        The relay calls it before each ``status`` snapshot (StatusPort). Never raises our
-        errors: a modem that cannot answer keeps its last figure.
+        The relay calls it before each ``status`` snapshot (StatusPort). Returns at once:
+        the queries run in the background (one per modem, bounded by 2 s) and the snapshot
+        shows the last known figures, so a hung modem never stalls ``status``. Never raises.
         """
+        if self._stopped:
+            return
         ready = {name: s for name, s in self.sessions.items() if s.status.ready}
         queries = {name: functools.partial(_cpms_lines, s) for name, s in ready.items()}
-        await self.storage.refresh(queries, time.monotonic)
+        self.storage.refresh(queries, time.monotonic)
 
     def modem_statuses(self) -> dict[str, ModemStatus]:
         """Return each configured modem's current status, by name."""
@@ -326,6 +329,7 @@ class Gateway:
             except TimeoutError:
                 log.warning("daemon.drain_timeout", seconds=drain)
         await self._tasks.cancel()
+        await self.storage.close()
         for session in self.sessions.values():
             await session.stop()
         if self.journal is not None:

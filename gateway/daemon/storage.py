@@ -3,14 +3,17 @@
 ``AT+CPMS?`` (TS 27.005 §3.2.2, read command) answers
 ``+CPMS: <mem1>,<used1>,<total1>,<mem2>,<used2>,<total2>[,<mem3>,<used3>,<total3>]``:
 the memory selected for reading/deleting, for writing/sending and for receiving, each
-with how many messages it holds and how many it can. A ``status`` request refreshes the
-figure at most once per :data:`STORAGE_TTL` seconds per modem, so polling ``status``
-does not put AT traffic on the modem each time; a failed query keeps the last figure.
+with how many messages it holds and how many it can. ``status`` answers at once from the
+last known figure and starts a background query per modem whose figure is older than
+:data:`STORAGE_TTL` (never two in flight for one modem, each bounded by
+:data:`STORAGE_TIMEOUT`), so polling ``status`` neither waits on a slow modem nor puts AT
+traffic on it each time; a failed or late query keeps the last figure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,11 +21,14 @@ import structlog
 
 from gateway.at.lines import tag_of
 from gateway.errors import GatewayError, ModemFault
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.daemon")
 
 #: Seconds a storage-use figure is served from the cache before ``AT+CPMS?`` again.
 STORAGE_TTL = 30.0
+#: Seconds an ``AT+CPMS?`` query may take before its figure is given up for this round.
+STORAGE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,35 +82,71 @@ Query = Callable[[], Awaitable[Sequence[str]]]
 
 
 class StorageUse:
-    """The last known storage use per modem, refreshed at most once per ``ttl`` seconds."""
+    """The last known storage use per modem, refreshed in the background at most per ``ttl``."""
 
-    def __init__(self, *, ttl: float = STORAGE_TTL) -> None:
+    def __init__(self, *, ttl: float = STORAGE_TTL, timeout: float = STORAGE_TIMEOUT) -> None:
         self.ttl = ttl
-        self._known: dict[str, tuple[float, tuple[MemoryUse, ...]]] = {}
-        self._lock = asyncio.Lock()  # concurrent status requests share one query
+        self.timeout = timeout
+        self._known: dict[str, tuple[MemoryUse, ...]] = {}
+        self._asked: dict[str, float] = {}  # when each modem was last asked
+        self._inflight: dict[str, asyncio.Task[None]] = {}
 
     def get(self, name: str) -> tuple[MemoryUse, ...]:
         """Return the last figure for modem ``name`` (empty when never read)."""
-        return self._known.get(name, (0.0, ()))[1]
+        return self._known.get(name, ())
 
-    async def refresh(self, queries: Mapping[str, Query], now: Callable[[], float]) -> None:
-        """Query every modem in ``queries`` whose figure is older than ``ttl``.
+    def refresh(self, queries: Mapping[str, Query], now: Callable[[], float]) -> None:
+        """Start a background query for each modem in ``queries`` whose figure is stale.
 
         ``queries`` maps a modem name to a coroutine function returning the reply lines
-        of ``AT+CPMS?`` (only modems able to answer now). A modem that fails keeps its
-        last figure (logged) and is asked again only after ``ttl``. Never raises our
-        errors.
+        of ``AT+CPMS?`` (only modems able to answer now). Returns at once: a modem asked
+        less than ``ttl`` seconds ago (failed queries included) or with a query still in
+        flight is skipped; a query that fails or takes longer than ``timeout`` keeps the
+        last figure (logged). Call it in the event loop; never raises.
         """
-        async with self._lock:
-            for name, query in queries.items():
-                known = self._known.get(name)
-                if known is not None and now() - known[0] < self.ttl:
-                    continue
-                try:
-                    use = parse_cpms_read(await query())
-                except GatewayError as exc:
-                    # keep the last figure, and do not ask again before the TTL either:
-                    # a modem in trouble gets no extra traffic from status polling
-                    log.warning("modem.storage_use_failed", modem=name, error=str(exc))
-                    use = self.get(name)
-                self._known[name] = (now(), use)
+        loop = asyncio.get_running_loop()
+        for name, query in queries.items():
+            asked = self._asked.get(name)
+            if name in self._inflight or (asked is not None and now() - asked < self.ttl):
+                continue
+            self._asked[name] = now()
+            task = loop.create_task(self._query(name, query), name=f"storage-use:{name}")
+            self._inflight[name] = task
+            task.add_done_callback(functools.partial(self._done, name))
+
+    async def settle(self) -> None:
+        """Return once every query in flight has ended (for tests and shutdown)."""
+        while self._inflight:
+            await asyncio.wait(list(self._inflight.values()))
+
+    async def close(self) -> None:
+        """Cancel the queries in flight and wait for them to end."""
+        for task in self._inflight.values():
+            task.cancel()
+        await self.settle()
+
+    def _done(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._inflight.get(name) is task:
+            del self._inflight[name]
+
+    async def _query(self, name: str, query: Query) -> None:
+        # a modem in trouble keeps its last figure and is not asked again before the TTL
+        try:
+            async with asyncio.timeout(self.timeout):
+                use = parse_cpms_read(await query())
+        except TimeoutError:
+            log.warning(
+                "modem.storage_use_failed",
+                modem=name,
+                error=f"no reply to AT+CPMS? within {self.timeout:g} s",
+            )
+            return
+        except GatewayError as exc:
+            log.warning("modem.storage_use_failed", modem=name, error=str(exc))
+            return
+        except Exception as exc:  # a bug must not end as "Task exception never retrieved"
+            log.error(
+                "modem.storage_use_failed", modem=name, error=type(exc).__name__, frames=frames(exc)
+            )
+            return
+        self._known[name] = use

@@ -156,7 +156,7 @@ class StatusPort(Protocol):
     """The daemon's health as the relay reports it for ``status``."""
 
     async def refresh(self) -> None:
-        """Bring slow figures up to date before a snapshot (may ask the modem; cached)."""
+        """Start bringing slow figures up to date; return promptly, never wait on a modem."""
         ...
 
     def snapshot(self) -> Mapping[str, object]:
