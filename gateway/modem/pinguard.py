@@ -19,16 +19,21 @@ have counted it, so it counts as a used attempt; see :func:`decide`.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 import json
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.errors import ModemFault
 
+T = TypeVar("T")
 FILENAME = "sim-pin-rejections.json"
 #: PBKDF2 rounds: a PIN has at most 10^8 values, so the hash must be slow (NIST SP 800-132)
 ROUNDS = 200_000
@@ -109,56 +114,85 @@ class _Records:
 
 
 class PinGuard:
-    """Rejected-PIN records in ``path`` (JSON, 0600, replaced atomically); None: memory only."""
+    """Rejected-PIN records in ``path`` (JSON, 0600, replaced atomically); None: memory only.
+
+    Each operation reads the file once and runs in a worker thread (PBKDF2 takes tens of
+    milliseconds and the file is fsynced), serialised per path, so the event loop never
+    waits on it. With ``device`` given, an ICCID-keyed operation also folds in the
+    entries written under ``device:<device>`` while the ICCID could not be read.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._memory = _Records()
 
     def pin_hash(self, key: SimKey, pin: str) -> str:
-        """Return the salted hash of ``pin`` for this SIM (PBKDF2-HMAC-SHA256).
+        """Return the salted hash of ``pin`` for this SIM (blocks); raises PinRecordError."""
+        with _lock(self.path):
+            return _hash(self._load().salt, key, pin)
 
-        Raises PinRecordError when the record file is unreadable.
-        """
-        salt = bytes.fromhex(self._load().salt) + key.text.encode()
-        return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, ROUNDS).hex()
-
-    def decide(self, key: SimKey, pin: str, attempts_left: int | None) -> Decision:
+    async def decide(
+        self, key: SimKey, pin: str, attempts_left: int | None, *, device: str | None = None
+    ) -> Decision:
         """Return whether ``pin`` may be sent to the SIM ``key``; raises PinRecordError."""
-        records = self._load()
-        rejected = tuple(records.sims.get(key.text, ()))
-        pending = tuple(records.pending.get(key.text, ()))
-        return decide(rejected, self.pin_hash(key, pin), attempts_left, pending)
 
-    def attempting(self, key: SimKey, pin: str) -> None:
-        """Record ``pin`` as sent to ``key`` with its outcome unknown; raises PinRecordError.
+        def work(records: _Records) -> tuple[Decision, bool]:
+            own, merged = _merge(records, key, pin, device)
+            rejected = tuple(records.sims.get(key.text, ()))
+            pending = tuple(records.pending.get(key.text, ()))
+            return decide(rejected, own, attempts_left, pending), merged
 
-        Called before AT+CPIN is sent, so a reply that never comes still leaves a trace.
-        """
-        records = self._load()
-        records.pending.setdefault(key.text, []).append(self.pin_hash(key, pin))
-        self._save(records)
+        return await self._apply(work)
 
-    def rejected(self, key: SimKey, pin: str) -> None:
+    async def attempting(self, key: SimKey, pin: str, *, device: str | None = None) -> None:
+        """Record ``pin`` as sent, outcome unknown (before AT+CPIN); raises PinRecordError."""
+
+        def work(records: _Records) -> tuple[None, bool]:
+            own, _ = _merge(records, key, pin, device)
+            records.pending.setdefault(key.text, []).append(own)
+            return None, True
+
+        await self._apply(work)
+
+    async def rejected(self, key: SimKey, pin: str, *, device: str | None = None) -> None:
         """Record that ``key`` rejected ``pin`` (no longer pending); raises PinRecordError."""
-        records = self._load()
-        value = self.pin_hash(key, pin)
-        hashes = records.sims.setdefault(key.text, [])
-        if value not in hashes:
-            hashes.append(value)
-        waiting = records.pending.get(key.text, [])
-        if value in waiting:
-            waiting.remove(value)
-        if not waiting:
-            records.pending.pop(key.text, None)
-        self._save(records)
 
-    def accepted(self, key: SimKey) -> None:
+        def work(records: _Records) -> tuple[None, bool]:
+            own, _ = _merge(records, key, pin, device)
+            hashes = records.sims.setdefault(key.text, [])
+            if own not in hashes:
+                hashes.append(own)
+            waiting = records.pending.get(key.text, [])
+            if own in waiting:
+                waiting.remove(own)
+            if not waiting:
+                records.pending.pop(key.text, None)
+            return None, True
+
+        await self._apply(work)
+
+    async def accepted(self, key: SimKey, *, device: str | None = None) -> None:
         """Forget the SIM's rejections: a correct PIN resets its counter. Raises PinRecordError."""
-        records = self._load()
-        dropped = records.sims.pop(key.text, None), records.pending.pop(key.text, None)
-        if dropped != (None, None):
-            self._save(records)
+
+        def work(records: _Records) -> tuple[None, bool]:
+            _, merged = _merge(records, key, None, device)
+            dropped = records.sims.pop(key.text, None), records.pending.pop(key.text, None)
+            return None, merged or dropped != (None, None)
+
+        await self._apply(work)
+
+    async def _apply(self, work: Callable[[_Records], tuple[T, bool]]) -> T:
+        """Run ``work`` on the loaded records in a thread; save them when it says so."""
+
+        def run() -> T:
+            with _lock(self.path):
+                records = self._load()
+                result, changed = work(records)
+                if changed:
+                    self._save(records)
+                return result
+
+        return await asyncio.get_running_loop().run_in_executor(None, run)
 
     def _load(self) -> _Records:
         if self.path is None:
@@ -177,7 +211,8 @@ class PinGuard:
             pending = data.get("pending", {})  # absent in records written before it existed
             bytes.fromhex(salt)
             ok = _hash_lists(sims) and _hash_lists(pending)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # RecursionError: deeply nested JSON ('[' * 100000) is damaged like the rest
             raise PinRecordError(
                 f"the PIN record {self.path} is damaged ({exc}); remove it once the "
                 "configured PIN is known to be right"
@@ -207,6 +242,12 @@ class PinGuard:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.path)
+            # the rename lives in the directory: sync it too, or a power cut may lose it
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         except OSError as exc:
             temporary.unlink(missing_ok=True)
             raise PinRecordError(f"cannot write the PIN record {self.path}: {exc}") from exc
@@ -218,3 +259,42 @@ def _hash_lists(value: object) -> bool:
         isinstance(k, str) and isinstance(v, list) and all(isinstance(h, str) for h in v)
         for k, v in value.items()
     )
+
+
+def _hash(salt: str, key: SimKey, pin: str) -> str:
+    """PBKDF2-HMAC-SHA256 of ``pin``, salted with the record's salt and the SIM key."""
+    material = bytes.fromhex(salt) + key.text.encode()
+    return hashlib.pbkdf2_hmac("sha256", pin.encode(), material, ROUNDS).hex()
+
+
+def _merge(records: _Records, key: SimKey, pin: str | None, device: str | None) -> tuple[str, bool]:
+    """Move ``device:<device>`` entries (this SIM, ICCID unread then) under the ICCID ``key``.
+
+    The PIN's device-salted hash becomes its ICCID hash (it still matches); others stay
+    as entries that count. Returns the PIN's hash ("" without one) and whether any moved.
+    """
+    own = _hash(records.salt, key, pin) if pin is not None else ""
+    if key.kind != "iccid" or not device:
+        return own, False
+    old = SimKey(kind="device", value=device)
+    if old.text not in records.sims and old.text not in records.pending:
+        return own, False
+    theirs = _hash(records.salt, old, pin) if pin is not None else None
+    for table in (records.sims, records.pending):
+        moved = [own if value == theirs else value for value in table.pop(old.text, [])]
+        if moved:
+            table.setdefault(key.text, []).extend(moved)
+    if key.text in records.sims:
+        records.sims[key.text] = list(dict.fromkeys(records.sims[key.text]))
+    return own, True
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(path: Path | None) -> threading.Lock:
+    """The lock serialising read-modify-write of one record file in this process."""
+    name = os.path.abspath(path) if path is not None else ""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(name, threading.Lock())

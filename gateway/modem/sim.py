@@ -114,7 +114,7 @@ async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext)
     key = SimKey(kind="iccid", value=iccid) if iccid else SimKey(kind="device", value=pins.device)
     attempts = await read_pin_attempts(tolerant)
     try:
-        decision = pins.guard.decide(key, pin, attempts)
+        decision = await pins.guard.decide(key, pin, attempts, device=pins.device)
     except PinRecordError as exc:
         raise PinNotSent(f"PIN not entered: {exc}") from exc
     log.info("modem.pin_check", sim=key.label, attempts_left=attempts, decision=decision.value)
@@ -137,7 +137,7 @@ async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext)
         )
     try:
         # written before sending: a reply lost to a timeout, unplug or crash still counts
-        pins.guard.attempting(key, pin)
+        await pins.guard.attempting(key, pin, device=pins.device)
     except PinRecordError as exc:
         raise PinNotSent(f"PIN not entered: {exc}") from exc
     log.info("modem.pin", command="AT+CPIN=<redacted>")
@@ -149,13 +149,13 @@ async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext)
             raise
         note = ""
         try:
-            pins.guard.rejected(key, pin)
+            await pins.guard.rejected(key, pin, device=pins.device)
         except PinRecordError as record:
             note = f"; the rejection could not be recorded ({record}): fix the PIN first"
         raise WrongPin(
             f"{key.label} rejected the configured PIN (+CME ERROR: 16); not retrying{note}"
         ) from exc
     try:
-        pins.guard.accepted(key)
+        await pins.guard.accepted(key, device=pins.device)
     except PinRecordError as exc:
         log.warning("modem.pin_record", error=str(exc))
