@@ -190,3 +190,45 @@ def test_a_modem_whose_health_loop_dies_is_restarted(tmp_path: Path) -> None:
         simulated=ModemConfig(number="+15550000002", link=link),
         settings=ModemSettings(name="sim1", device=str(link)),
     )
+
+
+def test_a_restart_failing_with_a_foreign_error_is_logged_without_its_message(
+    tmp_path: Path,
+) -> None:
+    """A non-GatewayError from a restart is logged by type and frames, never by its message."""
+
+    async def body(gateway: Gateway, spare: ModemHandle, setup: SimulatedSetup) -> None:
+        session = gateway.sessions["sim1"]
+        # Stand-ins for bugs: the health loop's next ping raises (the session fails), then
+        # the first restart's initialisation raises an exception whose message is a code.
+        health = session._health
+        ping = health._ping
+        initialise = session.initialise
+
+        async def buggy_ping() -> None:
+            health._ping = ping
+            raise RuntimeError("a bug in the health loop")
+
+        async def broken_initialise() -> None:
+            session.initialise = initialise  # type: ignore[method-assign]
+            raise KeyError("482913")
+
+        health._ping = buggy_ping
+        session.initialise = broken_initialise  # type: ignore[method-assign]
+        with capture() as events:
+            health.poke()
+            await gateway.restarters["sim1"].wait_for(lambda r: r.attempts == 2)
+            await session.wait_for(lambda s: s.ready, 10)
+        (failed,) = [e for e in events if e["event"] == "modem.restart_failed"]
+        assert failed["error"] == "KeyError"
+        assert "reason" not in failed
+        assert "in broken_initialise" in failed["frames"][-1]
+        assert "482913" not in repr(failed)
+
+    link = tmp_path / "modem1"
+    second_modem(
+        tmp_path,
+        body,
+        simulated=ModemConfig(number="+15550000002", link=link),
+        settings=ModemSettings(name="sim1", device=str(link)),
+    )

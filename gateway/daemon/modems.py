@@ -6,6 +6,7 @@ import asyncio
 
 import structlog
 
+from gateway.daemon.restart import failure_fields
 from gateway.modem.session import ModemSession
 from gateway.modem.sim import SimError
 
@@ -28,12 +29,7 @@ async def start_sessions(sessions: dict[str, ModemSession]) -> dict[str, ModemSe
     for name, result in zip(names, results, strict=True):
         if isinstance(result, BaseException):
             errors.append(result)
-            log.warning(
-                "modem.start_failed",
-                modem=name,
-                error=type(result).__name__,
-                reason=str(result),
-            )
+            log.warning("modem.start_failed", modem=name, **failure_fields(result))
         else:
             active[name] = sessions[name]
     if not active:

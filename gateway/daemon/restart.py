@@ -46,6 +46,19 @@ class Backoff:
         return min(doubled, self.maximum)
 
 
+def failure_fields(exc: BaseException) -> dict[str, object]:
+    """Return the log fields that name ``exc`` without leaking what it carries.
+
+    Returns ``error`` (the type name) plus, for our own errors (:class:`GatewayError`,
+    whose messages are written to be safe to log), ``reason=str(exc)``; for anything
+    else, which may carry data (a code, a PIN, a PDU), ``frames`` to locate the bug and
+    never its message. Raises nothing.
+    """
+    if isinstance(exc, GatewayError):
+        return {"error": type(exc).__name__, "reason": str(exc)}
+    return {"error": type(exc).__name__, "frames": frames(exc)}
+
+
 def _failed(status: ModemStatus) -> bool:
     return status.state is SessionState.FAILED
 
@@ -128,13 +141,6 @@ class Restarter:
         try:
             await self._session.start()
         except Exception as exc:  # whatever stops this start, the next one may work
-            log.warning(
-                "modem.restart_failed",
-                modem=self.name,
-                error=type(exc).__name__,
-                reason=str(exc),
-                # our own errors are expected outcomes; anything else is a bug to locate
-                frames=None if isinstance(exc, GatewayError) else frames(exc),
-            )
+            log.warning("modem.restart_failed", modem=self.name, **failure_fields(exc))
             return
         log.info("modem.restarted_by_daemon", modem=self.name, attempt=self.attempts)
