@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import cli, spawn
 
 from gateway.config import AccessRule, Config
+from gateway.ratelimit import Rate
 from gateway.testing import running_gateway
 
 
@@ -185,3 +186,21 @@ def test_status_answers_at_once_while_the_modem_is_slow(tmp_path: Path) -> None:
     assert after == before  # the reply came while the modem still held its answer
     modem = json.loads(result.stdout)["modems"][0]
     assert modem["storage_use"] == [use.as_dict() for use in known]
+
+
+def test_rate_limit_refusal_names_the_retry_time_once(tmp_path: Path) -> None:
+    """A send refused by a rate limit exits 1 with one line saying once when to retry."""
+
+    def one_per_number(config: Config) -> Config:
+        limits = replace(config.ratelimit, per_number=(Rate(count=1, period=600.0),))
+        return replace(config, ratelimit=limits)
+
+    with running_gateway(tmp_path, configure=one_per_number) as gw:
+        sock = str(gw.socket)
+        first = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
+        refused = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
+    assert first.returncode == 0, first.stderr
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "rate limit" in refused.stderr
+    assert refused.stderr.count("retry") == 1

@@ -68,8 +68,11 @@ def _errors() -> Iterator[None]:
     except Unavailable as exc:
         _fail(str(exc), "unavailable")
     except RateLimited as exc:
-        after = f" (retry after {exc.retry_after:.0f} s)" if exc.retry_after is not None else ""
-        _fail(f"{exc}{after}", "error")
+        # the gateway's message already says when to retry; add it only when it does not
+        message = str(exc)
+        if exc.retry_after is not None and "retry" not in message:
+            message += f"; retry in {exc.retry_after:.0f} s"
+        _fail(message, "error")
     except RelayError as exc:
         _fail(str(exc), "error")
     except KeyboardInterrupt:
