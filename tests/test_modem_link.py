@@ -256,3 +256,34 @@ def test_buffered_output_drains_in_order_as_the_port_reads(raw_pty: tuple[int, s
             link.close()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_close_discards_output_the_port_never_took(raw_pty: tuple[int, str]) -> None:
+    """close() flushes the tty's output queue (TCOFLUSH), so no close waits for a drain."""
+    master, path = raw_pty
+    payload = b"A" * (1 << 20)
+
+    async def main() -> int:
+        probe = Probe()
+        config = LinkConfig(device=path, write_timeout=30.0)
+        link = SerialLink(config, on_data=probe.on_data, on_down=probe.on_down)
+        link.open()
+        link.write(payload)
+        accepted = len(payload) - link.pending_output  # what the kernel queued
+        link.close()
+        assert link.pending_output == 0
+        return accepted
+
+    accepted = asyncio.run(asyncio.wait_for(main(), 10))
+    os.set_blocking(master, True)
+    received = 0
+    while True:  # the slave is closed: EIO once everything still queued has been read
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        received += len(chunk)
+    # without the flush every accepted byte would still reach the other side
+    assert received < accepted

@@ -237,7 +237,7 @@ class SerialLink:
             self._loop.remove_writer(self._fd)
 
     def close(self) -> None:
-        """Stop reading and close the port (idempotent)."""
+        """Stop reading, discard unsent output and close the port (idempotent)."""
         self._stop_writing()
         port, fd, self._port, self._fd = self._port, self._fd, None, None
         if port is None or fd is None:
@@ -246,6 +246,10 @@ class SerialLink:
             self._loop.remove_reader(fd)
         with contextlib.suppress(OSError):
             fcntl.ioctl(fd, termios.TIOCNXCL)  # the flag outlives us on the tty otherwise
+        with contextlib.suppress(OSError, termios.error):
+            # discard output the modem never took: on ttyUSB/ttyACM the last close waits
+            # up to closing_wait (30 s) for it to drain, blocking the event loop
+            termios.tcflush(fd, termios.TCOFLUSH)
         with contextlib.suppress(serial.SerialException, OSError):
             port.close()
 
