@@ -204,3 +204,16 @@ def test_rate_limit_refusal_names_the_retry_time_once(tmp_path: Path) -> None:
     assert refused.stderr.count("\n") == 1
     assert "rate limit" in refused.stderr
     assert refused.stderr.count("retry") == 1
+
+
+def test_send_wait_delivered_with_reports_off_says_so_and_exits_6(tmp_path: Path) -> None:
+    """send --wait delivered against a gateway without delivery reports ends at sent, exit 6."""
+    with running_gateway(tmp_path) as gw:  # delivery_reports is off by default
+        assert not gw.gateway.config.send.delivery_reports
+        result = cli("send", "--socket", str(gw.socket), "+15557654321", "--origin",
+                     "example.com", "--wait", "delivered")  # fmt: skip
+    assert result.returncode == 6, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(" sent")
+    assert result.stderr.count("\n") == 1
+    assert "no delivery report will come" in result.stderr
+    assert "delivery reports are off in the gateway's configuration" in result.stderr

@@ -33,8 +33,16 @@ from gateway.relay.messages import normalise_origin
 
 T = TypeVar("T")
 
-#: exit status per outcome (documented in every command's --help)
-EXIT = {"ok": 0, "error": 1, "usage": 2, "timeout": 3, "forbidden": 4, "unavailable": 5}
+#: exit status per outcome (documented in every command's --help; "no_reports": send only)
+EXIT = {
+    "ok": 0,
+    "error": 1,
+    "usage": 2,
+    "timeout": 3,
+    "forbidden": 4,
+    "unavailable": 5,
+    "no_reports": 6,
+}
 EXIT_TEXT = """\b
 Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
 2 usage error, 3 timeout, 4 forbidden, 5 gateway unavailable."""
@@ -149,7 +157,9 @@ Examples:
   otp-gateway send +15557654321 --origin shop.example --code 424242 --wait sent --json
   otp-gateway send +447700900123 --origin shop.example --text 'Shop code: {{code}}'
 
-{EXIT_TEXT}"""
+{EXIT_TEXT}
+6 (--wait delivered only) the job was sent but the gateway has delivery
+reports off, so no delivery will ever be confirmed."""
 )
 @SOCKET
 @click.argument("number")
@@ -161,7 +171,8 @@ Examples:
     "--wait",
     type=click.Choice(["sent", "delivered"]),
     default=None,
-    help="Wait until the job is sent (or delivered) and print each status.",
+    help="Wait until the job is sent (or delivered: needs delivery reports on in the"
+    " gateway, else exit 6 at sent) and print each status.",
 )
 @JSON
 def send(
@@ -208,6 +219,13 @@ def send(
                 return
             if event.status in _GIVE_UP:
                 break
+        if last is not None and last.status is JobStatus.SENT:
+            # the gateway ends a watch at "sent" only when it asks for no delivery reports
+            _fail(
+                f"job {watch.job_id} sent; no delivery report will come (delivery reports"
+                " are off in the gateway's configuration)",
+                "no_reports",
+            )
         outcome = "ended without a status" if last is None else last.status.value
         _fail(f"job {watch.job_id} {outcome}", "error")
 
