@@ -205,6 +205,33 @@ def test_code_already_expired_by_its_scts_is_rejected() -> None:
     assert decision == Rejected(reason="expired", origin="example.com")
 
 
+def test_code_expired_at_receipt_is_rejected_after_a_clock_step_back() -> None:
+    """With ``now`` before ``received_at`` (clock stepped back), expiry at receipt rejects."""
+    stamped = _at(10_000.0 - BASE.code_expiry)  # expires exactly when it was received
+    decision = decide(
+        STRICT, text="@example.com #1", sender=BANK, complete=True, received_at=10_000.0,
+        now=10_000.0 - 3600.0, scts=stamped,
+    )  # fmt: skip
+    assert decision == Rejected(reason="expired", origin="example.com")
+
+
+@given(
+    received=st.floats(min_value=0, max_value=4e9),
+    now=st.floats(min_value=0, max_value=4e9),
+    age=st.floats(min_value=0, max_value=1e6),
+)
+def test_an_accepted_code_expires_after_its_receipt(
+    received: float, now: float, age: float
+) -> None:
+    """Whatever the clocks say, an accepted code's expiry lies after its receipt and now."""
+    decision = decide(
+        STRICT, text="@example.com #1", sender=BANK, complete=True, received_at=received,
+        now=now, scts=_at(max(0.0, received - age)),
+    )  # fmt: skip
+    if isinstance(decision, Accepted):
+        assert decision.expires_at > max(received, now)
+
+
 @given(
     received=st.floats(min_value=0, max_value=4e9),
     offset=st.floats(min_value=-1e9, max_value=1e9),

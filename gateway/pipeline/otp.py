@@ -105,7 +105,7 @@ def decide(
     Returns :class:`Accepted` with ``expires_at = sent_at(received_at, scts) +
     code_expiry`` (so never later than ``received_at + code_expiry``), or
     :class:`Rejected` with a reason token (``expired`` when that time has passed at
-    ``now``). Raises nothing.
+    ``now`` or at ``received_at``, whichever is later). Raises nothing.
     """
     if not complete:
         # a missing part may be the one with the origin line; never guess at a code
@@ -122,6 +122,8 @@ def decide(
     if not rules.settings.sender_allowed(origin, sender):
         return Rejected(reason="sender-not-allowed", origin=origin)
     expires_at = sent_at(received_at, scts) + rules.settings.code_expiry
-    if expires_at <= now:
+    # expired at receipt counts too: after the wall clock steps back, ``now`` may lie
+    # before ``received_at``, and the journal refuses a code that expires by its receipt
+    if expires_at <= max(now, received_at):
         return Rejected(reason="expired", origin=origin)
     return Accepted(origin=origin, embedded=embedded, code=bound.code, expires_at=expires_at)
