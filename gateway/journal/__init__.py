@@ -32,7 +32,7 @@ from gateway.journal.records import (
     dedupe_key,
 )
 from gateway.journal.retention import DAY, RetentionJournal
-from gateway.journal.schema import MIGRATIONS, JournalError
+from gateway.journal.schema import MIGRATIONS, JournalError, JournalRefused
 from gateway.journal.send import SendJournal
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "JobRecord",
     "Journal",
     "JournalError",
+    "JournalRefused",
     "MessageRecord",
     "NewCode",
     "PduRecord",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gateway.journal.schema import JournalError, migrate
+from gateway.journal.schema import JournalError, JournalRefused, migrate
 
 #: How long a writer waits for another connection's write lock (ms).
 BUSY_TIMEOUT_MS = 10_000
@@ -65,6 +65,10 @@ class JournalBase:
             raise JournalError(f"journal {self.path}: {exc}") from exc
         try:
             yield self._conn
+        except sqlite3.IntegrityError as exc:
+            # a constraint (CHECK, UNIQUE, NOT NULL, a trigger's RAISE) refused the row
+            self._conn.execute("ROLLBACK")
+            raise JournalRefused(f"journal {self.path}: refused: {exc}") from exc
         except sqlite3.Error as exc:
             self._conn.execute("ROLLBACK")
             raise JournalError(f"journal {self.path}: {exc}") from exc

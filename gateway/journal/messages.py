@@ -22,7 +22,7 @@ from gateway.journal.records import (
     NewCode,
     StoredMessage,
 )
-from gateway.journal.schema import JournalError
+from gateway.journal.schema import JournalError, JournalRefused
 
 
 class MessageJournal(JournalBase):
@@ -44,7 +44,7 @@ class MessageJournal(JournalBase):
 
         Links ``pdu_ids`` to it so they are no longer "unassembled"; :meth:`undecided`
         returns it until :meth:`record_decision`. Returns the message id; raises
-        :class:`JournalError` for impossible part counts or a failed write.
+        :class:`JournalRefused` for impossible part counts, JournalError for a failed write.
         """
         _check_parts(parts, expected_parts)
         with self._tx() as conn:
@@ -79,8 +79,8 @@ class MessageJournal(JournalBase):
 
         ``decision`` is :data:`CODE_DECISION` with ``code``, or a log-safe reason token
         without. ``now`` is when its first part was received. Returns the message id and
-        the code record; raises :class:`JournalError` for inconsistent arguments or a
-        failed write, in which case nothing at all was stored.
+        the code record; raises :class:`JournalRefused` for inconsistent arguments or a
+        refused row, :class:`JournalError` for a failed write; nothing is stored then.
         """
         _check_parts(parts, expected_parts)
         _check_decision(decision, code, received_at=now)
@@ -203,7 +203,7 @@ class MessageJournal(JournalBase):
         message_id: int | None,
     ) -> CodeRecord:
         if code.expires_at <= received_at:
-            raise JournalError("code: expires_at must be after received_at")
+            raise JournalRefused("code: expires_at must be after received_at")
         cursor = conn.execute(
             "INSERT INTO codes(origin, embedded, code, sender, received_at, expires_at, "
             "message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -234,14 +234,14 @@ class MessageJournal(JournalBase):
 
 def _check_parts(parts: int, expected_parts: int) -> None:
     if not 1 <= parts <= expected_parts:
-        raise JournalError("message: need 1 <= parts <= expected_parts")
+        raise JournalRefused("message: need 1 <= parts <= expected_parts")
 
 
 def _check_decision(decision: str, code: NewCode | None, *, received_at: float) -> None:
     if not decision or (decision == CODE_DECISION) != (code is not None):
-        raise JournalError(f"message: decision {CODE_DECISION!r} goes with a code, only")
+        raise JournalRefused(f"message: decision {CODE_DECISION!r} goes with a code, only")
     if code is not None and code.expires_at <= received_at:
-        raise JournalError("code: expires_at must be after received_at")
+        raise JournalRefused("code: expires_at must be after received_at")
 
 
 def rowid(cursor: sqlite3.Cursor) -> int:

@@ -18,6 +18,13 @@ class JournalError(UsageError):
     """The journal cannot be opened, migrated or written."""
 
 
+class JournalRefused(JournalError):
+    """The journal refused the data itself (a check or constraint): writing it again fails again.
+
+    Any other JournalError may be transient (I/O, a full disk, a lock held too long).
+    """
+
+
 _V1 = """
 CREATE TABLE pdus (
     id INTEGER PRIMARY KEY,

@@ -17,7 +17,7 @@ import structlog
 
 from gateway.journal import CODE_DECISION, Journal, MessageRecord, NewCode, StoredMessage
 from gateway.pipeline.counters import Counters, call_consumer
-from gateway.pipeline.otp import Accepted, Decision, OtpRules, Rejected, decide
+from gateway.pipeline.otp import REFUSED, Accepted, Decision, OtpRules, Rejected, decide
 from gateway.pipeline.reassembly import Assembled
 from gateway.relay.ports import CodeRecord
 
@@ -49,13 +49,29 @@ class CodeStep:
 
         The message, its PDU links and the code record are one journal transaction: on
         JournalError nothing was stored, the PDUs stay unassembled, and the caller may
-        call again with the same message. Raises JournalError when the write fails.
+        call again with the same message. Raises JournalError when the write fails
+        (JournalRefused when the journal refuses this message: retrying cannot help).
         """
+        decision = self._judge(message, message.text, now)
+        stored = self._store(message, _token(decision), _new_code(decision))
+        self._counts.count("messages" if message.complete else "incomplete")
+        self._act(decision, stored, message.sender, message.received_at)
+
+    def keep_refused(self, message: Assembled) -> None:
+        """Store ``message`` without a code, decided ``refused`` (kept, counted, logged).
+
+        For a message the journal refused as judged, so it cannot hold up later ones.
+        Raises JournalError (JournalRefused when this is refused too).
+        """
+        stored = self._store(message, REFUSED, None)
+        self._counts.count("messages" if message.complete else "incomplete")
+        self._act(Rejected(reason=REFUSED), stored, message.sender, message.received_at)
+
+    def _store(self, message: Assembled, decision: str, code: NewCode | None) -> StoredMessage:
         # the journal's messages.scts is NOT NULL: when the SC sent an impossible TP-SCTS
         # (decoded as None) the time its first part was received stands in for it
         scts = message.scts or datetime.fromtimestamp(message.received_at, tz=UTC)
-        decision = self._judge(message, message.text, now)
-        stored = self._journal.store_decided(
+        return self._journal.store_decided(
             modem=self.modem,
             sender=message.sender,
             scts=scts,
@@ -64,11 +80,9 @@ class CodeStep:
             expected_parts=message.expected,
             now=message.received_at,
             pdu_ids=message.pdu_ids,
-            decision=_token(decision),
-            code=_new_code(decision),
+            decision=decision,
+            code=code,
         )
-        self._counts.count("messages" if message.complete else "incomplete")
-        self._act(decision, stored, message.sender, message.received_at)
 
     def redecide(self, message: MessageRecord, now: float) -> None:
         """Judge a message an older version stored without a decision, and act on it.

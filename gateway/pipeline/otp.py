@@ -26,7 +26,10 @@ REASONS = (
     "embedded-not-allowed",
     "sender-not-allowed",
     "expired",
+    "refused",  # the journal refused the message as judged (see REFUSED)
 )
+#: the decision of a message the journal refused to store as judged: kept without a code
+REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,7 +31,7 @@ import structlog
 from gateway.at.events import Event, NewMessage, NewReport, RoutedMessage, RoutedReport
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import GatewayError
-from gateway.journal import Journal, JournalError
+from gateway.journal import Journal, JournalError, JournalRefused
 from gateway.modem.session import ModemSession, StateChanged
 from gateway.modem.status import SessionState
 from gateway.pipeline.codes import CodeStep, OnCode
@@ -240,15 +240,21 @@ class ReceivePipeline:
     def _assembled(self, messages: list[Assembled], now: float) -> None:
         """Store and judge ``messages`` after any a failed journal write left behind.
 
-        A message whose store fails (counted ``store_failed``) stays queued here and is
-        retried by the expiry timer; its PDUs stay unassembled in the journal, so a
-        restart finds them too. The failure does not propagate: the PDU itself is
-        recorded, so the modem copy may go and the sweep goes on. Raises nothing.
+        A message the journal refuses (a check or constraint) is kept without its code
+        or dropped, never retried (:meth:`_refused`). A message whose store fails
+        (counted ``store_failed``) stays queued here and is retried by the expiry timer;
+        its PDUs stay unassembled in the journal, so a restart finds them too. The failure
+        does not propagate: the PDU itself is recorded, so the modem copy may go and the
+        sweep goes on. Raises nothing.
         """
         self._unstored.extend(messages)
         try:
             while self._unstored:
-                self._codes.finish(self._unstored[0], now)
+                head = self._unstored[0]
+                try:
+                    self._codes.finish(head, now)
+                except JournalRefused as exc:
+                    self._refused(head, exc)  # a retry would be refused again
                 self._unstored.popleft()
         except JournalError as exc:
             self._counts.count("store_failed")
@@ -266,6 +272,20 @@ class ReceivePipeline:
                 retry = mono + STORE_RETRY
                 deadline = retry if deadline is None else min(deadline, retry)
             self._timers.arm_expiry(deadline, mono)
+
+    def _refused(self, message: Assembled, exc: JournalRefused) -> None:
+        """Keep a message the journal refused as judged without its code, or drop it.
+
+        Counted ``store_refused``; when even that is refused it is counted ``dropped``
+        (its PDUs stay unassembled in the journal). Raises JournalError for a failed write.
+        """
+        self._counts.count("store_refused")
+        log.warning("receive.store_refused", modem=self.modem, detail=str(exc))
+        try:
+            self._codes.keep_refused(message)
+        except JournalRefused as again:
+            self._counts.count("dropped")
+            log.warning("receive.dropped", modem=self.modem, detail=str(again))
 
 
 def _monotonic() -> float:
