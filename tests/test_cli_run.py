@@ -85,6 +85,22 @@ def test_simulate_serves_the_cli(simulated: tuple[subprocess.Popen[str], dict[st
     assert not Path(socket).exists()
 
 
+def test_sighup_under_simulate_is_logged_as_ignored(
+    simulated: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    """run --simulate has no file to re-read: SIGHUP is logged as ignored and serving goes on."""
+    daemon, paths = simulated
+    assert daemon.stderr is not None
+    daemon.send_signal(signal.SIGHUP)
+    seen = wait_log_event(daemon.stderr, "daemon.reload_ignored")
+    assert "no configuration file to re-read" in seen[-1]
+    status = cli("status", "--socket", paths["socket"], "--json")
+    assert status.returncode == 0, status.stderr
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+
+
 def test_config_error_is_one_line(tmp_path: Path) -> None:
     """An invalid configuration: one line naming the key on stderr, exit status 2."""
     bad = tmp_path / "gateway.toml"

@@ -8,8 +8,9 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemon_helpers import (
@@ -25,8 +26,12 @@ from daemon_helpers import (
 from relay_helpers import Raw
 
 from gateway.client import AsyncClient, Client, Forbidden
+from gateway.daemon import Gateway
+from gateway.daemon.lifecycle import serve
+from gateway.daemon.simulate import SimulatedSetup
 from gateway.jobs import JobState
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.log import capture
+from gateway.simulator import ModemConfig, Simulator, SimulatorThread, ThreadModemHandle
 
 ORIGIN = "example.com"
 
@@ -215,3 +220,33 @@ def test_socket_activated_daemon_serves_on_the_passed_fd(
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_sighup_during_start_up_is_logged_as_ignored(tmp_path: Path) -> None:
+    """A SIGHUP while the modem registers is logged as ignored; SIGTERM then aborts the start."""
+    setup = SimulatedSetup.in_directory(tmp_path)
+
+    async def main() -> tuple[int, list[MutableMapping[str, Any]]]:
+        async with Simulator([setup.modem()]) as simulator:
+            modem = simulator.modems[0]
+            modem.set_fault("no-network")  # start-up waits for registration
+
+            def registering(line: str) -> None:
+                if "CREG?" in line:
+                    remove()
+                    signal.raise_signal(signal.SIGHUP)
+                    signal.raise_signal(signal.SIGTERM)
+
+            remove = modem.observe_commands(registering)
+            gateway = Gateway(setup.config())
+            with capture() as events:
+                status = await serve(gateway, config_path=tmp_path / "gateway.toml")
+            return status, events
+
+    status, events = asyncio.run(asyncio.wait_for(main(), 30))
+    assert status == 0
+    names = [e["event"] for e in events]
+    ignored = names.index("daemon.reload_ignored")
+    assert ignored < names.index("daemon.start_aborted")
+    assert "still starting" in events[ignored]["reason"]
+    assert "daemon.reloaded" not in names

@@ -109,7 +109,12 @@ def run(
     socket_path: Path | None,
     log_format: str | None,
 ) -> None:
-    """Run the gateway daemon until SIGTERM/SIGINT (SIGHUP reloads access rules)."""
+    """Run the gateway daemon until SIGTERM/SIGINT.
+
+    Once ready, SIGHUP re-reads the configuration file and applies its allow-lists and
+    access rules (other sections need a restart). SIGHUP during start-up, and under
+    --simulate (no file to re-read), is ignored with a logged warning.
+    """
     if simulate:
         _run_simulated(origins, profile, socket_path, log_format)
         return

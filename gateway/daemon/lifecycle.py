@@ -2,8 +2,9 @@
 
 SIGTERM/SIGINT: stop (``STOPPING=1``, drain within a bound, unlink the socket), exit 0.
 SIGHUP: ``RELOADING=1``, re-read the configuration, swap allow-lists and access rules,
-``READY=1``; a broken file is logged and the running configuration kept. A signal during
-start-up aborts the start cleanly.
+``READY=1``; a broken file is logged and the running configuration kept. SIGTERM/SIGINT
+during start-up abort the start cleanly; a SIGHUP then (or under ``run --simulate``,
+which has no file) is ignored with a ``daemon.reload_ignored`` warning.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ async def serve(
     """Start ``gateway``, serve until SIGTERM/SIGINT, stop; return the exit status.
 
     0 after a signal, 1 when a part of the daemon failed. SIGHUP reloads from
-    ``config_path`` (ignored without one). Start-up errors propagate (after cleanup).
+    ``config_path`` once started; before that, or without a path (``run --simulate``),
+    it is ignored and ``daemon.reload_ignored`` says why. Start-up errors propagate
+    (after cleanup).
     """
     loop = asyncio.get_running_loop()
     starting = asyncio.current_task()
@@ -74,7 +77,13 @@ async def serve(
             starting.cancel()
 
     def hangup() -> None:
-        if started and config_path is not None:
+        if config_path is None:
+            log.warning("daemon.reload_ignored", reason="no configuration file to re-read")
+        elif not started:
+            log.warning(
+                "daemon.reload_ignored", reason="still starting; send SIGHUP again once ready"
+            )
+        else:
             reload_from(gateway, config_path)
 
     signals = {signal.SIGTERM: terminate, signal.SIGINT: terminate, signal.SIGHUP: hangup}
