@@ -194,8 +194,13 @@ pin = "8642"
 SCRIPT = Path(sys.executable).parent / "otp-gateway"
 
 
-def banner_commands(argv: list[str], *, cwd: Path, path: str) -> list[str]:
-    """Run ``argv run --simulate`` until its banner is out; return the example command lines."""
+def banner_commands(
+    argv: list[str], *, cwd: Path, path: str, check_from: Path | None = None
+) -> list[str]:
+    """Run ``argv run --simulate`` until its banner is out; return the example command lines.
+
+    The banner's status command is run as printed, from ``check_from`` (default ``cwd``).
+    """
     env = {**os.environ, "PATH": path}
     process = subprocess.Popen(
         [*argv, "run", "--simulate"],
@@ -218,7 +223,7 @@ def banner_commands(argv: list[str], *, cwd: Path, path: str) -> list[str]:
             shlex.split(status),
             capture_output=True,
             text=True,
-            cwd=cwd,
+            cwd=cwd if check_from is None else check_from,
             env=env,
             timeout=30,
             check=False,
@@ -237,11 +242,12 @@ def test_banner_commands_for_python_m(tmp_path: Path) -> None:
 
 
 def test_banner_commands_for_a_venv_not_on_path(tmp_path: Path) -> None:
-    """.venv/bin/otp-gateway with the venv not on PATH: the examples use that path as given."""
+    """.venv/bin/otp-gateway with the venv not on PATH: the examples use its absolute path."""
     cwd = SCRIPT.parent.parent.parent
     relative = os.path.relpath(SCRIPT, cwd)
-    commands = banner_commands([relative], cwd=cwd, path="/usr/bin:/bin")
-    assert commands[0].startswith(f"{relative} receive ")
+    # the printed status command is run from another directory (tmp_path) and works
+    commands = banner_commands([relative], cwd=cwd, path="/usr/bin:/bin", check_from=tmp_path)
+    assert commands[0].startswith(f"{shlex.quote(os.path.join(cwd, relative))} receive ")
 
 
 def test_banner_commands_when_on_path(tmp_path: Path) -> None:
@@ -261,7 +267,10 @@ def test_invocation_compares_the_resolved_program(tmp_path: Path) -> None:
 
     assert invocation(str(other / "otp-gateway"), executable="py", which=on_path) == "otp-gateway"
     assert invocation("./my dir/otp-gateway", executable="py", which=on_path) == (
-        "'./my dir/otp-gateway'"
+        shlex.quote(os.path.abspath("my dir/otp-gateway"))
+    )
+    assert invocation("/opt/bin/otp-gateway", executable="py", which=on_path) == (
+        "/opt/bin/otp-gateway"
     )
     assert invocation("/x/gateway/__main__.py", executable="/v/python", which=on_path) == (
         "/v/python -m gateway"

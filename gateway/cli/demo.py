@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.run import invocation
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
 
@@ -36,6 +37,7 @@ async def _demo(base: Path) -> None:
     from gateway.simulator import Simulator  # noqa: PLC0415
 
     setup = SimulatedSetup.in_directory(base)
+    program = invocation(sys.argv[0], executable=sys.executable)
     async with Simulator([setup.modem()]) as simulator:
         modem = simulator.modems[0]
         gateway = Gateway(setup.config())
@@ -47,7 +49,7 @@ async def _demo(base: Path) -> None:
                 waiting = asyncio.create_task(client.get(ORIGIN, timeout=30))
                 await client.status()  # answered after the get: the get is now pending
                 _say(f"2. A consumer waits for a code for {ORIGIN}:")
-                _say(f"     otp-gateway receive --origin {ORIGIN}")
+                _say(f"     {program} receive --origin {ORIGIN}")
                 text = f"Your code is {CODE}.\n\n@{ORIGIN} #{CODE}"
                 modem.inject_sms(text, sender=PEER_NUMBER)
                 _say(f"3. An SMS arrives from {PEER_NUMBER}:")
@@ -56,7 +58,7 @@ async def _demo(base: Path) -> None:
                 record = await waiting
                 _say(f"4. The consumer receives the code: {record.code} (for {record.origin})")
                 _say(f"5. A program asks the gateway to send an OTP to {PEER_NUMBER}:")
-                _say(f"     otp-gateway send {PEER_NUMBER} --origin {ORIGIN} --wait sent")
+                _say(f"     {program} send {PEER_NUMBER} --origin {ORIGIN} --wait sent")
                 watch = await client.send_watch(PEER_NUMBER, ORIGIN)
                 async for event in watch:
                     _say(f"     job {event.status.value}")
@@ -68,7 +70,7 @@ async def _demo(base: Path) -> None:
             _say(f"6. The simulated network received, for {sent.number}:")
             for line in sent.text.splitlines():
                 _say(f"     | {line}")
-            _say("Done. Try it yourself with:  otp-gateway run --simulate")
+            _say(f"Done. Try it yourself with:  {program} run --simulate")
         finally:
             await gateway.stop()
 

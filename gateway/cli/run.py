@@ -48,14 +48,17 @@ def invocation(
     """Return the command line prefix a person can type to run otp-gateway again.
 
     ``otp-gateway`` when that name on ``$PATH`` is the program running now; for
-    ``python -m gateway`` the interpreter and ``-m gateway``; else ``argv0`` as given
-    (e.g. ``.venv/bin/otp-gateway``). Shell-quoted.
+    ``python -m gateway`` the interpreter and ``-m gateway``; else ``argv0`` made
+    absolute when it is a relative path (``.venv/bin/otp-gateway`` would fail from
+    another directory), or as given. Shell-quoted.
     """
     if Path(argv0).name == "__main__.py":
         return f"{shlex.quote(executable)} -m gateway"
     found = which("otp-gateway")
     if found is not None and os.path.realpath(found) == os.path.realpath(argv0):
         return "otp-gateway"
+    if "/" in argv0 and not os.path.isabs(argv0):
+        return shlex.quote(os.path.abspath(argv0))
     return shlex.quote(argv0)
 
 
