@@ -103,3 +103,24 @@ def test_lost_reply_with_one_counted_attempt_left_is_not_resent(tmp_path: Path) 
         assert len(pending(tmp_path)[f"iccid:{ICCID}"]) == 1
 
     run(tmp_path, scenario, ModemConfig(pin="1234"))
+
+
+def test_a_sim_found_ready_settles_its_lost_entry(tmp_path: Path) -> None:
+    """The lost entry was taken (SIM READY at the next start): its pending entry goes."""
+
+    async def scenario(
+        modem: ModemHandle, session: Callable[[str | None], ModemSession], seen: list[str]
+    ) -> None:
+        modem.set_fault("silent", on="AT+CPIN=")
+        with pytest.raises(AtTimeout):
+            await session("1234").start()
+        assert len(pending(tmp_path)[f"iccid:{ICCID}"]) == 1
+        modem.clear_fault("silent")
+        modem.model.sim.enter("1234", None)  # the SIM had taken the PIN; only the OK was lost
+        ready = session("1234")
+        await ready.start()
+        assert ready.status.state is SessionState.READY
+        assert len(pin_entries(seen)) == 1
+        assert pending(tmp_path) == {}
+
+    run(tmp_path, scenario, ModemConfig(pin="1234"))

@@ -171,15 +171,26 @@ class PinGuard:
 
         await self._apply(work)
 
-    async def accepted(self, key: SimKey, *, device: str | None = None) -> None:
-        """Forget the SIM's rejections: a correct PIN resets its counter. Raises PinRecordError."""
+    async def accepted(
+        self, key: SimKey, *, device: str | None = None, pending_only: bool = False
+    ) -> None:
+        """Forget the SIM's entries: a correct PIN resets its counter. Raises PinRecordError.
+
+        ``pending_only``: the SIM was found READY, so its counter was reset, but whether
+        by our lost entry is unknown; rejections stay, pending entries go.
+        """
 
         def work(records: _Records) -> tuple[None, bool]:
             _, merged = _merge(records, key, None, device)
-            dropped = records.sims.pop(key.text, None), records.pending.pop(key.text, None)
+            sims = None if pending_only else records.sims.pop(key.text, None)
+            dropped = sims, records.pending.pop(key.text, None)
             return None, merged or dropped != (None, None)
 
         await self._apply(work)
+
+    async def has_pending(self) -> bool:
+        """Return whether any SIM has an entry whose reply never came; raises PinRecordError."""
+        return await self._apply(lambda records: (bool(records.pending), False))
 
     async def _apply(self, work: Callable[[_Records], tuple[T, bool]]) -> T:
         """Run ``work`` on the loaded records in a thread; save them when it says so."""

@@ -92,6 +92,8 @@ async def unlock_sim(
         )
         report("sim", state)
         if state == "READY":
+            if not pin_sent and config.pin is not None:
+                await _settle_pending(tolerant, pins)
             return
         if state != "SIM PIN":
             raise SimLocked(f"SIM needs {state or 'an unknown code'}; enter it by hand")
@@ -108,10 +110,27 @@ async def unlock_sim(
     raise SimLocked("the SIM did not become ready")
 
 
+async def _settle_pending(tolerant: Tolerant, pins: PinContext) -> None:
+    """A READY SIM had a correct PIN entered: drop its pending entries (lost replies)."""
+    try:
+        if not await pins.guard.has_pending():
+            return
+        await pins.guard.accepted(
+            await _sim_key(tolerant, pins), device=pins.device, pending_only=True
+        )
+    except PinRecordError as exc:
+        log.warning("modem.pin_record", error=str(exc))
+
+
+async def _sim_key(tolerant: Tolerant, pins: PinContext) -> SimKey:
+    """Name the SIM by its ICCID, or by the device when the modem cannot read it."""
+    iccid = await read_iccid(tolerant)
+    return SimKey(kind="iccid", value=iccid) if iccid else SimKey(kind="device", value=pins.device)
+
+
 async def _enter_pin(ok: Runner, pin: str, tolerant: Tolerant, pins: PinContext) -> None:
     """Send ``pin`` once if the guard allows it; record the outcome for this SIM."""
-    iccid = await read_iccid(tolerant)
-    key = SimKey(kind="iccid", value=iccid) if iccid else SimKey(kind="device", value=pins.device)
+    key = await _sim_key(tolerant, pins)
     attempts = await read_pin_attempts(tolerant)
     try:
         decision = await pins.guard.decide(key, pin, attempts, device=pins.device)
