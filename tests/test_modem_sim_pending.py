@@ -10,6 +10,7 @@ import pytest
 from test_modem_sim import ICCID, pin_entries, record, run
 
 from gateway.at import AtTimeout
+from gateway.daemon.modems import start_sessions
 from gateway.modem.pinguard import FILENAME, Decision, decide
 from gateway.modem.session import ModemSession
 from gateway.modem.sim import PinNotSent
@@ -43,7 +44,7 @@ def test_decide_counts_pending_entries(
 
 
 def test_lost_reply_is_recorded_and_not_resent_without_a_counter(tmp_path: Path) -> None:
-    """Silent after AT+CPIN=: start fails, the hash is pending, the next start refuses."""
+    """Silent after AT+CPIN=: start fails, the hash is pending, the daemon's next start refuses."""
 
     async def scenario(
         modem: ModemHandle, session: Callable[[str | None], ModemSession], seen: list[str]
@@ -57,8 +58,8 @@ def test_lost_reply_is_recorded_and_not_resent_without_a_counter(tmp_path: Path)
         assert record(tmp_path) == {}
         assert "1234" not in json.dumps(pending(tmp_path))
         modem.clear_fault("silent")
-        with pytest.raises(PinNotSent, match="reply never came"):
-            await session("1234").start()
+        with pytest.raises(PinNotSent, match="reply never came"):  # a SimError: exit 78
+            await start_sessions({"m1": session("1234")})
         assert len(pin_entries(seen)) == 1
 
     run(tmp_path, scenario, ModemConfig(pin="1234"))
