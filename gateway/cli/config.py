@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.config import DEFAULT_PATH, Config, ConfigError, load
+from gateway.config_accounts import check_accounts
 
 
 def summary(config: Config) -> str:
@@ -40,6 +41,9 @@ def check_config(path: Path) -> None:
     """Check the configuration file PATH (default /etc/otp-gateway/gateway.toml).
 
     Prints "ok" and a summary, or one line naming the key and the problem (exit 2).
+    Users and groups of [[relay.access]] unknown on this machine are warned about on
+    stderr (exit 0: the rule matches nobody by that name); a relay.group that does not
+    exist is an error (exit 2), as run would refuse to start.
 
     \b
     Example:
@@ -47,8 +51,11 @@ def check_config(path: Path) -> None:
     """
     try:
         config = load(path)
+        warnings = check_accounts(config)
     except ConfigError as exc:
         where = "" if exc.key == str(path) else f"{path}: "
         click.echo(f"otp-gateway: {where}{exc}", err=True)
         raise SystemExit(2) from None
+    for warning in warnings:
+        click.echo(f"otp-gateway: warning: {path}: {warning}", err=True)
     click.echo(summary(config))
