@@ -13,6 +13,8 @@ from __future__ import annotations
 import traceback
 from pathlib import PurePath
 
+from gateway.errors import GatewayError
+
 #: innermost frames kept (the outer ones are the event loop's)
 MAX_FRAMES = 12
 
@@ -25,6 +27,18 @@ def frames(exc: BaseException) -> list[str]:
     """
     summary = traceback.extract_tb(exc.__traceback__)[-MAX_FRAMES:]
     return [f"{_short(frame.filename)}:{frame.lineno} in {frame.name}" for frame in summary]
+
+
+def safe_reason(exc: BaseException) -> str:
+    """Return text about ``exc`` that may be logged or shown in ``status``.
+
+    Our own errors (:class:`gateway.errors.GatewayError`) are written to be safe and keep
+    their message; anything else may carry data (a code, a PIN, a PDU), so only its type
+    name is returned. Raises nothing.
+    """
+    if isinstance(exc, GatewayError):
+        return str(exc)
+    return type(exc).__name__
 
 
 def _short(filename: str) -> str:

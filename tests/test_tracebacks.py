@@ -7,7 +7,8 @@ import json
 import structlog
 
 from gateway import log as gwlog
-from gateway.tracebacks import MAX_FRAMES, frames
+from gateway.errors import UsageError
+from gateway.tracebacks import MAX_FRAMES, frames, safe_reason
 
 
 def _inner(secret: str) -> None:
@@ -45,3 +46,10 @@ def test_frames_keep_the_innermost_and_handle_unraised() -> None:
     assert len(summary) == MAX_FRAMES
     assert summary[-1].endswith(" in _inner")
     assert frames(ValueError("never raised")) == []
+
+
+def test_safe_reason_keeps_our_messages_and_hides_foreign_ones() -> None:
+    """Our errors keep their (safe) message; a foreign exception shows only its type."""
+    assert safe_reason(UsageError("bad storage memory 'XX'")) == "bad storage memory 'XX'"
+    assert safe_reason(KeyError("482913")) == "KeyError"
+    assert safe_reason(ValueError("@example.com #482913")) == "ValueError"

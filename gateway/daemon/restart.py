@@ -22,7 +22,7 @@ import structlog
 from gateway.errors import GatewayError, UsageError
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
-from gateway.tracebacks import frames
+from gateway.tracebacks import frames, safe_reason
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -55,7 +55,7 @@ def failure_fields(exc: BaseException) -> dict[str, object]:
     never its message. Raises nothing.
     """
     if isinstance(exc, GatewayError):
-        return {"error": type(exc).__name__, "reason": str(exc)}
+        return {"error": type(exc).__name__, "reason": safe_reason(exc)}
     return {"error": type(exc).__name__, "frames": frames(exc)}
 
 

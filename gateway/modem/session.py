@@ -39,7 +39,7 @@ from gateway.modem.sessiontypes import (
 )
 from gateway.modem.sim import PinContext, SimError, WrongPin
 from gateway.modem.status import Counters, ModemIdentity, ModemStatus, SessionState
-from gateway.tracebacks import frames
+from gateway.tracebacks import frames, safe_reason
 
 __all__ = [
     "EVENT_BACKLOG",
@@ -114,7 +114,8 @@ class ModemSession(SmsOperations):
             await self.initialise()
         except BaseException as exc:
             self._channel.close()
-            self.set_state(SessionState.FAILED, str(exc), fatal=isinstance(exc, SimError))
+            reason = safe_reason(exc)  # a foreign exception's text may carry data
+            self.set_state(SessionState.FAILED, reason, fatal=isinstance(exc, SimError))
             raise
         self._tasks = [
             asyncio.create_task(self._supervisor.run(), name="modem-supervisor"),
