@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,22 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.close()
 
 
+class Counter:
+    """Counts AT+CMGD commands the simulated modem receives (called in its thread)."""
+
+    def __init__(self, target: int = 2) -> None:
+        self.target = target
+        self.seen = 0
+        self.reached = threading.Event()
+
+    def see(self, line: str) -> None:
+        """Count ``line`` if it is a deletion."""
+        if line.upper().startswith("AT+CMGD="):
+            self.seen += 1
+            if self.seen >= self.target:
+                self.reached.set()
+
+
 def test_kill_between_read_and_delete(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
@@ -44,10 +61,16 @@ def test_kill_between_read_and_delete(
         first.kill()
     assert len(modem.stored()) == 1
     modem.clear_fault("silent")
+    deletes = Counter()
+    stop_watching = modem.observe_commands(deletes.see)
     with Daemon(tmp_path, config, notify) as second:
         second.wait_ready()
         assert get_after_inject(tmp_path / "gw.sock", modem, f"@{ORIGIN} #118204") == "118204"
+        # the code reaches the consumer before its SMS is deleted (record, relay, delete):
+        # wait until the modem got both deletions, the swept one and the new one
+        assert deletes.reached.wait(30)
         assert second.terminate() == 0
+    stop_watching()
     assert modem.stored() == {}
     with journal_at(tmp_path) as journal:
         codes = journal.codes(origin=ORIGIN)
