@@ -14,6 +14,7 @@ import asyncio
 import re
 import socket
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class Ledger:
             future.set_result(when)
 
 
-class Program:
+class Program(ABC):
     """What every program under test offers the measurements."""
 
     name = ""
@@ -91,26 +92,26 @@ class Program:
         """Return ``name (variant)`` as tables show it."""
         return f"{self.name} ({self.variant})"
 
+    @abstractmethod
     async def start(self, modem: ModemHandle, root: Path) -> None:
         """Start on ``modem`` with files under ``root``; return when ready; raise BenchError."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def arm_inbound(self, code: str) -> asyncio.Future[float]:
         """Return a future of the time ``code`` becomes usable; call before the SMS arrives."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def submit(self, code: str) -> float:
         """Hand one OTP with ``code`` to the program; return the hand-off time."""
-        raise NotImplementedError
 
     async def submit_many(self, codes: Sequence[str]) -> None:
         """Queue every OTP of ``codes`` as fast as the program takes them."""
         for code in codes:
             await self.submit(code)
 
+    @abstractmethod
     async def stop(self) -> None:
         """Stop every process of the program (idempotent)."""
-        raise NotImplementedError
 
     def diagnostics(self) -> str:
         """Return log tails for an error message."""
@@ -135,11 +136,13 @@ class SpoolPeer(Program):
         self._file_codes: dict[str, str] = {}
         self._serial = 0
 
+    @abstractmethod
     def _make(self, device: str, root: Path) -> peers.PeerProcess:
-        raise NotImplementedError
+        """Return the peer's process (not started yet) on ``device`` with files under ``root``."""
 
+    @abstractmethod
     def _outgoing_file(self, serial: int, code: str) -> tuple[str, str]:
-        raise NotImplementedError
+        """Return (file name, content) of the outbox file carrying OTP ``code``."""
 
     async def start(self, modem: ModemHandle, root: Path) -> None:
         """Start the peer; ready at its first receive poll (command observer); raise BenchError."""

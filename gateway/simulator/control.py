@@ -174,7 +174,7 @@ async def start_control(simulator: Simulator, path: Path) -> asyncio.AbstractSer
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
         except ConnectionError:
-            pass
+            pass  # the client went away: nobody is left to answer
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):

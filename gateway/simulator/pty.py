@@ -189,9 +189,8 @@ class PtyPort:
         except OSError:
             return  # e.g. the client holds it with TIOCEXCL and we are not root
         try:
-            termios.tcflush(fd, termios.TCIFLUSH)
-        except termios.error:
-            pass
+            with contextlib.suppress(termios.error):  # the pty went away meanwhile
+                termios.tcflush(fd, termios.TCIFLUSH)
         finally:
             os.close(fd)
         # our own open queued an IN_OPEN; drop it, or it would re-attach after the client left

@@ -11,6 +11,7 @@ import os
 import select
 import struct
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,7 @@ _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class _Watch:
+class _Watch(ABC):
     """One inotify watch on ``path``; subclasses record the events they care about."""
 
     mask = 0
@@ -57,11 +58,12 @@ class _Watch:
             os.close(self._fd)
             self._fd = -1
 
-    def _started(self) -> None:
+    def _started(self) -> None:  # noqa: B027 - an optional hook: a no-op unless overridden
         """Hook run once the watch exists."""
 
+    @abstractmethod
     def _event(self, mask: int, name: str) -> None:
-        raise NotImplementedError
+        """Record one inotify event (``name`` is empty for the watched path itself)."""
 
     def _describe(self) -> str:
         return str(self.path)
