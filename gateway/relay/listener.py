@@ -3,18 +3,35 @@
 Socket activation follows sd_listen_fds(3): when ``LISTEN_PID`` is our pid and
 ``LISTEN_FDS`` >= 1, the socket is fd 3 (``SD_LISTEN_FDS_START``); the variables are then
 unset so children do not inherit them. Otherwise we bind the path ourselves: a stale
-socket file (connect gives ``ECONNREFUSED``) is replaced, a live one is never stolen, and
-the file gets its mode and group *before* it appears under its name (bind to a temporary
-name, chmod/chown, rename), so there is no window with the umask's permissions.
+socket file (connect gives ``ECONNREFUSED``) is replaced, a live one is never stolen.
+
+The file is born with its final mode and group, so there is no window with other
+permissions and no chmod/chown by path that a directory owner could redirect:
+
+- mode: ``fchmod`` on the socket's fd before ``bind``, and the umask relaxed for the
+  ``bind`` call only by the bits of the wanted mode. Linux creates the file with the
+  socket inode's mode minus the umask (``unix_bind`` in net/unix/af_unix.c).
+- group: a new file takes the group of a set-group-ID directory, else the process's
+  group. When that is already the wanted group (the shipped unit runs with
+  ``Group=`` the socket group) there is no chown at all, which is what the unit's
+  ``SystemCallFilter=~@privileged`` (no chown family) needs. Only otherwise (run by
+  hand, as root or as a member of the group) the socket is bound in a fresh private
+  directory (mode 0700, random name) next to the final path, given its group by that
+  directory's fd (``fchownat``, not following links) and renamed into place from there
+  (``renameat``). Nobody else can swap names inside our 0700 directory; if the
+  directory itself is swapped before ``bind``, the socket is not found by the fd and we
+  give up instead of touching anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import grp
 import os
 import socket
 import stat
+import tempfile
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,29 +121,93 @@ def bind_unix(path: Path, *, mode: int = 0o660, group: str | int | None = None) 
     """Bind a Unix stream socket at ``path`` with ``mode`` and ``group``.
 
     Returns the :class:`Listener` (not yet listening); raises :class:`UsageError` when the
-    path is too long, occupied by a live socket or a non-socket, or cannot be bound.
+    path is too long, occupied by a live socket or a non-socket, or cannot be bound with
+    that mode and group (e.g. chown denied).
     """
     if len(os.fsencode(path)) > _SUN_PATH_MAX:
         raise UsageError(f"socket path {path} is longer than {_SUN_PATH_MAX} bytes")
     gid = _group_id(group)
     _clear_stale(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        sock.bind(os.fspath(temporary))
-        os.chmod(temporary, mode)
-        if gid is not None:
-            os.chown(temporary, -1, gid)
-        os.replace(temporary, path)
-        inode = os.lstat(path).st_ino
+        if gid is None or gid == _born_group(path.parent):
+            _bind_with_mode(sock, path, mode)
+            info = os.lstat(path)
+            if gid is not None and info.st_gid != gid:  # the directory changed under us
+                raise UsageError(f"{path} was created with group {info.st_gid}, not {gid}")
+        else:
+            _bind_elsewhere_and_move(sock, path, mode, gid)
+            info = os.lstat(path)
     except OSError as exc:
         sock.close()
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise UsageError(f"cannot create socket {path}: {exc.strerror or exc}") from exc
-    return Listener(sock=sock, activated=False, path=path, inode=inode)
+        hint = ""
+        if exc.errno == errno.EPERM and gid is not None:
+            hint = (
+                f" (giving it group {gid} needs chown: run the daemon with that group as its"
+                " own (Group=), in a set-group-ID directory of that group, or use the socket"
+                " unit)"
+            )
+        raise UsageError(f"cannot create socket {path}: {exc.strerror or exc}{hint}") from exc
+    except UsageError:
+        sock.close()
+        raise
+    return Listener(sock=sock, activated=False, path=path, inode=info.st_ino)
+
+
+def _born_group(directory: Path) -> int:
+    """Return the group a file created in ``directory`` by this process gets (no chown)."""
+    info = os.stat(directory)
+    return info.st_gid if info.st_mode & stat.S_ISGID else os.getegid()
+
+
+def _bind_with_mode(sock: socket.socket, target: Path, mode: int) -> None:
+    """Bind ``sock`` at ``target`` so that the file is created with exactly ``mode``."""
+    os.fchmod(sock.fileno(), mode)
+    # The umask is per process; the daemon binds from its event loop before any worker
+    # thread creates files, and only the bits of ``mode`` are let through meanwhile.
+    old = os.umask(0o077)
+    os.umask(old & ~mode)
+    try:
+        sock.bind(os.fspath(target))
+    finally:
+        os.umask(old)
+
+
+def _bind_elsewhere_and_move(sock: socket.socket, path: Path, mode: int, gid: int) -> None:
+    """Bind in a private directory beside ``path``, set the group by fd, rename into place."""
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        private = tempfile.mkdtemp(prefix=".", dir=path.parent)  # mode 0700, random name
+        name = os.path.basename(private)
+        try:
+            inside = os.open(
+                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent
+            )
+        except OSError:
+            raise UsageError(f"{private} changed while the socket was being created") from None
+        try:
+            info = os.fstat(inside)
+            if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) != 0o700:
+                raise UsageError(f"{private} changed while the socket was being created")
+            temporary = Path(private) / "s"
+            if len(os.fsencode(temporary)) > _SUN_PATH_MAX:
+                raise UsageError(
+                    f"socket path {path} is too long to be created with group {gid}; "
+                    "use a shorter path"
+                )
+            _bind_with_mode(sock, temporary, mode)
+            try:
+                os.chown("s", -1, gid, dir_fd=inside, follow_symlinks=False)
+                os.rename("s", path.name, src_dir_fd=inside, dst_dir_fd=parent)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink("s", dir_fd=inside)
+        finally:
+            os.close(inside)
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=parent)
+    finally:
+        os.close(parent)
 
 
 def open_listener(path: Path, *, mode: int = 0o660, group: str | int | None = None) -> Listener:

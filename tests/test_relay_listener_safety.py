@@ -1,0 +1,169 @@
+"""The relay socket is born with its final mode and group, also under the unit's seccomp filter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from seccomp_helpers import ROOT, denying, unit_denied_syscalls
+
+from gateway.errors import UsageError
+from gateway.relay.listener import bind_unix
+
+NOBODY = 65534  # nobody / nogroup on Debian
+
+# Bind as the daemon does (umask as in the unit: UMask=0077), print the socket's mode and
+# group, serve one client a line, then remove the file.
+LISTENER = """
+import os, stat, sys
+from pathlib import Path
+from gateway.errors import UsageError
+from gateway.relay.listener import bind_unix
+os.umask(0o077)
+path, group = Path(sys.argv[1]), sys.argv[2]
+try:
+    listener = bind_unix(path, mode=0o660, group=group)
+except UsageError as exc:
+    print("refused", exc, flush=True)
+    raise SystemExit(3)
+listener.sock.listen(1)
+info = os.lstat(path)
+print("ready", oct(stat.S_IMODE(info.st_mode)), info.st_gid, flush=True)
+conn, _ = listener.sock.accept()
+conn.sendall(b"served\\n")
+conn.close()
+listener.unlink()
+"""
+
+
+@pytest.fixture
+def public_dir() -> Iterator[Path]:
+    """A directory outside pytest's 0700 tmp dirs, owned by nobody (mode 0755)."""
+    base = Path(tempfile.mkdtemp(prefix="relay-seccomp-"))
+    base.chmod(0o755)
+    os.chown(base, NOBODY, NOBODY)
+    yield base
+    shutil.rmtree(base)
+
+
+def _listener(command: list[str], path: Path, group: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*command, "-c", LISTENER, os.fspath(path), group],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def _served(path: Path) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(os.fspath(path))
+        return client.makefile("rb").readline()
+
+
+def test_listener_as_the_unit_runs_it_needs_no_chown(public_dir: Path) -> None:
+    """As a non-root user whose group is the socket group, with the unit's denied calls
+    (chown family and all of ~@privileged @resources) failing, the socket is created
+    0660 with that group and serves a client."""
+    denied = unit_denied_syscalls()
+    assert {"chown", "fchown", "fchownat", "lchown"} <= denied
+    path = public_dir / "gw.sock"
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    proc = _listener([*as_nobody, *denying(denied)], path, "nogroup")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().split() == ["ready", "0o660", str(NOBODY)]
+        info = os.lstat(path)
+        assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o660, NOBODY, NOBODY)
+        assert _served(path) == b"served\n"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert list(public_dir.iterdir()) == []
+
+
+def test_set_group_id_directory_gives_the_group_under_the_filter(public_dir: Path) -> None:
+    """In a set-group-ID directory of the socket group, the socket gets it with chown denied."""
+    shared = public_dir / "shared"
+    shared.mkdir()
+    os.chown(shared, 0, NOBODY)
+    shared.chmod(0o2755)
+    proc = _listener(denying(unit_denied_syscalls()), shared / "gw.sock", "nogroup")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().split() == ["ready", "0o660", str(NOBODY)]
+        assert _served(shared / "gw.sock") == b"served\n"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def test_group_that_needs_chown_under_the_filter_is_a_clear_error(public_dir: Path) -> None:
+    """A socket group other than the process's needs chown: denied, one clear error, no debris."""
+    path = public_dir / "gw.sock"
+    # root, but with group nogroup and chown denied: the group "root" cannot be given
+    as_nogroup = ["setpriv", f"--regid={NOBODY}", "--clear-groups"]
+    proc = _listener([*as_nogroup, *denying(unit_denied_syscalls())], path, "root")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert out.startswith(f"refused cannot create socket {path}: Operation not permitted")
+    assert "Group=" in out
+    assert list(public_dir.iterdir()) == []  # neither the socket nor a private directory
+
+
+def test_socket_is_born_with_its_mode_under_a_strict_umask(tmp_path: Path) -> None:
+    """Under umask 0077 the file is still created 0660, and the umask is restored."""
+    old = os.umask(0o077)
+    try:
+        listener = bind_unix(tmp_path / "g.sock", mode=0o660, group=os.getegid())
+        assert os.umask(0o077) == 0o077
+    finally:
+        os.umask(old)
+    try:
+        info = os.lstat(tmp_path / "g.sock")
+        assert stat.S_IMODE(info.st_mode) == 0o660
+        assert info.st_gid == os.getegid()
+    finally:
+        listener.sock.close()
+        listener.unlink()
+
+
+def test_old_predictable_temporary_name_is_never_followed(tmp_path: Path) -> None:
+    """A symlink planted at the former temporary name is not chmod-ed or chown-ed through."""
+    victim = tmp_path / "victim"
+    victim.write_text("secret")
+    victim.chmod(0o600)
+    planted = tmp_path / f".g.sock.{os.getpid()}.tmp"
+    planted.symlink_to(victim)
+    listener = bind_unix(tmp_path / "g.sock", mode=0o660, group=NOBODY)  # needs the chown path
+    try:
+        info = os.stat(victim)
+        assert (stat.S_IMODE(info.st_mode), info.st_gid) == (0o600, os.getegid())
+        assert planted.is_symlink()
+        assert os.lstat(tmp_path / "g.sock").st_gid == NOBODY
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["victim", planted.name, "g.sock"]
+        )
+    finally:
+        listener.sock.close()
+        listener.unlink()
+
+
+def test_missing_group_is_refused(tmp_path: Path) -> None:
+    """A socket group unknown here is refused before anything is created."""
+    with pytest.raises(UsageError, match="does not exist"):
+        bind_unix(tmp_path / "g.sock", group="no-such-group-here")
+    assert list(tmp_path.iterdir()) == []
