@@ -129,6 +129,7 @@ def _modem(t: Table, index: int) -> ModemSettings:
         baudrate=t.integer("baudrate", 115200, low=300, high=4_000_000),
         pin=pin,
         pin_file=pin_file,
+        pin_credential=t.optional_text("pin_credential"),
         flow_control=t.text("flow_control", "none", choices=("none", "rtscts", "xonxoff")),
         profile=t.text("profile", "auto", choices=PROFILES),
         command_timeout=t.duration("command_timeout", 10.0, minimum=0.1),

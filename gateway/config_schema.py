@@ -9,6 +9,7 @@ table's path.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class ModemSettings:
     baudrate: int = 115200
     pin: Secret | None = None
     pin_file: Path | None = None
+    pin_credential: str | None = None  # a systemd credential (LoadCredential=) holding it
     flow_control: Literal["none", "rtscts", "xonxoff"] = "none"
     profile: str = "auto"
     command_timeout: float = 10.0
@@ -69,6 +71,21 @@ class ModemSettings:
             self.pin is None or self.pin_file is None, "pin_file", "set pin or pin_file, not both"
         )
         _require(
+            self.pin_credential is None or (self.pin is None and self.pin_file is None),
+            "pin_credential",
+            "set one of pin, pin_file and pin_credential",
+        )
+        _require(
+            self.pin_credential is None
+            or (
+                bool(self.pin_credential)
+                and "/" not in self.pin_credential
+                and self.pin_credential not in (".", "..")
+            ),
+            "pin_credential",
+            "expected a credential name (as in LoadCredential=NAME:PATH), not a path",
+        )
+        _require(
             self.flow_control in ("none", "rtscts", "xonxoff"),
             "flow_control",
             "expected none, rtscts or xonxoff",
@@ -82,17 +99,38 @@ class ModemSettings:
             f"expected memories among {', '.join(MEMORIES)}",
         )
 
-    def resolve_pin(self) -> Secret | None:
-        """Return the PIN, reading ``pin_file`` if set. Raises :class:`ConfigError`."""
+    def resolve_pin(self, environ: Mapping[str, str] | None = None) -> Secret | None:
+        """Return the PIN: inline, from ``pin_file``, or from the systemd credential.
+
+        A credential is read from ``$CREDENTIALS_DIRECTORY`` (``environ``, default
+        ``os.environ``), which systemd sets for ``LoadCredential=``. Raises
+        :class:`ConfigError` when the file cannot be read or holds no 4-8 digit PIN.
+        """
+        if self.pin_credential is not None:
+            env = os.environ if environ is None else environ
+            key = f"modem {self.name!r} pin_credential"
+            directory = env.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise ConfigError(
+                    key,
+                    "$CREDENTIALS_DIRECTORY is not set: the unit needs "
+                    f"LoadCredential={self.pin_credential}:/path/to/the/pin/file",
+                )
+            return _read_pin(Path(directory) / self.pin_credential, key)
         if self.pin_file is None:
             return self.pin
-        try:
-            pin = self.pin_file.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"modem {self.name!r} pin_file", f"cannot read: {exc}") from exc
-        if not pin.isdigit() or not 4 <= len(pin) <= 8:  # TS 31.101 §9.1: 4-8 digits
-            raise ConfigError(f"modem {self.name!r} pin_file", "must hold a 4-8 digit PIN")
-        return Secret(pin)
+        return _read_pin(self.pin_file, f"modem {self.name!r} pin_file")
+
+
+def _read_pin(path: Path, key: str) -> Secret:
+    """Return the PIN held in ``path`` (whitespace around it ignored); raises ConfigError."""
+    try:
+        pin = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(key, f"cannot read: {exc}") from exc
+    if not pin.isdigit() or not 4 <= len(pin) <= 8:  # TS 31.101 §9.1: 4-8 digits
+        raise ConfigError(key, "must hold a 4-8 digit PIN")
+    return Secret(pin)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

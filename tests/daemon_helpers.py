@@ -95,14 +95,23 @@ class NotifySocket:
 class Daemon:
     """``otp-gateway run --config`` as a subprocess; stdout (JSON logs) goes to a file."""
 
-    def __init__(self, tmp_path: Path, config: Path, notify: NotifySocket, **env: str) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        config: Path,
+        notify: NotifySocket,
+        *,
+        launcher: Sequence[str] = (sys.executable,),
+        **env: str,
+    ) -> None:
+        """Start it; ``launcher`` runs ``-m gateway run ...`` (default: this interpreter)."""
         self.log_path = tmp_path / f"daemon-{len(list(tmp_path.glob('daemon-*.log')))}.log"
         self.notify = notify
         environ = {**os.environ, "NOTIFY_SOCKET": str(notify.path), **env}
         environ.pop("WATCHDOG_PID", None)
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "run", "--config", str(config)],
+                [*launcher, "-m", "gateway", "run", "--config", str(config)],
                 stdout=out,
                 stderr=subprocess.PIPE,
                 env=environ,

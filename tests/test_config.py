@@ -341,12 +341,12 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_config_cli(tmp_path: Path) -> None:
     """check-config prints ok and a summary, or one error line and exits 2."""
-    # the example's socket group (otp-gateway) exists only where the package is installed
+    # the example's socket group (otp-gateway-clients) exists only where the package is installed
     example = tmp_path / "example.toml"
     own_group = grp.getgrgid(os.getgid()).gr_name
     text = EXAMPLE.read_text(encoding="utf-8")
-    assert text.count('group = "otp-gateway"') == 1
-    example.write_text(text.replace('group = "otp-gateway"', f'group = "{own_group}"'))
+    assert text.count('group = "otp-gateway-clients"') == 1
+    example.write_text(text.replace('group = "otp-gateway-clients"', f'group = "{own_group}"'))
     good = _cli(str(example))
     assert good.returncode == 0, good.stderr
     # its example access names (shop, otp-senders) may be unknown here: warnings only

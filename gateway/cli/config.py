@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.config import DEFAULT_PATH, Config, ConfigError, load
-from gateway.config_accounts import check_accounts
+from gateway.config_accounts import check_accounts, check_secrets
 
 
 def summary(config: Config) -> str:
@@ -43,7 +43,11 @@ def check_config(path: Path) -> None:
     Prints "ok" and a summary, or one line naming the key and the problem (exit 2).
     Users and groups of [[relay.access]] unknown on this machine are warned about on
     stderr (exit 0: the rule matches nobody by that name); a relay.group that does not
-    exist is an error (exit 2), as run would refuse to start.
+    exist is an error (exit 2), as run would refuse to start. A SIM PIN (inline in
+    PATH, or its pin_file) that anyone besides the daemon's user can read is warned
+    about too: run the check as the daemon's user (sudo -u otp-gateway ...), whose
+    user it takes for the daemon's. Prefer pin_credential with the unit's
+    LoadCredential=.
 
     \b
     Example:
@@ -51,7 +55,7 @@ def check_config(path: Path) -> None:
     """
     try:
         config = load(path)
-        warnings = check_accounts(config)
+        warnings = check_accounts(config) + check_secrets(config, path)
     except ConfigError as exc:
         where = "" if exc.key == str(path) else f"{path}: "
         click.echo(f"otp-gateway: {where}{exc}", err=True)

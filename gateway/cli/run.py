@@ -15,6 +15,7 @@ import click
 
 from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
 from gateway.errors import GatewayError
+from gateway.hardening import forbid_core_dumps
 from gateway.log import configure as configure_logging
 from gateway.modem.sim import SimError
 from gateway.simulator.config import PROFILE_NAMES
@@ -118,6 +119,8 @@ def run(
     access rules (other sections need a restart). SIGHUP during start-up, and under
     --simulate (no file to re-read), is ignored with a logged warning.
     """
+    # before anything secret is read: a crash must not dump the PIN or codes
+    forbid_core_dumps()
     if simulate:
         _run_simulated(origins, profile, socket_path, log_format)
         return

@@ -6,6 +6,12 @@ resolves the user's name and groups (primary + supplementary, via ``pwd``/``grp`
 and groups to operations and origins. Nothing is allowed unless a rule allows it.
 Origins are matched with :class:`gateway.webotp.AllowList` (exact hosts, ``*.domain``
 for subdomains); ``*`` alone admits every origin.
+
+A peer's name and groups are resolved when it connects and again at each reload
+(SIGHUP, :meth:`gateway.relay.server.RelayServer.replace_access`), never in between:
+a group membership added or removed is seen by open connections at the next reload,
+by new connections at once. The gid ``SO_PEERCRED`` reported at connect (the peer
+process's own group then) always counts.
 """
 
 from __future__ import annotations

@@ -205,12 +205,16 @@ class RelayServer:
     def replace_access(self, access: AccessControl) -> int:
         """Apply new access rules (a reload) to new requests and to pending ones alike.
 
-        Denial counters carry over. Pending gets and subscriptions the new rules forbid
-        end with ``forbidden``; running subscriptions see only what the new rules allow.
-        Returns how many pending requests were ended.
+        Denial counters carry over. Each open connection's peer is identified again
+        (user name and groups re-read from the system), so a membership removed since it
+        connected no longer grants anything. Pending gets and subscriptions the new rules
+        forbid end with ``forbidden``; running subscriptions see only what the new rules
+        allow. Returns how many pending requests were ended.
         """
         access.denials.update(self.access.denials)
         self.access = access
+        for session in list(self._sessions.values()):
+            session.reidentify()
         ended = sum(session.revoke() for session in list(self._sessions.values()))
         self.reschedule()
         return ended

@@ -167,6 +167,17 @@ class Session(asyncio.Protocol):
         elif isinstance(request, Cancel):
             self._cancel(request)
 
+    def reidentify(self) -> None:
+        """Resolve the peer's user and groups again (a reload: memberships may have changed).
+
+        The uid, gid and pid are those ``SO_PEERCRED`` gave at connect time; only what the
+        system databases say about them is read again.
+        """
+        peer = self.peer
+        if peer.uid < 0:
+            return  # not connected yet
+        self.peer = self.server.access.identify(peer.uid, peer.gid, peer.pid)
+
     def may_see(self, record: CodeRecord) -> bool:
         """Return whether this peer's subscriptions may see ``record`` under today's rules."""
         return self.server.access.may_see(self.peer, record)
