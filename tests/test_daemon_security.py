@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_helpers import PIN, ROOT, Daemon, NotifySocket, leaked, write_config
+from daemon_helpers import PIN, ROOT, Daemon, NotifySocket, journal_at, leaked, write_config
 from seccomp_helpers import denying, unit_denied_syscalls
 
 from gateway.client import Client
@@ -219,5 +219,69 @@ def test_group_membership_removed_is_seen_by_open_connections_at_sighup(
         events = daemon.log_events()
         revoked = [e for e in events if e["event"] == "relay.revoked"]
         assert [(e["uid"], e["requests"]) for e in revoked] == [(NOBODY, 2)]
+    finally:
+        shutil.rmtree(public)
+
+
+def _send_cli(
+    socket_path: Path, stdin: str, *args: str, as_user: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    prefix = [] if as_user is None else ["setpriv", f"--reuid={as_user}", f"--regid={as_user}"]
+    prefix += ["--clear-groups"] if as_user is not None else []
+    command = [*prefix, sys.executable, "-m", "gateway", "send", "--socket", str(socket_path)]
+    return subprocess.run(
+        [*command, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def test_send_takes_code_and_number_from_files_and_records_who_asked(
+    modem: ThreadModemHandle, notify: NotifySocket, tmp_path: Path
+) -> None:
+    """`send --code-file -`/`--number-file` keep both out of argv; the job and the log
+    name the uid that asked (root, and nobody through its own rule)."""
+    public = Path(tempfile.mkdtemp(prefix="relay-send-"))  # nobody must reach the socket
+    public.chmod(0o711)
+    try:
+        root_rule = 'users = ["0"]\noperations = ["send", "status"]\norigins = ["*"]'
+        nobody_rule = 'users = ["nobody"]\noperations = ["send"]\norigins = ["example.com"]'
+        config = write_config(public, tmp_path / "modem", pin=PIN, rules=[root_rule, nobody_rule])
+        _relay_setting(config, "socket_mode", "0666")
+        number_file = public / "to.txt"
+        number_file.write_text("+15557654321\n", encoding="utf-8")
+        number_file.chmod(0o644)
+        sock = public / "gw.sock"
+        with Daemon(public, config, notify) as daemon:
+            daemon.wait_ready()
+            as_root = _send_cli(
+                sock, "  583920 \n", "+15557654321", "--origin", "example.com", "--code-file", "-"
+            )
+            assert as_root.returncode == 0, as_root.stderr
+            root_job, code = as_root.stdout.split()
+            assert code == "583920"
+            args = ["--number-file", str(number_file), "--origin", "example.com"]
+            as_nobody = _send_cli(sock, "771204\n", *args, "--code-file", "-", as_user=NOBODY)
+            assert as_nobody.returncode == 0, as_nobody.stderr
+            nobody_job, code = as_nobody.stdout.split()
+            assert code == "771204"
+            modem.wait_sent(2)
+            assert daemon.terminate() == 0
+        texts = [sent.text for sent in modem.sent()]
+        assert any("#583920" in t for t in texts)
+        assert any("#771204" in t for t in texts)
+        with journal_at(public) as journal:
+            assert journal.job(root_job).requested_by == 0
+            assert journal.job(nobody_job).requested_by == NOBODY
+        # every log line of a job names the uid that asked for it (queued, sending, sent)
+        jobs = [(e["job"], e["uid"]) for e in daemon.log_events() if e["event"] == "send.job"]
+        assert len(jobs) >= 6
+        assert set(jobs) == {(root_job, 0), (nobody_job, NOBODY)}
+        assert leaked(daemon.log_events(), ["583920", "771204", PIN]) == []
     finally:
         shutil.rmtree(public)

@@ -85,3 +85,30 @@ def test_v2_journal_marks_messages_with_codes_decided(tmp_path: Path) -> None:
     with Journal(path) as j:
         assert [m.id for m in j.undecided("m0")] == [2]
         assert j.message_decision(1) == "code"
+
+
+def test_v3_jobs_are_kept_and_new_jobs_record_who_asked(tmp_path: Path) -> None:
+    """Upgrading to v4 keeps older jobs (requester unknown); new jobs store the asking uid."""
+    path = tmp_path / "v3.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.execute(
+        "INSERT INTO jobs(id, number, origin, text, state, attempts, not_before, expires_at, "
+        "created_at, updated_at) VALUES ('j-old', '+1555', 'a.example', 't', 'queued', 0, "
+        "1.0, 601.0, 1.0, 1.0)"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert j.job("j-old").requested_by is None
+        new = j.create_job(
+            job_id="j-new",
+            number="+1555",
+            origin="a.example",
+            embedded=None,
+            text="t",
+            now=2.0,
+            expires_at=602.0,
+            requested_by=1000,
+        )
+        assert new.requested_by == 1000
+        assert j.job("j-new").requested_by == 1000

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import click
 
@@ -154,18 +154,42 @@ def receive(
     epilog=f"""\b
 Examples:
   otp-gateway send +15557654321 --origin example.com
-  otp-gateway send +15557654321 --origin shop.example --code 424242 --wait sent --json
+  printf '%s\\n' "$CODE" | otp-gateway send +15557654321 --origin shop.example --code-file -
+  otp-gateway send --number-file to.txt --origin shop.example --code-file code.txt --wait sent
   otp-gateway send +447700900123 --origin shop.example --text 'Shop code: {{code}}'
+
+\b
+Arguments are visible to every local user (ps, /proc/PID/cmdline): pass a
+code you chose with --code-file (- for stdin) rather than --code, and the
+number with --number-file if it must stay private too.
 
 {EXIT_TEXT}
 6 (--wait delivered only) the job was sent but the gateway has delivery
 reports off, so no delivery will ever be confirmed."""
 )
 @SOCKET
-@click.argument("number")
+@click.argument("number", required=False)
+@click.option(
+    "--number-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read NUMBER from this file's first line instead (- for stdin): keeps it out of"
+    " the process list.",
+)
 @click.option("--origin", required=True, help="The origin (host) the code is bound to.")
 @click.option("--embedded-origin", default=None, help="The embedded (iframe) origin, if any.")
-@click.option("--code", default=None, help="The code to send (default: generated).")
+@click.option(
+    "--code",
+    default=None,
+    help="The code to send (default: generated). Visible to every local user in the"
+    " process list: prefer --code-file.",
+)
+@click.option(
+    "--code-file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read the code from this file's first line (- for stdin), out of the process list.",
+)
 @click.option("--text", default=None, help="Template for the human part; {code} is replaced.")
 @click.option(
     "--wait",
@@ -178,19 +202,28 @@ reports off, so no delivery will ever be confirmed."""
 def send(
     *,
     socket_path: Path,
-    number: str,
+    number: str | None,
+    number_file: TextIO | None,
     origin: str,
     embedded_origin: str | None,
     code: str | None,
+    code_file: TextIO | None,
     text: str | None,
     wait: str | None,
     as_json: bool,
 ) -> None:
     """Send an origin-bound OTP SMS to NUMBER; print the job id and the code it carries.
 
-    The code is the one given with --code, else the one the gateway generated: the
-    caller needs it to check what the user types. With --wait, each status follows.
+    The code is the one given with --code or --code-file, else the one the gateway
+    generated: the caller needs it to check what the user types. With --wait, each
+    status follows. The gateway records which user (uid) asked for the send.
     """
+    if _stdin(number_file) and _stdin(code_file):
+        raise click.UsageError("--number-file and --code-file cannot both read stdin")
+    number = _one_of(number, number_file, "NUMBER", "--number-file")
+    if number is None:
+        raise click.UsageError("give NUMBER or --number-file")
+    code = _one_of(code, code_file, "--code", "--code-file")
     with _errors(), Client(socket_path) as client:
         if wait is None:
             accepted = client.send(
@@ -228,6 +261,22 @@ def send(
             )
         outcome = "ended without a status" if last is None else last.status.value
         _fail(f"job {watch.job_id} {outcome}", "error")
+
+
+def _stdin(source: TextIO | None) -> bool:
+    return source is not None and getattr(source, "name", None) == "<stdin>"
+
+
+def _one_of(value: str | None, source: TextIO | None, name: str, file_name: str) -> str | None:
+    """Return ``value``, or the first line of ``source``; both given is a usage error."""
+    if source is None:
+        return value
+    if value is not None:
+        raise click.UsageError(f"give {name} or {file_name}, not both")
+    line = source.readline().strip()
+    if not line:
+        raise click.UsageError(f"{file_name}: the first line is empty")
+    return line
 
 
 def _accepted_json(job_id: str, code: str | None) -> dict[str, object]:

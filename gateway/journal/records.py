@@ -137,6 +137,7 @@ class JobRecord:
     updated_at: float
     modem: str | None
     references: tuple[int, ...]
+    requested_by: int | None = None  # uid of the local user who asked for it (SO_PEERCRED)
 
     def as_job(self) -> Job:
         """Return the pure state-machine view of this job."""

@@ -139,8 +139,14 @@ UPDATE messages SET decision = 'code'
 CREATE INDEX messages_undecided ON messages(modem, decision);
 """
 
+#: v4: the uid of the local user who asked for a send (SO_PEERCRED of its connection);
+#: NULL for older jobs and for jobs submitted without a connection.
+_V4 = """
+ALTER TABLE jobs ADD COLUMN requested_by INTEGER;
+"""
+
 #: MIGRATIONS[n] upgrades version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:

@@ -13,7 +13,7 @@ from gateway.journal.schema import JournalError
 
 _JOB_COLUMNS = (
     "id, number, origin, embedded, text, state, attempts, not_before, expires_at, "
-    "created_at, updated_at, modem"
+    "created_at, updated_at, modem, requested_by"
 )
 
 
@@ -30,16 +30,32 @@ class SendJournal(JournalBase):
         text: str,
         now: float,
         expires_at: float,
+        requested_by: int | None = None,
     ) -> JobRecord:
-        """Store a new queued job. Returns it; raises :class:`JournalError` on a reused id."""
+        """Store a new queued job, attributed to the uid ``requested_by`` (None: no peer).
+
+        Returns it; raises :class:`JournalError` on a reused id.
+        """
         if expires_at <= now:
             raise JournalError("job: expires_at must be in the future")
         try:
             with self._tx() as conn:
                 conn.execute(
                     f"INSERT INTO jobs({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, "  # noqa: S608
-                    "NULL)",
-                    (job_id, number, origin, embedded, text, "queued", now, expires_at, now, now),
+                    "NULL, ?)",
+                    (
+                        job_id,
+                        number,
+                        origin,
+                        embedded,
+                        text,
+                        "queued",
+                        now,
+                        expires_at,
+                        now,
+                        now,
+                        requested_by,
+                    ),
                 )
                 conn.execute(
                     "INSERT INTO job_events(job_id, at, event, state) VALUES (?, ?, ?, ?)",
@@ -222,5 +238,6 @@ class SendJournal(JournalBase):
             created_at=row[9],
             updated_at=row[10],
             modem=row[11],
+            requested_by=row[12],
             references=tuple(refs),
         )

@@ -71,7 +71,13 @@ class SendService:
             prepared = prepare(request, self._settings)
         except BadRequest as exc:
             field = exc.message.partition(":")[0]
-            log.info("send.refused", reason="bad-request", field=field, origin=request.origin)
+            log.info(
+                "send.refused",
+                reason="bad-request",
+                field=field,
+                origin=request.origin,
+                uid=request.peer_uid,
+            )
             raise
         message = prepared.message
         for warning in message.warnings:
@@ -88,6 +94,7 @@ class SendService:
                 retry_after=refusal.retry_after,
                 number=mask_number(prepared.number),
                 origin=message.origin,
+                uid=request.peer_uid,
             )
             retry_after = float(math.ceil(refusal.retry_after))
             raise RateLimited(str(refusal), retry_after=retry_after) from None
@@ -101,6 +108,7 @@ class SendService:
                 text=message.text,
                 now=now,
                 expires_at=now + self._settings.validity,
+                requested_by=request.peer_uid,
             )
         except JournalError as exc:
             log.error("send.store_failed", error=str(exc))
@@ -114,6 +122,7 @@ class SendService:
             state=JobState.QUEUED.value,
             segments=message.segments,
             encoding=message.encoding,
+            uid=request.peer_uid,
         )
         return SendAccepted(job_id=job_id, code=message.code)
 

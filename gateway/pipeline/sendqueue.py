@@ -216,6 +216,7 @@ class JobMover:
             cms=cms,
             cme=cme,
             detail=detail,
+            uid=moved.requested_by,
         )
         self.watchers.publish(job_event(moved.id, state, now, detail))
         return moved
