@@ -25,7 +25,7 @@ import structlog
 
 from gateway import __version__
 from gateway.errors import UsageError
-from gateway.relay.access import AccessControl
+from gateway.relay.access import AccessControl, Peer
 from gateway.relay.broker import Broker, Delivered, Notified, Ticket
 from gateway.relay.errors import Timeout, Unavailable
 from gateway.relay.listener import Listener, open_listener
@@ -213,8 +213,9 @@ class RelayServer:
         """
         access.denials.update(self.access.denials)
         self.access = access
+        resolved: dict[tuple[int, int], Peer] = {}  # one lookup per user, not per connection
         for session in list(self._sessions.values()):
-            session.reidentify()
+            session.reidentify(resolved)
         ended = sum(session.revoke() for session in list(self._sessions.values()))
         self.reschedule()
         return ended

@@ -9,6 +9,7 @@ mark for ``drain_timeout`` seconds, so one stuck reader never grows the daemon's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import struct
 from collections.abc import Mapping
@@ -167,16 +168,20 @@ class Session(asyncio.Protocol):
         elif isinstance(request, Cancel):
             self._cancel(request)
 
-    def reidentify(self) -> None:
+    def reidentify(self, resolved: dict[tuple[int, int], Peer]) -> None:
         """Resolve the peer's user and groups again (a reload: memberships may have changed).
 
         The uid, gid and pid are those ``SO_PEERCRED`` gave at connect time; only what the
-        system databases say about them is read again.
+        system databases say about them is read again. ``resolved`` memoises the lookups
+        of one reload by (uid, gid), so many connections of one user cost one lookup.
         """
         peer = self.peer
         if peer.uid < 0:
             return  # not connected yet
-        self.peer = self.server.access.identify(peer.uid, peer.gid, peer.pid)
+        key = (peer.uid, peer.gid)
+        if key not in resolved:
+            resolved[key] = self.server.access.identify(peer.uid, peer.gid, peer.pid)
+        self.peer = dataclasses.replace(resolved[key], pid=peer.pid)
 
     def may_see(self, record: CodeRecord) -> bool:
         """Return whether this peer's subscriptions may see ``record`` under today's rules."""
