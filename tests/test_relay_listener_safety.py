@@ -167,3 +167,34 @@ def test_missing_group_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         bind_unix(tmp_path / "g.sock", group="no-such-group-here")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("swap", ["symlink", "foreign-directory"])
+def test_private_directory_swapped_before_bind_touches_nothing(
+    tmp_path: Path, public_dir: Path, monkeypatch: pytest.MonkeyPatch, swap: str
+) -> None:
+    """A directory owner who swaps our private directory for a link or a directory of
+    theirs gets a refusal: nothing of theirs is chowned, no socket appears."""
+    attacker = public_dir / "attacker"  # nobody's directory, where a chown would land
+    attacker.mkdir(mode=0o700)
+    os.chown(attacker, NOBODY, NOBODY)
+    real_mkdtemp = tempfile.mkdtemp
+
+    def swapped(prefix: str, dir: Path) -> str:
+        private = Path(real_mkdtemp(prefix=prefix, dir=dir))
+        private.rmdir()
+        if swap == "symlink":
+            private.symlink_to(attacker)
+        else:
+            private.mkdir(mode=0o700)
+            os.chown(private, NOBODY, NOBODY)
+        return os.fspath(private)
+
+    monkeypatch.setattr("gateway.relay.listener.tempfile.mkdtemp", swapped)
+    with pytest.raises(UsageError, match="changed while the socket was being created"):
+        bind_unix(tmp_path / "g.sock", mode=0o660, group=NOBODY)  # needs the chown path
+    assert not (tmp_path / "g.sock").exists()
+    assert list(attacker.iterdir()) == []
+    if swap == "foreign-directory":  # not ours: left alone, not even removed
+        [left] = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+        assert left.stat().st_uid == NOBODY

@@ -185,10 +185,12 @@ def _bind_elsewhere_and_move(sock: socket.socket, path: Path, mode: int, gid: in
             )
         except OSError:
             raise UsageError(f"{private} changed while the socket was being created") from None
+        ours = False
         try:
             info = os.fstat(inside)
             if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) != 0o700:
                 raise UsageError(f"{private} changed while the socket was being created")
+            ours = True
             temporary = Path(private) / "s"
             if len(os.fsencode(temporary)) > _SUN_PATH_MAX:
                 raise UsageError(
@@ -204,8 +206,9 @@ def _bind_elsewhere_and_move(sock: socket.socket, path: Path, mode: int, gid: in
                     os.unlink("s", dir_fd=inside)
         finally:
             os.close(inside)
-            with contextlib.suppress(OSError):
-                os.rmdir(name, dir_fd=parent)
+            if ours:
+                with contextlib.suppress(OSError):
+                    os.rmdir(name, dir_fd=parent)
     finally:
         os.close(parent)
 
