@@ -285,3 +285,18 @@ def test_send_takes_code_and_number_from_files_and_records_who_asked(
         assert leaked(daemon.log_events(), ["583920", "771204", PIN]) == []
     finally:
         shutil.rmtree(public)
+
+
+def test_forbid_core_dumps_clears_dumpable_and_the_core_limit() -> None:
+    """After forbid_core_dumps, prctl(PR_GET_DUMPABLE) is 0 and RLIMIT_CORE is 0 (a subprocess)."""
+    code = (
+        "import resource\n"
+        "from gateway.hardening import dumpable, forbid_core_dumps\n"
+        "before = dumpable()\n"
+        "forbid_core_dumps()\n"
+        "print(before, dumpable(), resource.getrlimit(resource.RLIMIT_CORE))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.split() == ["True", "False", "(0,", "0)"]
