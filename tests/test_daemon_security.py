@@ -300,3 +300,18 @@ def test_forbid_core_dumps_clears_dumpable_and_the_core_limit() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert result.stdout.split() == ["True", "False", "(0,", "0)"]
+
+
+def test_daemon_warns_at_start_about_a_pin_others_can_read(
+    tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
+) -> None:
+    """An inline PIN in a world-readable file is logged as a warning at start (never the PIN)."""
+    config = write_config(tmp_path, tmp_path / "modem", pin=PIN)
+    config.chmod(0o644)
+    with Daemon(tmp_path, config, notify) as daemon:
+        daemon.wait_ready()
+        assert daemon.terminate() == 0
+    [warning] = [e for e in daemon.log_events() if e["event"] == "config.pin_readable"]
+    assert warning["key"] == "modem[0].pin"
+    assert "every user" in str(warning["problem"])
+    assert leaked(daemon.log_events(), [PIN]) == []

@@ -19,6 +19,7 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Config, load
+from gateway.config_accounts import check_secrets
 from gateway.daemon.app import Gateway
 from gateway.errors import GatewayError
 from gateway.sdnotify import Notifier
@@ -123,4 +124,8 @@ def run_config(path: Path, *, config: Config | None = None) -> int:
     errors of :meth:`Gateway.start`.
     """
     loaded = config if config is not None else load(path)
+    # as check-config does, now with the daemon's real user: a PIN others can read
+    for warning in check_secrets(loaded, path):
+        key, _, problem = warning.partition(": ")
+        log.warning("config.pin_readable", key=key, problem=problem)
     return asyncio.run(serve(Gateway(loaded, notifier=Notifier()), config_path=path))
