@@ -1,9 +1,12 @@
 """Run Python code with some system calls failing with EPERM (a seccomp filter).
 
-Usage: ``python seccomp_exec.py CALL,CALL,... -- -m MODULE ARGS...`` (or ``-c CODE
-ARGS...``). The filter is loaded through libseccomp (ctypes on ``libseccomp.so.2``; it
-sets no_new_privs), then the module or code runs in this same process, as ``python -m``
-or ``python -c`` would run it: like a service under systemd's ``SystemCallFilter=``,
+Usage: ``python seccomp_exec.py ALLOWED DENIED -- -m MODULE ARGS...`` (or ``-c CODE
+ARGS...``), where ALLOWED is ``*`` (every call) or ``CALL,CALL,...`` (only those: the
+others fail with EPERM too), and DENIED the calls that fail with EPERM even so, as a
+unit's ``SystemCallFilter=@set`` and ``SystemCallFilter=~@set`` lines combine. The
+filter is loaded through libseccomp (ctypes on ``libseccomp.so.2``; it sets
+no_new_privs), then the module or code runs in this same process, as ``python -m`` or
+``python -c`` would run it: like a service under systemd's ``SystemCallFilter=``,
 every system call it makes from its first line on goes through the filter. (In-process
 rather than exec: an exec after ``setpriv`` would need the interpreter to be reachable
 by the new user.) Names unknown on this architecture are skipped. Before running it,
@@ -24,8 +27,8 @@ SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_ACT_ERRNO = 0x00050000  # | errno, seccomp(2) SECCOMP_RET_ERRNO as libseccomp spells it
 
 
-def load_filter(names: list[str]) -> None:
-    """Install a filter allowing everything but ``names``, which fail with EPERM."""
+def load_filter(allowed: set[str] | None, denied: set[str]) -> None:
+    """Install a filter: ``allowed`` (None: every call) minus ``denied``; others get EPERM."""
     lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
@@ -33,15 +36,20 @@ def load_filter(names: list[str]) -> None:
     lib.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
     lib.seccomp_load.argtypes = [ctypes.c_void_p]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
-    ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
+    eperm = SCMP_ACT_ERRNO | errno.EPERM
+    if allowed is None:
+        default, action, names = SCMP_ACT_ALLOW, eperm, denied
+    else:
+        default, action, names = eperm, SCMP_ACT_ALLOW, allowed - denied
+    ctx = lib.seccomp_init(default)
     if not ctx:
         raise OSError("seccomp_init failed")
     try:
-        for name in names:
+        for name in sorted(names):
             number = lib.seccomp_syscall_resolve_name(name.encode())
             if number < 0:
                 continue  # not a system call of this architecture (chown32 on x86-64)
-            result = lib.seccomp_rule_add(ctx, SCMP_ACT_ERRNO | errno.EPERM, number, 0)
+            result = lib.seccomp_rule_add(ctx, action, number, 0)
             if result < 0:
                 raise OSError(-result, f"seccomp_rule_add({name})")
         result = lib.seccomp_load(ctx)
@@ -53,12 +61,12 @@ def load_filter(names: list[str]) -> None:
 
 def main() -> None:
     """Parse the command line, load the filter, prove it, run the module or code."""
-    names, separator, *program = sys.argv[1:]
+    allow, deny, separator, *program = sys.argv[1:]
     if separator != "--" or len(program) < 2 or program[0] not in ("-m", "-c"):
-        raise SystemExit("usage: seccomp_exec.py CALL,CALL,... -- -m MODULE|-c CODE ARGS...")
-    wanted = [n for n in names.split(",") if n]
-    load_filter(wanted)
-    if "fchown" in wanted:
+        raise SystemExit("usage: seccomp_exec.py ALLOWED DENIED -- -m MODULE|-c CODE ARGS...")
+    denied = {n for n in deny.split(",") if n}
+    load_filter(None if allow == "*" else {n for n in allow.split(",") if n}, denied)
+    if "fchown" in denied:
         with tempfile.TemporaryFile() as probe:
             try:
                 os.fchown(probe.fileno(), -1, os.getegid())

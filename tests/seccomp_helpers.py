@@ -10,6 +10,7 @@ program, which inherits the filter.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import subprocess
@@ -40,15 +41,45 @@ def _group(name: str) -> frozenset[str]:
     return frozenset(calls)
 
 
+def _expand(items: Iterable[str]) -> set[str]:
+    calls: set[str] = set()
+    for item in items:
+        calls |= _group(item) if item.startswith("@") else {item}
+    return calls
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitFilter:
+    """The unit's system call filter: only ``allowed``, and of those never ``denied``."""
+
+    allowed: frozenset[str]
+    denied: frozenset[str]
+
+
+def unit_filter(unit: Path = UNIT) -> UnitFilter:
+    """Return the unit's ``SystemCallFilter=`` lines: allow-list and deny-list, expanded."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for match in re.finditer(r"^SystemCallFilter=(~?)(.+)$", unit.read_text(), re.MULTILINE):
+        (denied if match.group(1) else allowed).update(_expand(match.group(2).split()))
+    return UnitFilter(allowed=frozenset(allowed), denied=frozenset(denied))
+
+
 def unit_denied_syscalls(unit: Path = UNIT) -> frozenset[str]:
     """Return every system call the unit's ``SystemCallFilter=~...`` lines deny."""
-    denied: set[str] = set()
-    for match in re.finditer(r"^SystemCallFilter=~(.+)$", unit.read_text(), re.MULTILINE):
-        for item in match.group(1).split():
-            denied |= _group(item) if item.startswith("@") else {item}
-    return frozenset(denied)
+    return unit_filter(unit).denied
 
 
-def denying(syscalls: Iterable[str]) -> list[str]:
-    """Return the prefix for ``-m MODULE ...``/``-c CODE ...`` run with ``syscalls`` denied."""
-    return [sys.executable, str(LAUNCHER), ",".join(sorted(syscalls)), "--"]
+def denying(syscalls: Iterable[str], *, only: Iterable[str] | None = None) -> list[str]:
+    """Return the prefix for ``-m MODULE ...``/``-c CODE ...`` run with ``syscalls`` denied.
+
+    With ``only``, every call outside it fails too (an allow-list, as ``@system-service``).
+    """
+    allowed = "*" if only is None else ",".join(sorted(only))
+    return [sys.executable, str(LAUNCHER), allowed, ",".join(sorted(syscalls)), "--"]
+
+
+def under_unit_filter(unit: Path = UNIT) -> list[str]:
+    """Return the prefix that runs ``-m``/``-c`` under the unit's whole system call filter."""
+    rules = unit_filter(unit)
+    return denying(rules.denied, only=rules.allowed)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from daemon_helpers import PIN, ROOT, Daemon, NotifySocket, journal_at, leaked, write_config
-from seccomp_helpers import denying, unit_denied_syscalls
+from seccomp_helpers import under_unit_filter
 
 from gateway.client import Client
 from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
@@ -111,13 +111,14 @@ def test_daemon_is_not_dumpable_and_writes_no_core(
 def test_daemon_under_the_units_seccomp_filter_binds_its_socket_and_serves(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
-    """Without socket activation and with every call the unit denies failing with EPERM, the
-    daemon creates its socket 0660 with its group (relay.group) and a client is served."""
+    """Without socket activation and under the unit's system call filter (allow-list and
+    deny-list, EPERM), the daemon creates its socket 0660 with its group (relay.group)
+    and a client is served."""
     config = write_config(tmp_path, tmp_path / "modem", pin=PIN)
     _relay_setting(config, "socket_mode", "0660")
     _relay_setting(config, "group", "nogroup")
     launcher = ["setpriv", f"--regid={NOBODY}", "--clear-groups"]
-    launcher += denying(unit_denied_syscalls())
+    launcher += under_unit_filter()
     with Daemon(tmp_path, config, notify, launcher=launcher) as daemon:
         daemon.wait_ready()
         info = os.lstat(tmp_path / "gw.sock")

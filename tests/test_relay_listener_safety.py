@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from seccomp_helpers import ROOT, denying, unit_denied_syscalls
+from seccomp_helpers import ROOT, under_unit_filter, unit_denied_syscalls
 
 from gateway.errors import UsageError
 from gateway.relay.listener import bind_unix
@@ -71,14 +71,13 @@ def _served(path: Path) -> bytes:
 
 
 def test_listener_as_the_unit_runs_it_needs_no_chown(public_dir: Path) -> None:
-    """As a non-root user whose group is the socket group, with the unit's denied calls
-    (chown family and all of ~@privileged @resources) failing, the socket is created
-    0660 with that group and serves a client."""
-    denied = unit_denied_syscalls()
-    assert {"chown", "fchown", "fchownat", "lchown"} <= denied
+    """As a non-root user whose group is the socket group, under the unit's system call
+    filter (only @system-service, never ~@privileged @resources: no chown family), the
+    socket is created 0660 with that group and serves a client."""
+    assert {"chown", "fchown", "fchownat", "lchown"} <= unit_denied_syscalls()
     path = public_dir / "gw.sock"
     as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    proc = _listener([*as_nobody, *denying(denied)], path, "nogroup")
+    proc = _listener([*as_nobody, *under_unit_filter()], path, "nogroup")
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().split() == ["ready", "0o660", str(NOBODY)]
@@ -99,7 +98,7 @@ def test_set_group_id_directory_gives_the_group_under_the_filter(public_dir: Pat
     shared.mkdir()
     os.chown(shared, 0, NOBODY)
     shared.chmod(0o2755)
-    proc = _listener(denying(unit_denied_syscalls()), shared / "gw.sock", "nogroup")
+    proc = _listener(under_unit_filter(), shared / "gw.sock", "nogroup")
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().split() == ["ready", "0o660", str(NOBODY)]
@@ -116,7 +115,7 @@ def test_group_that_needs_chown_under_the_filter_is_a_clear_error(public_dir: Pa
     path = public_dir / "gw.sock"
     # root, but with group nogroup and chown denied: the group "root" cannot be given
     as_nogroup = ["setpriv", f"--regid={NOBODY}", "--clear-groups"]
-    proc = _listener([*as_nogroup, *denying(unit_denied_syscalls())], path, "root")
+    proc = _listener([*as_nogroup, *under_unit_filter()], path, "root")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, err
     assert out.startswith(f"refused cannot create socket {path}: Operation not permitted")
