@@ -18,7 +18,7 @@ UNIT = ROOT / "systemd" / "otp-gateway.service"
 
 def sh_commands(text: str) -> list[str]:
     """Return the commands of the ``sh`` blocks of ``text``: comments dropped, && split."""
-    commands = []
+    commands: list[str] = []
     for block in re.findall(r"^```sh\n(.*?)^```", text, re.M | re.S):
         for line in block.splitlines():
             command = re.split(r"(?:^|\s+)#", line)[0].strip()
