@@ -35,7 +35,7 @@ def render_status(snapshot: dict[str, object]) -> str:
         elif modem.get("receive_unavailable"):
             lines.append(
                 f"  {modem.get('name', '?')}: send-only: receiving SMS is unavailable on "
-                f"this device ({modem['receive_unavailable']}); it sends, other modems receive"
+                f"this device ({modem['receive_unavailable']}); sending works"
             )
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0

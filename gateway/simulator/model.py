@@ -8,6 +8,7 @@ returns what the modem writes now. Replies that a real modem gives later (networ
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -338,9 +339,7 @@ class ModemModel:
             return
         recorded = self.profile.recorded.get(text)
         if recorded is not None:
-            # a real device's reply, byte for byte (gateway.simulator.recorded)
-            self.commands_run += 1
-            self.emit(recorded, now, self._reply_delay())
+            self._replay(text, recorded, now)
             return
         try:
             commands = split_line(text)
@@ -358,6 +357,21 @@ class ModemModel:
                 self._prompt(now)
                 return
         self.reply(lines, None, now)
+
+    def _replay(self, text: str, recorded: bytes, now: float) -> None:
+        """Answer ``text`` with a real device's recorded reply, byte for byte.
+
+        A reply ending in ``OK`` also takes the standard effect of the command (a storage
+        or CNMI setting the recording accepted must hold for the commands after it); its
+        standard answer is dropped. A recorded failure changes nothing.
+        """
+        if recorded.rstrip().endswith(b"OK"):
+            with contextlib.suppress(CommandSyntaxError, CommandFailed):
+                for command in split_line(text):
+                    self._dispatch(command, now)
+            self.entry = None  # no recorded line starts a message entry
+        self.commands_run += 1
+        self.emit(recorded, now, self._reply_delay())
 
     def _refusal(self, text: str) -> Failure | None:
         """Return the failure a ``refuse`` fault gives ``text``, None if it does not apply."""
