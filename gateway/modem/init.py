@@ -330,10 +330,19 @@ class Initialiser:
         )
 
     async def _identity_value(self, name: str) -> str | None:
-        """Return the first line of ``AT+<name>`` (tag and quotes dropped), or None."""
+        """Return the first line of ``AT+<name>`` (tag and quotes dropped), or None.
+
+        A failure result (``ERROR``, ``+CME ERROR``, ``COMMAND NOT SUPPORT``) is logged
+        and gives None; a timeout or a lost link is raised (AtTimeout, LinkDown): a modem
+        that stops answering must not be waited on five more times.
+        """
         command = Command(text=f"AT+{name}", prefixes=(f"+{name}",), bare=True)
-        response = await self.tolerant(command)
-        if response is None or not response.lines:
+        try:
+            response = await self.ok(command)
+        except (CmeError, CmsError, CommandFailed) as exc:
+            log.info("modem.optional_failed", command=command.log_text, error=str(exc))
+            return None
+        if not response.lines:
             return None
         line = response.lines[0]
         value = line.partition(":")[2].strip() if tag_of(line) else line
