@@ -8,14 +8,15 @@ MU609) and from gammu's AT SMS test data (a stray quote after a +CMGR PDU line).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from modem_session_helpers import run
+from modem_session_helpers import config, run
 
-from gateway.at import AtEngine, Command, CommandFailed, Kind, Timeouts, query
+from gateway.at import AtEngine, AtTimeout, Command, CommandFailed, Kind, Timeouts, query
 from gateway.at.events import Final, Response, Timeout, VendorNotice
 from gateway.at.lines import pdu_text
 from gateway.config_schema import PROFILES as CONFIG_PROFILES
@@ -30,13 +31,13 @@ from gateway.modem.dialects import (
     detect,
 )
 from gateway.modem.init import InitConfig
-from gateway.modem.session import ModemSession
+from gateway.modem.session import ModemSession, SessionConfig
 from gateway.modem.storage import ReplyError, StoredMessage, parse_cpms_test, parse_read
 from gateway.simulator import ModemConfig, ModemHandle
 from gateway.simulator.model import ModemModel
 from gateway.simulator.profiles import RECORDED
 from gateway.simulator.recorded import devices, replies, source
-from gateway.sms import Deliver, decode_incoming
+from gateway.sms import Deliver, decode_incoming, encode_submit
 
 #: simulator profile -> recorded device
 DEVICE = {
@@ -351,3 +352,52 @@ def test_refused_identity_commands_leave_fields_empty(
         assert session.status.counters.timeouts == 0
 
     run(tmp_path, scenario, modem=ModemConfig(profile=profile), start=False)
+
+
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
+@given(st.lists(st.binary(max_size=40), max_size=12), st.floats(min_value=0.0, max_value=20.0))
+def test_engine_with_the_cpin_quirk_never_raises(chunks: list[bytes], later: float) -> None:
+    """Any bytes while an info_final command waits give events, at most one Response."""
+    engine = AtEngine()
+    engine.send(Command(text="AT+CPIN?", prefixes=("+CPIN",), kind=Kind.SIM, info_final=True), 0.0)
+    events = [event for chunk in chunks for event in engine.feed(chunk, 0.1)]
+    events += engine.timeout(later)
+    assert len([e for e in events if isinstance(e, Response)]) <= 1
+
+
+def test_a_configured_dialect_overrides_detection(tmp_path: Path) -> None:
+    """profile = "generic" on a Wavecom: no quirk, so AT+CPIN? times out as before."""
+
+    def generic(device: str) -> SessionConfig:
+        base = config(device)
+        return replace(base, init=replace(base.init, dialect="generic"))
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        with pytest.raises(AtTimeout):
+            await session.start()
+
+    run(
+        tmp_path,
+        scenario,
+        modem=ModemConfig(profile="wavecom"),
+        session_config=generic,
+        start=False,
+    )
+
+
+def test_zte_stored_submit_without_stat_is_outgoing(tmp_path: Path) -> None:
+    """ZTE reads a message written with AT+CMGW without <stat>: it is known as outgoing."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        (pdu,) = encode_submit("+15557654321", "draft")
+        write = Command(
+            text=f"AT+CMGW={pdu.tpdu_length}", prefixes=("+CMGW",), kind=Kind.SEND, body=pdu.hex
+        )
+        response = (await session.command(write)).raise_for_error()
+        index = int(response.lines[0].partition(":")[2])
+        stored = await session.read_message("SM", index)
+        assert stored is not None
+        assert stored.status is None
+        assert stored.outgoing
+
+    run(tmp_path, scenario, modem=ModemConfig(profile="zte-k3565z"))
