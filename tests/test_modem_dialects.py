@@ -31,7 +31,7 @@ from gateway.modem.dialects import (
     detect,
 )
 from gateway.modem.init import InitConfig
-from gateway.modem.session import ModemSession, SessionConfig
+from gateway.modem.session import ModemSession, ReceiveUnavailable, SessionConfig
 from gateway.modem.storage import ReplyError, StoredMessage, parse_cpms_test, parse_read
 from gateway.simulator import ModemConfig, ModemHandle
 from gateway.simulator.model import ModemModel
@@ -401,3 +401,23 @@ def test_zte_stored_submit_without_stat_is_outgoing(tmp_path: Path) -> None:
         assert stored.outgoing
 
     run(tmp_path, scenario, modem=ModemConfig(profile="zte-k3565z"))
+
+
+def test_send_only_session_refuses_storage_operations(tmp_path: Path) -> None:
+    """Nokia N79: the session says why it cannot read, without sending AT+CPMS/AT+CMGL."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        status = session.status
+        assert status.receive_unavailable is not None
+        assert "no SMS storage over AT" in status.receive_unavailable
+        assert status.memories == ()
+        assert status.cnmi is None
+        seen: list[str] = []
+        modem.observe_commands(seen.append)
+        with pytest.raises(ReceiveUnavailable):
+            await session.list_messages("SM")
+        with pytest.raises(ReceiveUnavailable):
+            await session.read_message("SM", 1)
+        assert seen == []
+
+    run(tmp_path, scenario, modem=ModemConfig(profile="nokia-n79"))

@@ -33,6 +33,7 @@ from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
     ModemFailed,
     ModemUnavailable,
+    ReceiveUnavailable,
     SendOutcomeUnknown,
     SessionConfig,
     StateChanged,
@@ -46,6 +47,7 @@ __all__ = [
     "ModemFailed",
     "ModemSession",
     "ModemUnavailable",
+    "ReceiveUnavailable",
     "SendOutcomeUnknown",
     "SessionConfig",
     "StateChanged",
