@@ -83,6 +83,8 @@ def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
         dbm = signal_dbm(status.signal)
         if status.state is SessionState.READY and dbm is not None:
             text += f" ({dbm} dBm)"
+        if status.receive_unavailable is not None:
+            text += " send-only"
         parts.append(text)
     return f"{', '.join(parts) or 'no modem'}; queue {queue}"
 
