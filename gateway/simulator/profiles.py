@@ -61,7 +61,9 @@ class Profile:
     recorded: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     #: standard commands this device does not implement (answered with ``error_text``)
     unsupported: frozenset[str] = frozenset()
-    #: the plain error result line (Huawei E1752: ``COMMAND NOT SUPPORT``)
+    #: the plain error result line. Huawei E1752: ``COMMAND NOT SUPPORT``, recorded for
+    #: unsupported commands; the simulator gives it for every plain ERROR (what the E1752
+    #: says for other failures is not recorded)
     error_text: str = "ERROR"
     #: command lines answered ``+CME ERROR: 14`` (SIM busy) the first ``busy_answers``
     #: times after each power-on (Qualcomm M6280: AT+CSCA?, python-gsmmodem issue 10)
