@@ -129,8 +129,9 @@ class AtEngine:
             self._machine.apply(Trigger.TIMEOUT)
             self._probe(now)
         elif self._info_complete():
-            # dialect quirk (Command.info_final): the information line was the whole answer
-            events.append(self._respond(FinalResult(final=Final.OK)))
+            # dialect quirk (Command.info_final): the information line was the whole answer;
+            # completed as if OK had come, through the same path as a real final result
+            self._on_final("OK", FinalResult(final=Final.OK), events, now)
         elif self._pending is not None:
             phase = {
                 State.AWAIT_RESPONSE: Phase.RESPONSE,
@@ -296,23 +297,20 @@ class AtEngine:
             events.append(Stray(line=line))
             self._stray(now)
             return
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
             events.append(Stray(line=line))
             return
-        events.append(self._respond(result))
-
-    def _respond(self, result: FinalResult) -> Response:
-        pending = self._pending
-        assert pending is not None
         self._machine.apply(Trigger.FINAL)
-        response = Response(
-            command=pending.log_text,
-            final=result.final,
-            lines=tuple(self._lines),
-            code=result.code,
-            text=result.text,
+        events.append(
+            Response(
+                command=pending.log_text,
+                final=result.final,
+                lines=tuple(self._lines),
+                code=result.code,
+                text=result.text,
+            )
         )
         self._pending = None
         self._lines = []
         self._deadline = None
-        return response
