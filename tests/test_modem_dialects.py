@@ -421,3 +421,27 @@ def test_send_only_session_refuses_storage_operations(tmp_path: Path) -> None:
         assert seen == []
 
     run(tmp_path, scenario, modem=ModemConfig(profile="nokia-n79"))
+
+
+def test_dialect_detected_after_the_sim_when_cgmi_was_refused_before(tmp_path: Path) -> None:
+    """AT+CGMI refused before the SIM (as PIN-locked modems do): detected at identity."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        asked: list[str] = []
+
+        def refuse_first(line: str) -> None:
+            if line == "AT+CGMI":
+                asked.append(line)
+                if len(asked) == 1:  # observers run before the command: this one fails
+                    modem.set_fault("refuse", on="AT+CGMI", cme=11)
+                else:
+                    modem.clear_fault("refuse")
+
+        modem.observe_commands(refuse_first)
+        await session.start()
+        assert len(asked) == 2
+        assert session.status.dialect == "huawei"
+        assert session.status.identity is not None
+        assert session.status.identity.manufacturer == "huawei"
+
+    run(tmp_path, scenario, modem=ModemConfig(profile="huawei-k3715"), start=False)

@@ -26,7 +26,7 @@ from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action,
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
-from gateway.modem.dialects import AUTO, Dialect, Quirk, by_name, detect
+from gateway.modem.dialects import AUTO, GENERIC, Dialect, Quirk, by_name, detect
 from gateway.modem.pinguard import PinGuard
 from gateway.modem.sim import PinContext, unlock_sim
 from gateway.modem.status import ModemIdentity
@@ -190,6 +190,10 @@ class Initialiser:
         await self.unlock_sim()
         identity = await self.identity()
         self._report("identity", identity)
+        if self.config.dialect == AUTO and self.dialect is GENERIC and identity.manufacturer:
+            # AT+CGMI was refused before the SIM was ready: recognise the dialect now
+            self.dialect = detect(identity.manufacturer)
+            self._report("dialect", self.dialect.name)
         cfun = await self.tolerant(query("AT+CFUN?", "+CFUN", kind=Kind.NETWORK))
         if cfun is None or not any(line.endswith(": 1") for line in cfun.lines):
             await self.ok(action("AT+CFUN=1", kind=Kind.NETWORK))
