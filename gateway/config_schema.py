@@ -23,7 +23,20 @@ from gateway.numbers import is_region
 from gateway.ratelimit import Rate
 from gateway.webotp import AllowList, InputError, generate_code, render_template
 
-PROFILES = ("auto", "generic", "sim800", "e3372", "ec25")
+#: ``[[modem]] profile`` values: "auto" or a dialect of gateway.modem.dialects (a test keeps
+#: the two in step; the literal keeps the modem package out of configuration loading)
+PROFILES = (
+    "auto",
+    "generic",
+    "sim800",
+    "e3372",
+    "huawei",
+    "ec25",
+    "wavecom",
+    "zte",
+    "qualcomm",
+    "nokia",
+)
 LEVELS = ("debug", "info", "warning", "error")
 
 

@@ -371,7 +371,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
     ("factory", "key"),
     [
         (lambda: ModemSettings(name="m", device=""), "device"),
-        (lambda: ModemSettings(name="m", device="/d", profile="nokia"), "profile"),
+        (lambda: ModemSettings(name="m", device="/d", profile="motorola"), "profile"),
         (lambda: ModemSettings(name="m", device="/d", storage=("XX",)), "storage"),
         (lambda: ReceiveSettings(code_expiry=0.0), "code_expiry"),
         (lambda: ReceiveSettings(allowed_origins=("https://a.example",)), "allowed_origins"),

@@ -100,3 +100,21 @@ def test_status_line() -> None:
     }
     assert status.status_line(modems, 3) == "a ready (-73 dBm), b reconnecting; queue 3"
     assert status.status_line({}, 0) == "no modem; queue 0"
+
+
+def test_status_line_and_entry_of_a_send_only_modem() -> None:
+    """A send-only modem says so in the STATUS= line and in its snapshot entry."""
+    phone = ModemStatus(
+        state=SessionState.READY,
+        device="/dev/phone",
+        dialect="nokia",
+        receive_unavailable="the device offers no SMS storage over AT",
+    )
+    assert status.status_line({"phone": phone}, 0) == "phone ready send-only; queue 0"
+    entry = status.modem_entry("phone", phone)
+    assert entry["send_only"] is True
+    assert entry["receive_unavailable"] == "the device offers no SMS storage over AT"
+    assert entry["dialect"] == "nokia"
+    ready = status.modem_entry("a", ModemStatus(state=SessionState.READY, device="/dev/a"))
+    assert ready["send_only"] is False
+    assert ready["receive_unavailable"] is None

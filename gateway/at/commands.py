@@ -59,7 +59,10 @@ class Command:
     ``prefixes`` are the information-line tags that belong to this command (``+CMGR``);
     ``bare`` accepts untagged lines (``AT+CGSN`` answers a bare IMEI); ``pdu`` accepts hex
     lines (the PDU after a ``+CMGR:``/``+CMGL:`` header); ``body`` is the PDU hex sent after
-    the ``> `` prompt; ``secret`` hides the argument in logs (``AT+CPIN=<redacted>``).
+    the ``> `` prompt; ``secret`` hides the argument in logs (``AT+CPIN=<redacted>``);
+    ``info_final`` lets a ``prefixes`` line complete the command when no final result
+    follows it within the drain period (a dialect quirk: Wavecom's ``+CPIN: READY``
+    comes without ``OK``; only for commands whose information response is one line).
     """
 
     text: str
@@ -69,6 +72,7 @@ class Command:
     kind: Kind = Kind.QUICK
     body: str | None = None
     secret: bool = False
+    info_final: bool = False
 
     def __post_init__(self) -> None:
         if not _COMMAND.fullmatch(self.text):
@@ -80,6 +84,8 @@ class Command:
             raise AtUsageError("a body goes with Kind.SEND and only with it")
         if self.body is not None and not _HEX.fullmatch(self.body):
             raise AtUsageError("a command body must be PDU hex")
+        if self.info_final and (not self.prefixes or self.bare or self.pdu or self.body):
+            raise AtUsageError("info_final needs a tagged one-line reply (prefixes only)")
 
     def __repr__(self) -> str:
         # never the PIN or the PDU body, whatever ends up printing a command

@@ -33,7 +33,7 @@ from gateway.at.events import (
     Timeout,
     Unrecognised,
 )
-from gateway.at.lines import FinalResult, is_hex, parse_final, tag_of
+from gateway.at.lines import FinalResult, is_hex, parse_final, pdu_text, tag_of
 from gateway.at.states import TRANSITIONS, Machine, State, Trigger
 from gateway.at.urc import PduHeader, classify
 
@@ -128,6 +128,10 @@ class AtEngine:
             self._reprobe = False
             self._machine.apply(Trigger.TIMEOUT)
             self._probe(now)
+        elif self._info_complete():
+            # dialect quirk (Command.info_final): the information line was the whole answer;
+            # completed as if OK had come, through the same path as a real final result
+            self._on_final("OK", FinalResult(final=Final.OK), events, now)
         elif self._pending is not None:
             phase = {
                 State.AWAIT_RESPONSE: Phase.RESPONSE,
@@ -236,6 +240,10 @@ class AtEngine:
             return
         if pending is not None and self._belongs(line, pending):
             self._lines.append(line)
+            if pending.info_final and self._deadline is not None:
+                # the final result, if this modem sends one, comes with the line: wait
+                # only the drain period for it (see _info_complete)
+                self._deadline = min(self._deadline, now + self.timeouts.drain)
             return
         if state in (State.RESYNC, State.DRAIN):
             events.append(Stray(line=line))
@@ -253,12 +261,21 @@ class AtEngine:
         # a bare value may start with "AT" (a manufacturer, say): drop only exact echoes
         return upper in (pending.text.upper(), "AT")
 
+    def _info_complete(self) -> bool:
+        pending = self._pending
+        return (
+            self.state is State.AWAIT_RESPONSE
+            and pending is not None
+            and pending.info_final
+            and bool(self._lines)
+        )
+
     def _belongs(self, line: str, pending: Command) -> bool:
         tag = tag_of(line)
         if tag is not None and tag in pending.prefixes:
             return True
-        if pending.pdu and is_hex(line) and self._lines:
-            return True
+        if pending.pdu and self._lines and pdu_text(line) is not None:
+            return True  # pdu_text: also a PDU line with a stray quote (gammu at-sms/04)
         # An untagged value must look like one: printable, no replacement characters.
         return pending.bare and tag is None and "\ufffd" not in line and line.isprintable()
 

@@ -92,3 +92,15 @@ def is_int(field: str) -> bool:
 def is_hex(line: str) -> bool:
     """True when ``line`` is an even-length run of hex digits (a PDU line)."""
     return bool(_HEX.fullmatch(line))
+
+
+def pdu_text(line: str) -> str | None:
+    """Return the PDU hex a ``+CMGR``/``+CMGL`` PDU line carries, or ``None`` if it is none.
+
+    Tolerates one stray ``"`` after the hex: a real modem's ``AT+CMGR`` reply recorded in
+    gammu's test data (tests/at-sms/04.dump) ends its PDU line so. A quote cannot be part
+    of a PDU (TS 27.005 §3.1: <pdu> is hex digits only), so dropping it loses nothing;
+    anything else that is not hex is still refused.
+    """
+    text = line[:-1] if line.endswith('"') else line
+    return text if is_hex(text) else None

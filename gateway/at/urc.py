@@ -42,6 +42,13 @@ VENDOR_NOTICES: dict[str, tuple[NoticeKind, bool]] = {
     "^DSFLOWRPT": (K.INDICATION, False),
     "^STIN": (K.INDICATION, False),
     "^NDISSTAT": (K.INDICATION, False),
+    # ZTE (K3565-Z and kin): network name, service mode, SIM/storage nags; ModemManager's
+    # ZTE plugin drops the same lines as unsolicited noise
+    "+ZDONR": (K.SERVICE, False),
+    "+ZPASR": (K.MODE, False),
+    "+ZUSIMR": (K.INDICATION, False),
+    "+ZPSTM": (K.INDICATION, False),
+    "+ZEND": (K.INDICATION, False),
     "+QIND": (K.INDICATION, False),
     "+QUSIM": (K.INDICATION, False),
     "+CIEV": (K.INDICATION, False),

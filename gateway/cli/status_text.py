@@ -32,6 +32,11 @@ def render_status(snapshot: dict[str, object]) -> str:
         )
         if modem.get("state") == "failed":
             lines.append(f"  {modem.get('name', '?')}: {_failure(modem)}")
+        elif modem.get("receive_unavailable"):
+            lines.append(
+                f"  {modem.get('name', '?')}: send-only: receiving SMS is unavailable on "
+                f"this device ({modem['receive_unavailable']}); sending works"
+            )
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
     relay = snapshot.get("relay")

@@ -211,7 +211,11 @@ class Gateway:
         """
         if self._stopped:
             return
-        ready = {name: s for name, s in self.sessions.items() if s.status.ready}
+        ready = {
+            name: s
+            for name, s in self.sessions.items()
+            if s.status.ready and s.status.receive_unavailable is None  # send-only: no storage
+        }
         queries = {name: functools.partial(_cpms_lines, s) for name, s in ready.items()}
         self.storage.refresh(queries, time.monotonic)
 

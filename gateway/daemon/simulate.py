@@ -26,6 +26,7 @@ from gateway.config import (
     RelaySettings,
     SendSettings,
 )
+from gateway.config_schema import PROFILES
 from gateway.errors import UsageError
 from gateway.simulator import ModemConfig
 from gateway.webotp import AllowList, InputError
@@ -85,11 +86,18 @@ class SimulatedSetup:
         """Return the simulated modem's configuration (on the pty link)."""
         return ModemConfig(number=MODEM_NUMBER, profile=self.profile, link=self.link)
 
+    @property
+    def dialect(self) -> str:
+        """The daemon's ``profile`` for this modem: the simulator profile's name where the
+        daemon knows it as a dialect, else "auto" (a recorded device is recognised from
+        its AT+CGMI answer, as a real one would be)."""
+        return self.profile if self.profile in PROFILES else "auto"
+
     def config(self, *, uid: int | None = None, log: LogSettings | None = None) -> Config:
         """Return the daemon configuration for this setup; ``uid`` (default: ours) may do all."""
         user = str(os.getuid() if uid is None else uid)
         return Config(
-            modem=(ModemSettings(name="sim0", device=str(self.link), profile=self.profile),),
+            modem=(ModemSettings(name="sim0", device=str(self.link), profile=self.dialect),),
             receive=ReceiveSettings(allowed_origins=self.origins),
             # +1 555 numbers are fictional: not "valid" in the numbering plan.
             send=SendSettings(allowed_countries=("US",), valid_numbers_only=False),

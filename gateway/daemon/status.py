@@ -42,6 +42,8 @@ def modem_entry(
     A failed modem has ``error`` (why), ``retry_at`` (Unix time of the next restart, or
     None) and ``fatal`` (True: never retried, e.g. wrong PIN). ``storage_use`` lists
     messages held and capacity per memory (``AT+CPMS?``; empty until first read).
+    A send-only modem (no SMS reading over AT, e.g. a phone) has ``send_only`` True and
+    ``receive_unavailable`` saying why; it sends, and the other modems receive.
     """
     identity = status.identity
     return {
@@ -59,6 +61,9 @@ def modem_entry(
         "model": None if identity is None else f"{identity.manufacturer} {identity.model}",
         "error": status.error,
         "fatal": status.fatal,
+        "dialect": status.dialect,
+        "send_only": status.receive_unavailable is not None,
+        "receive_unavailable": status.receive_unavailable,
         "retry_at": retry_at if status.state is SessionState.FAILED else None,
         "receive": dict(receive or {}),
         "counters": {
@@ -78,6 +83,8 @@ def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
         dbm = signal_dbm(status.signal)
         if status.state is SessionState.READY and dbm is not None:
             text += f" ({dbm} dBm)"
+        if status.receive_unavailable is not None:
+            text += " send-only"
         parts.append(text)
     return f"{', '.join(parts) or 'no modem'}; queue {queue}"
 

@@ -47,7 +47,11 @@ def session_config(modem: ModemSettings, *, state_dir: Path | None = None) -> Se
             prompt=timeout,
             body=modem.send_timeout,
         ),
-        init=InitConfig(pin=None if pin is None else pin.reveal(), storage=modem.storage),
+        init=InitConfig(
+            pin=None if pin is None else pin.reveal(),
+            storage=modem.storage,
+            dialect=modem.profile,
+        ),
         health=HealthConfig(interval=modem.health_interval),
         pin_record=None if state_dir is None else state_dir / PIN_RECORD,
     )

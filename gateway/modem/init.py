@@ -1,9 +1,15 @@
 """The modem initialisation sequence (TS 27.007 / TS 27.005), vendor tweaks as data.
 
 Run after every open, reconnect and modem restart: a restart loses ``CNMI``/``CMGF``
-settings (field notes). SIM busy (``+CME ERROR: 14``) and device busy (515) are retried a
-bounded number of times with capped backoff; a wrong PIN is never retried (it would lock
-the SIM behind its PUK after three attempts, TS 31.102 §9).
+settings (field notes). The manufacturer (``AT+CGMI``) is read first, before the SIM, so
+the dialect (:mod:`.dialects`) and its quirks are known for every later step. Identity
+commands are optional: a modem that refuses one (``ERROR``, ``+CME ERROR``, Huawei's
+``COMMAND NOT SUPPORT``) leaves that field empty. A modem without SMS storage over AT
+(``AT+CPMS=?`` lists none or is refused: phones such as the Nokia N79) starts send-only,
+with the reason in :attr:`InitResult.receive_unavailable`. SIM busy (``+CME ERROR: 14``)
+and device busy (515) are retried a bounded number of times with capped backoff; a wrong
+PIN is never retried (it would lock the SIM behind its PUK after three attempts, TS 31.102
+§9).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from gateway.at import CmeError, CmsError, Command, CommandFailed, Kind, action,
 from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
+from gateway.modem.dialects import AUTO, GENERIC, Dialect, Quirk, by_name, detect
 from gateway.modem.pinguard import PinGuard
 from gateway.modem.sim import PinContext, unlock_sim
 from gateway.modem.status import ModemIdentity
 from gateway.modem.storage import (
+    ReplyError,
     choose_memories,
     parse_cpms_test,
     parse_smsc,
@@ -79,6 +87,8 @@ class InitConfig:
     #: read memories to use, in order of preference (``[[modem]] storage``); () = all offered
     storage: tuple[str, ...] = ()
     vendor_tweaks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: VENDOR_TWEAKS)
+    #: ``[[modem]] profile``: a dialect name of :mod:`.dialects`, or "auto" (from AT+CGMI)
+    dialect: str = AUTO
 
     def __post_init__(self) -> None:
         if self.pin is not None and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
@@ -93,6 +103,8 @@ class InitConfig:
             raise UsageError("at least one AT+CNMI choice is needed")
         if not all(_MEMORY.fullmatch(m) for m in self.storage):
             raise UsageError("storage memories are two capital letters (SM, ME, MT, SR)")
+        if self.dialect != AUTO:
+            by_name(self.dialect)  # raises UsageError for an unknown name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +118,9 @@ class InitResult:
     cnmi: str | None
     registration: int
     operator: str | None = None  # AT+COPS? long alphanumeric name, if the modem says
+    dialect: str = "generic"  # the dialect in force (configured or detected)
+    #: why this modem cannot receive SMS (it still sends), or None when it can
+    receive_unavailable: str | None = None
 
 
 class Initialiser:
@@ -125,6 +140,8 @@ class Initialiser:
         self._network_changed = network_changed
         # without a context: rejections are remembered by this initialiser only
         self._pins = pins or PinContext(guard=PinGuard(None), device="(unnamed port)")
+        self._manufacturer: str | None = None
+        self.dialect: Dialect = by_name(config.dialect) if config.dialect != AUTO else detect("")
 
     async def ok(self, command: Command, *, plain_error_busy: bool = False) -> Response:
         """Run ``command``, retrying busy errors; return the OK response.
@@ -169,16 +186,94 @@ class Initialiser:
         # V.250 §6.2.4 echo off (echo is tolerated anyway); TS 27.007 §9.1 numeric codes
         await self.ok(action("ATE0"), plain_error_busy=True)
         await self.ok(action("AT+CMEE=1"), plain_error_busy=True)
+        await self.detect_dialect()
         await self.unlock_sim()
         identity = await self.identity()
         self._report("identity", identity)
+        if self.config.dialect == AUTO and self.dialect is GENERIC and identity.manufacturer:
+            # AT+CGMI was refused before the SIM was ready: recognise the dialect now
+            self.dialect = detect(identity.manufacturer)
+            self._report("dialect", self.dialect.name)
         cfun = await self.tolerant(query("AT+CFUN?", "+CFUN", kind=Kind.NETWORK))
         if cfun is None or not any(line.endswith(": 1") for line in cfun.lines):
             await self.ok(action("AT+CFUN=1", kind=Kind.NETWORK))
         await self.ok(action("AT+CMGF=0"))  # TS 27.005 §3.2.3: PDU mode
         csca = await self.tolerant(query("AT+CSCA?", "+CSCA"))
         smsc = parse_smsc(csca.lines) if csca else None
-        slots = parse_cpms_test((await self.ok(query("AT+CPMS=?", "+CPMS"))).lines)
+        slots, unavailable = await self.storage_slots()
+        read: tuple[str, ...] = ()
+        chosen: tuple[str, ...] = ()
+        cnmi = None
+        if unavailable is None:
+            read, chosen = self._memories(slots)
+            await self.ok(query(cpms_command(chosen), "+CPMS"))
+            for choice in self.config.cnmi_choices:
+                if await self.tolerant(action(f"AT+CNMI={choice}")) is not None:
+                    cnmi = choice
+                    break
+            if cnmi is None:
+                log.warning("modem.no_cnmi", note="no new-message URCs; relying on sweeps")
+        else:
+            log.warning("modem.send_only", reason=unavailable)
+        for key, commands in self.config.vendor_tweaks.items():
+            if key in identity.manufacturer.lower():
+                for text in commands:
+                    await self.tolerant(action(text))
+        registration = await self.wait_registered()
+        return InitResult(
+            identity=identity,
+            read_memories=read,
+            cpms=chosen,
+            smsc=smsc,
+            cnmi=cnmi,
+            registration=registration,
+            operator=await self.operator(),
+            dialect=self.dialect.name,
+            receive_unavailable=unavailable,
+        )
+
+    async def detect_dialect(self) -> Dialect:
+        """Read the manufacturer (``AT+CGMI``, TS 27.007 §5.1); settle the dialect.
+
+        Asked before the SIM: a quirk may concern ``AT+CPIN?`` itself. A refusal (some
+        modems answer SIM PIN required before the PIN) leaves the manufacturer to be read
+        again with the other identity commands. Returns the dialect in force: the
+        configured one, else the one detected from the answer (generic if none matches).
+        """
+        self._manufacturer = await self._identity_value("CGMI")
+        if self.config.dialect == AUTO and self._manufacturer:
+            self.dialect = detect(self._manufacturer)
+        log.info(
+            "modem.dialect",
+            dialect=self.dialect.name,
+            configured=self.config.dialect,
+            quirks=sorted(q.value for q in self.dialect.quirks),
+        )
+        self._report("dialect", self.dialect.name)
+        return self.dialect
+
+    async def storage_slots(self) -> tuple[tuple[tuple[str, ...], ...], str | None]:
+        """Ask ``AT+CPMS=?`` (TS 27.005 §3.2.2); return the memories per slot and, when
+        the modem gives no readable storage over AT, why (it is then send-only).
+
+        Raises AtTimeout or LinkDown; a refusal or an empty first slot is not an error.
+        """
+        try:
+            response = await self.ok(query("AT+CPMS=?", "+CPMS"))
+        except (CmeError, CmsError, CommandFailed) as exc:
+            return (), f"the device refuses AT+CPMS=? ({exc}): no SMS storage over AT"
+        try:
+            slots = parse_cpms_test(response.lines)
+        except ReplyError as exc:
+            return (), f"the device's AT+CPMS=? reply is unusable ({exc})"
+        if not slots[0]:
+            return slots, "the device offers no SMS storage over AT (AT+CPMS=? lists none)"
+        return slots, None
+
+    def _memories(
+        self, slots: tuple[tuple[str, ...], ...]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Return (memories to sweep, memory per CPMS slot) for the offered ``slots``."""
         wanted = self.config.storage
         read = sweep_memories(slots[0], wanted)
         if not read:
@@ -193,29 +288,7 @@ class Initialiser:
         # the configured preference too, but never "SR" (reports only, TS 27.005 §3.1)
         first = (read[0],) if wanted else slots[0]
         keep = tuple(m for m in wanted if m != "SR")
-        chosen = (*choose_memories((first,), wanted), *choose_memories(slots[1:], keep))
-        await self.ok(query(cpms_command(chosen), "+CPMS"))
-        cnmi = None
-        for choice in self.config.cnmi_choices:
-            if await self.tolerant(action(f"AT+CNMI={choice}")) is not None:
-                cnmi = choice
-                break
-        if cnmi is None:
-            log.warning("modem.no_cnmi", note="no new-message URCs; relying on sweeps")
-        for key, commands in self.config.vendor_tweaks.items():
-            if key in identity.manufacturer.lower():
-                for text in commands:
-                    await self.tolerant(action(text))
-        registration = await self.wait_registered()
-        return InitResult(
-            identity=identity,
-            read_memories=read,
-            cpms=chosen,
-            smsc=smsc,
-            cnmi=cnmi,
-            registration=registration,
-            operator=await self.operator(),
-        )
+        return read, (*choose_memories((first,), wanted), *choose_memories(slots[1:], keep))
 
     async def operator(self) -> str | None:
         """Return the network operator's long name (TS 27.007 §7.3), or None.
@@ -233,21 +306,25 @@ class Initialiser:
         Raises PinRequired, WrongPin, PinNotSent, SimLocked, or a typed AT error.
         """
         await unlock_sim(
-            self.ok, self.config, self._report, tolerant=self.tolerant, pins=self._pins
+            self.ok,
+            self.config,
+            self._report,
+            tolerant=self.tolerant,
+            pins=self._pins,
+            cpin_info_final=self.dialect.has(Quirk.CPIN_WITHOUT_OK),
         )
 
     async def identity(self) -> ModemIdentity:
-        """Read manufacturer, model, revision, IMEI and IMSI (TS 27.007 §5)."""
-        values: dict[str, str | None] = {}
+        """Read manufacturer, model, revision, IMEI and IMSI (TS 27.007 §5).
+
+        Every one is optional: a refused command is logged and its field left empty.
+        The manufacturer read by :meth:`detect_dialect` is not asked again.
+        """
+        values: dict[str, str | None] = {"CGMI": self._manufacturer}
         for name in ("CGMI", "CGMM", "CGMR", "CGSN", "CIMI"):
-            command = Command(text=f"AT+{name}", prefixes=(f"+{name}",), bare=True)
-            response = await (self.tolerant(command) if name == "CIMI" else self.ok(command))
-            value = None
-            if response is not None and response.lines:
-                line = response.lines[0]
-                value = line.partition(":")[2].strip() if tag_of(line) else line
-                value = value.strip('"')
-            values[name] = value
+            if values.get(name) is None:
+                values[name] = await self._identity_value(name)
+        self._manufacturer = values["CGMI"]
         return ModemIdentity(
             manufacturer=values["CGMI"] or "",
             model=values["CGMM"] or "",
@@ -255,6 +332,25 @@ class Initialiser:
             imei=values["CGSN"] or "",
             imsi=values["CIMI"],
         )
+
+    async def _identity_value(self, name: str) -> str | None:
+        """Return the first line of ``AT+<name>`` (tag and quotes dropped), or None.
+
+        A failure result (``ERROR``, ``+CME ERROR``, ``COMMAND NOT SUPPORT``) is logged
+        and gives None; a timeout or a lost link is raised (AtTimeout, LinkDown): a modem
+        that stops answering must not be waited on five more times.
+        """
+        command = Command(text=f"AT+{name}", prefixes=(f"+{name}",), bare=True)
+        try:
+            response = await self.ok(command)
+        except (CmeError, CmsError, CommandFailed) as exc:
+            log.info("modem.optional_failed", command=command.log_text, error=str(exc))
+            return None
+        if not response.lines:
+            return None
+        line = response.lines[0]
+        value = line.partition(":")[2].strip() if tag_of(line) else line
+        return value.strip('"').strip() or None
 
     async def wait_registered(self) -> int:
         """Wait until registered at home (1) or roaming (5); return the stat.

@@ -19,7 +19,7 @@ from gateway.at.events import Phase, Response
 from gateway.errors import UsageError
 from gateway.modem.channel import LinkLost
 from gateway.modem.init import InitResult, cpms_command
-from gateway.modem.sessiontypes import SendOutcomeUnknown
+from gateway.modem.sessiontypes import ReceiveUnavailable, SendOutcomeUnknown
 from gateway.modem.storage import StoredMessage, parse_listing, parse_read, parse_reference
 
 log = structlog.get_logger("gateway.modem.session")
@@ -71,7 +71,8 @@ class SmsOperations:
     async def list_messages(self: OperationsHost, memory: str) -> list[StoredMessage]:
         """List every stored message in ``memory`` (AT+CMGL=4, PDU mode).
 
-        Raises UsageError for a bad memory name, typed AT errors, ModemUnavailable.
+        Raises UsageError for a bad memory name, typed AT errors, ModemUnavailable,
+        ReceiveUnavailable on a send-only modem (also read and delete).
         """
         async with self._storage:
             await _select(self, memory)
@@ -124,6 +125,8 @@ async def _select(host: OperationsHost, memory: str) -> None:
         raise UsageError(f"bad storage memory {memory!r}")
     await host._until_ready()
     result = host._result
+    if result is not None and result.receive_unavailable is not None:
+        raise ReceiveUnavailable(f"receiving is unavailable: {result.receive_unavailable}")
     if host._selected == memory or result is None:
         return
     memories = (memory, *result.cpms[1:])  # same slot count as AT+CPMS=? offered

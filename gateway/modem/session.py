@@ -33,6 +33,7 @@ from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
     ModemFailed,
     ModemUnavailable,
+    ReceiveUnavailable,
     SendOutcomeUnknown,
     SessionConfig,
     StateChanged,
@@ -46,6 +47,7 @@ __all__ = [
     "ModemFailed",
     "ModemSession",
     "ModemUnavailable",
+    "ReceiveUnavailable",
     "SendOutcomeUnknown",
     "SessionConfig",
     "StateChanged",
@@ -176,6 +178,8 @@ class ModemSession(SmsOperations):
             smsc=result.smsc if result else None,
             operator=result.operator if result else None,
             cnmi=result.cnmi if result else None,
+            dialect=result.dialect if result else None,
+            receive_unavailable=result.receive_unavailable if result else None,
             counters=self.counters.snapshot(),
             error=self._error,
             fatal=self._state is SessionState.FAILED and self._fatal,
@@ -288,7 +292,7 @@ class ModemSession(SmsOperations):
             self._pin_rejected = True
             raise
         self._result = result
-        self._selected = result.cpms[0]
+        self._selected = result.cpms[0] if result.cpms else None  # none: send-only
         self._registration = result.registration
         # A first signal reading, so `status` shows one at once rather than after the
         # first health ping; nice to have, never a reason to fail the start.
@@ -302,6 +306,8 @@ class ModemSession(SmsOperations):
             memories=list(result.read_memories),
             cnmi=result.cnmi,
             operator=result.operator,
+            dialect=result.dialect,
+            send_only=result.receive_unavailable is not None,
         )
         self.set_state(SessionState.READY)
 

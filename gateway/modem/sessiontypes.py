@@ -22,6 +22,10 @@ class ModemFailed(ModemUnavailable):
     """Recovery gave up: the modem stays unresponsive after reopen and radio reset."""
 
 
+class ReceiveUnavailable(ModemFault):
+    """The modem is send-only: it gives no SMS storage over AT (a phone, e.g. Nokia N79)."""
+
+
 class SendOutcomeUnknown(ModemFault):
     """The PDU and Ctrl-Z were written but no result came: it may or may not be sent.
 

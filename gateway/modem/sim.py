@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.at import CmeError, Command, Kind, query
+from gateway.at import CmeError, Command, Kind
 from gateway.errors import ModemFault
 from gateway.modem.pinguard import Decision, PinGuard, PinRecordError, SimKey
 from gateway.modem.simid import Tolerant, read_iccid, read_pin_attempts
@@ -67,19 +67,26 @@ async def unlock_sim(
     *,
     tolerant: Tolerant,
     pins: PinContext,
+    cpin_info_final: bool = False,
 ) -> None:
     """Get the SIM to READY, entering the configured PIN at most once.
 
     ``ok`` runs a command and raises for a failure result (retrying busy ones);
     ``tolerant`` returns None instead; ``report("sim", state)`` receives each +CPIN
-    state read. Returns when READY; raises PinRequired, WrongPin (now or before),
-    PinNotSent (last attempt, unusable record), SimLocked, or a typed AT error.
+    state read; ``cpin_info_final`` takes the ``+CPIN:`` line alone as the answer (the
+    dialect quirk of modems that send no ``OK`` after it). Returns when READY; raises
+    PinRequired, WrongPin (now or before), PinNotSent (last attempt, unusable record),
+    SimLocked, or a typed AT error.
     """
     pin_sent = False
     delay = config.busy_backoff
     for _ in range(config.busy_retries + 1):
         try:
-            response = await ok(query("AT+CPIN?", "+CPIN", kind=Kind.SIM))
+            response = await ok(
+                Command(
+                    text="AT+CPIN?", prefixes=("+CPIN",), kind=Kind.SIM, info_final=cpin_info_final
+                )
+            )
         except CmeError as exc:
             if exc.code == 10:
                 raise SimLocked("no SIM inserted (+CME ERROR: 10)") from exc

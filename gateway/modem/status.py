@@ -97,6 +97,9 @@ class ModemStatus:
     smsc: str | None = None
     operator: str | None = None  # AT+COPS? long name (TS 27.007 §7.3), read at init
     cnmi: str | None = None  # the AT+CNMI setting in force
+    dialect: str | None = None  # the dialect in force (gateway.modem.dialects), once known
+    #: why this modem cannot receive SMS (it is send-only), None when it can (or unknown yet)
+    receive_unavailable: str | None = None
     counters: CounterSnapshot = field(default_factory=CounterSnapshot)
     error: str | None = None  # why the session failed, or the last recovery reason
     fatal: bool = False  # failed for good: wrong PIN, SIM locked (never retry: TS 31.102 §9)

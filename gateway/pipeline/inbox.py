@@ -23,9 +23,6 @@ from gateway.sms import StatusReport
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
-#: <stat> of stored outgoing messages (TS 27.005 §3.1): not ours to read or delete
-_STORED_MO = (2, 3)
-
 Ingest = Callable[[str, int, str], Recorded]  # (memory, index, pdu hex) -> recorded
 
 
@@ -74,7 +71,7 @@ class Inbox:
                 log.warning("receive.list_failed", modem=self.modem, memory=memory, error=str(exc))
                 continue
             for stored in listed:
-                if stored.status in _STORED_MO:
+                if stored.outgoing:  # <stat> 2/3, or an SMS-SUBMIT without <stat>
                     self._counts.count("skipped_outgoing")
                     continue
                 recorded += self._ingest(memory, stored.index, stored.pdu).new
@@ -100,7 +97,7 @@ class Inbox:
         if stored is None:
             self._counts.count("empty_reads")  # already swept, or announced in the wrong memory
             return None
-        if stored.status in _STORED_MO:
+        if stored.outgoing:  # <stat> 2/3, or an SMS-SUBMIT without <stat>
             self._counts.count("skipped_outgoing")
             return None
         decoded = self._ingest(memory, index, stored.pdu).message

@@ -68,7 +68,8 @@ def _render(model: ModemModel, stored: Stored, *, listing: bool = False) -> tupl
             length = tpdu_length(stored.pdu)
         except TpduError:
             length = 0
-        return f"{int(stored.stat)},,{length}", stored.pdu
+        stat = "" if model.profile.cmgr_without_stat and not listing else str(int(stored.stat))
+        return f"{stat},,{length}", stored.pdu
     if stored.stat in (Stat.STO_UNSENT, Stat.STO_SENT):
         return textmode.submit_lines(model, stored.pdu, stat=stored.stat)
     return textmode.deliver_lines(model, stored.pdu, stat=stored.stat, listing=listing)

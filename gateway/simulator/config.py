@@ -8,8 +8,10 @@ from pathlib import Path
 
 from gateway.errors import UsageError
 from gateway.simulator.atcommand import is_number
+from gateway.simulator.profiles import PROFILES
 
-PROFILE_NAMES = ("generic", "sim800", "e3372", "ec25")
+#: every profile the simulator can play: vendor models and recorded real devices
+PROFILE_NAMES = tuple(PROFILES)
 
 
 class SimulatorError(UsageError):

@@ -8,6 +8,7 @@ returns what the modem writes now. Replies that a real modem gives later (networ
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +117,7 @@ class ModemModel:
         self._last_line = ""
         self._garbage_next = b""
         self._concat_ref = 0
+        self._busy_left = 0  # profile.busy_commands answers still to refuse (SIM busy)
         #: called with each command line before it runs (tests observe the modem's side)
         self.command_observers: list[Callable[[str], None]] = []
         #: called with every chunk of bytes the client writes (ESC, Ctrl-Z, bodies)
@@ -189,6 +191,7 @@ class ModemModel:
         self._reply_at = float("-inf")
         self._garbage_next = b""
         self.router.pending_ack = False
+        self._busy_left = self.profile.busy_answers
         storm = self.faults.get("cme-storm")
         if storm is not None and storm.params["when"] == "power-on":
             # an armed storm starts now: the first commands after power-on meet it
@@ -249,26 +252,37 @@ class ModemModel:
     def reply(self, lines: Sequence[str], failure: Failure | None, now: float) -> None:
         """Queue a command's response, after any reply still scheduled (order is kept)."""
         final = "OK" if failure is None else failure.render(self.settings.cmee)
-        data = self.frame(lines, final)
+        if final == "ERROR":
+            final = self.profile.error_text  # e.g. Huawei E1752's COMMAND NOT SUPPORT
+        self.commands_run += 1
+        noise = self._noise()
+        inside = None
         urc_fault = self.faults.pop("urc-in-response", None)
-        if urc_fault is not None and self.settings.verbose:
+        if urc_fault is not None:
+            inside = str(urc_fault.params["urc"])
+        elif noise is not None and self.profile.noise_in_replies:
+            inside, noise = noise, None
+        data = self.frame(lines, final)
+        if inside is not None and self.settings.verbose:
             # the URC lands between the information text and the final result code
             info = "\r\n" + "\r\n".join(lines) + "\r\n" if lines else ""
-            data = f"{info}\r\n{urc_fault.params['urc']}\r\n\r\n{final}\r\n".encode(
-                "latin-1", "replace"
-            )
+            data = f"{info}\r\n{inside}\r\n\r\n{final}\r\n".encode("latin-1", "replace")
         self.emit(data, now, self._reply_delay())
-        self.commands_run += 1
+        if noise is not None:
+            self.emit(f"\r\n{noise}\r\n".encode(), now, 0.0)
+
+    def _noise(self) -> str | None:
+        """Return the profile's noise line due after this command, if any (deterministic)."""
         profile = self.profile
-        if (
+        if not (
             profile.noise_every
             and self.settings.curc
             and self.commands_run % profile.noise_every == 0
         ):
-            line = profile.noise_lines[
-                (self.commands_run // profile.noise_every - 1) % len(profile.noise_lines)
-            ]
-            self.emit(f"\r\n{line}\r\n".encode(), now, 0.0)
+            return None
+        return profile.noise_lines[
+            (self.commands_run // profile.noise_every - 1) % len(profile.noise_lines)
+        ]
 
     def _reply_delay(self) -> float:
         fault = self.faults.get("late-reply")
@@ -319,6 +333,14 @@ class ModemModel:
         if refused is not None:
             self.reply([], refused, now)
             return
+        if self._busy_left > 0 and text in self.profile.busy_commands:
+            self._busy_left -= 1
+            self.reply([], cme(14), now)
+            return
+        recorded = self.profile.recorded.get(text)
+        if recorded is not None:
+            self._replay(text, recorded, now)
+            return
         try:
             commands = split_line(text)
         except CommandSyntaxError:
@@ -335,6 +357,21 @@ class ModemModel:
                 self._prompt(now)
                 return
         self.reply(lines, None, now)
+
+    def _replay(self, text: str, recorded: bytes, now: float) -> None:
+        """Answer ``text`` with a real device's recorded reply, byte for byte.
+
+        A reply ending in ``OK`` also takes the standard effect of the command (a storage
+        or CNMI setting the recording accepted must hold for the commands after it); its
+        standard answer is dropped. A recorded failure changes nothing.
+        """
+        if recorded.rstrip().endswith(b"OK"):
+            with contextlib.suppress(CommandSyntaxError, CommandFailed):
+                for command in split_line(text):
+                    self._dispatch(command, now)
+            self.entry = None  # no recorded line starts a message entry
+        self.commands_run += 1
+        self.emit(recorded, now, self._reply_delay())
 
     def _refusal(self, text: str) -> Failure | None:
         """Return the failure a ``refuse`` fault gives ``text``, None if it does not apply."""
@@ -357,6 +394,8 @@ class ModemModel:
         spec = HANDLERS.get(name)
         if spec is None or (spec.vendor and name not in self.profile.vendor_commands):
             raise CommandFailed(ERROR)  # V.250 §5.4: unrecognised command
+        if name in self.profile.unsupported:
+            raise CommandFailed(ERROR)
         if spec.sim and command.form.value != "test":
             self.require_sim(now)
         return spec.handler(self, command, now)

@@ -7,7 +7,11 @@ model reads the fields and never tests the profile name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from gateway.simulator.recorded import replay_table
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +56,23 @@ class Profile:
     #: AT+CCID, TS 27.007 §8.65 AT+CPINR); a modem without them answers ERROR
     vendor_commands: frozenset[str] = frozenset({"+CCID", "+CPINR"})
     battery: str = "+CBC: 0,95"
+    #: recorded replies of a real device: command line (no CR) -> the exact bytes it sent
+    #: (gateway.simulator.recorded); such a line is answered so, verbatim, and is not run
+    recorded: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    #: standard commands this device does not implement (answered with ``error_text``)
+    unsupported: frozenset[str] = frozenset()
+    #: the plain error result line. Huawei E1752: ``COMMAND NOT SUPPORT``, recorded for
+    #: unsupported commands; the simulator gives it for every plain ERROR (what the E1752
+    #: says for other failures is not recorded)
+    error_text: str = "ERROR"
+    #: command lines answered ``+CME ERROR: 14`` (SIM busy) the first ``busy_answers``
+    #: times after each power-on (Qualcomm M6280: AT+CSCA?, python-gsmmodem issue 10)
+    busy_commands: tuple[str, ...] = ()
+    busy_answers: int = 0
+    #: ``+CMGR: ,,<length>`` without <stat> (ZTE K3565-Z, seen in the wild)
+    cmgr_without_stat: bool = False
+    #: write the noise lines inside replies (before the final result), not after them
+    noise_in_replies: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -109,6 +130,98 @@ PROFILES: dict[str, Profile] = {
         battery="+CBC: 0,95,4100",
     ),
 }
+
+
+def _recorded(
+    name: str, device: str, manufacturer: str, model: str, revision: str, **quirks: object
+) -> Profile:
+    """A profile answering ``device``'s recorded command lines verbatim.
+
+    Everything the recording does not cover is unknown about the device: it is filled
+    with this simulator's standard TS 27.005/27.007 behaviour (the generic profile's),
+    changed only by the ``quirks`` given here, each from a source named beside it.
+    """
+    return Profile(
+        name=name,
+        manufacturer=manufacturer,
+        model=model,
+        revision=revision,
+        imei="111111111111111",  # as recorded (AT+CGSN)
+        imsi="111111111111111",  # as recorded (AT+CIMI)
+        recorded=replay_table(device),
+        **quirks,  # type: ignore[arg-type]
+    )
+
+
+#: the six devices of gateway/simulator/data/recorded-replies.json, by profile name
+RECORDED: dict[str, Profile] = {
+    "huawei-k3715": _recorded(
+        "huawei-k3715",
+        "HuaweiK3715",
+        "huawei",
+        "K3715",
+        "11.104.05.00.00",
+        # in its recorded AT+CLAC list: ^CURC yes; +CCID, +CPINR, +CEREG no (a 3G stick)
+        vendor_commands=frozenset({"^CURC"}),
+        unsupported=frozenset({"+CEREG"}),
+    ),
+    "huawei-e1752": _recorded(
+        "huawei-e1752",
+        "HuaweiE1752",
+        "huawei",
+        "E1752",
+        "11.126.13.00.00",
+        vendor_commands=frozenset({"^CURC"}),
+        unsupported=frozenset({"+CEREG"}),
+        error_text="COMMAND NOT SUPPORT",  # its recorded answer to unsupported commands
+    ),
+    "wavecom": _recorded(
+        "wavecom",
+        "WavecomMultiband900E1800",
+        "WAVECOM MODEM",
+        "MULTIBAND  900E  1800",
+        "",  # AT+CGMR is answered ERROR (recorded)
+        vendor_commands=frozenset(),
+        unsupported=frozenset({"+CGMR", "+CEREG"}),
+        cpms_memories=(("SM", "BM", "SR"), ("SM",), ("SM",)),
+    ),
+    "qualcomm-m6280": _recorded(
+        "qualcomm-m6280",
+        "QualcommM6280",
+        "QUALCOMM INCORPORATED",
+        "M6280",
+        "M6280_V1.0.0 M6280_V1.0.0 1 [Sep 4 2008 12:00:00]",
+        vendor_commands=frozenset(),
+        busy_commands=("AT+CSCA?",),
+        busy_answers=2,
+    ),
+    "zte-k3565z": _recorded(
+        "zte-k3565z",
+        "ZteK3565Z",
+        "ZTE INCORPORATED",
+        "K3565-Z",
+        "BD_P673A2V1.0.0B09",
+        vendor_commands=frozenset(),
+        cmgr_without_stat=True,
+        # its network/service URCs inside replies; the lines as a K3565-Z family stick
+        # wrote them in a NetworkManager probe log (ModemManager ignores the same tags)
+        noise_every=2,
+        noise_in_replies=True,
+        noise_lines=('+ZDONR: "Orange",234,33,"CS_PS","ROAM_OFF"', '+ZPASR: "UMTS"'),
+    ),
+    "nokia-n79": _recorded(
+        "nokia-n79",
+        "NokiaN79",
+        "Nokia",
+        "Nokia N79",
+        "V ICPR72_08w44.1",
+        vendor_commands=frozenset(),
+        # a phone: no SMS reading over AT (recorded: AT+CPMS lists no memory, every
+        # AT+CPMS and AT+CNMI setting is refused); sending works
+        unsupported=frozenset({"+CMGL", "+CMGR", "+CMGD", "+CNMI", "+CPMS", "+CEREG"}),
+    ),
+}
+PROFILES.update(RECORDED)
 
 
 def get_profile(name: str) -> Profile:
