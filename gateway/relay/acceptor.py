@@ -5,10 +5,11 @@ retry and waits a fixed second. Here, when ``accept(2)`` fails for lack of descr
 memory (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``), the listening socket is taken
 out of the event loop (it would stay readable and spin) and tried again after a capped,
 doubling delay: 50 ms up to 1 s, so descriptors freed by closing clients are put to use
-soon while a lasting shortage costs one wake-up a second. Connections already open are
-not touched and keep being served. One warning starts an episode, one info line ends it
-(with how long it lasted and how many retries it took), so a connect storm cannot flood
-the log.
+soon while a lasting shortage costs one wake-up a second (a retry that accepted some
+connections before running short again starts over at 50 ms). Connections already open
+are not touched and keep being served. One warning starts an episode; it ends, with one
+info line (how long it lasted, how many retries it took), once the backlog has been
+accepted to the last waiting client; so a connect storm cannot flood the log.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Acceptor:
         self._delay = 0.0
         self._episode_start: float | None = None
         self._episode_retries = 0
+        self._progress = False
         self._pending: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -85,6 +87,8 @@ class Acceptor:
             try:
                 conn, _ = self.sock.accept()
             except (BlockingIOError, InterruptedError):
+                if self._episode_start is not None:
+                    self._recovered()  # every waiting client has been taken in
                 return
             except OSError as exc:
                 if exc.errno in _ABORTED:
@@ -92,8 +96,7 @@ class Acceptor:
                 # out of descriptors (or anything unforeseen): back off instead of spinning
                 self._exhausted(exc)
                 return
-            if self._episode_start is not None:
-                self._recovered()
+            self._progress = True
             self._connect(conn)
 
     def _connect(self, conn: socket.socket) -> None:
@@ -126,7 +129,10 @@ class Acceptor:
             )
         else:
             self._episode_retries += 1
-            self._delay = min(self._delay * 2, MAX_DELAY)
+            self.counters["accept_retries"] += 1
+            # descriptors came free since the last try: look again soon, else back off more
+            self._delay = FIRST_DELAY if self._progress else min(self._delay * 2, MAX_DELAY)
+        self._progress = False
         self._retry = self._loop.call_later(self._delay, self._resume)
 
     def _resume(self) -> None:
