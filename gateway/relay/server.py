@@ -258,9 +258,11 @@ class RelayServer:
         return asyncio.get_running_loop().time()
 
     @property
-    def hangups(self) -> HangupWatch:
-        """Return the watch that tells sessions when the peer of a half-closed socket goes."""
-        assert self._hangups is not None, "the relay is not started"
+    def hangups(self) -> HangupWatch | None:
+        """Return the watch that tells sessions when the peer of a half-closed socket goes.
+
+        None before :meth:`start` and after :meth:`close`.
+        """
         return self._hangups
 
     def attach(self, session: Session) -> str | None:

@@ -139,10 +139,11 @@ class Session(asyncio.Protocol):
         self.half_closed = True
         if not self.busy:
             return False
-        if hung_up(self._fd):
+        watch = self.server.hangups
+        if watch is None or hung_up(self._fd):
             self.gone()
             return False
-        self.server.hangups.watch(self._fd, self.gone)
+        watch.watch(self._fd, self.gone)
         return True
 
     @property
@@ -151,8 +152,7 @@ class Session(asyncio.Protocol):
         return bool(self.gets or self.subscriptions or self.tasks)
 
     def settle(self) -> None:
-        """Note that pending work ended: close a half-closed idle connection, or start its idle
-        clock."""
+        """Close a half-closed connection once nothing is pending, or start its idle clock."""
         if self.busy or self.transport is None:
             return
         if self.half_closed:
@@ -189,8 +189,9 @@ class Session(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        if self.half_closed:
-            self.server.hangups.unwatch(self._fd)  # before asyncio closes the descriptor
+        watch = self.server.hangups
+        if self.half_closed and watch is not None:
+            watch.unwatch(self._fd)  # before asyncio closes the descriptor
         self.server.detach(self)
         for task in self.tasks.values():
             task.cancel()
