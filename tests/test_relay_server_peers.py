@@ -64,9 +64,12 @@ def test_code_offered_before_the_hang_up_is_seen_goes_to_the_next_get(tmp_path: 
             live.write({"id": 7, "op": "get", "origin": "shop.example"})
             await server.wait_until(lambda s: s.broker.pending == 2)
             sock.close()  # no await in between: the loop has not seen the EOF yet
-            assert server.offer(record("246801")) is True
-            assert (await live.reply(7))["result"]["code"] == "246801"
+            with structlog.testing.capture_logs() as events:
+                assert server.offer(record("246801")) is True
+                assert (await live.reply(7))["result"]["code"] == "246801"
             assert [c.code for c in claims] == ["246801"]
+            assert "relay.peer_gone" in [e["event"] for e in events]
+            assert not [e for e in events if "246801" in repr(e)]  # the code is never logged
             await server.wait_until(lambda s: s.connections == 1)
             assert server.broker.pending == 0
             await live.close()
