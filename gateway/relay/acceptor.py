@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
-import os
 import socket
 from collections.abc import Callable
 
 import structlog
+
+from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.relay")
 
@@ -110,8 +111,8 @@ class Acceptor:
         assert self._loop is not None
         try:
             await self._loop.connect_accepted_socket(self.factory, conn)
-        except OSError as exc:  # the peer vanished, or no memory for the transport
-            log.warning("relay.accept_failed", error=os.strerror(exc.errno or 0))
+        except Exception as exc:  # one failed connection must not stop the others
+            log.warning("relay.accept_failed", error=type(exc).__name__, frames=frames(exc))
             conn.close()
 
     def _exhausted(self, exc: OSError) -> None:

@@ -145,6 +145,8 @@ class RelayServer:
         """Stop accepting, end pending requests, close connections, unlink our socket."""
         if self._acceptor is not None:
             self._acceptor.close()
+            await self._acceptor.wait_closed()  # connections accepted just before: closed below
+            self._acceptor = None
         if self._timer is not None:
             self._timer.cancel()
         for session in list(self._sessions.values()):
@@ -163,9 +165,6 @@ class RelayServer:
                     if session.transport is not None:
                         session.transport.abort()
                 await self._all_closed.wait()
-        if self._acceptor is not None:
-            await self._acceptor.wait_closed()
-            self._acceptor = None
         if self._hangups is not None:
             self._hangups.close()
             self._hangups = None
