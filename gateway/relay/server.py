@@ -233,12 +233,13 @@ class RelayServer:
         the connection is gone, closing, hung up, or the write failed or overflowed it.
         """
         session = self._sessions.get(_connection(ticket))
-        if session is None:
-            return False
         request_id: RequestId = ticket[1]  # type: ignore[index]
-        if session.deliver(Result(id=request_id, value=record_data(record))):
+        if session is not None and session.deliver(
+            Result(id=request_id, value=record_data(record))
+        ):
             return True
-        session.gets.discard(request_id)
+        if session is not None:
+            session.gets.discard(request_id)
         self.counters["codes_not_handed"] += 1  # to a gone consumer: the next get gets it
         return False
 
