@@ -9,7 +9,8 @@ AbortSignal; a ``get`` whose deadline passes ends with :class:`Expired`. Subscri
 every code they are permitted to see, claimed or not.
 
 A code is handed over, not just assigned: the shell passes a ``hand`` callback that writes
-it to the waiting consumer and says whether that worked (the connection was still open).
+a :class:`Delivered` to its consumer and says whether that worked (the connection was
+still open).
 A ``get`` whose hand-over fails is dropped (its consumer has gone) and the code goes to
 the next waiting ``get``, so a closed consumer never takes a code and none is lost.
 
@@ -29,8 +30,6 @@ from gateway.relay.ports import CodeRecord
 
 Ticket = Hashable
 OriginKey = tuple[str, str | None]
-#: writes a code to the consumer of a ticket; returns whether it reached a live connection
-Hand = Callable[[Ticket, CodeRecord], bool]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +38,10 @@ class Delivered:
 
     ticket: Ticket
     record: CodeRecord
+
+
+#: writes a code to the consumer of a ticket; returns whether it reached a live connection
+Hand = Callable[[Delivered], bool]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,10 +122,11 @@ class Broker:
         self._prune(now)
         for arrival in self._recent:
             if (arrival.record.origin, arrival.record.embedded_origin) == key:
-                if hand is not None and not hand(ticket, arrival.record):
+                delivered = Delivered(ticket=ticket, record=arrival.record)
+                if hand is not None and not hand(delivered):
                     break  # the consumer has gone; its connection's end cancels the ticket
                 self._recent.remove(arrival)
-                return Delivered(ticket=ticket, record=arrival.record)
+                return delivered
         limit = self.default_timeout if timeout is None else timeout
         waiter = _Waiter(key=key, since=now, deadline=now + limit, timeout=limit)
         self._waiters[ticket] = waiter
@@ -180,8 +184,9 @@ class Broker:
             if not queue:
                 del self._queues[key]
             del self._waiters[ticket]
-            if hand is None or hand(ticket, record):
-                out.append(Delivered(ticket=ticket, record=record))
+            delivered = Delivered(ticket=ticket, record=record)
+            if hand is None or hand(delivered):
+                out.append(delivered)
                 break
         else:
             if self.grace > 0:

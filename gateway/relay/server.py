@@ -226,16 +226,16 @@ class RelayServer:
 
     # --- used by sessions ----------------------------------------------------------------
 
-    def hand(self, ticket: Ticket, record: CodeRecord) -> bool:
-        """Write ``record`` as the answer to the ``get`` named ``ticket``.
+    def hand(self, outcome: Delivered) -> bool:
+        """Write the code of ``outcome`` as the answer to the ``get`` it names.
 
         Returns whether it reached a live connection (the broker's hand-over): False when
         the connection is gone, closing, hung up, or the write failed or overflowed it.
         """
-        session = self._sessions.get(_connection(ticket))
-        request_id: RequestId = ticket[1]  # type: ignore[index]
+        session = self._sessions.get(_connection(outcome.ticket))
+        request_id: RequestId = outcome.ticket[1]  # type: ignore[index]
         if session is not None and session.deliver(
-            Result(id=request_id, value=record_data(record))
+            Result(id=request_id, value=record_data(outcome.record))
         ):
             return True
         if session is not None:
