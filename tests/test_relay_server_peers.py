@@ -100,6 +100,32 @@ def test_failed_write_gives_the_code_to_the_next_get(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_consumer_that_stopped_reading_is_dropped_and_the_code_goes_on(tmp_path: Path) -> None:
+    """A get whose connection's kernel buffer is full is dropped; the next get gets the code."""
+    claims: list[CodeRecord] = []
+    both = GET + b'{"id":2,"op":"subscribe"}\n'
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", on_claim=claims.append) as server:
+            stalled = await asyncio.to_thread(ghost, server.config.path, both, b"subscribed")
+            await server.wait_until(lambda s: s.broker.pending == 1)
+            live = await Raw.open(server.config.path)
+            live.write({"id": 7, "op": "get", "origin": "shop.example"})
+            await server.wait_until(lambda s: s.broker.pending == 2)
+            for number in range(3000):  # events it never reads: far past the kernel's buffer
+                server.offer(record(f"{number:06d}", origin="bank.example"))
+            assert server.counters["slow_consumers_dropped"] == 0  # below the hard limit
+            assert server.offer(record("777777")) is True
+            assert (await live.reply(7))["result"]["code"] == "777777"
+            assert [c.code for c in claims] == ["777777"]
+            assert server.counters["slow_consumers_dropped"] == 1
+            await server.wait_until(lambda s: s.connections == 1)
+            stalled.close()
+            await live.close()
+
+    run(scenario())
+
+
 def test_code_nobody_live_waits_for_is_not_claimed(tmp_path: Path) -> None:
     """With only a gone client waiting, a code is not taken and nothing is claimed."""
     claims: list[CodeRecord] = []

@@ -317,11 +317,14 @@ class Session(asyncio.Protocol):
             self._too_slow()
 
     def deliver(self, message: Result) -> bool:
-        """Write the answer to a ``get`` if the connection can still take it.
+        """Write the answer to a ``get`` if the connection can take all of it now.
 
-        Returns True when the bytes went to a live connection (open, not closing, peer not
-        hung up, and the write neither failed nor overflowed the backlog), else False:
-        the code then goes to the next waiting get.
+        Returns True once the whole line is in the kernel's socket buffer for a live peer
+        (open, not closing, not hung up). Returns False, and the code goes to the next
+        waiting get, when the connection is gone or the write failed; also when it
+        would wait in this process's memory because the consumer stopped reading (the
+        kernel's buffer is full): a line queued there is lost if the connection dies
+        and cannot be taken back, so that stalled consumer is dropped instead.
         """
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -329,8 +332,14 @@ class Session(asyncio.Protocol):
         if hung_up(self._fd):
             self.gone()
             return False
-        self.send(message)  # a failed write (EPIPE, reset) or an overflow closes the transport
-        return not transport.is_closing()
+        if transport.get_write_buffer_size() == 0:
+            self.send(message)  # a failed write (EPIPE, reset) closes the transport
+            if transport.is_closing():
+                return False
+            if transport.get_write_buffer_size() == 0:
+                return True
+        self._too_slow()  # never half a line out and the code to another get too
+        return False
 
     def fail(self, request_id: RequestId | None, exc: RelayError) -> None:
         """Answer ``request_id`` with the error ``exc``."""
