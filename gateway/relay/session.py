@@ -80,7 +80,6 @@ class Session(asyncio.Protocol):
         self._idle_at = 0.0
         self._fd = -1
         self.half_closed = False
-        self.admitted = False
 
     # --- asyncio callbacks ----------------------------------------------------------------
 
@@ -103,7 +102,6 @@ class Session(asyncio.Protocol):
             self.fail(None, Unavailable(refusal))
             transport.close()
             return
-        self.admitted = True
         self.send(Greeting(version=self.server.version, max_line=config.max_line))
         self._arm_idle()
 
