@@ -205,6 +205,8 @@ def _relay(t: Table) -> RelaySettings:
         max_line=t.integer("max_line", 65536, low=1024, high=16 * 1024 * 1024),
         max_pending_gets=t.integer("max_pending_gets", 16, low=1, high=10_000),
         max_connections=t.integer("max_connections", 1024, low=1, high=65_536),
+        max_connections_per_uid=t.integer("max_connections_per_uid", 64, low=1, high=65_536),
+        idle_timeout=t.duration("idle_timeout", 600.0),
         access=tuple(_access(rule) for rule in t.tables("access")),
     )
 

@@ -288,6 +288,8 @@ class RelaySettings:
     max_line: int = 65536
     max_pending_gets: int = 16
     max_connections: int = 1024
+    max_connections_per_uid: int = 64
+    idle_timeout: float = 600.0  # seconds; 0 keeps idle connections open
     access: tuple[AccessRule, ...] = ()
 
     def __post_init__(self) -> None:
@@ -297,6 +299,8 @@ class RelaySettings:
         _require(self.max_line >= 1024, "max_line", "must be at least 1024")
         _require(self.max_pending_gets >= 1, "max_pending_gets", "must be at least 1")
         _require(self.max_connections >= 1, "max_connections", "must be at least 1")
+        _require(self.max_connections_per_uid >= 1, "max_connections_per_uid", "must be at least 1")
+        _require(self.idle_timeout >= 0, "idle_timeout", "must not be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -77,6 +77,21 @@ def test_max_connections_reaches_the_relay() -> None:
         parse({**base, "relay": {"max_connections": 0}})
 
 
+def test_per_uid_cap_and_idle_timeout_reach_the_relay() -> None:
+    """[relay] max_connections_per_uid and idle_timeout are parsed, checked and handed on."""
+    base = {"modem": [{"name": "m", "device": "/dev/x"}]}
+    defaults = wiring.relay_config(parse(base))
+    assert (defaults.max_connections_per_uid, defaults.idle_timeout) == (64, 600.0)
+    config = parse({**base, "relay": {"max_connections_per_uid": 8, "idle_timeout": "90s"}})
+    relay = wiring.relay_config(config)
+    assert (relay.max_connections_per_uid, relay.idle_timeout) == (8, 90.0)
+    assert wiring.relay_config(parse({**base, "relay": {"idle_timeout": 0}})).idle_timeout == 0
+    with pytest.raises(ConfigError, match=r"relay\.max_connections_per_uid"):
+        parse({**base, "relay": {"max_connections_per_uid": 0}})
+    with pytest.raises(ConfigError, match=r"relay\.idle_timeout"):
+        parse({**base, "relay": {"idle_timeout": "-5s"}})
+
+
 def test_history_horizon_covers_the_longest_limit() -> None:
     """The limiter replays as much history as its longest window."""
     limits = RateLimitSettings(per_number=(Rate(count=10, period=86400.0),), per_origin=())

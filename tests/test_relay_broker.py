@@ -51,6 +51,47 @@ def test_grace_window_admits_recent_unclaimed_codes(
     assert broker.pending == (0 if admitted else 1)
 
 
+def test_a_failed_hand_over_skips_to_the_next_get() -> None:
+    """A get whose consumer cannot take the code is dropped; the next waiting get gets it."""
+    broker = Broker()
+    for ticket in ("gone1", "gone2", "live"):
+        broker.get(ticket, origin="shop.example", now=1.0)
+    tried: list[object] = []
+
+    def hand(outcome: Delivered) -> bool:
+        tried.append(outcome.ticket)
+        return outcome.ticket == "live"
+
+    assert broker.offer(code("111"), 2.0, hand=hand) == [
+        Delivered(ticket="live", record=code("111"))
+    ]
+    assert tried == ["gone1", "gone2", "live"]
+    assert broker.pending == 0
+    assert broker.next_deadline() is None
+
+
+def test_a_code_no_get_could_take_stays_in_the_grace_window() -> None:
+    """When every hand-over fails the code is delivered to nobody and kept for a later get."""
+    broker = Broker(grace=5.0)
+    broker.get("gone", origin="shop.example", now=1.0)
+    assert broker.offer(code("222"), 2.0, hand=lambda outcome: False) == []
+    assert broker.pending == 0
+    assert broker.get("later", origin="shop.example", now=3.0) == Delivered(
+        ticket="later", record=code("222")
+    )
+
+
+def test_a_failed_hand_over_from_the_grace_window_keeps_the_code() -> None:
+    """A get that cannot take a recent code leaves it for the next get (which may take it)."""
+    broker = Broker(grace=5.0)
+    broker.offer(code("333"), 9.0)
+    assert broker.get("gone", origin="shop.example", now=10.0, hand=lambda outcome: False) is None
+    assert broker.cancel("gone")
+    assert broker.get(
+        "live", origin="shop.example", now=10.0, hand=lambda outcome: True
+    ) == Delivered(ticket="live", record=code("333"))
+
+
 def test_grace_code_goes_to_one_get_only() -> None:
     """A recent code claimed by one get is not handed to a second one."""
     broker = Broker(grace=5.0)

@@ -101,7 +101,8 @@ def test_thousand_idle_clients_while_another_is_served(tmp_path: Path) -> None:
     """With 1,000 idle connections open, another client's get still resolves."""
 
     async def scenario() -> None:
-        async with relay(tmp_path / "g.sock") as server:
+        # every client here is this test's uid: lift the per-uid cap for it
+        async with relay(tmp_path / "g.sock", max_connections_per_uid=2000) as server:
             idle = await asyncio.gather(*(Raw.open(server.config.path) for _ in range(1000)))
             assert all(client.greeting["protocol"] == 1 for client in idle)
             active = await Raw.open(server.config.path)

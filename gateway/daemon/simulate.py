@@ -104,6 +104,8 @@ class SimulatedSetup:
             relay=RelaySettings(
                 socket=self.socket,
                 socket_mode=0o600,
+                # every client of a simulated gateway is one user (benchmarks run 100 at once)
+                max_connections_per_uid=RelaySettings().max_connections,
                 access=(AccessRule(users=(user,), operations=OPERATIONS, origins=("*",)),),
             ),
             journal=JournalSettings(state_dir=self.state_dir),

@@ -85,6 +85,8 @@ def relay_config(config: Config) -> RelayConfig:
         max_line=relay.max_line,
         max_pending_gets=relay.max_pending_gets,
         max_connections=relay.max_connections,
+        max_connections_per_uid=relay.max_connections_per_uid,
+        idle_timeout=relay.idle_timeout,
         grace=config.receive.grace_window,
     )
 

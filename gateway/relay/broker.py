@@ -8,6 +8,12 @@ code is handed to exactly one ``get``: the oldest waiting one (FIFO). ``cancel``
 AbortSignal; a ``get`` whose deadline passes ends with :class:`Expired`. Subscribers see
 every code they are permitted to see, claimed or not.
 
+A code is handed over, not just assigned: the shell passes a ``hand`` callback that writes
+a :class:`Delivered` to its consumer and says whether that worked (the connection was
+still open).
+A ``get`` whose hand-over fails is dropped (its consumer has gone) and the code goes to
+the next waiting ``get``, so a closed consumer never takes a code and none is lost.
+
 Time is data: every call takes ``now`` (any monotonic clock, seconds) and deadlines come
 back from :meth:`Broker.next_deadline` for the shell to schedule. "Arrived" means the
 ``now`` passed to :meth:`Broker.offer`.
@@ -32,6 +38,10 @@ class Delivered:
 
     ticket: Ticket
     record: CodeRecord
+
+
+#: writes a code to the consumer of a ticket; returns whether it reached a live connection
+Hand = Callable[[Delivered], bool]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,12 +107,14 @@ class Broker:
         embedded_origin: str | None = None,
         now: float,
         timeout: float | None = None,
+        hand: Hand | None = None,
     ) -> Delivered | None:
         """Start a ``get``: claim a code from the grace window or wait for one.
 
         Returns :class:`Delivered` when an unclaimed code that arrived within ``grace``
-        seconds matches, else ``None`` (the ticket now waits). Raises ``ValueError`` when
-        ``ticket`` is already pending.
+        seconds matches and ``hand`` (if given) delivered it, else ``None`` (the ticket
+        now waits; a failed hand-over leaves the code for others). Raises ``ValueError``
+        when ``ticket`` is already pending.
         """
         if ticket in self._waiters:
             raise ValueError("ticket is already pending")
@@ -110,8 +122,11 @@ class Broker:
         self._prune(now)
         for arrival in self._recent:
             if (arrival.record.origin, arrival.record.embedded_origin) == key:
+                delivered = Delivered(ticket=ticket, record=arrival.record)
+                if hand is not None and not hand(delivered):
+                    break  # the consumer has gone; its connection's end cancels the ticket
                 self._recent.remove(arrival)
-                return Delivered(ticket=ticket, record=arrival.record)
+                return delivered
         limit = self.default_timeout if timeout is None else timeout
         waiter = _Waiter(key=key, since=now, deadline=now + limit, timeout=limit)
         self._waiters[ticket] = waiter
@@ -150,24 +165,32 @@ class Broker:
         """
         return self._subscribers.pop(ticket, None) is not None
 
-    def offer(self, record: CodeRecord, now: float) -> list[Delivered | Notified]:
+    def offer(
+        self, record: CodeRecord, now: float, hand: Hand | None = None
+    ) -> list[Delivered | Notified]:
         """A code arrived: hand it to the oldest matching ``get`` and notify subscribers.
 
-        Returns at most one :class:`Delivered` and one :class:`Notified` per permitted
-        subscriber. An unclaimed code is kept for ``grace`` seconds.
+        ``hand`` delivers it; a waiting ``get`` whose hand-over fails is dropped and the
+        next one is tried. Returns at most one :class:`Delivered` and one
+        :class:`Notified` per permitted subscriber. A code no ``get`` took is kept for
+        ``grace`` seconds.
         """
         self._prune(now)
         out: list[Delivered | Notified] = []
         key: OriginKey = (record.origin, record.embedded_origin)
         queue = self._queues.get(key)
-        if queue:
+        while queue:
             ticket = queue.popleft()
             if not queue:
                 del self._queues[key]
             del self._waiters[ticket]
-            out.append(Delivered(ticket=ticket, record=record))
-        elif self.grace > 0:
-            self._recent.append(_Arrival(at=now, record=record))
+            delivered = Delivered(ticket=ticket, record=record)
+            if hand is None or hand(delivered):
+                out.append(delivered)
+                break
+        else:
+            if self.grace > 0:
+                self._recent.append(_Arrival(at=now, record=record))
         out.extend(
             Notified(ticket=ticket, record=record)
             for ticket, visible in self._subscribers.items()

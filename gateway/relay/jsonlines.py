@@ -71,7 +71,13 @@ def dumps(obj: Mapping[str, object]) -> bytes:
     """Encode ``obj`` as one compact JSON line.
 
     Returns UTF-8 bytes, newline included; datetimes, enums and sets are converted,
-    anything else unknown becomes its ``str``. Never raises for such values.
+    anything else unknown becomes its ``str``. Never raises for such values: a string
+    holding a lone surrogate, which UTF-8 cannot carry, makes the line ASCII with
+    ``\\uXXXX`` escapes (valid JSON, RFC 8259 §8.2) instead of failing the reply.
     """
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
-    return text.encode("utf-8") + b"\n"
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        escaped = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, default=_default)
+        return escaped.encode("ascii") + b"\n"

@@ -10,6 +10,7 @@ no asyncio here.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
@@ -45,6 +46,20 @@ __all__ = [
 ]
 
 
+def _shown(name: str) -> str:
+    """Return a field name safe to quote in a reply: ASCII-escaped, at most 64 characters."""
+    return json.dumps(name[:64])[1:-1]
+
+
+def _unicode(key: str, value: str) -> str:
+    # JSON may carry a lone surrogate (\ud800) that no UTF-8 reply, log line or SMS can hold
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{key} must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
 class _Fields:
     """Typed access to one request object; every wrong type is a :class:`BadRequest`."""
 
@@ -57,7 +72,7 @@ class _Fields:
             return None
         if not isinstance(value, str):
             raise BadRequest(f"{key} must be a string")
-        return value
+        return _unicode(key, value)
 
     def number(self, key: str) -> float | None:
         value = self._obj.get(key)
@@ -65,9 +80,13 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadRequest(f"{key} must be a number")
-        if not math.isfinite(float(value)):
+        try:
+            number = float(value)  # an integer beyond ~1.8e308 overflows
+        except OverflowError:
+            raise BadRequest(f"{key} is out of range") from None
+        if not math.isfinite(number):
             raise BadRequest(f"{key} must be finite")
-        return float(value)
+        return number
 
     def flag(self, key: str) -> bool:
         value = self._obj.get(key, False)
@@ -79,7 +98,7 @@ class _Fields:
         value = self._obj.get(key)
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise BadRequest(f"{key} must be an integer or a string")
-        return value
+        return _unicode(key, value) if isinstance(value, str) else value
 
     def origin(self, key: str, *, optional: bool = False) -> str | None:
         value = self.text(key, optional=optional)
@@ -138,7 +157,7 @@ def parse_request(line: bytes) -> Request | Rejected:
             raise BadRequest("op must be one of: " + ", ".join(o.value for o in Operation))
         unknown = set(obj) - REQUEST_FIELDS[op] - {"id", "op"}
         if unknown:
-            raise BadRequest(f"unknown field for {op.value}: {sorted(unknown)[0]}")
+            raise BadRequest(f"unknown field for {op.value}: {_shown(sorted(unknown)[0])}")
         return _build(op, rid, _Fields(obj))
     except RelayError as exc:
         return Rejected(id=rid, error=exc.code, message=exc.message)

@@ -46,6 +46,7 @@ def handle_get(session: Session, request: Get) -> None:
         embedded_origin=request.embedded_origin,
         now=server.now(),
         timeout=request.timeout,
+        hand=server.hand,
     )
     if outcome is None:
         session.gets.add(request.id)
@@ -58,8 +59,7 @@ def handle_get(session: Session, request: Get) -> None:
             uid=session.peer.uid,
         )
     else:
-        server.claimed(outcome.record)
-        session.send(Result(id=request.id, value=record_data(outcome.record)))
+        server.claimed(outcome.record)  # written by server.hand: claimed only now
 
 
 def handle_send(session: Session, request: Send) -> None:

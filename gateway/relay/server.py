@@ -25,11 +25,13 @@ import structlog
 
 from gateway import __version__
 from gateway.errors import UsageError
+from gateway.relay.acceptor import Acceptor
 from gateway.relay.access import AccessControl, Peer
 from gateway.relay.broker import Broker, Delivered, Notified, Ticket
 from gateway.relay.errors import Timeout, Unavailable
+from gateway.relay.hangup import HangupWatch
 from gateway.relay.listener import Listener, open_listener
-from gateway.relay.messages import DEFAULT_SOCKET, MAX_LINE, EventKind, Result
+from gateway.relay.messages import DEFAULT_SOCKET, MAX_LINE, EventKind, RequestId, Result
 from gateway.relay.ports import CodeRecord, SendPort, StatusPort
 from gateway.relay.requests import record_data
 from gateway.relay.session import Session
@@ -48,6 +50,8 @@ class RelayConfig:
     max_line: int = MAX_LINE
     max_pending_gets: int = 16  # per connection
     max_connections: int = 1024  # open connections; one more is told unavailable, closed
+    max_connections_per_uid: int = 64  # open connections of one peer uid, likewise
+    idle_timeout: float = 600.0  # seconds a connection with nothing pending stays; 0: forever
     write_high_water: int = 256 * 1024  # bytes queued before a consumer counts as stalled
     write_hard_limit: int = 1024 * 1024  # bytes queued that disconnect it at once
     drain_timeout: float = 10.0  # seconds a consumer may stay stalled
@@ -60,6 +64,8 @@ class RelayConfig:
             raise UsageError("socket mode must be a permission mode like 0o660")
         if self.max_line < 64 or self.max_pending_gets < 1 or self.max_connections < 1:
             raise UsageError("max_line must be >= 64, max_pending_gets and max_connections >= 1")
+        if self.max_connections_per_uid < 1 or self.idle_timeout < 0:
+            raise UsageError("max_connections_per_uid must be >= 1 and idle_timeout >= 0")
         if not 0 < self.write_high_water <= self.write_hard_limit:
             raise UsageError("write_high_water must be > 0 and <= write_hard_limit")
         if self.drain_timeout <= 0 or self.grace < 0 or self.default_timeout <= 0:
@@ -89,10 +95,12 @@ class RelayServer:
         self.counters: collections.Counter[str] = collections.Counter()
         self.listener: Listener | None = None
         self._sessions: dict[int, Session] = {}
+        self._per_uid: collections.Counter[int] = collections.Counter()
         self._all_closed = asyncio.Event()
         self._change = asyncio.Event()  # replaced and set on every change (wait_until)
         self._next_number = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._acceptor: Acceptor | None = None
+        self._hangups: HangupWatch | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._started = time.monotonic()
@@ -102,24 +110,17 @@ class RelayServer:
 
         Idempotent. Raises :class:`UsageError` when the socket cannot be had.
         """
-        if self._server is not None:
+        if self._acceptor is not None:
             return
-        loop = asyncio.get_running_loop()
         self.listener = open_listener(
             self.config.path, mode=self.config.mode, group=self.config.group
         )
         try:
-            # create_unix_server(start_serving=False) defers listen(2) to start_serving, and
-            # an unlistened socket refuses connections (ECONNREFUSED), which makes clients
+            # An unlistened socket refuses connections (ECONNREFUSED), which makes clients
             # fail during start-up and lets a second daemon take it for stale. Listening
             # now queues clients in the backlog until start() accepts them.
             self.listener.sock.listen(self.config.backlog)
-            self._server = await loop.create_unix_server(
-                self._session,
-                sock=self.listener.sock,
-                backlog=self.config.backlog,
-                start_serving=False,
-            )
+            self._acceptor = Acceptor(self.listener.sock, self._session, counters=self.counters)
         except OSError as exc:
             self.listener.sock.close()
             self.listener.unlink()
@@ -133,16 +134,19 @@ class RelayServer:
         Raises :class:`UsageError` when the socket cannot be had.
         """
         await self.bind()
-        assert self._server is not None
+        assert self._acceptor is not None
         assert self.listener is not None
-        await self._server.start_serving()
+        self._hangups = HangupWatch(asyncio.get_running_loop())
+        self._acceptor.start()
         self._started = time.monotonic()
         log.info("relay.listening", path=str(self.config.path), activated=self.listener.activated)
 
     async def close(self) -> None:
         """Stop accepting, end pending requests, close connections, unlink our socket."""
-        if self._server is not None:
-            self._server.close()
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()  # connections accepted just before: closed below
+            self._acceptor = None
         if self._timer is not None:
             self._timer.cancel()
         for session in list(self._sessions.values()):
@@ -161,9 +165,9 @@ class RelayServer:
                     if session.transport is not None:
                         session.transport.abort()
                 await self._all_closed.wait()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        if self._hangups is not None:
+            self._hangups.close()
+            self._hangups = None
         if self.listener is not None:
             self.listener.unlink()
             self.listener = None
@@ -186,16 +190,16 @@ class RelayServer:
         code kept for the grace window and taken later is reported through ``on_claim``.
         """
         taken = False
-        for outcome in self.broker.offer(record, self.now()):
+        for outcome in self.broker.offer(record, self.now(), hand=self.hand):
             session = self._sessions.get(_connection(outcome.ticket))
             if session is None:
                 continue
             request_id = outcome.ticket[1]  # type: ignore[index]
             if isinstance(outcome, Delivered):
+                # written to a live connection by hand(): only now is it claimed
                 taken = True
                 session.gets.discard(request_id)
                 self.claimed(outcome.record)
-                session.send(Result(id=request_id, value=record_data(outcome.record)))
                 session.settle()
             elif isinstance(outcome, Notified):
                 session.event(request_id, EventKind.CODE, record_data(outcome.record))
@@ -222,6 +226,23 @@ class RelayServer:
 
     # --- used by sessions ----------------------------------------------------------------
 
+    def hand(self, outcome: Delivered) -> bool:
+        """Write the code of ``outcome`` as the answer to the ``get`` it names.
+
+        Returns whether it reached a live connection (the broker's hand-over): False when
+        the connection is gone, closing, hung up, or the write failed or overflowed it.
+        """
+        session = self._sessions.get(_connection(outcome.ticket))
+        request_id: RequestId = outcome.ticket[1]  # type: ignore[index]
+        if session is not None and session.deliver(
+            Result(id=request_id, value=record_data(outcome.record))
+        ):
+            return True
+        if session is not None:
+            session.gets.discard(request_id)
+        self.counters["codes_not_handed"] += 1  # to a gone consumer: the next get gets it
+        return False
+
     def claimed(self, record: CodeRecord) -> None:
         """Count a code handed to a ``get`` and tell the daemon (``on_claim``)."""
         self.counters["codes_delivered"] += 1
@@ -236,24 +257,46 @@ class RelayServer:
         """Return the broker's clock: the event loop's monotonic time."""
         return asyncio.get_running_loop().time()
 
-    def attach(self, session: Session) -> bool:
+    @property
+    def hangups(self) -> HangupWatch | None:
+        """Return the watch that tells sessions when the peer of a half-closed socket goes.
+
+        None before :meth:`start` and after :meth:`close`.
+        """
+        return self._hangups
+
+    def attach(self, session: Session) -> str | None:
         """Register a new connection.
 
-        Returns False, and registers nothing, when ``max_connections`` are already open:
-        the session then refuses the connection.
+        Returns None when admitted; else, registering nothing, why not (``max_connections``
+        open, or ``max_connections_per_uid`` for the peer's uid): the session refuses it.
         """
-        if len(self._sessions) >= self.config.max_connections:
+        config = self.config
+        refusal = None
+        if len(self._sessions) >= config.max_connections:
+            refusal = f"too many connections (at most {config.max_connections})"
+        elif self._per_uid[session.peer.uid] >= config.max_connections_per_uid:
+            refusal = (
+                f"too many connections for uid {session.peer.uid} "
+                f"(at most {config.max_connections_per_uid})"
+            )
+            self.counters["connections_refused_uid"] += 1
+        if refusal is not None:
             self.counters["connections_refused"] += 1
-            return False
+            return refusal
         self._sessions[session.number] = session
+        self._per_uid[session.peer.uid] += 1
         self.counters["connections_total"] += 1
         self.changed()
-        return True
+        return None
 
     def detach(self, session: Session) -> None:
         """Forget a closed connection and everything it had pending."""
         if self._sessions.pop(session.number, None) is None:
             return  # refused at the limit: it never had anything
+        self._per_uid[session.peer.uid] -= 1
+        if self._per_uid[session.peer.uid] <= 0:
+            del self._per_uid[session.peer.uid]
         if not self._sessions:
             self._all_closed.set()
         for request_id in session.gets:

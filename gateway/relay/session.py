@@ -4,6 +4,14 @@ An ``asyncio.Protocol`` (no per-connection task), so hundreds of idle clients co
 kilobytes each. Writes go straight to the transport; a consumer that stops reading is
 disconnected once its backlog passes ``write_hard_limit`` or stays above the high-water
 mark for ``drain_timeout`` seconds, so one stuck reader never grows the daemon's memory.
+
+A peer that has gone is dropped at once, with everything it had pending: end-of-file with
+nothing left to answer closes the connection; end-of-file while requests are pending is a
+half-close (``printf … | socat``) only as long as the peer can still read, which the
+socket's ``POLLHUP`` tells (:mod:`gateway.relay.hangup`). A code is written to a ``get``
+only through :meth:`Session.deliver`, which says whether the connection took it, so a
+gone consumer never claims one. A connection with nothing pending for ``idle_timeout``
+seconds is told so and closed.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from gateway.relay.errors import (
     RelayError,
     Unavailable,
 )
+from gateway.relay.hangup import hung_up
 from gateway.relay.messages import (
     Cancel,
     Error,
@@ -67,6 +76,9 @@ class Session(asyncio.Protocol):
         self.subscriptions: set[RequestId] = set()
         self.tasks: dict[RequestId, asyncio.Task[None]] = {}
         self._stall: asyncio.TimerHandle | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._idle_at = 0.0
+        self._fd = -1
         self.half_closed = False
 
     # --- asyncio callbacks ----------------------------------------------------------------
@@ -75,23 +87,26 @@ class Session(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         sock: socket.socket = transport.get_extra_info("socket")
+        self._fd = sock.fileno()
         pid, uid, gid = _PEERCRED.unpack(
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
         )
         self.peer = self.server.access.identify(uid, gid, pid)
         config = self.server.config
         transport.set_write_buffer_limits(high=config.write_high_water)
-        if not self.server.attach(self):
-            # over max_connections: one error line instead of the greeting, then close,
-            # so file descriptors stay bounded and the listener keeps accepting
+        refusal = self.server.attach(self)
+        if refusal is not None:
+            # over max_connections or the per-uid cap: one error line instead of the
+            # greeting, then close, so descriptors stay bounded and the listener keeps going
             log.warning("relay.too_many_connections", uid=self.peer.uid, pid=self.peer.pid)
-            refusal = Unavailable(f"too many connections (at most {config.max_connections})")
-            self.fail(None, refusal)
+            self.fail(None, Unavailable(refusal))
             transport.close()
             return
         self.send(Greeting(version=self.server.version, max_line=config.max_line))
+        self._arm_idle()
 
     def data_received(self, data: bytes) -> None:
+        self._arm_idle()
         for item in self.reader.feed(data):
             if self.transport is None or self.transport.is_closing():
                 return
@@ -117,15 +132,46 @@ class Session(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         # A half-close (``printf ... | socat``) still wants its pending answers: keep the
-        # write side open until they are out, then close.
+        # write side open until they are out, then close. A peer that closed entirely
+        # (POLLHUP) can read nothing: drop it and what it had pending at once.
         self.half_closed = True
+        if not self.busy:
+            return False
+        watch = self.server.hangups
+        if watch is None or hung_up(self._fd):
+            self.gone()
+            return False
+        watch.watch(self._fd, self.gone)
+        return True
+
+    @property
+    def busy(self) -> bool:
+        """Return whether a get, subscription, send or status is pending on the connection."""
         return bool(self.gets or self.subscriptions or self.tasks)
 
     def settle(self) -> None:
-        """Close a half-closed connection once nothing is pending on it any more."""
-        busy = self.gets or self.subscriptions or self.tasks
-        if self.half_closed and not busy and self.transport is not None:
+        """Close a half-closed connection once nothing is pending, or start its idle clock."""
+        if self.busy or self.transport is None:
+            return
+        if self.half_closed:
             self.transport.close()
+        else:
+            self._arm_idle()
+
+    def gone(self) -> None:
+        """Drop the connection of a peer that has gone, with everything it had pending."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.server.counters["peers_gone"] += 1
+        log.info(
+            "relay.peer_gone",
+            uid=self.peer.uid,
+            pid=self.peer.pid,
+            gets=len(self.gets),
+            subscriptions=len(self.subscriptions),
+        )
+        transport.abort()  # connection_lost follows: the server forgets every request
 
     def pause_writing(self) -> None:
         loop = asyncio.get_running_loop()
@@ -138,6 +184,12 @@ class Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.resume_writing()
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        watch = self.server.hangups
+        if self.half_closed and watch is not None:
+            watch.unwatch(self._fd)  # before asyncio closes the descriptor
         self.server.detach(self)
         for task in self.tasks.values():
             task.cancel()
@@ -249,6 +301,7 @@ class Session(asyncio.Protocol):
         else:
             raise NotFound("no pending request with that id on this connection")
         self.send(Result(id=request.id, value={"cancelled": target}))
+        self.settle()
 
     # --- output ---------------------------------------------------------------------------
 
@@ -261,6 +314,31 @@ class Session(asyncio.Protocol):
         if transport.get_write_buffer_size() > self.server.config.write_hard_limit:
             self._too_slow()
 
+    def deliver(self, message: Result) -> bool:
+        """Write the answer to a ``get`` if the connection can take all of it now.
+
+        Returns True once the whole line is in the kernel's socket buffer for a live peer
+        (open, not closing, not hung up). Returns False, and the code goes to the next
+        waiting get, when the connection is gone or the write failed; also when it
+        would wait in this process's memory because the consumer stopped reading (the
+        kernel's buffer is full): a line queued there is lost if the connection dies
+        and cannot be taken back, so that stalled consumer is dropped instead.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return False
+        if hung_up(self._fd):
+            self.gone()
+            return False
+        if transport.get_write_buffer_size() == 0:
+            self.send(message)  # a failed write (EPIPE, reset) closes the transport
+            if transport.is_closing():
+                return False
+            if transport.get_write_buffer_size() == 0:
+                return True
+        self._too_slow()  # never half a line out and the code to another get too
+        return False
+
     def fail(self, request_id: RequestId | None, exc: RelayError) -> None:
         """Answer ``request_id`` with the error ``exc``."""
         retry = getattr(exc, "retry_after", None)
@@ -269,6 +347,31 @@ class Session(asyncio.Protocol):
     def event(self, request_id: RequestId, kind: EventKind, data: Mapping[str, Any]) -> None:
         """Write one event of the stream opened by ``request_id``."""
         self.send(Event(id=request_id, kind=kind, data=data))
+
+    def _arm_idle(self) -> None:
+        # one timer per connection, moved lazily: activity only pushes _idle_at forward
+        timeout = self.server.config.idle_timeout
+        if not timeout or self.transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_at = loop.time() + timeout
+        if self._idle is None:
+            self._idle = loop.call_at(self._idle_at, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle = None
+        transport = self.transport
+        if self.busy or transport is None or transport.is_closing():
+            return  # settle() starts the clock again when the pending work ends
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._idle_at:
+            self._idle = loop.call_at(self._idle_at, self._idle_check)
+            return
+        timeout = self.server.config.idle_timeout
+        self.server.counters["idle_closed"] += 1
+        log.info("relay.idle_closed", uid=self.peer.uid, pid=self.peer.pid, idle=timeout)
+        self.fail(None, Unavailable(f"closed after {timeout:g} s idle with nothing pending"))
+        transport.close()
 
     def _too_slow(self) -> None:
         if self.transport is None or self.transport.is_closing():
