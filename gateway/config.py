@@ -39,6 +39,7 @@ from gateway.config_toml import (
     Table,
     to_memory,
     to_mode,
+    to_number_type,
     to_operation,
     to_path,
     to_pin,
@@ -46,6 +47,7 @@ from gateway.config_toml import (
     to_region,
     to_sender,
 )
+from gateway.numbers import DEFAULT_NUMBER_TYPES
 from gateway.ratelimit import Rate
 from gateway.webotp import (
     AllowList,
@@ -174,6 +176,9 @@ def _send(t: Table) -> SendSettings:
         report_window=t.duration("report_window", 86400.0, minimum=60.0),
         allowed_countries=t.strings("allowed_countries", (), to_region),
         valid_numbers_only=t.flag("valid_numbers_only", True),
+        allowed_number_types=t.strings(
+            "allowed_number_types", DEFAULT_NUMBER_TYPES, to_number_type
+        ),
         max_attempts=t.integer("max_attempts", 3, low=1, high=20),
         backoff_initial=t.duration("backoff_initial", 5.0, minimum=0.1),
         backoff_max=t.duration("backoff_max", 60.0, minimum=0.1),
@@ -193,6 +198,7 @@ def _ratelimit(t: Table) -> RateLimitSettings:
         if t.has("per_origin")
         else defaults.per_origin,
         global_per_minute=t.integer("global_per_minute", 30, low=0, high=100_000),
+        global_per_day=t.integer("global_per_day", 200, low=0, high=1_000_000),
     )
 
 

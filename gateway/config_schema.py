@@ -19,7 +19,7 @@ from typing import Literal
 
 from gateway.config_toml import MEMORIES, OPERATIONS, ConfigError
 from gateway.log import Secret
-from gateway.numbers import is_region
+from gateway.numbers import DEFAULT_NUMBER_TYPES, NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate
 from gateway.webotp import AllowList, InputError, generate_code, render_template
 
@@ -205,6 +205,7 @@ class SendSettings:
     report_window: float = 86400.0
     allowed_countries: tuple[str, ...] = ()
     valid_numbers_only: bool = True
+    allowed_number_types: tuple[str, ...] = DEFAULT_NUMBER_TYPES
     max_attempts: int = 3
     backoff_initial: float = 5.0
     backoff_max: float = 60.0
@@ -226,6 +227,12 @@ class SendSettings:
         _require(self.report_window > 0, "report_window", "must be positive")
         for country in self.allowed_countries:
             _require(is_region(country), "allowed_countries", f"unknown country {country!r}")
+        for kind in self.allowed_number_types:
+            _require(
+                kind in NUMBER_TYPES,
+                "allowed_number_types",
+                f"unknown number type {kind!r}; expected among {', '.join(NUMBER_TYPES)}",
+            )
         _require(self.max_attempts >= 1, "max_attempts", "must be at least 1")
         _require(self.backoff_initial > 0, "backoff_initial", "must be positive")
         _require(
@@ -239,17 +246,19 @@ class SendSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimitSettings:
-    """``[ratelimit]``: how many sends per number, per origin and per minute overall."""
+    """``[ratelimit]``: sends per number, per origin, per minute overall, per SIM per day."""
 
     per_number: tuple[Rate, ...] = (Rate(count=3, period=600.0), Rate(count=10, period=86400.0))
     per_origin: tuple[Rate, ...] = (Rate(count=100, period=3600.0),)
     global_per_minute: int = 30  # 0: no global limit
+    global_per_day: int = 200  # 0: no daily cap; sends in any 24 h, whichever SIM sends
 
     def __post_init__(self) -> None:
         for name in ("per_number", "per_origin"):
             rates = getattr(self, name)
             _require(all(isinstance(r, Rate) for r in rates), name, "expected Rate values")
         _require(self.global_per_minute >= 0, "global_per_minute", "must not be negative")
+        _require(self.global_per_day >= 0, "global_per_day", "must not be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from gateway.errors import UsageError
 from gateway.log import Secret
-from gateway.numbers import is_region
+from gateway.numbers import NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate
 
 T = TypeVar("T")
@@ -263,6 +263,13 @@ def to_region(value: str) -> str:
     """Return the region in ``value``; raises ValueError naming the problem."""
     if not is_region(value):
         raise ValueError(f'expected an ISO 3166 country code like "US", got {shown(value)}')
+    return value
+
+
+def to_number_type(value: str) -> str:
+    """Return the number type in ``value``; raises ValueError naming the problem."""
+    if value not in NUMBER_TYPES:
+        raise ValueError(f"expected one of {', '.join(NUMBER_TYPES)}, got {shown(value)}")
     return value
 
 

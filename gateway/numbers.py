@@ -3,7 +3,9 @@
 An OTP gateway that sends to any number it is given is an SMS-pumping target (fraudsters
 request codes to premium-rate ranges). Every destination is parsed with ``phonenumbers``
 (Google's libphonenumber metadata, maintained upstream), must be a valid number and must
-belong to a country on the configured allow-list. Pure: no I/O.
+belong to a country on the configured allow-list, and its type (mobile, premium rate,
+shared cost, ...) must be one the configuration accepts: by default only numbers that
+can be a person's phone. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -23,16 +25,49 @@ class NumberError(RequestError):
     """A destination number is malformed, invalid, or in a country we do not send to."""
 
 
+class NumberTypeError(NumberError):
+    """A destination number is of a type we do not send to (premium rate, pager, ...)."""
+
+
+#: phonenumbers' number types by the name the configuration uses for them
+NUMBER_TYPES: dict[str, int] = {
+    "mobile": phonenumbers.PhoneNumberType.MOBILE,
+    "fixed_line_or_mobile": phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    "fixed_line": phonenumbers.PhoneNumberType.FIXED_LINE,
+    "toll_free": phonenumbers.PhoneNumberType.TOLL_FREE,
+    "premium_rate": phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    "shared_cost": phonenumbers.PhoneNumberType.SHARED_COST,
+    "voip": phonenumbers.PhoneNumberType.VOIP,
+    "personal_number": phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    "pager": phonenumbers.PhoneNumberType.PAGER,
+    "uan": phonenumbers.PhoneNumberType.UAN,
+    "voicemail": phonenumbers.PhoneNumberType.VOICEMAIL,
+}
+_TYPE_NAMES = {value: name for name, value in NUMBER_TYPES.items()}
+#: SMS to a person's phone: mobile, and the plans (US, CA, ...) where fixed and mobile
+#: ranges cannot be told apart. Premium-rate, shared-cost, UAN, pager, VoIP, personal and
+#: toll-free ranges are where SMS pumping fraud sends codes (revenue sharing).
+DEFAULT_NUMBER_TYPES = ("mobile", "fixed_line_or_mobile")
+
+
 def parse_destination(
-    number: str, allowed_countries: Collection[str], *, require_valid: bool = True
+    number: str,
+    allowed_countries: Collection[str],
+    *,
+    require_valid: bool = True,
+    allowed_types: Collection[str] = DEFAULT_NUMBER_TYPES,
 ) -> E164:
-    """Parse ``number`` (international form, "+" optional) into E.164 and check its country.
+    """Parse ``number`` (international form, "+" optional) into E.164 and check it.
 
     ``allowed_countries`` holds ISO 3166-1 alpha-2 region codes ("US", "GB"); an empty
-    collection refuses every destination. ``require_valid=False`` accepts numbers that are
-    merely *possible* (right length for the country), for test ranges such as +1 555.
+    collection refuses every destination. ``allowed_types`` holds names of
+    :data:`NUMBER_TYPES`; a valid number of another type is refused.
+    ``require_valid=False`` accepts numbers that are merely *possible* (right length for
+    the country), for test ranges such as +1 555: such a number is in no range, so its
+    type is unknown and only the country is checked.
 
-    Returns the E.164 string; raises :class:`NumberError` naming the problem.
+    Returns the E.164 string; raises :class:`NumberTypeError` for a type not allowed,
+    :class:`NumberError` naming any other problem.
     """
     if not isinstance(number, str) or not number.strip():
         raise NumberError("destination: empty number")
@@ -58,7 +93,18 @@ def parse_destination(
         raise NumberError(
             f"destination: country {region} is not allowed (send.allowed_countries: {listed})"
         )
+    kind = number_type(parsed)
+    if kind != "unknown" and kind not in allowed_types:
+        listed = ", ".join(allowed_types) or "none"
+        raise NumberTypeError(
+            f"destination: a {kind} number is not allowed (send.allowed_number_types: {listed})"
+        )
     return E164(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def number_type(number: phonenumbers.PhoneNumber) -> str:
+    """Return the configuration's name of ``number``'s type, ``"unknown"`` when in no range."""
+    return _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
 
 
 def region_of(number: phonenumbers.PhoneNumber | str) -> str:

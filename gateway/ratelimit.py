@@ -1,4 +1,4 @@
-"""Send rate limits: per destination number, per origin, and global.
+"""Send rate limits: per destination number, per origin, global per minute and per day.
 
 Sliding-window logs: for each key we keep the times of the sends still inside the longest
 window, so "3 per 10 minutes" means at most 3 sends in any 10-minute span (a fixed window
@@ -102,8 +102,26 @@ class _Window:
             self.times.popleft()
 
 
+#: the daily cap's window: any 24 hours, sliding like the others
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DailyUsage:
+    """Sends counted against the daily cap in the last 24 hours, and the cap."""
+
+    used: int
+    cap: int
+
+
 class RateLimiter:
-    """Admit or refuse sends against per-number, per-origin and global limits."""
+    """Admit or refuse sends against per-number, per-origin, global and daily limits.
+
+    ``global_per_day`` caps every send the gateway accepts in any 24 hours, whichever SIM
+    sends it, so no SIM can be made to send more than that in a day: a compromised
+    sender cannot drain a prepaid SIM's credit. It is counted at admission, like the
+    other limits, and rebuilt from the journal's history at start.
+    """
 
     def __init__(
         self,
@@ -111,13 +129,16 @@ class RateLimiter:
         per_number: Sequence[Rate] = (),
         per_origin: Sequence[Rate] = (),
         global_per_minute: int | None = None,
+        global_per_day: int | None = None,
     ) -> None:
         self._per_number = tuple(per_number)
         self._per_origin = tuple(per_origin)
         self._global = (Rate(count=global_per_minute, period=60.0),) if global_per_minute else ()
+        self._daily = (Rate(count=global_per_day, period=DAY),) if global_per_day else ()
         self._numbers: dict[str, _Window] = {}
         self._origins: dict[str, _Window] = {}
         self._all = _Window(self._global)
+        self._day = _Window(self._daily)
 
     def check(self, number: str, origin: str, now: float) -> Refusal | None:
         """Return the first limit a send to ``number`` for ``origin`` would break, or None."""
@@ -125,6 +146,7 @@ class RateLimiter:
             ("per-number", self._numbers.get(number)),
             ("per-origin", self._origins.get(origin)),
             ("global", self._all if self._global else None),
+            ("daily", self._day if self._daily else None),
         )
         worst: Refusal | None = None
         for kind, window in checks:
@@ -144,6 +166,18 @@ class RateLimiter:
             self._origins.setdefault(origin, _Window(self._per_origin)).add(now)
         if self._global:
             self._all.add(now)
+        if self._daily:
+            self._day.add(now)
+
+    def daily(self, now: float) -> DailyUsage | None:
+        """Return the sends counted in the 24 hours before ``now`` and the cap, or None.
+
+        None when there is no daily cap.
+        """
+        if not self._daily:
+            return None
+        cap = self._daily[0].count
+        return DailyUsage(used=sum(1 for t in self._day.times if t > now - DAY), cap=cap)
 
     def acquire(self, number: str, origin: str, now: float) -> None:
         """Admit and count a send, or refuse it.
@@ -172,6 +206,8 @@ class RateLimiter:
                     del windows[key]
         if self._global:
             self._all.prune(now)
+        if self._daily:
+            self._day.prune(now)
 
     def __len__(self) -> int:
         """Return how many per-number and per-origin keys are tracked."""

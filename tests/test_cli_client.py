@@ -11,6 +11,7 @@ from typing import cast
 import pytest
 from cli_helpers import cli, spawn
 
+from gateway.client import ErrorCode, NumberTypeRefused, OriginMismatch
 from gateway.config import AccessRule, Config
 from gateway.ratelimit import Rate
 from gateway.testing import running_gateway
@@ -217,3 +218,50 @@ def test_send_wait_delivered_with_reports_off_says_so_and_exits_6(tmp_path: Path
     assert result.stderr.count("\n") == 1
     assert "no delivery report will come" in result.stderr
     assert "delivery reports are off in the gateway's configuration" in result.stderr
+
+
+def test_send_refuses_forged_origins_and_pumping_numbers(tmp_path: Path) -> None:
+    """A forged template and a premium-rate number are refused with their own error codes."""
+    with running_gateway(tmp_path) as gw:
+        sock = str(gw.socket)
+        forged = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com",
+                     "--text", "@bank.example #999999\n{code}")  # fmt: skip
+        trailing = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com",
+                       "--text", "Hi\r@bank.example #999999 @example.com")  # fmt: skip
+        premium = cli("send", "--socket", sock, "+19005550123", "--origin", "example.com")
+        with gw.client() as client:
+            with pytest.raises(OriginMismatch) as mismatch:
+                client.send("+15557654321", "example.com", text="@example.com #999999")
+            with pytest.raises(NumberTypeRefused) as pumping:
+                client.send("+19005550123", "example.com")
+        assert gw.modem.sent() == []
+    for result in (forged, trailing):
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.rstrip().endswith("(text-forges-origin) (origin-mismatch)")
+    assert premium.returncode == 1
+    assert "a premium_rate number is not allowed" in premium.stderr
+    assert premium.stderr.rstrip().endswith("(number-type-refused)")
+    assert mismatch.value.code is ErrorCode.ORIGIN_MISMATCH
+    assert "(text-forges-code)" in mismatch.value.message
+    assert "999999" not in mismatch.value.message
+    assert pumping.value.code is ErrorCode.NUMBER_TYPE_REFUSED
+
+
+def test_status_shows_the_daily_cap(tmp_path: Path) -> None:
+    """status shows the sends counted against global_per_day and the cap, text and JSON."""
+
+    def cap_of_two(config: Config) -> Config:
+        return replace(config, ratelimit=replace(config.ratelimit, global_per_day=2))
+
+    with running_gateway(tmp_path, configure=cap_of_two) as gw:
+        sock = str(gw.socket)
+        first = cli("send", "--socket", sock, "+15557654321", "--origin", "example.com")
+        second = cli("send", "--socket", sock, "+15557654322", "--origin", "example.com")
+        refused = cli("send", "--socket", sock, "+15557654323", "--origin", "other.example")
+        text = cli("status", "--socket", sock)
+        as_json = cli("status", "--socket", sock, "--json")
+    assert (first.returncode, second.returncode, refused.returncode) == (0, 0, 1)
+    assert "rate limit daily 2/day reached" in refused.stderr
+    assert "daily cap:   2/2 sends in the last 24 h" in text.stdout
+    assert json.loads(as_json.stdout)["queue"]["daily_cap"] == {"used": 2, "cap": 2}

@@ -177,18 +177,18 @@ def test_format_generates_a_code_when_none_given() -> None:
 def test_format_json() -> None:
     """--json prints text, encoding, length, segments, byte_size and warnings."""
     result = run(
-        "format", "--origin", "example.com", "--code", "#12", "--text", "😀 {code}", "--json"
+        "format", "--origin", "example.com", "--code", "x12", "--text", "😀 {code}", "--json"
     )
     assert result.returncode == 0
     obj = json.loads(result.stdout)
-    assert obj["text"] == "😀 #12\n\n@example.com ##12"
+    assert obj["text"] == "😀 x12\n\n@example.com #x12"
     assert (obj["encoding"], obj["length"], obj["segments"], obj["byte_size"]) == (
         "ucs2",
         25,  # the emoji costs two UCS-2 units
         1,
         50,
     )
-    assert [w["reason"] for w in obj["warnings"]] == ["code-starts-with-hash", "no-consent-token"]
+    assert [w["reason"] for w in obj["warnings"]] == ["no-consent-token"]
     assert all(w["message"] for w in obj["warnings"])
 
 
@@ -224,6 +224,29 @@ def test_format_bad_input_is_one_line(args: tuple[str, ...], needle: str) -> Non
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
     assert needle in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--text", "@bank.example #999999\n{code}"),
+            "error: --text: a chromium reader would read another origin from this text (it "
+            "holds an '@host #code' of its own); remove it from the template "
+            "(text-forges-origin)",
+        ),
+        (("--text", "Hi\r@shop.example #999999"), "(text-forges-code)"),
+        (("--code", "12#34"), "error: --code: a chromium reader would not read this code back"),
+        (("--embedded-origin", "[::1]"), "error: --embedded-origin: a chromium reader"),
+    ],
+)
+def test_format_refuses_a_forged_origin(args: tuple[str, ...], line: str) -> None:
+    """format refuses a message a reader would misread: exit 2, the reason token named."""
+    result = run("format", "--origin", "shop.example", "--code", "123456", *args)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert line in result.stderr.decode()
+    assert "999999" not in result.stderr.decode()
 
 
 def test_help_has_examples() -> None:

@@ -94,9 +94,14 @@ def test_per_uid_cap_and_idle_timeout_reach_the_relay() -> None:
 
 def test_history_horizon_covers_the_longest_limit() -> None:
     """The limiter replays as much history as its longest window."""
-    limits = RateLimitSettings(per_number=(Rate(count=10, period=86400.0),), per_origin=())
+    limits = RateLimitSettings(
+        per_number=(Rate(count=10, period=86400.0),), per_origin=(), global_per_day=0
+    )
     assert wiring.history_horizon(limits) == 86400.0
-    assert wiring.history_horizon(RateLimitSettings(per_number=(), per_origin=())) == 60.0
+    none = RateLimitSettings(per_number=(), per_origin=(), global_per_day=0)
+    assert wiring.history_horizon(none) == 60.0
+    # the daily cap (on by default) needs the last 24 hours
+    assert wiring.history_horizon(RateLimitSettings(per_number=(), per_origin=())) == 86400.0
 
 
 @pytest.mark.parametrize(

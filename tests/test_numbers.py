@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import RequestError
-from gateway.numbers import NumberError, is_region, parse_destination, region_of
+from gateway.numbers import (
+    DEFAULT_NUMBER_TYPES,
+    NUMBER_TYPES,
+    NumberError,
+    NumberTypeError,
+    is_region,
+    parse_destination,
+    region_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -16,7 +24,7 @@ from gateway.numbers import NumberError, is_region, parse_destination, region_of
         ("+12025550123", "+12025550123"),
         ("+1 (202) 555-0123", "+12025550123"),
         ("12025550123", "+12025550123"),
-        (" +44 20 7946 0958 ", "+442079460958"),
+        (" +44 7400 123456 ", "+447400123456"),
     ],
 )
 def test_normalises_to_e164(raw: str, expected: str) -> None:
@@ -41,6 +49,33 @@ def test_errors_name_the_problem(raw: str, problem: str) -> None:
     """Each refusal says what is wrong with the number."""
     with pytest.raises(NumberError, match=problem):
         parse_destination(raw, ["US", "GB"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        ("+449098790000", "premium_rate"),
+        ("+33899123456", "premium_rate"),
+        ("+443001234567", "uan"),
+        ("+447640123456", "pager"),
+        ("+445612345678", "voip"),
+        ("+447012345678", "personal_number"),
+        ("+448001234567", "toll_free"),
+        ("+442079460958", "fixed_line"),
+    ],
+)
+def test_non_personal_number_types_are_refused(raw: str, kind: str) -> None:
+    """By default only mobile and fixed-line-or-mobile numbers pass: no SMS pumping."""
+    with pytest.raises(NumberTypeError, match=f"a {kind} number is not allowed"):
+        parse_destination(raw, ["US", "GB", "FR"])
+    assert kind in NUMBER_TYPES
+    assert parse_destination(raw, ["US", "GB", "FR"], allowed_types=[kind]) == raw
+
+
+def test_default_types_are_the_personal_ones() -> None:
+    """The default types are mobile and fixed-line-or-mobile, and both exist."""
+    assert DEFAULT_NUMBER_TYPES == ("mobile", "fixed_line_or_mobile")
+    assert parse_destination("+33612345678", ["FR"]) == "+33612345678"
 
 
 def test_empty_allow_list_refuses_everything() -> None:

@@ -31,7 +31,7 @@ from gateway.pipeline.sendrules import (
     report_step,
     watch_ends,
 )
-from gateway.relay.errors import BadRequest
+from gateway.relay.errors import BadRequest, ErrorCode, NumberTypeRefused, OriginMismatch
 from gateway.relay.ports import JobStatus, SendRequest
 from gateway.sms import StatusReport
 from gateway.sms.octets import PduEncodeError
@@ -62,7 +62,7 @@ def test_prepare_generates_a_code_and_uses_the_template() -> None:
 
 def test_prepare_normalises_the_number_to_e164() -> None:
     """A number without "+" and with separators becomes E.164."""
-    assert prepared(number="44 20 7946 0958").number == "+442079460958"
+    assert prepared(number="44 7400 123-456").number == "+447400123456"
 
 
 def test_prepare_keeps_a_given_code_and_embedded_origin() -> None:
@@ -88,6 +88,67 @@ def test_prepare_refuses_with_the_field_named(fields: dict[str, str], start: str
     with pytest.raises(BadRequest) as caught:
         prepared(**fields)
     assert caught.value.message.startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [
+        ("+449098790000", "premium_rate"),  # UK 09: premium rate
+        ("+19005550123", "premium_rate"),  # US 900
+        ("+448431234567", "premium_rate"),  # UK 084x is premium/service in the metadata
+        ("+443001234567", "uan"),  # UK 03: universal access number
+        ("+447640123456", "pager"),
+        ("+445612345678", "voip"),
+        ("+447012345678", "personal_number"),
+        ("+448001234567", "toll_free"),
+        ("+442079460958", "fixed_line"),  # a landline cannot read an SMS
+    ],
+)
+def test_prepare_refuses_number_types_used_for_sms_pumping(number: str, kind: str) -> None:
+    """Non-personal number types are refused with their own error code (number-type-refused)."""
+    with pytest.raises(NumberTypeRefused) as caught:
+        prepared(number=number)
+    assert caught.value.code is ErrorCode.NUMBER_TYPE_REFUSED
+    assert isinstance(caught.value, BadRequest)
+    assert f"a {kind} number is not allowed" in caught.value.message
+
+
+def test_prepare_accepts_mobile_and_fixed_or_mobile_by_default() -> None:
+    """A UK mobile and a US number (fixed line or mobile in the NANP) pass by default."""
+    assert prepared(number="+447400123456").number == "+447400123456"
+    assert prepared(number="+12015550123").number == "+12015550123"
+
+
+def test_allowed_number_types_is_configurable() -> None:
+    """Listing a type in allowed_number_types admits it; dropping one refuses it."""
+    landlines = replace(SETTINGS, allowed_number_types=("fixed_line", "mobile"))
+    request = SendRequest(number="+442079460958", origin="example.com")
+    assert prepare(request, landlines).number == "+442079460958"
+    mobile_only = replace(SETTINGS, allowed_number_types=("mobile",))
+    with pytest.raises(NumberTypeRefused):
+        prepare(SendRequest(number="+12015550123", origin="example.com"), mobile_only)
+
+
+@pytest.mark.parametrize(
+    ("fields", "start"),
+    [
+        ({"text": "@bank.example #999999\n{code}"}, "text: a chromium reader would read another"),
+        ({"text": "Hi\r@bank.example #999999 @example.com"}, "text: a chromium reader"),
+        ({"text": "@example.com #999999"}, "text: a chromium reader would read another code"),
+        ({"code": "12#34"}, "code: a chromium reader would not read this code back"),
+        ({"embedded_origin": "[::1]"}, "embedded_origin: a chromium reader"),
+    ],
+)
+def test_prepare_refuses_a_forged_origin_with_its_own_code(
+    fields: dict[str, str], start: str
+) -> None:
+    """A send whose SMS a reader would take for another origin or code is origin-mismatch."""
+    with pytest.raises(OriginMismatch) as caught:
+        prepared(**fields)
+    assert caught.value.code is ErrorCode.ORIGIN_MISMATCH
+    assert caught.value.message.startswith(start)
+    assert caught.value.message.endswith(")")
+    assert "999999" not in caught.value.message
 
 
 def test_prepare_allows_multi_segment_when_configured_to_warn() -> None:
@@ -128,6 +189,8 @@ def test_prepare_gives_a_message_or_a_bad_request(
         assert result.number.startswith("+")
         assert parse(result.message.text).code == result.message.code
     assert field in {None, "number", "code", "text"}
+    if field is None:
+        assert parse(result.message.text, mode="chromium").code == result.message.code
 
 
 @pytest.mark.parametrize(

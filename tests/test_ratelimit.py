@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gateway.errors import UsageError
 from gateway.journal import Journal
-from gateway.ratelimit import Rate, RateLimited, RateLimiter
+from gateway.ratelimit import DailyUsage, Rate, RateLimited, RateLimiter
 
 NUMBER = "+12025550123"
 
@@ -153,3 +153,39 @@ def test_rebuild_from_a_real_journal(tmp_path: Path) -> None:
     limiter.rebuild(history, now=400.0)
     with pytest.raises(RateLimited, match="per-number 3/10min"):
         limiter.acquire(NUMBER, "a.example", 400.0)
+
+
+def test_daily_cap_refuses_once_reached_across_numbers_and_origins() -> None:
+    """The daily cap counts every send, whatever number or origin, over any 24 hours."""
+    limiter = RateLimiter(global_per_day=3)
+    for i in range(3):
+        limiter.acquire(f"+1202555010{i}", f"o{i}.example", 1000.0 + i)
+    with pytest.raises(RateLimited, match="daily 3/day") as caught:
+        limiter.acquire("+12025550199", "other.example", 2000.0)
+    assert caught.value.refusal.retry_after == 1000.0 + 86400.0 - 2000.0
+    assert limiter.daily(2000.0) == DailyUsage(used=3, cap=3)
+    limiter.acquire("+12025550199", "other.example", 1000.0 + 86400.0 + 0.5)
+    assert limiter.daily(1000.0 + 86400.0 + 0.5) == DailyUsage(used=3, cap=3)
+    assert RateLimiter().daily(0.0) is None
+
+
+def test_daily_cap_is_rebuilt_from_a_real_journal(tmp_path: Path) -> None:
+    """After a restart the jobs of the last 24 h in the journal still count against the cap."""
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        for i, t in enumerate((100.0, 5000.0, 80000.0)):
+            journal.create_job(
+                job_id=f"j{i}",
+                number=f"+1202555010{i}",
+                origin=f"o{i}.example",
+                embedded=None,
+                text="@a.example #123456",
+                now=t,
+                expires_at=t + 600.0,
+            )
+        now = 86400.0 + 200.0  # the first job has left the window
+        history = journal.send_history(since=now - 86400.0)
+    limiter = RateLimiter(global_per_day=2)
+    limiter.rebuild(history, now=now)
+    assert limiter.daily(now) == DailyUsage(used=2, cap=2)
+    with pytest.raises(RateLimited, match="daily 2/day"):
+        limiter.acquire("+12025550199", "x.example", now)

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from gateway.errors import UsageError
 from gateway.sms import encode_submit
 from gateway.webotp import (
+    MODES,
     ComposedMessage,
     ComposeWarning,
     FormatError,
     InputError,
+    Mode,
     SmsSize,
     compose,
     generate_code,
@@ -25,6 +27,7 @@ from gateway.webotp import (
     parse,
     render_template,
 )
+from gateway.webotp.compose import MISREAD_REASONS
 
 
 def test_default_message() -> None:
@@ -61,7 +64,6 @@ def test_default_message() -> None:
             {"origin": "example.com", "code": "1234", "text": "No placeholder"},
             "No placeholder\n\n@example.com #1234",
         ),
-        ({"origin": "[2001:DB8::1]", "code": "1234", "text": ""}, "@[2001:db8::1] #1234"),
     ],
 )
 def test_compose_text(kwargs: dict[str, Any], text: str) -> None:
@@ -159,17 +161,14 @@ def _reasons(message: ComposedMessage) -> list[str]:
           "over-140-characters"]),
         ({"origin": "example.com", "code": "123456", "text": "x" * 130}, ["over-140-characters"]),
         ({"origin": "example.com", "code": "123456", "text": "😀" * 30}, ["multi-segment"]),
-        ({"origin": "example.com", "code": "#123456"}, ["code-starts-with-hash"]),
-        ({"origin": "example.com", "code": "1234#5678"}, ["code-contains-hash"]),
         ({"origin": "example.com", "code": "abcdef"}, ["no-consent-token"]),
         ({"origin": "example.com", "code": "123"}, ["no-consent-token"]),
         ({"origin": "example.com", "code": "12345678901"}, ["no-consent-token"]),
         ({"origin": "example.com", "code": "abc", "text": "Ref A1B2. Code {code}"}, []),
         (
-            {"origin": "example.com", "code": "123456", "text": "@other.example #123456"},
-            ["text-has-origin-line", "chromium-differs"],
+            {"origin": "example.com", "code": "123456", "text": "@everyone: {code}"},
+            ["text-has-origin-line"],
         ),
-        ({"origin": "[::1]", "code": "123456"}, ["chromium-differs"]),
         ({"origin": "bücher.example", "code": "123456"}, []),  # punycode: Chromium reads it
     ],
 )  # fmt: skip
@@ -244,28 +243,146 @@ TEMPLATES = st.one_of(
     st.none(),
     st.lists(
         st.one_of(
-            st.sampled_from(["{code}", "{origin}", "{{", "}}", "\n", "\r", "\r\n", "@", "#"]),
+            st.sampled_from(
+                ["{code}", "{origin}", "{{", "}}", "\n", "\r", "\r\n", "@", "#", " ", "  "]
+            ),
+            st.sampled_from(["bank.example", "shop.example", "999999", "123456", "\t", "##"]),
+            st.builds(lambda h: "@" + h, DOMAINS),
+            st.from_regex(r"[0-9]{1,8}", fullmatch=True),
             st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}")),
         ),
-        max_size=8,
+        max_size=10,
     ).map("".join),
 )
 
 
-@settings(deadline=None)  # shared 2-core CI: no per-example deadline
+def _read(text: str, mode: Mode) -> tuple[str, str, str | None]:
+    """Return what a ``mode`` reader reads from ``text`` (origin, code, embedded origin)."""
+    bound = parse(text, mode=mode)
+    return (bound.origin, bound.code, bound.embedded_origin)
+
+
+def _read_or_none(text: str, mode: Mode) -> tuple[str, str, str | None] | None:
+    """Return what a ``mode`` reader reads from ``text``, None when it reads nothing."""
+    try:
+        return _read(text, mode)
+    except FormatError:
+        return None
+
+
+@settings(deadline=None, max_examples=400)  # shared 2-core CI: no per-example deadline
 @given(origin=HOSTS, code=CODES, embedded=st.one_of(st.none(), HOSTS), template=TEMPLATES)
 def test_compose_parse_round_trip(
     origin: str, code: str, embedded: str | None, template: str | None
 ) -> None:
-    """Whatever valid input, the composed text parses (strict) to the same origin and code."""
-    message = compose(origin=origin, code=code, embedded_origin=embedded, text=template)
-    parsed = parse(message.text)
-    assert parsed.origin == normalise_host(origin)
-    assert parsed.code == code
-    assert parsed.embedded_origin == (None if embedded is None else normalise_host(embedded))
+    """parse(compose(x)) is the request in strict and Chromium mode, or compose refuses."""
+    refusal: InputError | None = None
+    try:
+        message = compose(origin=origin, code=code, embedded_origin=embedded, text=template)
+    except InputError as exc:
+        refusal = exc
+    if refusal is not None:
+        assert refusal.reason in MISREAD_REASONS
+        return
+    expected = (
+        normalise_host(origin),
+        code,
+        None if embedded is None else normalise_host(embedded),
+    )
+    for mode in MODES:
+        assert _read(message.text, mode) == expected
     assert not message.text.endswith(("\n", "\r"))
     size = measure(message.text)
     assert (size.length, size.segments) == (message.length, message.segments)
+
+
+@settings(deadline=None)  # shared 2-core CI: no per-example deadline
+@given(origin=DOMAINS, code=st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True), text=TEMPLATES)
+def test_refusals_are_the_text_and_only_when_a_reader_differs(
+    origin: str, code: str, text: str | None
+) -> None:
+    """With a plain request, only the template can be refused, and only when a reader differs."""
+    refusal: InputError | None = None
+    try:
+        compose(origin=origin, code=code, text=text)
+    except InputError as exc:
+        refusal = exc
+    if refusal is not None:
+        assert refusal.key == "text"
+        assert refusal.reason in {"text-forges-origin", "text-forges-code"}
+        assert text is not None
+        human = render_template(text, code=code, origin=origin)
+        full = f"{human}\n\n@{origin} #{code}" if human else f"@{origin} #{code}"
+        assert any(_read_or_none(full, mode) != (origin, code, None) for mode in MODES)
+
+
+FORGERIES = [
+    ("@bank.example #999999", "text-forges-origin"),  # first line
+    ("Your code: @bank.example #999999 thanks", "text-forges-origin"),  # mid-line
+    ("Hello\r@bank.example #999999", "text-forges-origin"),  # after a lone CR
+    ("Hi\r\n@bank.example #999999\r\n", "text-forges-origin"),
+    ("@bank.example #999999 @shop.example", "text-forges-origin"),  # a trailing @shop.example
+    ("@shop.example #999999", "text-forges-code"),  # right origin, attacker's code
+    ("@shop.example #{code} @bank.example", "text-forges-origin"),  # an iframe of its own
+    ("\t@bank.example #999999", "text-forges-origin"),  # any ASCII whitespace before '@'
+    ("x\f@bank.example #1", "text-forges-origin"),
+]
+
+
+@pytest.mark.parametrize(("template", "reason"), FORGERIES)
+def test_compose_refuses_a_template_carrying_another_origin_line(
+    template: str, reason: str
+) -> None:
+    """A template holding its own '@host #code' that a reader would take is refused."""
+    with pytest.raises(InputError) as info:
+        compose(origin="shop.example", code="123456", text=template)
+    assert (info.value.key, info.value.reason) == ("text", reason)
+    assert "123456" not in str(info.value)
+    assert "999999" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "mail us at help@bank.example #1",  # not at the start of a word: no reader takes it
+        "@shop.example #{code}",  # the same origin and code again: every reader agrees
+        "@ bank.example #999999",
+        "@bank.example  #999999",  # two spaces: Chromium's pattern needs exactly one
+    ],
+)
+def test_compose_accepts_a_template_no_reader_misreads(template: str) -> None:
+    """Text that looks like an origin line but reads back as the request is accepted."""
+    message = compose(origin="shop.example", code="123456", text=template)
+    for mode in MODES:
+        assert _read(message.text, mode) == ("shop.example", "123456", None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "reason"),
+    [
+        ({"origin": "example.com", "code": "#123456"}, "code", "code-misread"),
+        ({"origin": "example.com", "code": "1234#5678"}, "code", "code-misread"),
+        ({"origin": "[::1]", "code": "123456"}, "origin", "host-misread"),
+        (
+            {"origin": "example.com", "code": "123456", "embedded_origin": "[2001:db8::1]"},
+            "embedded_origin",
+            "host-misread",
+        ),
+    ],
+)
+def test_compose_refuses_fields_a_reader_misreads(
+    kwargs: dict[str, Any], key: str, reason: str
+) -> None:
+    """A code or host that Chromium would read differently is refused, naming the field."""
+    with pytest.raises(InputError) as info:
+        compose(**kwargs)
+    assert (info.value.key, info.value.reason) == (key, reason)
+
+
+def test_localhost_reads_back_as_its_host() -> None:
+    """Chromium reads localhost as http://localhost: the host is the request's, so it passes."""
+    message = compose(origin="localhost", code="123456")
+    assert parse(message.text, mode="chromium").origin_url == "http://localhost"
 
 
 @settings(deadline=None)  # shared 2-core CI: no per-example deadline
@@ -275,7 +392,6 @@ def test_plain_messages_read_the_same_in_chromium(origin: str, code: str) -> Non
     message = compose(origin=origin, code=code)
     parsed = parse(message.text, mode="chromium")
     assert (parsed.origin, parsed.code) == (origin, code)
-    assert "chromium-differs" not in _reasons(message)
 
 
 def test_values_refuse_inconsistent_fields() -> None:

@@ -82,7 +82,8 @@ def _errors() -> Iterator[None]:
             message += f"; retry in {exc.retry_after:.0f} s"
         _fail(message, "error")
     except RelayError as exc:
-        _fail(str(exc), "error")
+        # the wire code names the refusal for scripts (origin-mismatch, number-type-refused)
+        _fail(f"{exc} ({exc.code.value})", "error")
     except KeyboardInterrupt:
         _fail("interrupted", "error")
 

@@ -24,6 +24,7 @@ from gateway.webotp import (
     generate_code,
     parse,
 )
+from gateway.webotp.compose import MISREAD_REASONS
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -154,7 +155,9 @@ def format_command(
         option = {"text": "--text", "origin": "--origin", "code": "--code"}.get(
             exc.key, "--" + exc.key.replace("_", "-")
         )
-        _usage_error(f"{option}: {exc.problem}")
+        # a message some reader would misread ends with its reason token (origin-mismatch)
+        tail = f" ({exc.reason})" if exc.reason in MISREAD_REASONS else ""
+        _usage_error(f"{option}: {exc.problem}{tail}")
         return
     if as_json:
         _dump(_message_json(message))

@@ -41,9 +41,16 @@ def render_status(snapshot: dict[str, object]) -> str:
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
     relay = snapshot.get("relay")
     relay = relay if isinstance(relay, dict) else {}
+    daily = queue.get("daily_cap") if isinstance(queue, dict) else None
+    cap = (
+        f"{daily.get('used')}/{daily.get('cap')} sends in the last 24 h"
+        if isinstance(daily, dict)
+        else "off"
+    )
     lines += [
         "",
         f"send queue:  {depth} job(s) waiting",
+        f"daily cap:   {cap}",
         f"consumers:   {relay.get('connections', 0)} connected, "
         f"{relay.get('pending_gets', 0)} waiting for a code",
     ]

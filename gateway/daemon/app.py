@@ -39,6 +39,7 @@ from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.pipeline.receive import ReceivePipeline
 from gateway.pipeline.send import Dispatcher, SendService
+from gateway.ratelimit import RateLimiter
 from gateway.relay.access import AccessControl
 from gateway.relay.ports import CodeRecord
 from gateway.relay.server import RelayServer
@@ -75,6 +76,7 @@ class Gateway:
         self.pipelines: dict[str, ReceivePipeline] = {}
         self.dispatcher: Dispatcher | None = None
         self.service: SendService | None = None
+        self.limiter: RateLimiter | None = None
         self.relay: RelayServer | None = None
         self._stop_requested = asyncio.Event()
         self._tasks = TaskSet(on_failure=self._stop_requested.set)
@@ -195,7 +197,10 @@ class Gateway:
             retry_at={name: r.retry_at for name, r in self.restarters.items()},
             storage_use={name: self.storage.get(name) for name in self.sessions},
             receive={name: p.snapshot() for name, p in self.pipelines.items()},
-            send=self.dispatcher.snapshot() if self.dispatcher is not None else {},
+            send={
+                **(self.dispatcher.snapshot() if self.dispatcher is not None else {}),
+                "daily_cap": self._daily_cap(),
+            },
             queue=self.queue_depth(),
             counters=counters,
             uptime=time.monotonic() - self._started_at,
@@ -219,6 +224,11 @@ class Gateway:
         queries = {name: functools.partial(_cpms_lines, s) for name, s in ready.items()}
         self.storage.refresh(queries, time.monotonic)
 
+    def _daily_cap(self) -> dict[str, int] | None:
+        """Return ``{"used": n, "cap": c}`` for ``[ratelimit] global_per_day``, None if off."""
+        usage = None if self.limiter is None else self.limiter.daily(self.clock())
+        return None if usage is None else {"used": usage.used, "cap": usage.cap}
+
     def modem_statuses(self) -> dict[str, ModemStatus]:
         """Return each configured modem's current status, by name."""
         return {name: session.status for name, session in self.sessions.items()}
@@ -240,6 +250,7 @@ class Gateway:
         now = self.clock()
         horizon = wiring.history_horizon(config.ratelimit)
         limiter.rebuild(journal.send_history(since=now - horizon), now)
+        self.limiter = limiter
         # every session, also those down at start: workers and pipelines wait for READY
         self.dispatcher = Dispatcher(
             journal=journal, sessions=self.sessions, settings=config.send, clock=self.clock

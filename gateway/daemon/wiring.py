@@ -15,7 +15,7 @@ from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
 from gateway.modem.pinguard import FILENAME as PIN_RECORD
 from gateway.modem.session import SessionConfig
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import DAY, RateLimiter
 from gateway.relay.access import AccessControl, Rule, build_rule
 from gateway.relay.server import RelayConfig
 
@@ -97,10 +97,13 @@ def rate_limiter(settings: RateLimitSettings) -> RateLimiter:
         per_number=settings.per_number,
         per_origin=settings.per_origin,
         global_per_minute=settings.global_per_minute or None,
+        global_per_day=settings.global_per_day or None,
     )
 
 
 def history_horizon(settings: RateLimitSettings) -> float:
     """Return how many seconds of send history the limiter must replay at start."""
     periods = [rate.period for rate in (*settings.per_number, *settings.per_origin)]
+    if settings.global_per_day:
+        periods.append(DAY)
     return max([60.0, *periods])

@@ -22,12 +22,13 @@ from gateway.jobs import JobEvent as Step
 from gateway.journal import ReportMatch
 from gateway.modem.link import LinkError
 from gateway.modem.session import ModemUnavailable, SendOutcomeUnknown
-from gateway.numbers import E164, NumberError, parse_destination
-from gateway.relay.errors import BadRequest
+from gateway.numbers import E164, NumberError, NumberTypeError, parse_destination
+from gateway.relay.errors import BadRequest, NumberTypeRefused, OriginMismatch
 from gateway.relay.ports import JobEvent, JobStatus, SendRequest
 from gateway.sms import StatusReport, normalise_number
 from gateway.webotp import ComposedMessage, InputError, compose, generate_code
 from gateway.webotp.codes import MAX_LENGTH
+from gateway.webotp.compose import MISREAD_REASONS
 
 #: ``detail`` of the journal event when a job goes back to the queue because its modem
 #: went away before the message body was written: not a failed attempt.
@@ -57,14 +58,21 @@ def prepare(request: SendRequest, settings: SendSettings) -> PreparedSend:
     :mod:`secrets`); the template is the request's text or ``settings.template``. Returns
     the :class:`PreparedSend`; raises :class:`~gateway.relay.errors.BadRequest` naming the
     field and the problem (bad number, country not allowed, bad code, bad template,
-    too many segments when ``multi_segment = "refuse"``). Messages never quote the code.
+    too many segments when ``multi_segment = "refuse"``), its subclasses
+    :class:`~gateway.relay.errors.NumberTypeRefused` for a number type not in
+    ``allowed_number_types`` and :class:`~gateway.relay.errors.OriginMismatch` for a
+    message some reader would not read back as the request (the reason token ends the
+    message). Messages never quote the code.
     """
     try:
         number = parse_destination(
             request.number,
             settings.allowed_countries,
             require_valid=settings.valid_numbers_only,
+            allowed_types=settings.allowed_number_types,
         )
+    except NumberTypeError as exc:
+        raise NumberTypeRefused(f"number: {exc}") from None
     except NumberError as exc:
         raise BadRequest(f"number: {exc}") from None
     if request.code is not None and len(request.code) > MAX_LENGTH:
@@ -83,6 +91,8 @@ def prepare(request: SendRequest, settings: SendSettings) -> PreparedSend:
             text=template,
         )
     except InputError as exc:
+        if exc.reason in MISREAD_REASONS:
+            raise OriginMismatch(f"{exc.key}: {exc.problem} ({exc.reason})") from None
         raise BadRequest(f"{exc.key}: {exc.problem}") from None
     if message.segments > 1 and settings.multi_segment == "refuse":
         unit = "septets" if message.encoding == "gsm7" else "UCS-2 units"

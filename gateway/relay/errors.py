@@ -25,6 +25,8 @@ class ErrorCode(enum.Enum):
     TOO_MANY_PENDING = "too-many-pending"
     LINE_TOO_LONG = "line-too-long"
     CANCELLED = "cancelled"
+    ORIGIN_MISMATCH = "origin-mismatch"
+    NUMBER_TYPE_REFUSED = "number-type-refused"
 
 
 class RelayError(RequestError):
@@ -47,6 +49,28 @@ class BadRequest(RelayError):
     """The request was malformed: invalid JSON, unknown operation, wrong types."""
 
     code = ErrorCode.BAD_REQUEST
+
+
+class OriginMismatch(BadRequest):
+    """A ``send`` whose SMS some reader would not read back as exactly the request.
+
+    The composed text, parsed by the spec's reader and by Chromium's, must give the
+    requested origin, embedded origin and code; a template carrying an ``@host #code``
+    of its own (another origin, another code) or a code/host Chromium reads differently
+    is refused. A :class:`BadRequest`, so ``except BadRequest`` still catches it.
+    """
+
+    code = ErrorCode.ORIGIN_MISMATCH
+
+
+class NumberTypeRefused(BadRequest):
+    """A ``send`` to a number whose type is not allowed (premium rate, shared cost, ...).
+
+    ``send.allowed_number_types`` lists the accepted types (mobile and
+    fixed-line-or-mobile by default): no SMS pumping to revenue-sharing ranges.
+    """
+
+    code = ErrorCode.NUMBER_TYPE_REFUSED
 
 
 class RateLimited(RelayError):
@@ -107,6 +131,8 @@ _BY_CODE: dict[ErrorCode, type[RelayError]] = {
         TooManyPending,
         LineTooLong,
         Cancelled,
+        OriginMismatch,
+        NumberTypeRefused,
     )
 }
 

@@ -20,7 +20,7 @@ from gateway import gsm7
 from gateway.webotp.codes import code_problem
 from gateway.webotp.errors import FormatError, InputError
 from gateway.webotp.hosts import normalise_host
-from gateway.webotp.parse import parse
+from gateway.webotp.parse import MODES, Mode, parse
 
 DEFAULT_TEMPLATE = "Your code is {code}."
 #: Chrome's guidance for the whole message; Android's SMS Retriever wants <= 140 bytes.
@@ -164,9 +164,13 @@ def compose(
     """Return the SMS carrying ``code`` for ``origin`` (and ``embedded_origin``).
 
     ``text`` is a template (see the module docstring); None means
-    :data:`DEFAULT_TEMPLATE`. The result always parses back (strict mode) to the same
-    origin, code and embedded origin. Raises :class:`InputError` naming the key
-    (``origin``, ``embedded_origin``, ``code``, ``text``) and the problem.
+    :data:`DEFAULT_TEMPLATE`. The result parses back, in every mode of
+    :func:`gateway.webotp.parse` (the spec's ``strict`` reader and Chromium's search), to
+    exactly this origin, embedded origin and code: a message some reader would take for
+    another origin or code is refused, never only warned about (see
+    :func:`_check_read_back`). Raises :class:`InputError` naming the key (``origin``,
+    ``embedded_origin``, ``code``, ``text``) and the problem; the refusals of that check
+    have the reasons in :data:`MISREAD_REASONS`.
     """
     host = _checked_host("origin", origin)
     embedded = (
@@ -181,13 +185,7 @@ def compose(
     line = _origin_line(host, code, embedded)
     message = f"{human}\n\n{line}" if human else line
     size = measure(message)
-    try:
-        parsed = parse(message)
-    except FormatError as exc:  # pragma: no cover - every input was checked above
-        raise InputError("text", "not-reparseable", exc.message) from exc
-    expected = (host, code, embedded)
-    if (parsed.origin, parsed.code, parsed.embedded_origin) != expected:  # pragma: no cover
-        raise InputError("text", "not-reparseable", "the message does not parse back")
+    _check_read_back(message, line, origin=host, code=code, embedded=embedded)
     return ComposedMessage(
         text=message,
         origin=host,
@@ -197,15 +195,84 @@ def compose(
         length=size.length,
         segments=size.segments,
         byte_size=size.byte_size,
-        warnings=_warnings(
-            message, human=human, code=code, origin=host, embedded=embedded, size=size
-        ),
+        warnings=_warnings(message, human=human, size=size),
     )
 
 
 def _origin_line(origin: str, code: str, embedded: str | None) -> str:
     """Return ``@origin #code`` with `` @embedded`` when there is one."""
     return f"@{origin} #{code}" + ("" if embedded is None else f" @{embedded}")
+
+
+#: the reasons :func:`compose` gives when a reader would not read back the request: the
+#: human text carries another origin (or embedded origin) or another code, or a field of
+#: the request itself is read differently by one reader (a '#' in the code, an IPv6 host)
+MISREAD_REASONS = ("text-forges-origin", "text-forges-code", "code-misread", "host-misread")
+
+_Read = tuple[str, str, str | None] | None
+
+
+def _read(text: str, mode: Mode) -> _Read:
+    """Return (origin, code, embedded) as a ``mode`` reader reads ``text``, None if it cannot."""
+    try:
+        bound = parse(text, mode=mode)
+    except FormatError:
+        return None
+    # The host is compared, not the scheme: Chromium reads a localhost host as http://,
+    # which is how a page served from localhost is reached; the host is the same one.
+    return (bound.origin, bound.code, bound.embedded_origin)
+
+
+def _check_read_back(
+    message: str, line: str, *, origin: str, code: str, embedded: str | None
+) -> None:
+    """Raise InputError unless every reader reads ``message`` as exactly the request.
+
+    Compose, then parse in both modes and compare: no list of dangerous patterns to keep
+    up to date. Whose fault a difference is comes from reading the origin line alone:
+    when that already differs, a field of the request is the problem (``code-misread``:
+    Chromium ends a code at '#'; ``host-misread``: Chromium reads only ASCII
+    letters/digits/'.'/'-' hosts, so not an IPv6 literal); otherwise the human text
+    carries a line a reader takes instead (``text-forges-origin`` /
+    ``text-forges-code``, WICG sms-one-time-codes: Chromium takes the first
+    ``@host #code`` anywhere in the text).
+    """
+    expected = (origin, code, embedded)
+    for mode in MODES:
+        got = _read(message, mode)
+        if got == expected:
+            continue
+        alone = _read(line, mode)
+        if alone != expected:
+            if code.startswith("#") or (alone is not None and alone[1] != code):
+                raise InputError(
+                    "code",
+                    "code-misread",
+                    f"a {mode} reader would not read this code back (Chromium ends a code "
+                    "at '#'); use letters and digits",
+                )
+            key = "origin" if alone is None or alone[0] != origin else "embedded_origin"
+            if alone is None and embedded is not None and _read(line.rsplit(" @", 1)[0], mode):
+                key = "embedded_origin"
+            raise InputError(
+                key,
+                "host-misread",
+                f"a {mode} reader would not read this host back (Chromium reads only ASCII "
+                "letters, digits, '.' and '-' in a host: no IPv6 literal)",
+            )
+        if got is None or got[0] != origin or got[2] != embedded:
+            raise InputError(
+                "text",
+                "text-forges-origin",
+                f"a {mode} reader would read another origin from this text (it holds an "
+                "'@host #code' of its own); remove it from the template",
+            )
+        raise InputError(
+            "text",
+            "text-forges-code",
+            f"a {mode} reader would read another code from this text (it holds an "
+            "'@host #code' of its own); remove it from the template",
+        )
 
 
 def _checked_host(key: str, host: object) -> str:
@@ -218,9 +285,7 @@ def _checked_host(key: str, host: object) -> str:
         raise InputError(key, exc.reason, exc.message) from exc
 
 
-def _warnings(
-    message: str, *, human: str, code: str, origin: str, embedded: str | None, size: SmsSize
-) -> tuple[ComposeWarning, ...]:
+def _warnings(message: str, *, human: str, size: SmsSize) -> tuple[ComposeWarning, ...]:
     """Return the warnings for a composed message, in a stable order."""
     out: list[ComposeWarning] = []
 
@@ -240,10 +305,6 @@ def _warnings(
             f"the message is {len(message)} characters; keep it to {MAX_RECOMMENDED_CHARS} "
             "(Chrome's guidance, Android SMS Retriever's byte limit)",
         )
-    if code.startswith("#"):
-        warn("code-starts-with-hash", "the code starts with '#'; Chromium rejects the message")
-    elif "#" in code:
-        warn("code-contains-hash", "the code contains '#'; Chromium cuts the code there")
     if not any(
         4 <= len(m.group()) <= 10 and any(c.isdigit() for c in m.group())
         for m in _ALNUM_RUN.finditer(message)
@@ -256,22 +317,7 @@ def _warnings(
     if any(line.lstrip().startswith("@") for line in human.replace("\r", "\n").split("\n")):
         warn(
             "text-has-origin-line",
-            "the human text has a line starting with '@'; only the last line is the origin "
-            "line, but search-based readers (Chromium) may take the first",
+            "the human text has a line starting with '@'; no reader takes it for the origin "
+            "line now, but a carrier that rewrites the text might make one",
         )
-    if "#" not in code:
-        try:
-            chromium = parse(message, mode="chromium")
-        except FormatError:
-            chromium = None
-        if chromium is None or (chromium.origin, chromium.code, chromium.embedded_origin) != (
-            origin,
-            code,
-            embedded,
-        ):
-            warn(
-                "chromium-differs",
-                "Chromium would not read this origin and code (it needs an ASCII host without "
-                "brackets and takes the first '@host #code' anywhere in the text)",
-            )
     return tuple(out)
