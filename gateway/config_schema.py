@@ -21,6 +21,7 @@ from gateway.config_toml import MEMORIES, OPERATIONS, ConfigError
 from gateway.log import Secret
 from gateway.numbers import DEFAULT_NUMBER_TYPES, NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate
+from gateway.sms.address import SenderType, guess_sender_type, sender_matches
 from gateway.webotp import AllowList, InputError, generate_code, render_template
 
 #: ``[[modem]] profile`` values: "auto" or a dialect of gateway.modem.dialects (a test keeps
@@ -177,16 +178,31 @@ class ReceiveSettings:
             if not self.allow_list().allows(origin):
                 raise ConfigError(f'senders."{origin}"', "origin is not in allowed_origins")
 
-    def sender_allowed(self, origin: str, sender: str) -> bool:
-        """Return True when ``sender`` may send codes for ``origin`` (normalised host).
+    def sender_allowed(
+        self,
+        origin: str,
+        sender: str,
+        *,
+        kind: SenderType | None = None,
+        embedded: str | None = None,
+    ) -> bool:
+        """Return True when ``sender`` of ``kind`` may send codes for ``origin`` and ``embedded``.
 
-        Origins without a sender list accept any sender. Alphanumeric names compare
-        case-insensitively (networks vary the case), numbers exactly.
+        Both the top-level and the embedded (iframe) origin are checked: each one with a
+        sender list must list the sender. Origins without a list accept any sender. The
+        kind must be the entry's (:func:`gateway.sms.address.sender_matches`): an
+        alphanumeric "72727" does not match the short code 72727. ``kind=None`` (a message
+        stored before the kind was kept) takes the kind the address's shape suggests.
         """
-        allowed = self.senders.get(origin)
-        if allowed is None:
-            return True
-        return sender.casefold() in {s.casefold() for s in allowed}
+        if kind is None:
+            kind = guess_sender_type(sender)
+        for host in (origin, embedded):
+            allowed = None if host is None else self.senders.get(host)
+            if allowed is not None and not any(
+                sender_matches(entry, sender, kind) for entry in allowed
+            ):
+                return False
+        return True
 
     def allow_list(self) -> AllowList:
         """Return the origins codes are accepted for, as the WebOTP codec's allow-list."""

@@ -21,6 +21,7 @@ from gateway.errors import UsageError
 from gateway.log import Secret
 from gateway.numbers import NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate
+from gateway.sms.address import parse_sender_entry
 
 T = TypeVar("T")
 
@@ -283,18 +284,18 @@ def to_rate(value: str) -> str:
 
 
 def to_sender(value: str) -> str:
-    """Return the SMS sender in ``value``; raises ValueError naming the problem.
+    """Return the SMS sender allow-list entry in ``value``; raises ValueError naming the problem.
 
-    A sender is "+" and 1-15 digits (E.164), national digits, or an alphanumeric name of
-    at most 11 characters (TS 23.040 §9.1.2.5, TP-OA with TON 101).
+    An entry is an address, optionally prefixed by its kind (TS 23.040 §9.1.2.5 type of
+    number): ``international:``, ``national:``, ``short:`` or ``alphanumeric:``. Without
+    a prefix "+" and digits is international, up to 8 digits a short code, more digits
+    national, anything else an alphanumeric name of at most 11 characters.
     """
-    if value.startswith("+"):
-        if value[1:].isdigit() and value[1:].isascii() and len(value) <= 16:
-            return value
-        raise ValueError(f'expected "+" and up to 15 digits, got {shown(value)}')
-    if (value.isdigit() and value.isascii() and len(value) <= 20) or len(value) <= 11:
-        return value
-    raise ValueError(f"expected a number or a name of at most 11 characters, got {shown(value)}")
+    try:
+        parse_sender_entry(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, got {shown(value)}") from None
+    return value
 
 
 def to_operation(value: str) -> str:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import cast
 
 import pytest
 from cli_helpers import cli, spawn
 
+from gateway import gsm7
 from gateway.client import ErrorCode, NumberTypeRefused, OriginMismatch
 from gateway.config import AccessRule, Config
 from gateway.ratelimit import Rate
+from gateway.sms.address import TOA_ALPHANUMERIC, encode_address
+from gateway.sms.pdu import encode_deliver
 from gateway.testing import running_gateway
 
 
@@ -265,3 +270,48 @@ def test_status_shows_the_daily_cap(tmp_path: Path) -> None:
     assert "rate limit daily 2/day reached" in refused.stderr
     assert "daily cap:   2/2 sends in the last 24 h" in text.stdout
     assert json.loads(as_json.stdout)["queue"]["daily_cap"] == {"used": 2, "cap": 2}
+
+
+def _alphanumeric_pdu(name: str, text: str) -> str:
+    """Return an SMS-DELIVER PDU from the alphanumeric sender ``name`` (TON 101), digits or not."""
+    # encode_deliver makes a name of digits a number; build the TP-OA by hand instead
+    # (TS 23.040 §9.1.2.5: length in semi-octets of the packed septets, TOA 0xD0)
+    template = encode_deliver("X" * len(name), text, scts=datetime(2026, 1, 1, tzinfo=UTC))
+    pdu = bytes.fromhex(template[0].hex)
+    oa, toa = encode_address("X" * len(name))
+    assert toa == TOA_ALPHANUMERIC
+    ours = oa[:2] + gsm7.pack(gsm7.encode(name))
+    start = pdu.index(oa)
+    return (pdu[:start] + ours + pdu[start + len(oa) :]).hex().upper()
+
+
+def test_sender_lists_check_the_type_of_number_and_the_iframe_origin(tmp_path: Path) -> None:
+    """An alphanumeric "72727" is not short code 72727; an iframe origin's list counts too."""
+
+    def senders(config: Config) -> Config:
+        lists = MappingProxyType({"shop.example": ("72727",), "bank.example": ("+15551110000",)})
+        return replace(config, receive=replace(config.receive, senders=lists))
+
+    origins = ["shop.example", "bank.example", "portal.example"]
+    with running_gateway(tmp_path, origins=origins, configure=senders) as gw:
+        sock = str(gw.socket)
+        shop = spawn("receive", "--socket", sock, "--origin", "shop.example", "--json")
+        gw.wait_pending_gets(1)
+        gw.modem.inject_pdu(_alphanumeric_pdu("72727", "@shop.example #111111"))
+        gw.modem.inject_sms("@shop.example #222222", sender="72727")  # the short code
+        shop_out, shop_err = shop.communicate(timeout=30)
+        iframe = spawn("receive", "--socket", sock, "--origin", "portal.example",
+                       "--embedded-origin", "bank.example", "--json")  # fmt: skip
+        gw.wait_pending_gets(1)
+        # allowed for portal.example (no list), not for the embedded bank.example
+        gw.modem.inject_sms("@portal.example #333333 @bank.example", sender="+15552220000")
+        gw.modem.inject_sms("@portal.example #444444 @bank.example", sender="+15551110000")
+        iframe_out, iframe_err = iframe.communicate(timeout=30)
+        status = cli("status", "--socket", sock, "--json")
+    assert shop.returncode == 0, shop_err
+    assert json.loads(shop_out)["code"] == "222222"
+    assert iframe.returncode == 0, iframe_err
+    assert json.loads(iframe_out)["code"] == "444444"
+    # each refusal is counted under its reason (the modem's receive counters)
+    assert '"kept.sender-not-allowed": 1' in status.stdout
+    assert '"kept.embedded-sender-not-allowed": 1' in status.stdout

@@ -34,6 +34,7 @@ from gateway.config_toml import parse_duration
 from gateway.errors import UsageError
 from gateway.log import Secret
 from gateway.ratelimit import Rate
+from gateway.sms.address import SenderType
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
 MODEM = '[[modem]]\ndevice = "/dev/ttyUSB0"\n'
@@ -215,6 +216,7 @@ def test_errors_name_the_key(text: str, message: str) -> None:
         ('[send]\ntemplate = "code {kode}"', "send.template: "),
         ('[receive.senders]\n"a.example" = ["+12ab"]', 'receive.senders."a.example": item 0'),
         ('[receive.senders]\n"a.example" = ["VERYLONGSHOPNAME"]', "at most 11 characters"),
+        ('[receive.senders]\n"a.example" = ["short:+1555"]', 'receive.senders."a.example": item 0'),
         ('[send]\ncode_alphabet = "0"', "send.code_alphabet: "),
         (
             '[[relay.access]]\nusers = ["a"]\noperations = ["get"]\norigins = ["a b"]',
@@ -235,6 +237,22 @@ def test_sender_allow_lists() -> None:
     assert receive.sender_allowed("shop.example.com", "ShopCo")
     assert not receive.sender_allowed("shop.example.com", "+15550000999")
     assert receive.sender_allowed("login.bank.example", "+15550000999")
+
+
+def test_sender_allow_lists_check_kind_and_embedded_origin() -> None:
+    """Entries match senders of their own kind; an embedded origin's list is checked too."""
+    receive = _parse(
+        MODEM
+        + '[receive]\nallowed_origins = ["a.example", "b.example"]\n'
+        + '[receive.senders]\n"a.example" = ["72727", "alphanumeric:BANK"]\n'
+        + '"b.example" = ["+15550000123"]'
+    ).receive
+    assert receive.sender_allowed("a.example", "72727", kind=SenderType.SHORT_CODE)
+    assert not receive.sender_allowed("a.example", "72727", kind=SenderType.ALPHANUMERIC)
+    assert receive.sender_allowed("a.example", "bank", kind=SenderType.ALPHANUMERIC)
+    assert not receive.sender_allowed("a.example", "72727", embedded="b.example")
+    assert receive.sender_allowed("b.example", "+15550000123", embedded="b.example")
+    assert not receive.sender_allowed("x.example", "+15550000999", embedded="b.example")
 
 
 def test_pin_is_a_secret(tmp_path: Path) -> None:

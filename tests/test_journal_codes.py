@@ -119,3 +119,17 @@ def test_undecided_messages_are_listed_until_decided(journal: Journal) -> None:
     assert (stored.code.sender, stored.code.received_at) == ("+1", 10.0)
     assert journal.record_decision(message, decision="expired") is None
     assert journal.undecided("m0") == []
+
+
+def test_the_senders_kind_is_kept_with_the_message(journal: Journal) -> None:
+    """The sender's kind (from its type of number) is stored and read back for a redecision."""
+    message = journal.store_message(
+        modem="m0", sender="72727", scts=SCTS, text="@a.example #1", parts=1, expected_parts=1,
+        now=10.0, sender_type="alphanumeric",
+    )  # fmt: skip
+    untyped = journal.store_message(
+        modem="m0", sender="72727", scts=SCTS, text="@a.example #2", parts=1, expected_parts=1,
+        now=11.0,
+    )  # fmt: skip
+    kinds = {record.id: record.sender_type for record in journal.undecided("m0")}
+    assert kinds == {message: "alphanumeric", untyped: None}

@@ -112,3 +112,19 @@ def test_v3_jobs_are_kept_and_new_jobs_record_who_asked(tmp_path: Path) -> None:
         )
         assert new.requested_by == 1000
         assert j.job("j-new").requested_by == 1000
+
+
+def test_v4_journal_gains_the_sender_kind_column(tmp_path: Path) -> None:
+    """Upgrading to v5 keeps older messages, their sender's kind unknown (NULL)."""
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:4])
+    conn.execute(
+        "INSERT INTO messages(id, modem, sender, scts, text, parts, expected_parts, "
+        "complete, received_at) VALUES (1, 'm0', '72727', ?, 't', 1, 1, 1, 1.0)",
+        (SCTS.isoformat(),),
+    )
+    conn.close()
+    with Journal(path) as j:
+        (record,) = j.undecided("m0")
+        assert (record.sender, record.sender_type) == ("72727", None)

@@ -21,6 +21,7 @@ from gateway.pipeline.otp import (
     decide,
     sent_at,
 )
+from gateway.sms.address import SenderType
 
 BASE = ReceiveSettings(
     allowed_origins=("example.com", "*.example.org", "xn--bcher-kva.example"),
@@ -52,7 +53,7 @@ def run(
     [
         ("Your code is 123456.\n\n@example.com #123456", BANK, "example.com", None, "123456"),
         ("@example.com #123456", "mybank", "example.com", None, "123456"),  # names: any case
-        ("@a.example.org #X9 @example.com", OTHER, "a.example.org", "example.com", "X9"),
+        ("@a.example.org #X9 @example.com", BANK, "a.example.org", "example.com", "X9"),
         ("@deep.sub.example.org #42", OTHER, "deep.sub.example.org", None, "42"),
         ("@BÜCHER.example #77", OTHER, "xn--bcher-kva.example", None, "77"),
         ("@Example.COM #abc", BANK, "example.com", None, "abc"),
@@ -81,6 +82,8 @@ def test_accepted_codes(
         ("@example.com #1 @evil.example", BANK, "embedded-not-allowed"),
         ("@example.com #123456", OTHER, "sender-not-allowed"),
         ("@example.com #123456", "Other", "sender-not-allowed"),
+        # the iframe's sender list counts too: OTHER may not speak for example.com
+        ("@a.example.org #X9 @example.com", OTHER, "embedded-sender-not-allowed"),
     ],
 )
 def test_rejected_messages(text: str, sender: str, reason: str) -> None:
@@ -126,6 +129,52 @@ def test_parse_mode_comes_from_the_settings(text: str, strict: str, chromium: st
         decision = run(text, rules=rules, sender=BANK)
         got = decision.code if isinstance(decision, Accepted) else decision.reason
         assert got == expected
+
+
+SHORT = OtpRules.from_settings(
+    replace(
+        BASE,
+        allowed_origins=("example.com", "short.example", "alpha.example", "both.example"),
+        senders=MappingProxyType(
+            {
+                "short.example": ("72727",),  # untyped digits: the short code
+                "alpha.example": ("alphanumeric:72727",),
+                "both.example": ("short:72727", "alphanumeric:72727"),
+            }
+        ),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("origin", "kind", "accepted"),
+    [
+        ("short.example", SenderType.SHORT_CODE, True),
+        ("short.example", SenderType.ALPHANUMERIC, False),  # the attack: a name "72727"
+        ("short.example", SenderType.NATIONAL, False),
+        ("alpha.example", SenderType.ALPHANUMERIC, True),
+        ("alpha.example", SenderType.SHORT_CODE, False),
+        ("both.example", SenderType.ALPHANUMERIC, True),
+        ("both.example", SenderType.SHORT_CODE, True),
+        ("both.example", SenderType.INTERNATIONAL, False),
+    ],
+)
+def test_sender_lists_match_the_type_of_number(
+    origin: str, kind: SenderType, accepted: bool
+) -> None:
+    """An entry matches senders of its kind only: alphanumeric "72727" is not short code 72727."""
+    decision = decide(
+        SHORT,
+        text=f"@{origin} #123456",
+        sender="72727",
+        complete=True,
+        received_at=1000.0,
+        now=1001.0,
+        sender_kind=kind,
+    )
+    assert isinstance(decision, Accepted) is accepted
+    if not accepted:
+        assert decision == Rejected(reason="sender-not-allowed", origin=origin)
 
 
 def test_no_sender_list_accepts_any_sender() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -257,3 +258,15 @@ def test_deadlines_run_on_the_clock_passed_as_at() -> None:
     assert r.expire(14.9) == []
     (message,) = r.expire(15.0)
     assert (message.parts, message.received_at) == (1, 1_000_000.0)
+
+
+def test_parts_of_senders_of_different_kinds_are_never_joined() -> None:
+    """Alphanumeric "72727" and short code 72727 with one reference make two messages."""
+    r = Reassembler(timeout=10)
+    alpha = replace(part(1, 1, 2, sender="72727", text="@bank"), sender_toa=0xD0)
+    short = replace(part(2, 2, 2, sender="72727", text=".example #1"), sender_toa=0x81)
+    assert r.add(alpha) == []
+    assert r.add(short) == []
+    assert r.pending == 2
+    kinds = sorted(str(m.sender_kind) for m in r.expire(100.0))
+    assert kinds == ["SenderType.ALPHANUMERIC", "SenderType.SHORT_CODE"]

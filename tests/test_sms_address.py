@@ -6,13 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway import gsm7
 from gateway.errors import UsageError
 from gateway.sms.address import (
+    SenderType,
     decode_address,
     decode_smsc,
     encode_address,
     encode_smsc,
     normalise_number,
+    parse_sender_entry,
+    sender_matches,
+    sender_type,
 )
 from gateway.sms.octets import PduError, Reader
 
@@ -131,3 +136,71 @@ def test_alphanumeric_round_trip(text: str) -> None:
         return
     field, toa = encode_address(value)
     assert decode_address(Reader(field), "TP-OA") == (value, toa)
+
+
+@pytest.mark.parametrize(
+    ("address", "toa", "kind"),
+    [
+        ("+15550000123", 0x91, SenderType.INTERNATIONAL),
+        ("07700900123", 0xA1, SenderType.NATIONAL),  # TON 010
+        ("72727", 0xD0, SenderType.ALPHANUMERIC),  # a name made of digits
+        ("SHOPCO", 0xD0, SenderType.ALPHANUMERIC),
+        ("72727", 0x81, SenderType.SHORT_CODE),  # TON unknown, 5 digits
+        ("72727", 0xB1, SenderType.SHORT_CODE),  # TON 011 network specific
+        ("72727", 0xE1, SenderType.SHORT_CODE),  # TON 110 abbreviated
+        ("12345678", 0x81, SenderType.SHORT_CODE),
+        ("123456789", 0x81, SenderType.NATIONAL),  # longer than a short code
+        ("0301234567", 0xC1, SenderType.NATIONAL),  # TON 100 subscriber, long
+    ],
+)
+def test_sender_type_follows_the_type_of_number(address: str, toa: int, kind: SenderType) -> None:
+    """The kind of a sender comes from its TON (TS 23.040 §9.1.2.5), the length only if unknown."""
+    assert sender_type(address, toa) is kind
+
+
+def test_decoded_alphanumeric_digits_keep_their_type() -> None:
+    """A TP-OA holding the name "72727" (TON 101) decodes with its TOA, not as a number."""
+    field = bytes([9, 0xD0]) + gsm7.pack(gsm7.encode("72727"))
+    address, toa = decode_address(Reader(field), "TP-OA")
+    assert (address, sender_type(address, toa)) == ("72727", SenderType.ALPHANUMERIC)
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind", "value"),
+    [
+        ("+15550000123", SenderType.INTERNATIONAL, "+15550000123"),
+        ("72727", SenderType.SHORT_CODE, "72727"),
+        ("07700900123", SenderType.NATIONAL, "07700900123"),
+        ("SHOPCO", SenderType.ALPHANUMERIC, "SHOPCO"),
+        ("short:72727", SenderType.SHORT_CODE, "72727"),
+        ("alphanumeric:72727", SenderType.ALPHANUMERIC, "72727"),
+        ("national:72727", SenderType.NATIONAL, "72727"),
+        ("international:+15550000123", SenderType.INTERNATIONAL, "+15550000123"),
+        ("alphanumeric:a:b", SenderType.ALPHANUMERIC, "a:b"),
+        ("Shop:Co", SenderType.ALPHANUMERIC, "Shop:Co"),  # not a known prefix: a name
+    ],
+)
+def test_sender_entries_name_their_kind(entry: str, kind: SenderType, value: str) -> None:
+    """An allow-list entry says its kind with a prefix, or its shape decides."""
+    assert parse_sender_entry(entry) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["+12ab", "short:+1555", "short:", "international:15550000123", "national:7a",
+     "alphanumeric:TWELVECHARSX", "+1234567890123456", "1" * 21],
+)  # fmt: skip
+def test_bad_sender_entries_are_refused(entry: str) -> None:
+    """An entry that cannot be an address of its kind is a ValueError naming the problem."""
+    with pytest.raises(ValueError, match="sender"):
+        parse_sender_entry(entry)
+
+
+def test_sender_matches_needs_the_same_kind() -> None:
+    """Kinds must agree; names compare case-insensitively, numbers exactly."""
+    assert sender_matches("72727", "72727", SenderType.SHORT_CODE)
+    assert not sender_matches("72727", "72727", SenderType.ALPHANUMERIC)
+    assert sender_matches("alphanumeric:72727", "72727", SenderType.ALPHANUMERIC)
+    assert sender_matches("ShopCo", "SHOPCO", SenderType.ALPHANUMERIC)
+    assert not sender_matches("+15550000123", "15550000123", SenderType.NATIONAL)
+    assert not sender_matches("short:+1", "+1", SenderType.SHORT_CODE)  # invalid entry

@@ -39,6 +39,7 @@ class MessageJournal(JournalBase):
         expected_parts: int,
         now: float,
         pdu_ids: Sequence[int] = (),
+        sender_type: str | None = None,
     ) -> int:
         """Store an assembled message not judged yet (complete when all parts arrived).
 
@@ -59,6 +60,7 @@ class MessageJournal(JournalBase):
                 now=now,
                 pdu_ids=pdu_ids,
                 decision=None,
+                sender_type=sender_type,
             )
 
     def store_decided(
@@ -74,6 +76,7 @@ class MessageJournal(JournalBase):
         pdu_ids: Sequence[int],
         decision: str,
         code: NewCode | None = None,
+        sender_type: str | None = None,
     ) -> StoredMessage:
         """Store a judged message, its PDU links and its code (if any) in one transaction.
 
@@ -96,6 +99,7 @@ class MessageJournal(JournalBase):
                 now=now,
                 pdu_ids=pdu_ids,
                 decision=decision,
+                sender_type=sender_type,
             )
             stored = (
                 None
@@ -137,7 +141,8 @@ class MessageJournal(JournalBase):
         """Return ``modem``'s stored messages the OTP rules never judged, oldest first."""
         rows = self._read(
             "SELECT id, modem, sender, scts, text, parts, expected_parts, received_at, "
-            "decision FROM messages WHERE decision IS NULL AND modem = ? ORDER BY id",
+            "decision, sender_type FROM messages WHERE decision IS NULL AND modem = ? "
+            "ORDER BY id",
             (modem,),
         )
         return [
@@ -151,6 +156,7 @@ class MessageJournal(JournalBase):
                 expected_parts=r[6],
                 received_at=r[7],
                 decision=r[8],
+                sender_type=r[9],
             )
             for r in rows
         ]
@@ -178,12 +184,25 @@ class MessageJournal(JournalBase):
         now: float,
         pdu_ids: Sequence[int],
         decision: str | None,
+        sender_type: str | None,
     ) -> int:
         complete = int(parts == expected_parts)
         cursor = conn.execute(
             "INSERT INTO messages(modem, sender, scts, text, parts, expected_parts, "
-            "complete, received_at, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (modem, sender, scts.isoformat(), text, parts, expected_parts, complete, now, decision),
+            "complete, received_at, decision, sender_type) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                modem,
+                sender,
+                scts.isoformat(),
+                text,
+                parts,
+                expected_parts,
+                complete,
+                now,
+                decision,
+                sender_type,
+            ),
         )
         message_id = rowid(cursor)
         conn.executemany(

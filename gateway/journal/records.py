@@ -105,6 +105,9 @@ class MessageRecord:
     expected_parts: int
     received_at: float
     decision: str | None  # CODE_DECISION, a rejection reason token, or None: not judged
+    #: the sender's kind (a :class:`gateway.sms.address.SenderType` value) from its TP-OA
+    #: type of number; None for rows stored before it was kept (schema v3 and older)
+    sender_type: str | None = None
 
     @property
     def complete(self) -> bool:

@@ -145,8 +145,15 @@ _V4 = """
 ALTER TABLE jobs ADD COLUMN requested_by INTEGER;
 """
 
+#: v5: the sender's kind (international, national, short, alphanumeric: its TP-OA type
+#: of number, TS 23.040 §9.1.2.5) is kept with the message, so sender allow-lists can
+#: tell the alphanumeric sender "72727" from the short code 72727. NULL for older rows.
+_V5 = """
+ALTER TABLE messages ADD COLUMN sender_type TEXT;
+"""
+
 #: MIGRATIONS[n] upgrades version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:

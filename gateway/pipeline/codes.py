@@ -20,6 +20,7 @@ from gateway.pipeline.counters import Counters, call_consumer
 from gateway.pipeline.otp import REFUSED, Accepted, Decision, OtpRules, Rejected, decide
 from gateway.pipeline.reassembly import Assembled
 from gateway.relay.ports import CodeRecord
+from gateway.sms.address import SENDER_TYPES
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
@@ -82,6 +83,7 @@ class CodeStep:
             pdu_ids=message.pdu_ids,
             decision=decision,
             code=code,
+            sender_type=None if message.sender_kind is None else message.sender_kind.value,
         )
 
     def redecide(self, message: MessageRecord, now: float) -> None:
@@ -103,6 +105,10 @@ class CodeStep:
         self._act(decision, stored, message.sender, message.received_at)
 
     def _judge(self, message: Assembled | MessageRecord, text: str, now: float) -> Decision:
+        if isinstance(message, Assembled):
+            kind = message.sender_kind
+        else:
+            kind = SENDER_TYPES.get(message.sender_type or "")
         return decide(
             self.rules,
             text=text,
@@ -111,6 +117,7 @@ class CodeStep:
             received_at=message.received_at,
             now=now,
             scts=message.scts,
+            sender_kind=kind,
         )
 
     def _act(

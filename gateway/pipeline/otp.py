@@ -2,7 +2,8 @@
 
 A message yields a code when (WICG sms-one-time-codes) its text parses as an
 origin-bound code in the configured mode, the origin and any embedded origin are on
-the allow-list, the sender is allowed for that origin when a sender list is configured,
+the allow-list, the sender (address and type of number) is allowed for the origin and
+for the embedded origin when a sender list is configured for them,
 and the code has not already expired by the time it is decided on. A code's age counts
 from the service centre's timestamp (TP-SCTS, TS 23.040 §9.2.3.11) when it is plausible,
 so an OTP left on the SIM while the daemon was stopped is not relayed as a fresh one.
@@ -17,6 +18,7 @@ from datetime import datetime
 
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import UsageError
+from gateway.sms.address import SenderType
 from gateway.webotp import AllowList, FormatError, OriginBoundCode, parse
 
 #: reason tokens of :class:`Rejected` besides ``format:<FormatError.reason>``
@@ -25,6 +27,7 @@ REASONS = (
     "origin-not-allowed",
     "embedded-not-allowed",
     "sender-not-allowed",
+    "embedded-sender-not-allowed",
     "expired",
     "refused",  # the journal refused the message as judged (see REFUSED)
 )
@@ -102,13 +105,16 @@ def decide(
     received_at: float,
     now: float,
     scts: datetime | None = None,
+    sender_kind: SenderType | None = None,
 ) -> Decision:
     """Decide whether a received message becomes a code record.
 
     Returns :class:`Accepted` with ``expires_at = sent_at(received_at, scts) +
     code_expiry`` (so never later than ``received_at + code_expiry``), or
     :class:`Rejected` with a reason token (``expired`` when that time has passed at
-    ``now`` or at ``received_at``, whichever is later). Raises nothing.
+    ``now`` or at ``received_at``, whichever is later). ``sender_kind`` is the kind of
+    the sender's address from its TP-OA type of number (None: not known, guessed from
+    the address). Raises nothing.
     """
     if not complete:
         # a missing part may be the one with the origin line; never guess at a code
@@ -122,8 +128,14 @@ def decide(
         return Rejected(reason="origin-not-allowed", origin=origin)
     if embedded is not None and not rules.allow_list.allows(embedded):
         return Rejected(reason="embedded-not-allowed", origin=origin)
-    if not rules.settings.sender_allowed(origin, sender):
+    if not rules.settings.sender_allowed(origin, sender, kind=sender_kind):
         return Rejected(reason="sender-not-allowed", origin=origin)
+    # the iframe's origin has its own sender list: a sender allowed only for the
+    # top-level origin must not bind codes to an embedded origin it may not speak for
+    if embedded is not None and not rules.settings.sender_allowed(
+        embedded, sender, kind=sender_kind
+    ):
+        return Rejected(reason="embedded-sender-not-allowed", origin=origin)
     expires_at = sent_at(received_at, scts) + rules.settings.code_expiry
     # expired at receipt counts too: after the wall clock steps back, ``now`` may lie
     # before ``received_at``, and the journal refuses a code that expires by its receipt

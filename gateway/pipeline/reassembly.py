@@ -19,8 +19,11 @@ from datetime import datetime
 
 from gateway.errors import UsageError
 from gateway.sms import Deliver
+from gateway.sms.address import SenderType, sender_type
 
-GroupKey = tuple[str, int, int]
+#: (sender, TP-OA type-of-address, reference, total): parts from the alphanumeric sender
+#: "72727" and from the short code 72727 are never joined
+GroupKey = tuple[str, int | None, int, int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +32,7 @@ class Part:
 
     pdu_id: int
     sender: str
+    sender_toa: int | None = None  # TP-OA type-of-address octet (None: not known)
     scts: datetime | None  # None: an impossible TP-SCTS (TS 23.040 §9.2.3.11)
     scts_raw: bytes = b""  # the TP-SCTS octets as received (empty when not known)
     text: str = field(repr=False)
@@ -50,6 +54,7 @@ class Part:
         return cls(
             pdu_id=pdu_id,
             sender=message.sender,
+            sender_toa=message.sender_toa,
             scts=message.scts,
             scts_raw=message.scts_raw,
             text=message.text,
@@ -71,10 +76,16 @@ class Assembled:
     expected: int
     pdu_ids: tuple[int, ...]  # every journal row it came from (repeated copies included)
     received_at: float  # when its first part arrived
+    sender_toa: int | None = None  # TP-OA type-of-address octet (None: not known)
 
     def __post_init__(self) -> None:
         if not 1 <= self.parts <= self.expected or len(self.pdu_ids) < self.parts:
             raise UsageError("assembled: need 1 <= parts <= expected, a pdu id per part")
+
+    @property
+    def sender_kind(self) -> SenderType | None:
+        """Return the kind of the sender's address by its type of number, None if unknown."""
+        return None if self.sender_toa is None else sender_type(self.sender, self.sender_toa)
 
     @property
     def complete(self) -> bool:
@@ -107,7 +118,7 @@ class Reassembler:
         arrived = part.received_at if at is None else at
         if part.reference is None or part.total == 1:
             return [_join([part], expected=1)]
-        key = (part.sender, part.reference, part.total)
+        key = (part.sender, part.sender_toa, part.reference, part.total)
         out: list[Assembled] = []
         group = self._groups.get(key)
         if group is not None and part.sequence in group.parts:
@@ -153,12 +164,13 @@ class Reassembler:
     def _flush(self, key: GroupKey) -> Assembled:
         group = self._groups.pop(key)
         parts = [group.parts[s] for s in sorted(group.parts)]
-        return _join(parts, expected=key[2], copies=group.copies)
+        return _join(parts, expected=key[3], copies=group.copies)
 
 
 def _join(parts: list[Part], *, expected: int, copies: list[int] | None = None) -> Assembled:
     return Assembled(
         sender=parts[0].sender,
+        sender_toa=parts[0].sender_toa,
         scts=next((p.scts for p in parts if p.scts is not None), None),
         text="".join(p.text for p in parts),
         parts=len(parts),

@@ -7,6 +7,7 @@ the semi-octets those septets occupy.
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 
@@ -18,7 +19,14 @@ TOA_INTERNATIONAL = 0x91
 TOA_UNKNOWN = 0x81
 TOA_ALPHANUMERIC = 0xD0
 TON_INTERNATIONAL = 0x1
+TON_NATIONAL = 0x2
+TON_NETWORK_SPECIFIC = 0x3
 TON_ALPHANUMERIC = 0x5
+TON_ABBREVIATED = 0x6
+#: a number of unknown or subscriber type with at most this many digits is a short code
+#: (operators' short codes run 3-8 digits; national numbers with their trunk prefix are
+#: longer in nearly every plan)
+SHORT_CODE_MAX_DIGITS = 8
 
 #: Semi-octet values beyond the digits (TS 23.040 §9.1.2.3): 1010 '*', 1011 '#', 1100-1110 a-c.
 _NIBBLE_CHARS = "0123456789*#abc"
@@ -45,6 +53,107 @@ def normalise_number(number: str) -> str:
     if _NUMBER.fullmatch(compact):
         return compact
     return stripped
+
+
+class SenderType(enum.Enum):
+    """What kind of address an SMS came from (TS 23.040 §9.1.2.5, type of number)."""
+
+    INTERNATIONAL = "international"  # TON 001: "+" and the country code
+    NATIONAL = "national"  # TON 010, or a long number of unknown type
+    SHORT_CODE = "short"  # TON 011/110, or a short number of unknown type
+    ALPHANUMERIC = "alphanumeric"  # TON 101: a name in GSM 7-bit, even if all digits
+
+
+def sender_type(address: str, toa: int) -> SenderType:
+    """Return the kind of the decoded TP-OA ``address`` whose type-of-address is ``toa``.
+
+    The type of number decides (an alphanumeric "72727" is not the short code 72727);
+    for the unknown (000), subscriber (100) and reserved (111) types a number of at most
+    :data:`SHORT_CODE_MAX_DIGITS` digits is a short code, a longer one national.
+    Raises nothing.
+    """
+    ton = (toa >> 4) & 0x7
+    if ton == TON_ALPHANUMERIC:
+        return SenderType.ALPHANUMERIC
+    if ton == TON_INTERNATIONAL:
+        return SenderType.INTERNATIONAL
+    if ton == TON_NATIONAL:
+        return SenderType.NATIONAL
+    if ton in (TON_NETWORK_SPECIFIC, TON_ABBREVIATED):
+        return SenderType.SHORT_CODE
+    return guess_sender_type(address)
+
+
+def guess_sender_type(address: str) -> SenderType:
+    """Return the kind an ``address`` has by its shape alone (no type-of-address known).
+
+    "+digits" is international, up to :data:`SHORT_CODE_MAX_DIGITS` digits a short code,
+    more digits national, anything else alphanumeric. Used for allow-list entries written
+    without a type and for messages stored before the type was kept. Raises nothing.
+    """
+    if address.startswith("+") and address[1:].isdigit() and address[1:].isascii():
+        return SenderType.INTERNATIONAL
+    if address.isdigit() and address.isascii():
+        if len(address) <= SHORT_CODE_MAX_DIGITS:
+            return SenderType.SHORT_CODE
+        return SenderType.NATIONAL
+    return SenderType.ALPHANUMERIC
+
+
+#: the prefixes an allow-list entry may start with to say which kind of sender it means
+SENDER_TYPES = {kind.value: kind for kind in SenderType}
+
+
+def parse_sender_entry(entry: str) -> tuple[SenderType, str]:
+    """Return the kind and address of a sender allow-list entry.
+
+    ``"short:72727"``, ``"national:07700900123"``, ``"international:+15550000123"`` and
+    ``"alphanumeric:72727"`` name the kind; without a prefix the kind follows the shape
+    (:func:`guess_sender_type`: ``"+15550000123"`` international, ``"72727"`` a short
+    code, ``"SHOPCO"`` alphanumeric). Raises ValueError naming the problem: a number
+    that is not digits ("+" and 1-15 digits when international, at most 20 otherwise),
+    a name longer than 11 characters (TS 23.040 §9.1.2.5: 10 octets of packed septets).
+    """
+    prefix, colon, rest = entry.partition(":")
+    if colon and prefix in SENDER_TYPES:
+        kind, value = SENDER_TYPES[prefix], rest
+    elif entry.startswith("+"):
+        kind, value = SenderType.INTERNATIONAL, entry
+    else:
+        kind, value = guess_sender_type(entry), entry
+    if not value:
+        raise ValueError("the sender is empty")
+    if kind is SenderType.ALPHANUMERIC:
+        if len(value) > MAX_ALPHA_SEPTETS:
+            raise ValueError(f"a sender name has at most {MAX_ALPHA_SEPTETS} characters")
+        return kind, value
+    if kind is SenderType.INTERNATIONAL:
+        digits = value[1:]
+        if not value.startswith("+") or not (digits.isdigit() and digits.isascii()):
+            raise ValueError('an international sender is "+" and digits')
+        if len(digits) > 15:
+            raise ValueError('an international sender is "+" and up to 15 digits (E.164)')
+        return kind, value
+    if not (value.isdigit() and value.isascii()) or len(value) > MAX_DIGITS:
+        raise ValueError(f"a {kind.value} sender is 1-{MAX_DIGITS} digits, without '+'")
+    return kind, value
+
+
+def sender_matches(entry: str, sender: str, kind: SenderType) -> bool:
+    """Return True when the allow-list ``entry`` admits ``sender`` of ``kind``.
+
+    The kinds must be the same; names compare case-insensitively (networks vary the
+    case), numbers exactly. An invalid entry admits nothing.
+    """
+    try:
+        entry_kind, value = parse_sender_entry(entry)
+    except ValueError:
+        return False
+    if entry_kind is not kind:
+        return False
+    if kind is SenderType.ALPHANUMERIC:
+        return value.casefold() == sender.casefold()
+    return value == sender
 
 
 def _bcd(digits: str) -> bytes:
