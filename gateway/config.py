@@ -159,7 +159,7 @@ def _receive(t: Table) -> ReceiveSettings:
         sweep_interval=t.duration("sweep_interval", 60.0, minimum=1.0),
         multipart_timeout=t.duration("multipart_timeout", 300.0, minimum=1.0),
         code_expiry=t.duration("code_expiry", 600.0, minimum=10.0),
-        grace_window=t.duration("grace_window", 5.0),
+        grace_window=t.duration("grace_window", 0.0),
         allowed_origins=allowed,
         senders=MappingProxyType(senders),
     )

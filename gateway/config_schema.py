@@ -155,7 +155,8 @@ class ReceiveSettings:
     sweep_interval: float = 60.0
     multipart_timeout: float = 300.0
     code_expiry: float = 600.0
-    grace_window: float = 5.0
+    # 0: only codes that arrive after the request (WebOTP's rule); opt in to a few seconds
+    grace_window: float = 0.0
     allowed_origins: tuple[str, ...] = ()
     senders: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 

@@ -315,3 +315,21 @@ def test_sender_lists_check_the_type_of_number_and_the_iframe_origin(tmp_path: P
     # each refusal is counted under its reason (the modem's receive counters)
     assert '"kept.sender-not-allowed": 1' in status.stdout
     assert '"kept.embedded-sender-not-allowed": 1' in status.stdout
+
+
+def test_codes_with_escape_sequences_or_no_bound_are_refused_and_counted(tmp_path: Path) -> None:
+    """A code holding an ANSI sequence, a bidi override or 65+ characters is never relayed."""
+    with running_gateway(tmp_path) as gw:
+        sock = str(gw.socket)
+        receiver = spawn("receive", "--socket", sock, "--origin", "example.com")
+        gw.wait_pending_gets(1)
+        gw.modem.inject_sms("@example.com #12\x1b[2J34", force_ucs2=True)
+        gw.modem.inject_sms("@example.com #\u202e4321", force_ucs2=True)
+        gw.modem.inject_sms("@example.com #" + "7" * 65)
+        gw.modem.inject_sms("@example.com #556677")
+        out, err = receiver.communicate(timeout=30)
+        status = cli("status", "--socket", sock, "--json")
+    assert receiver.returncode == 0, err
+    assert out == "556677\n"
+    assert '"kept.code-bad-character": 2' in status.stdout
+    assert '"kept.code-too-long": 1' in status.stdout

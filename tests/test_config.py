@@ -441,3 +441,10 @@ def test_two_modems_on_one_device_through_a_symlink_are_refused(tmp_path: Path) 
         load(path)
     assert str(info.value) == f"modem[2].device: same device as modem[0] ({target})"
     assert len(parse(tomllib.loads(path.read_text())).modem) == 3  # parse does no I/O
+
+
+def test_grace_window_is_opt_in() -> None:
+    """By default a get sees only codes that arrive after it (WebOTP); the window is opt-in."""
+    assert ReceiveSettings().grace_window == 0.0
+    assert _parse(MODEM).receive.grace_window == 0.0
+    assert _parse(MODEM + '[receive]\ngrace_window = "5s"').receive.grace_window == 5.0

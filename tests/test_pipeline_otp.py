@@ -82,6 +82,12 @@ def test_accepted_codes(
         ("@example.com #1 @evil.example", BANK, "embedded-not-allowed"),
         ("@example.com #123456", OTHER, "sender-not-allowed"),
         ("@example.com #123456", "Other", "sender-not-allowed"),
+        ("@example.com #12\x1b[2J34", BANK, "code-bad-character"),  # an ANSI sequence
+        ("@example.com #\u202e4321", BANK, "code-bad-character"),  # bidi override
+        ("@example.com #12\u00a034", BANK, "code-bad-character"),  # NBSP: not ASCII space
+        ("@example.com #1\u200b2", BANK, "code-bad-character"),  # zero-width space
+        ("@example.com #12\x0034", BANK, "code-bad-character"),  # NUL
+        ("@example.com #" + "1" * 65, BANK, "code-too-long"),
         # the iframe's sender list counts too: OTHER may not speak for example.com
         ("@a.example.org #X9 @example.com", OTHER, "embedded-sender-not-allowed"),
     ],
@@ -92,6 +98,14 @@ def test_rejected_messages(text: str, sender: str, reason: str) -> None:
     assert isinstance(decision, Rejected)
     assert decision.reason == reason
     assert decision.reason.startswith("format:") or decision.reason in REASONS
+
+
+@pytest.mark.parametrize("code", ["1" * 64, "🔑1234", "Ab-12_é", "#1#", "@x"])
+def test_codes_within_bounds_are_accepted(code: str) -> None:
+    """A code of at most 64 printable characters (the format allows any) is relayed."""
+    decision = run(f"@example.com #{code}")
+    assert isinstance(decision, Accepted)
+    assert decision.code == code
 
 
 def test_rejection_carries_the_parsed_origin() -> None:

@@ -16,6 +16,7 @@ from typing import TextIO, TypeVar
 
 import click
 
+from gateway.cli.printable import printable
 from gateway.cli.status_text import render_status
 from gateway.client import (
     DEFAULT_SOCKET,
@@ -138,7 +139,8 @@ def receive(
     """Wait for the next code for ORIGIN that arrives after this call and print it."""
 
     def show(record: CodeRecord) -> None:
-        click.echo(_code_json(record) if as_json else record.code)
+        # the code came in an SMS: never raw to a terminal (JSON escapes by itself)
+        click.echo(_code_json(record) if as_json else printable(record.code))
         sys.stdout.flush()
 
     with _errors(), Client(socket_path) as client:
@@ -305,7 +307,7 @@ def _event_text(event: JobEvent, as_json: bool) -> str:
             }
         )
     detail = f" ({event.detail})" if event.detail else ""
-    return f"{event.job_id} {event.status.value}{detail}"
+    return printable(f"{event.job_id} {event.status.value}{detail}")
 
 
 @click.command(

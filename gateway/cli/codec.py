@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gateway.cli.printable import printable
 from gateway.webotp import (
     MODES,
     ComposedMessage,
@@ -66,14 +67,6 @@ def _from_argv(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _printable(value: str) -> str:
-    """Return ``value`` with control characters escaped, for a terminal (human mode)."""
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
-        for ch in value
-    )
-
-
 def _usage_error(message: str) -> None:
     """Print one ``error:`` line on stderr and exit 2."""
     click.echo(f"error: {message}", err=True)
@@ -122,9 +115,9 @@ def parse_command(mode: str, as_json: bool, text: str | None) -> None:
             }
         )
     elif result is not None:
-        click.echo(f"origin: {result.origin}")
-        click.echo(f"embedded origin: {result.embedded_origin or '(none)'}")
-        click.echo(f"code: {_printable(result.code)}")
+        click.echo(f"origin: {printable(result.origin)}")
+        click.echo(f"embedded origin: {printable(result.embedded_origin or '(none)')}")
+        click.echo(f"code: {printable(result.code)}")
     elif error is not None:
         click.echo(f"not an origin-bound message: {error.message} ({error.reason})", err=True)
     if result is None:

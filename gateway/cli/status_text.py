@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from gateway.cli.printable import printable
+
 
 def render_status(snapshot: dict[str, object]) -> str:
     """Return the ``status`` snapshot as a small human table."""
@@ -58,7 +60,8 @@ def render_status(snapshot: dict[str, object]) -> str:
     if isinstance(counters, dict) and counters:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
         lines.append(f"counters:    {shown}")
-    return "\n".join(lines)
+    # operator names, failure reasons and devices come from outside: escape controls
+    return "\n".join(printable(line) for line in lines)
 
 
 def _storage(modem: dict[str, object]) -> str:

@@ -20,6 +20,7 @@ from gateway.config_schema import ReceiveSettings
 from gateway.errors import UsageError
 from gateway.sms.address import SenderType
 from gateway.webotp import AllowList, FormatError, OriginBoundCode, parse
+from gateway.webotp.codes import received_code_problem
 
 #: reason tokens of :class:`Rejected` besides ``format:<FormatError.reason>``
 REASONS = (
@@ -28,6 +29,8 @@ REASONS = (
     "embedded-not-allowed",
     "sender-not-allowed",
     "embedded-sender-not-allowed",
+    "code-too-long",  # longer than gateway.webotp.codes.MAX_RECEIVED_LENGTH
+    "code-bad-character",  # a control, format (bidi), separator, ... character
     "expired",
     "refused",  # the journal refused the message as judged (see REFUSED)
 )
@@ -124,6 +127,11 @@ def decide(
     except FormatError as exc:
         return Rejected(reason=f"format:{exc.reason}")
     origin, embedded = bound.origin, bound.embedded_origin
+    # the format allows any non-whitespace code of any length; we relay only what a
+    # person could type back: bounded, no ESC sequences, no bidi overrides
+    problem = received_code_problem(bound.code)
+    if problem is not None:
+        return Rejected(reason=problem[0], origin=origin)
     if not rules.allow_list.allows(origin):
         return Rejected(reason="origin-not-allowed", origin=origin)
     if embedded is not None and not rules.allow_list.allows(embedded):

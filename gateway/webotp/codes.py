@@ -42,6 +42,37 @@ def generate_code(length: int = DEFAULT_LENGTH, alphabet: str = DEFAULT_ALPHABET
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+#: the longest code a received message may carry. The format sets no limit (WICG
+#: sms-one-time-codes: every character up to the next ASCII whitespace); a real OTP is 4-10
+#: characters and ours are at most :data:`MAX_LENGTH`, so anything longer is refused.
+MAX_RECEIVED_LENGTH = MAX_LENGTH
+#: Unicode categories a received code may not hold: controls (ESC sequences), format
+#: characters (bidi overrides that reorder what the user sees, zero-width characters),
+#: surrogates, private use, unassigned, and spaces/separators other than ASCII whitespace
+#: (which already ends a code): a person could not type such a code back.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def received_code_problem(code: str) -> tuple[str, str] | None:
+    """Return ``(reason, sentence)`` if a received ``code`` is not one we relay, else None.
+
+    The parser (:func:`gateway.webotp.parse`) accepts what the format allows: any
+    characters but ASCII whitespace, any length. Relayed codes are bounded further:
+    1-:data:`MAX_RECEIVED_LENGTH` characters (``code-too-long``), none of them a control,
+    format, separator, private-use, unassigned or surrogate character
+    (``code-bad-character``). The sentence names the position, never the code.
+    """
+    if len(code) > MAX_RECEIVED_LENGTH:
+        return ("code-too-long", f"the code is longer than {MAX_RECEIVED_LENGTH} characters")
+    for pos, ch in enumerate(code):
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
+            return (
+                "code-bad-character",
+                f"the code holds U+{ord(ch):04X} ({unicodedata.category(ch)}) at position {pos}",
+            )
+    return None
+
+
 def code_problem(code: str) -> tuple[str, str] | None:
     """Return ``(reason, sentence)`` if ``code`` cannot be sent as a code, else None.
 
