@@ -22,7 +22,7 @@ from gateway.log import Secret
 from gateway.numbers import DEFAULT_NUMBER_TYPES, NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate
 from gateway.sms.address import SenderType, guess_sender_type, sender_matches
-from gateway.webotp import AllowList, InputError, generate_code, render_template
+from gateway.webotp import AllowList, InputError, compose, generate_code
 
 #: ``[[modem]] profile`` values: "auto" or a dialect of gateway.modem.dialects (a test keeps
 #: the two in step; the literal keeps the modem package out of configuration loading)
@@ -231,7 +231,9 @@ class SendSettings:
     def __post_init__(self) -> None:
         _require(4 <= self.code_length <= 12, "code_length", "must be between 4 and 12")
         try:
-            render_template(self.template, code="0" * self.code_length, origin="example.com")
+            # composed like a send, so a template that carries an origin line of its own
+            # (one a reader would take instead of ours) is refused at start, not per send
+            compose(origin="example.com", code="0" * self.code_length, text=self.template)
         except InputError as exc:
             raise ConfigError("template", exc.problem) from None
         try:

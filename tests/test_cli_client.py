@@ -254,7 +254,7 @@ def test_send_refuses_forged_origins_and_pumping_numbers(tmp_path: Path) -> None
 
 
 def test_status_shows_the_daily_cap(tmp_path: Path) -> None:
-    """status shows the sends counted against global_per_day and the cap, text and JSON."""
+    """status shows the sends counted against global_per_day, which a restart keeps."""
 
     def cap_of_two(config: Config) -> Config:
         return replace(config, ratelimit=replace(config.ratelimit, global_per_day=2))
@@ -270,6 +270,14 @@ def test_status_shows_the_daily_cap(tmp_path: Path) -> None:
     assert "rate limit daily 2/day reached" in refused.stderr
     assert "daily cap:   2/2 sends in the last 24 h" in text.stdout
     assert json.loads(as_json.stdout)["queue"]["daily_cap"] == {"used": 2, "cap": 2}
+    # a restart rebuilds the count from the journal: the cap still holds
+    with running_gateway(tmp_path, configure=cap_of_two) as gw:
+        sock = str(gw.socket)
+        after = cli("status", "--socket", sock, "--json")
+        again = cli("send", "--socket", sock, "+15557654324", "--origin", "example.com")
+    assert json.loads(after.stdout)["queue"]["daily_cap"] == {"used": 2, "cap": 2}
+    assert again.returncode == 1
+    assert "rate limit daily 2/day reached" in again.stderr
 
 
 def _alphanumeric_pdu(name: str, text: str) -> str:

@@ -214,6 +214,10 @@ def test_errors_name_the_key(text: str, message: str) -> None:
         ('[receive]\nallowed_origins = ["*.com"]', "receive.allowed_origins: "),
         ('[receive.senders]\n"bad host" = []', 'receive.senders."bad host": not a host'),
         ('[send]\ntemplate = "code {kode}"', "send.template: "),
+        (
+            '[send]\ntemplate = "@bank.example #{code}"',
+            "send.template: a chromium reader would read another origin",
+        ),
         ('[receive.senders]\n"a.example" = ["+12ab"]', 'receive.senders."a.example": item 0'),
         ('[receive.senders]\n"a.example" = ["VERYLONGSHOPNAME"]', "at most 11 characters"),
         ('[receive.senders]\n"a.example" = ["short:+1555"]', 'receive.senders."a.example": item 0'),

@@ -71,9 +71,10 @@ class SendService:
             prepared = prepare(request, self._settings)
         except BadRequest as exc:
             field = exc.message.partition(":")[0]
+            # bad-request, or its kinds: number-type-refused, origin-mismatch
             log.info(
                 "send.refused",
-                reason="bad-request",
+                reason=exc.code.value,
                 field=field,
                 origin=request.origin,
                 uid=request.peer_uid,
