@@ -248,6 +248,13 @@ TEMPLATES = st.one_of(
             ),
             st.sampled_from(["bank.example", "shop.example", "999999", "123456", "\t", "##"]),
             st.builds(lambda h: "@" + h, DOMAINS),
+            # whole origin lines of their own, another host or ours, another code or ours
+            st.builds(
+                lambda host, code, tail: f"@{host} #{code}{tail}",
+                st.one_of(DOMAINS, st.sampled_from(["{origin}", "bank.example"])),
+                st.one_of(st.from_regex(r"[0-9]{1,8}", fullmatch=True), st.just("{code}")),
+                st.sampled_from(["", " @shop.example", " @{origin}", "\n", "\r", " tail"]),
+            ),
             st.from_regex(r"[0-9]{1,8}", fullmatch=True),
             st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}")),
         ),
