@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from gateway.config_schema import ReceiveSettings
 from gateway.journal import Journal
+from gateway.log import capture
 from gateway.pipeline.codes import CodeStep
 from gateway.pipeline.counters import Counters
 from gateway.pipeline.otp import OtpRules
@@ -88,3 +91,32 @@ def test_undecided_message_with_a_purged_text_is_marked_purged(tmp_path: Path) -
         step.redecide(undecided, now=2000.0)
         assert journal.undecided("m1") == []
         assert journal.message_decision(message_id) == "purged"
+
+
+def test_the_senders_kind_is_stored_used_and_logged(tmp_path: Path) -> None:
+    """The alphanumeric "72727" is refused for a short-code list, its kind stored and logged."""
+    rules = OtpRules.from_settings(
+        ReceiveSettings(
+            allowed_origins=("example.com",),
+            senders=MappingProxyType({"example.com": ("72727",)}),
+        )
+    )
+    counters = Counters()
+    handed: list[CodeRecord] = []
+    alpha = replace(message("@example.com #111111", SCTS), sender="72727", sender_toa=0xD0)
+    short = replace(message("@example.com #222222", SCTS), sender="72727", sender_toa=0x81)
+    with Journal(tmp_path / "j.sqlite3") as journal, capture() as events:
+        step = CodeStep(
+            modem="m1", journal=journal, rules=rules, counters=counters, on_code=handed.append
+        )
+        step.finish(alpha, now=1001.0)
+        step.finish(short, now=1001.0)
+    assert [r.code for r in handed] == ["222222"]
+    kept = [e for e in events if e["event"] == "receive.kept"]
+    assert [(e["reason"], e["sender_type"]) for e in kept] == [
+        ("sender-not-allowed", "alphanumeric")
+    ]
+    assert all("111111" not in str(e) for e in events)
+    with contextlib.closing(sqlite3.connect(tmp_path / "j.sqlite3")) as db:
+        kinds = [row[0] for row in db.execute("SELECT sender_type FROM messages ORDER BY id")]
+    assert kinds == ["alphanumeric", "short"]

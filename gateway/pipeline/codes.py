@@ -20,7 +20,7 @@ from gateway.pipeline.counters import Counters, call_consumer
 from gateway.pipeline.otp import REFUSED, Accepted, Decision, OtpRules, Rejected, decide
 from gateway.pipeline.reassembly import Assembled
 from gateway.relay.ports import CodeRecord
-from gateway.sms.address import SENDER_TYPES
+from gateway.sms.address import SENDER_TYPES, SenderType
 
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
@@ -56,7 +56,7 @@ class CodeStep:
         decision = self._judge(message, message.text, now)
         stored = self._store(message, _token(decision), _new_code(decision))
         self._counts.count("messages" if message.complete else "incomplete")
-        self._act(decision, stored, message.sender, message.received_at)
+        self._act(decision, stored, message.sender, message.received_at, _kind(message))
 
     def keep_refused(self, message: Assembled) -> None:
         """Store ``message`` without a code, decided ``refused`` (kept, counted, logged).
@@ -102,13 +102,9 @@ class CodeStep:
         if stored is None:
             return  # decided meanwhile (another process)
         self._counts.count("redecided")
-        self._act(decision, stored, message.sender, message.received_at)
+        self._act(decision, stored, message.sender, message.received_at, _kind(message))
 
     def _judge(self, message: Assembled | MessageRecord, text: str, now: float) -> Decision:
-        if isinstance(message, Assembled):
-            kind = message.sender_kind
-        else:
-            kind = SENDER_TYPES.get(message.sender_type or "")
         return decide(
             self.rules,
             text=text,
@@ -117,11 +113,16 @@ class CodeStep:
             received_at=message.received_at,
             now=now,
             scts=message.scts,
-            sender_kind=kind,
+            sender_kind=_kind(message),
         )
 
     def _act(
-        self, decision: Decision, stored: StoredMessage, sender: str, received_at: float
+        self,
+        decision: Decision,
+        stored: StoredMessage,
+        sender: str,
+        received_at: float,
+        kind: SenderType | None = None,
     ) -> None:
         message_id = stored.message_id
         if not isinstance(decision, Accepted) or stored.code is None:
@@ -134,6 +135,8 @@ class CodeStep:
                 reason=reason,
                 origin=decision.origin,
                 sender=sender,
+                # which allow-list entry would match: short:/national:/... (None: unknown)
+                sender_type=None if kind is None else kind.value,
                 message_id=message_id,
             )
             return
@@ -172,3 +175,10 @@ def _new_code(decision: Decision) -> NewCode | None:
         code=decision.code,
         expires_at=decision.expires_at,
     )
+
+
+def _kind(message: Assembled | MessageRecord) -> SenderType | None:
+    """Return the kind of a message's sender: from its TP-OA, or as stored; None if unknown."""
+    if isinstance(message, Assembled):
+        return message.sender_kind
+    return SENDER_TYPES.get(message.sender_type or "")
