@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalUnavailable
 
 PDU = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
 SCTS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -41,3 +41,24 @@ def add_job(
         now=now,
         expires_at=now + 600.0,
     )
+
+
+def fill_up(journal: Journal) -> JournalUnavailable:
+    """Cap the database at its size, then write small rows until a commit fails; return why.
+
+    SQLite's ``max_page_count`` stands in for a full disk that needs no root or tmpfs: a
+    commit that needs one more page fails with SQLITE_FULL, as ENOSPC makes it fail.
+    """
+    pages = journal._conn.execute("PRAGMA page_count").fetchone()[0]
+    journal._conn.execute(f"PRAGMA max_page_count = {int(pages):d}")
+    for index in range(100_000):
+        try:
+            journal.bump(f"filler.{index}")
+        except JournalUnavailable as exc:
+            return exc
+    raise AssertionError("the capped journal never became full")
+
+
+def free_space(journal: Journal) -> None:
+    """Lift the cap :func:`fill_up` set (the operator freed space)."""
+    journal._conn.execute("PRAGMA max_page_count = 1073741823")

@@ -34,7 +34,8 @@ from gateway.relay.messages import normalise_origin
 
 T = TypeVar("T")
 
-#: exit status per outcome (documented in every command's --help; "no_reports": send only)
+#: exit status per outcome (documented in every command's --help; "no_reports": send
+#: only; "degraded": status only)
 EXIT = {
     "ok": 0,
     "error": 1,
@@ -43,6 +44,7 @@ EXIT = {
     "forbidden": 4,
     "unavailable": 5,
     "no_reports": 6,
+    "degraded": 7,
 }
 EXIT_TEXT = """\b
 Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
@@ -316,18 +318,23 @@ Examples:
   otp-gateway status
   otp-gateway status --json | jq .modems
 
-{EXIT_TEXT}"""
+{EXIT_TEXT}
+7 shown, but the gateway is degraded (e.g. its journal cannot record: SMS
+stay on the modem; the reason is printed)."""
 )
 @SOCKET
 @JSON
 def status(*, socket_path: Path, as_json: bool) -> None:
-    """Show the gateway's modems, queue, counters and uptime."""
+    """Show the gateway's modems, queue, counters, uptime and journal."""
     with _errors():
         snapshot = _connected(socket_path, lambda client: client.status())
     if as_json:
         click.echo(json.dumps(snapshot, indent=2, sort_keys=True))
-        return
-    click.echo(render_status(snapshot))
+    else:
+        click.echo(render_status(snapshot))
+    degraded = snapshot.get("degraded")
+    if isinstance(degraded, list) and degraded:
+        sys.exit(EXIT["degraded"])
 
 
 def _normalised(host: str | None) -> str | None:

@@ -56,12 +56,26 @@ def render_status(snapshot: dict[str, object]) -> str:
         f"consumers:   {relay.get('connections', 0)} connected, "
         f"{relay.get('pending_gets', 0)} waiting for a code",
     ]
+    lines.append(f"journal:     {_journal(snapshot.get('journal'))}")
     counters = snapshot.get("counters")
     if isinstance(counters, dict) and counters:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counters.items()))
         lines.append(f"counters:    {shown}")
     # operator names, failure reasons and devices come from outside: escape controls
     return "\n".join(printable(line) for line in lines)
+
+
+def _journal(journal: object) -> str:
+    """``ok``, or ``DEGRADED: <reason>; next retry in 8s`` (SMS then stay on the modem)."""
+    if not isinstance(journal, dict) or not journal:
+        return "-"
+    if journal.get("state") != "degraded":
+        return str(journal.get("state", "?"))
+    text = f"DEGRADED: {journal.get('reason') or 'cannot record'}"
+    retry_at = journal.get("retry_at")
+    if isinstance(retry_at, int | float):
+        text += f"; next retry in {_duration(max(0.0, retry_at - time.time()))}"
+    return text
 
 
 def _storage(modem: dict[str, object]) -> str:

@@ -6,7 +6,10 @@ started; a modem that fails to initialise is logged and shows as ``failed`` in
 ``status`` as long as at least one is up; if none is, ``start()`` raises the first
 modem's error. Then ``READY=1``. A failed modem (at start or later) is started again
 with capped exponential backoff (:mod:`gateway.daemon.restart`), except after a wrong
-PIN or a locked SIM; its pipeline and send worker wait for it to be ready. ``stop()``
+PIN or a locked SIM; its pipeline and send worker wait for it to be ready. The state
+directory is locked for the process's life (a second daemon on it refuses to start), and
+the journal's health is watched (:mod:`gateway.daemon.journalwatch`): while it cannot
+record durably, SMS stay on the modem and ``status`` says ``degraded``. ``stop()``
 is the SIGTERM path: ``STOPPING=1``, stop accepting, let the send queue finish or
 record in-flight jobs within a bound, cancel the pipelines, close the modems and the
 journal, unlink the socket.
@@ -15,6 +18,7 @@ journal, unlink the socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -27,14 +31,16 @@ from gateway.at import query
 from gateway.config import Config
 from gateway.daemon import modemmanager, wiring
 from gateway.daemon import status as health
+from gateway.daemon.journalwatch import JournalWatch
 from gateway.daemon.modems import start_sessions
 from gateway.daemon.reload import reloaded
 from gateway.daemon.restart import Backoff, Restarter
+from gateway.daemon.statelock import StateLock
 from gateway.daemon.storage import StorageUse
 from gateway.daemon.tasks import DaemonFailed, TaskSet
 from gateway.daemon.timers import Timers
 from gateway.jobs import JobState
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalError, JournalHealth
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.pipeline.receive import ReceivePipeline
@@ -70,6 +76,8 @@ class Gateway:
         self.notifier = notifier if notifier is not None else Notifier({})
         self.clock = clock
         self.journal: Journal | None = None
+        self.state_lock: StateLock | None = None
+        self.journal_watch: JournalWatch | None = None
         self.sessions: dict[str, ModemSession] = {}
         self.active: dict[str, ModemSession] = {}  # the sessions that initialised at start
         self.restarters: dict[str, Restarter] = {}
@@ -93,15 +101,22 @@ class Gateway:
         fails at once; connections are accepted only once the modems are up.
 
         Returns once the gateway serves; raises the modem's error (``PortBusy``,
-        ``WrongPin``…), ``JournalError`` or the relay's ``UsageError`` (socket in use),
-        after undoing whatever was started.
+        ``WrongPin``…), ``StateDirBusy`` (another daemon holds the state directory),
+        ``JournalError`` or the relay's ``UsageError`` (socket in use), after undoing
+        whatever was started.
         """
         self._started_at = time.monotonic()
         try:
             config = self.config
             state_dir = config.journal.state_dir
+            # created at start only: a state directory deleted later is never replaced
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.state_lock = StateLock.acquire(state_dir)
             self.journal = Journal.configured(config.journal)
+            self.journal_watch = JournalWatch(
+                self.journal, on_change=self._journal_changed, on_recovered=self._journal_back
+            )
+            self.journal_watch.start()
             modemmanager.warn_if_exposed(
                 {modem.name: modem.device for modem in config.modem},
                 proc_root=self._roots[0],
@@ -191,7 +206,10 @@ class Gateway:
     def snapshot(self) -> dict[str, object]:
         """Return the ``status`` snapshot (the relay's StatusPort)."""
         journal = self.journal
-        counters = journal.counters() if journal is not None else {}
+        counters: dict[str, int] = {}
+        if journal is not None:
+            with contextlib.suppress(JournalError):  # status must answer on a failing disk
+                counters = journal.counters()
         return health.snapshot(
             modems=self.modem_statuses(),
             retry_at={name: r.retry_at for name, r in self.restarters.items()},
@@ -205,7 +223,22 @@ class Gateway:
             counters=counters,
             uptime=time.monotonic() - self._started_at,
             version=__version__,
+            journal=self.journal_status(),
         )
+
+    def journal_status(self) -> dict[str, object] | None:
+        """Return the journal's health for ``status``, checked now (None before start).
+
+        The check (two ``stat`` calls) notices a deleted state directory at once.
+        """
+        if self.journal is None:
+            return None
+        watch = self.journal_watch
+        return {
+            "path": str(self.journal.path),
+            **self.journal.verify().as_dict(),
+            "retry_at": None if watch is None else watch.retry_at,
+        }
 
     async def refresh(self) -> None:
         """Start re-reading storage use (``AT+CPMS?``) of the ready modems, at most every 30 s.
@@ -234,14 +267,20 @@ class Gateway:
         return {name: session.status for name, session in self.sessions.items()}
 
     def queue_depth(self) -> int:
-        """Return how many send jobs are queued or being sent."""
+        """Return how many send jobs are queued or being sent (0 when unreadable)."""
         if self.journal is None:
             return 0
-        return len(self.journal.jobs({JobState.QUEUED, JobState.SENDING}))
+        try:
+            return len(self.journal.jobs({JobState.QUEUED, JobState.SENDING}))
+        except JournalError:
+            return 0
 
     def status_line(self) -> str:
         """Return the sd_notify ``STATUS=`` text."""
-        return health.status_line(self.modem_statuses(), self.queue_depth())
+        line = health.status_line(self.modem_statuses(), self.queue_depth())
+        if self.journal is not None and not self.journal.health().healthy:
+            line += "; journal degraded (SMS kept on the modem)"
+        return line
 
     # ------------------------------------------------------------------ composition
     def _compose(self, journal: Journal) -> None:
@@ -318,6 +357,20 @@ class Gateway:
             records_deleted=counts.records_deleted,
         )
 
+    def _journal_changed(self, _health: JournalHealth) -> None:
+        if not self._stopped:
+            self.notifier.status(self.status_line())
+
+    def _journal_back(self) -> None:
+        """The journal records durably again: take what stayed on the modems, wake sends."""
+        if self._stopped:
+            return
+        for pipeline in self.pipelines.values():
+            pipeline.sweep_soon()
+        if self.dispatcher is not None:
+            with contextlib.suppress(JournalError):  # it failed again: the next episode
+                self.dispatcher.wake()
+
     async def _watch_state(self, name: str, session: ModemSession) -> None:
         last = session.status.state
         while True:
@@ -335,6 +388,8 @@ class Gateway:
         self._stopped = True
         self._tasks.quiet()
         self._timers.cancel()
+        if self.journal_watch is not None:
+            self.journal_watch.cancel()
         if self.relay is not None:
             await self.relay.close()
         if self.dispatcher is not None and drain > 0:
@@ -349,6 +404,8 @@ class Gateway:
             await session.stop()
         if self.journal is not None:
             self.journal.close()
+        if self.state_lock is not None:
+            self.state_lock.release()  # only now: nothing writes into the state dir any more
         self.notifier.close()
 
 

@@ -75,6 +75,13 @@ def modem_entry(
     }
 
 
+def journal_conditions(journal: Mapping[str, object] | None) -> list[str]:
+    """Return ``["journal: <reason>"]`` when the journal is degraded, else ``[]``."""
+    if journal is None or journal.get("state") != "degraded":
+        return []
+    return [f"journal: {journal.get('reason') or 'degraded'}"]
+
+
 def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
     """Return the one line ``systemctl status`` shows, e.g. ``modem0 ready (-73 dBm); queue 0``."""
     parts = []
@@ -100,12 +107,19 @@ def snapshot(
     counters: Mapping[str, int],
     uptime: float,
     version: str,
+    journal: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
-    """Return the whole ``status`` snapshot: modems, queue depth, counters, uptime."""
+    """Return the whole ``status`` snapshot: modems, queue depth, counters, uptime, journal.
+
+    ``degraded`` lists why the gateway is not fully working although it runs (empty when
+    it is): here, a journal that cannot record durably (``journal`` says why).
+    """
     return {
         "version": version,
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
+        "degraded": journal_conditions(journal),
+        "journal": dict(journal or {}),
         "modems": [
             modem_entry(
                 name,

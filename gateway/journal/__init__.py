@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.config_schema import JournalSettings
+from gateway.journal.health import JournalHealth
 from gateway.journal.receive import ReceiveJournal
 from gateway.journal.records import (
     CODE_DECISION,
@@ -32,7 +33,7 @@ from gateway.journal.records import (
     dedupe_key,
 )
 from gateway.journal.retention import DAY, RetentionJournal
-from gateway.journal.schema import MIGRATIONS, JournalError, JournalRefused
+from gateway.journal.schema import MIGRATIONS, JournalError, JournalRefused, JournalUnavailable
 from gateway.journal.send import SendJournal
 
 __all__ = [
@@ -44,7 +45,9 @@ __all__ = [
     "JobRecord",
     "Journal",
     "JournalError",
+    "JournalHealth",
     "JournalRefused",
+    "JournalUnavailable",
     "MessageRecord",
     "NewCode",
     "PduRecord",

@@ -25,6 +25,14 @@ class JournalRefused(JournalError):
     """
 
 
+class JournalUnavailable(JournalError):
+    """Nothing can be recorded durably now: the disk refuses writes, or the file is gone.
+
+    The journal is degraded (:meth:`gateway.journal.base.JournalBase.health` says why)
+    until a commit lands in the file at its path again.
+    """
+
+
 _V1 = """
 CREATE TABLE pdus (
     id INTEGER PRIMARY KEY,

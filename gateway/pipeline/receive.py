@@ -31,7 +31,7 @@ import structlog
 from gateway.at.events import Event, NewMessage, NewReport, RoutedMessage, RoutedReport
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import GatewayError
-from gateway.journal import Journal, JournalError, JournalRefused
+from gateway.journal import Journal, JournalError, JournalRefused, JournalUnavailable
 from gateway.modem.session import ModemSession, StateChanged
 from gateway.modem.status import SessionState
 from gateway.pipeline.codes import CodeStep, OnCode
@@ -82,7 +82,12 @@ class ReceivePipeline:
         self._unstored: deque[Assembled] = deque()  # assembled, but the journal write failed
         self._intake = Intake(modem=modem, journal=journal, counters=self._counts)
         self._inbox = Inbox(
-            modem=modem, session=session, counters=self._counts, ingest=self._ingest, clock=clock
+            modem=modem,
+            session=session,
+            counters=self._counts,
+            ingest=self._ingest,
+            durable=journal.durable,
+            clock=clock,
         )
         self._codes = CodeStep(
             modem=modem,
@@ -127,6 +132,10 @@ class ReceivePipeline:
             finally:
                 self._timers.arm_sweep(self.settings.sweep_interval)
 
+    def sweep_soon(self) -> None:
+        """Queue a sweep (the journal is usable again: take what stayed on the modem)."""
+        self._work.put_nowait(SWEEP)
+
     def reload(self, settings: ReceiveSettings) -> None:
         """Apply re-read settings (SIGHUP): allow-list, sender lists, parse mode, expiry.
 
@@ -167,6 +176,11 @@ class ReceivePipeline:
     async def _guarded(self, work: Awaitable[object]) -> None:
         try:
             await work
+        except JournalUnavailable as exc:
+            # the modem copy stays where it is; the daemon logs the journal's degraded
+            # episode once and sweeps again when it is over, so no warning per SMS here
+            self._counts.count("journal_unavailable")
+            log.debug("receive.journal_unavailable", modem=self.modem, detail=str(exc))
         except GatewayError as exc:
             # the modem copy stays where it is: the next sweep picks it up again
             self._counts.count("errors")
@@ -258,7 +272,9 @@ class ReceivePipeline:
                 self._unstored.popleft()
         except JournalError as exc:
             self._counts.count("store_failed")
-            log.warning(
+            # a degraded journal is logged once per episode by the daemon, not every retry
+            quiet = isinstance(exc, JournalUnavailable)
+            (log.debug if quiet else log.warning)(
                 "receive.store_failed",
                 modem=self.modem,
                 waiting=len(self._unstored),

@@ -19,7 +19,7 @@ import structlog
 
 from gateway.config_schema import SendSettings
 from gateway.jobs import JobState
-from gateway.journal import Journal, JournalError
+from gateway.journal import Journal, JournalError, JournalUnavailable
 from gateway.log import mask_number
 from gateway.pipeline.dispatch import Dispatcher
 from gateway.pipeline.sendrules import job_event, prepare, watch_ends
@@ -112,8 +112,16 @@ class SendService:
                 requested_by=request.peer_uid,
             )
         except JournalError as exc:
+            # never sent without a record: refused, and the caller is told why in general
+            # terms (the path and the OS error are in the log and in ``status``)
             log.error("send.store_failed", error=str(exc))
-            raise Unavailable("the send queue could not store the job") from None
+            why = (
+                "the journal cannot record the job now (disk full, read-only or state "
+                "directory gone; see otp-gateway status)"
+                if isinstance(exc, JournalUnavailable)
+                else "the journal could not store the job"
+            )
+            raise Unavailable(f"not sent: {why}") from None
         self._dispatcher.enqueue(record)
         log.info(
             "send.job",

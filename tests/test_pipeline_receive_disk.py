@@ -1,0 +1,56 @@
+"""The receive pipeline on a journal that cannot record: the SMS stays on the modem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from journal_helpers import fill_up, free_space
+from pipeline_receive_helpers import Rig, count, no_leaks, run
+
+from gateway.journal import FILENAME
+
+
+@pytest.fixture
+def leaks() -> Iterator[set[str]]:
+    """Capture every log event of the test; fail if one holds a code, body or PDU."""
+    with no_leaks() as secrets:
+        yield secrets
+
+
+def test_full_journal_keeps_the_sms_until_space_is_back(tmp_path: Path, leaks: set[str]) -> None:
+    """A full journal: read, not recorded, not deleted; with space again a sweep takes it."""
+
+    async def scenario(rig: Rig) -> None:
+        fill_up(rig.journal)
+        rig.inject("@example.com #771177")
+        snapshot = await rig.wait(count("journal_unavailable", 1))
+        assert snapshot.get("deleted", 0) == 0
+        assert len(rig.modem.stored("SM")) == 1
+        free_space(rig.journal)
+        assert rig.journal.probe().healthy
+        rig.pipeline.sweep_soon()
+        (record,) = await rig.codes(1)
+        assert record.code == "771177"
+        await rig.wait(count("deleted", 1))
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario)
+
+
+def test_deleted_journal_keeps_the_sms(tmp_path: Path, leaks: set[str]) -> None:
+    """A journal file deleted under the daemon: nothing recorded into it, the SMS stays."""
+
+    async def scenario(rig: Rig) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"{FILENAME}{suffix}").unlink()
+        rig.inject("@example.com #662266")
+        snapshot = await rig.wait(count("journal_unavailable", 1))
+        assert snapshot.get("deleted", 0) == 0
+        assert len(rig.modem.stored("SM")) == 1
+        assert rig.journal.pdus() == []
+        assert rig.sink.codes == []
+        assert rig.journal.health().replaced
+
+    run(tmp_path, leaks, scenario)
