@@ -96,6 +96,8 @@ def test_status_snapshot(tmp_path: Path) -> None:
     assert status["queue"]["depth"] == 0  # type: ignore[index]
     assert status["ready"] is True
     assert status["uptime"] >= 0  # type: ignore[operator]
+    assert status["degraded"] == []
+    assert status["journal"]["state"] == "ok"  # type: ignore[index]
 
 
 def test_configured_storage_reaches_the_modem(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from gateway.cli.status_text import render_status
 from gateway.config import (
     AccessRule,
     Config,
@@ -138,3 +140,40 @@ def test_status_line_and_entry_of_a_send_only_modem() -> None:
     ready = status.modem_entry("a", ModemStatus(state=SessionState.READY, device="/dev/a"))
     assert ready["send_only"] is False
     assert ready["receive_unavailable"] is None
+
+
+def degraded_snapshot(journal: dict[str, object] | None) -> dict[str, object]:
+    """Return a snapshot with no modem and the given journal section."""
+    return status.snapshot(
+        modems={},
+        receive={},
+        send={},
+        queue=0,
+        counters={},
+        uptime=1.0,
+        version="9",
+        journal=journal,
+    )
+
+
+def test_snapshot_lists_a_degraded_journal_with_its_reason() -> None:
+    """A degraded journal is in the degraded list and shown with its reason and retry."""
+    reason = "journal /s/journal.sqlite3: commit failed: database or disk is full"
+    journal: dict[str, object] = {
+        "state": "degraded",
+        "reason": reason,
+        "retry_at": time.time() + 30,
+    }
+    snapshot = degraded_snapshot(journal)
+    assert snapshot["degraded"] == [f"journal: {reason}"]
+    assert snapshot["journal"] == journal
+    text = render_status(snapshot)
+    assert f"journal:     DEGRADED: {reason}; next retry in 0m" in text
+
+
+def test_snapshot_of_a_healthy_journal_is_not_degraded() -> None:
+    """A journal in state ok adds nothing to the degraded list."""
+    snapshot = degraded_snapshot({"state": "ok", "reason": None})
+    assert snapshot["degraded"] == []
+    assert "journal:     ok" in render_status(snapshot)
+    assert degraded_snapshot(None)["degraded"] == []
