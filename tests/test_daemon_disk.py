@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import cli
-from daemon_helpers import Daemon, NotifySocket, journal_at, write_config
+from daemon_helpers import Daemon, NotifySocket, journal_at, leaked, write_config
 
 from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
 
@@ -101,6 +101,11 @@ def events(daemon: Daemon, name: str) -> list[dict[str, object]]:
     return [e for e in daemon.log_events() if e.get("event") == name]
 
 
+def loud(daemon: Daemon) -> list[str]:
+    """Return the names of the daemon's warning and error events, in order."""
+    return [str(e["event"]) for e in daemon.log_events() if e.get("level") in ("warning", "error")]
+
+
 def journaled_codes(tmp_path: Path) -> set[str]:
     """Return the codes in the daemon's journal (after it exited)."""
     with journal_at(tmp_path) as journal:
@@ -166,6 +171,8 @@ def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
             assert daemon.terminate() == 0
         assert len(events(daemon, "journal.degraded")) == 1  # once per episode
         assert len(events(daemon, "journal.recovered")) == 1
+        assert loud(daemon) == ["journal.degraded", "journal.recovered"]
+        assert leaked(daemon.log_events(), ["410001", "410002"]) == []
         assert journaled_codes(tmp_path) == {"410001", "410002", "000000"}
 
 
@@ -229,6 +236,9 @@ def test_deleted_state_dir_is_never_replaced_and_loses_nothing(
         assert first.terminate() == 0
     assert len(events(first, "journal.degraded")) == 1
     assert events(first, "journal.recovered") == []
+    # said once; the refused send is told on its own line
+    assert loud(first) == ["journal.degraded", "send.store_failed"]
+    assert leaked(first.log_events(), ["430001", "430002"]) == []
     # the operator restarts it: a new journal, and the start-up sweep takes what was kept
     with Daemon(tmp_path, config, notify) as second:
         second.wait_ready()

@@ -40,7 +40,7 @@ from gateway.daemon.storage import StorageUse
 from gateway.daemon.tasks import DaemonFailed, TaskSet
 from gateway.daemon.timers import Timers
 from gateway.jobs import JobState
-from gateway.journal import Journal, JournalError, JournalHealth
+from gateway.journal import Journal, JournalError, JournalHealth, JournalUnavailable
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.pipeline.receive import ReceivePipeline
@@ -348,7 +348,10 @@ class Gateway:
     def _purge(self) -> None:
         if self.journal is None:
             return
-        counts = self.journal.purge(self.clock())
+        try:
+            counts = self.journal.purge(self.clock())
+        except JournalUnavailable:
+            return  # the degraded journal is logged once by its watch; next run retries
         log.info(
             "journal.purged",
             codes_expired=counts.codes_expired,
