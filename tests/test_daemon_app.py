@@ -96,7 +96,7 @@ def test_status_snapshot(tmp_path: Path) -> None:
     assert status["queue"]["depth"] == 0  # type: ignore[index]
     assert status["ready"] is True
     assert status["uptime"] >= 0  # type: ignore[operator]
-    assert status["degraded"] == []
+    assert status["conditions"] == []
     assert status["journal"]["state"] == "ok"  # type: ignore[index]
 
 

@@ -4,7 +4,7 @@ Each fault is made the way it happens: a state directory on a small tmpfs that f
 a journal made immutable (``chattr +i``: read-only even for root), the state directory
 deleted or moved away while the daemon runs, a second daemon on the same directory. Each
 test checks that the SMS stay on the (simulated) modem, that ``otp-gateway status`` says
-``degraded`` with the reason and exits 7, and what brings the daemon back.
+``degraded`` with the reason and exits 6, and what brings the daemon back.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
 
 ORIGIN = "example.com"
 NUMBER = "+15557654321"
-DEGRADED = 7  # otp-gateway status: shown, but the gateway is degraded
+DEGRADED = 6  # otp-gateway status: shown, but the gateway is degraded
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def fill(path: Path) -> Path:
 def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
-    """A full state tmpfs: SMS stay on the modem, status degraded (exit 7); freed, all come in."""
+    """A full state tmpfs: SMS stay on the modem, status degraded (exit 6); freed, all come in."""
     state = tmp_path / "state"
     with small_tmpfs(state, "2m"):
         config = write_config(tmp_path, tmp_path / "modem")
@@ -159,7 +159,9 @@ def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
             journal = journal_of(snapshot)
             assert journal["state"] == "degraded"
             assert "full" in str(journal["reason"])
-            assert snapshot["degraded"] == [f"journal: {journal['reason']}"]
+            assert snapshot["conditions"] == [
+                {"subject": "journal", "code": "journal-degraded", "reason": journal["reason"]}
+            ]
             assert "DEGRADED: journal" in text
             assert "full" in text
             filler.unlink()  # the operator frees space: the next probe resumes

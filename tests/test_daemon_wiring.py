@@ -165,7 +165,9 @@ def test_snapshot_lists_a_degraded_journal_with_its_reason() -> None:
         "retry_at": time.time() + 30,
     }
     snapshot = degraded_snapshot(journal)
-    assert snapshot["degraded"] == [f"journal: {reason}"]
+    assert snapshot["conditions"] == [
+        {"subject": "journal", "code": "journal-degraded", "reason": reason}
+    ]
     assert snapshot["journal"] == journal
     text = render_status(snapshot)
     assert f"journal:     DEGRADED: {reason}; next retry in 0m" in text
@@ -174,6 +176,6 @@ def test_snapshot_lists_a_degraded_journal_with_its_reason() -> None:
 def test_snapshot_of_a_healthy_journal_is_not_degraded() -> None:
     """A journal in state ok adds nothing to the degraded list."""
     snapshot = degraded_snapshot({"state": "ok", "reason": None})
-    assert snapshot["degraded"] == []
+    assert snapshot["conditions"] == []
     assert "journal:     ok" in render_status(snapshot)
-    assert degraded_snapshot(None)["degraded"] == []
+    assert degraded_snapshot(None)["conditions"] == []

@@ -35,7 +35,7 @@ from gateway.relay.messages import normalise_origin
 T = TypeVar("T")
 
 #: exit status per outcome (documented in every command's --help; "no_reports": send
-#: only; "degraded": status only)
+#: only; "degraded": status only, when the snapshot lists conditions)
 EXIT = {
     "ok": 0,
     "error": 1,
@@ -44,7 +44,7 @@ EXIT = {
     "forbidden": 4,
     "unavailable": 5,
     "no_reports": 6,
-    "degraded": 7,
+    "degraded": 6,
 }
 EXIT_TEXT = """\b
 Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
@@ -319,7 +319,7 @@ Examples:
   otp-gateway status --json | jq .modems
 
 {EXIT_TEXT}
-7 shown, but the gateway is degraded (e.g. its journal cannot record: SMS
+6 shown, but the gateway is degraded (e.g. its journal cannot record: SMS
 stay on the modem; the reason is printed)."""
 )
 @SOCKET
@@ -332,8 +332,8 @@ def status(*, socket_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(snapshot, indent=2, sort_keys=True))
     else:
         click.echo(render_status(snapshot))
-    degraded = snapshot.get("degraded")
-    if isinstance(degraded, list) and degraded:
+    conditions = snapshot.get("conditions")
+    if isinstance(conditions, list) and conditions:
         sys.exit(EXIT["degraded"])
 
 

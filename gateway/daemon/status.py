@@ -75,11 +75,16 @@ def modem_entry(
     }
 
 
-def journal_conditions(journal: Mapping[str, object] | None) -> list[str]:
-    """Return ``["journal: <reason>"]`` when the journal is degraded, else ``[]``."""
+def journal_conditions(journal: Mapping[str, object] | None) -> list[dict[str, object]]:
+    """Return the journal's condition for ``status`` while it is degraded, else ``[]``.
+
+    The shape is a condition's (subject, stable code, reason): ``journal-degraded``
+    while received SMS cannot be recorded durably (they stay on the modem).
+    """
     if journal is None or journal.get("state") != "degraded":
         return []
-    return [f"journal: {journal.get('reason') or 'degraded'}"]
+    reason = str(journal.get("reason") or "cannot record")
+    return [{"subject": "journal", "code": "journal-degraded", "reason": reason}]
 
 
 def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
@@ -111,14 +116,14 @@ def snapshot(
 ) -> dict[str, object]:
     """Return the whole ``status`` snapshot: modems, queue depth, counters, uptime, journal.
 
-    ``degraded`` lists why the gateway is not fully working although it runs (empty when
-    it is): here, a journal that cannot record durably (``journal`` says why).
+    ``conditions`` lists what needs attention although the gateway runs (empty when
+    nothing does): here, a journal that cannot record durably (``journal`` says why).
     """
     return {
         "version": version,
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
-        "degraded": journal_conditions(journal),
+        "conditions": journal_conditions(journal),
         "journal": dict(journal or {}),
         "modems": [
             modem_entry(
