@@ -66,7 +66,8 @@ class JournalBase:
             if opened is None:
                 raise JournalError(f"journal {self.path} vanished while it was being opened")
             self._db_id: FileId = opened
-            self._wal_id = stat_id(wal_path(self.path))
+            self._wal_path = wal_path(self.path)
+            self._wal_id = stat_id(self._wal_path)
         except sqlite3.Error as exc:
             self._conn.close()
             raise JournalError(f"journal {self.path}: {exc}") from exc
@@ -142,12 +143,13 @@ class JournalBase:
             problem = identity_problem(self.path, self._db_id, stat_id(self.path))
             if problem is not None:
                 return problem
-            wal = wal_path(self.path)
-            found = stat_id(wal)
+            found = stat_id(self._wal_path)
             if self._wal_id is None:
                 self._wal_id = found  # SQLite opened it after us: take it as it is now
                 return None
-            return identity_problem(wal, self._wal_id, found, what="journal write-ahead log")
+            return identity_problem(
+                self._wal_path, self._wal_id, found, what="journal write-ahead log"
+            )
         except OSError as exc:
             return f"cannot check journal file {self.path}: {exc.strerror or exc}"
 
