@@ -107,9 +107,7 @@ class JournalBase:
         Marks the journal degraded when not (it never marks it healthy: only a commit
         does, see :meth:`probe`). Returns the health after the check; never raises.
         """
-        problem = self._identity_problem()
-        if problem is not None:
-            self._fail(problem, replaced=True)
+        self._check_identity()
         return self._health
 
     def durable(self) -> bool:
@@ -137,21 +135,25 @@ class JournalBase:
             conn.execute("DELETE FROM counters WHERE name = ?", (scratch,))
         return self._health
 
-    def _identity_problem(self) -> str | None:
-        """Return why the file at the path is not the one open, or None when it is."""
+    def _check_identity(self) -> str | None:
+        """Return why the file at the path is not the one open (marked degraded), or None."""
         try:
             problem = identity_problem(self.path, self._db_id, stat_id(self.path))
-            if problem is not None:
-                return problem
-            found = stat_id(self._wal_path)
-            if self._wal_id is None:
-                self._wal_id = found  # SQLite opened it after us: take it as it is now
-                return None
-            return identity_problem(
-                self._wal_path, self._wal_id, found, what="journal write-ahead log"
-            )
-        except OSError as exc:
-            return f"cannot check journal file {self.path}: {exc.strerror or exc}"
+            if problem is None:
+                found = stat_id(self._wal_path)
+                if self._wal_id is None:
+                    self._wal_id = found  # SQLite opened it after us: take it as it is now
+                    return None
+                problem = identity_problem(
+                    self._wal_path, self._wal_id, found, what="journal write-ahead log"
+                )
+        except OSError as exc:  # EIO, EACCES on the directory: not known to be replaced
+            problem = f"cannot check journal file {self.path}: {exc.strerror or exc}"
+            self._fail(problem)
+            return problem
+        if problem is not None:
+            self._fail(problem, replaced=True)
+        return problem
 
     def _fail(self, reason: str, *, replaced: bool = False) -> None:
         before = self._health
@@ -190,10 +192,9 @@ class JournalBase:
         not the one open, or when the disk refuses the write (the journal is degraded
         then); :class:`JournalRefused` when a constraint refuses the data.
         """
-        problem = self._identity_problem()
+        problem = self._check_identity()
         if problem is not None:
             # never write into a file nobody will find again: the caller must keep its copy
-            self._fail(problem, replaced=True)
             raise JournalUnavailable(problem)
         try:
             self._conn.execute("BEGIN IMMEDIATE")
