@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journal_helpers import fill_up, free_space
 
 from gateway import log as gwlog
 from gateway.daemon.journalwatch import JournalWatch
@@ -85,8 +86,8 @@ def test_probes_back_off_to_the_cap(tmp_path: Path, journal: Journal) -> None:
             journal,
             on_change=told.change,
             on_recovered=told.recover,
-            probe_first=1.0,
-            probe_cap=8.0,
+            probe_first=100.0,  # long: the real timers never fire during the test
+            probe_cap=800.0,
             clock=lambda: 1000.0,
         )
         watch.start()
@@ -102,7 +103,7 @@ def test_probes_back_off_to_the_cap(tmp_path: Path, journal: Journal) -> None:
         assert told.recoveries == 0
         return waits
 
-    assert asyncio.run(scenario()) == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert asyncio.run(scenario()) == [100.0, 200.0, 400.0, 800.0, 800.0]
 
 
 def test_the_periodic_check_notices_a_deleted_directory(tmp_path: Path, journal: Journal) -> None:
@@ -122,3 +123,33 @@ def test_the_periodic_check_notices_a_deleted_directory(tmp_path: Path, journal:
     health = asyncio.run(scenario())
     assert not health.healthy
     assert health.replaced
+
+
+def test_a_relapse_right_after_recovery_backs_off_further(journal: Journal) -> None:
+    """A disk that fails again just after a recovery is probed later, not at the first delay."""
+
+    async def scenario() -> float | None:
+        told = Told()
+        watch = JournalWatch(
+            journal,
+            on_change=told.change,
+            on_recovered=told.recover,
+            probe_first=100.0,  # long: the real timers never fire during the test
+            probe_cap=800.0,
+            clock=lambda: 1000.0,
+        )
+        watch.start()
+        fill_up(journal)
+        await asyncio.wait_for(told.changed.wait(), 10)
+        assert watch.retry_at == 1100.0
+        free_space(journal)
+        watch._run_probe()  # what the timer would do
+        await asyncio.wait_for(told.recovered.wait(), 10)
+        told.changed.clear()
+        fill_up(journal)  # full again at once
+        await asyncio.wait_for(told.changed.wait(), 10)
+        retry_at = watch.retry_at
+        watch.cancel()
+        return retry_at
+
+    assert asyncio.run(scenario()) == 1200.0
