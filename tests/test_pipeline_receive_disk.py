@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from journal_helpers import fill_up, free_space
 from pipeline_receive_helpers import Rig, count, no_leaks, run
 
-from gateway.journal import FILENAME
+from gateway.journal import FILENAME, Journal, RecordedPdu
 
 
 @pytest.fixture
@@ -54,3 +55,36 @@ def test_deleted_journal_keeps_the_sms(tmp_path: Path, leaks: set[str]) -> None:
         assert rig.journal.health().replaced
 
     run(tmp_path, leaks, scenario)
+
+
+class DeletedAfterCommit(Journal):
+    """A journal whose files are deleted right after the first PDU is committed.
+
+    That is the operator's ``rm -r`` landing between the commit and ``AT+CMGD``: the
+    record went into a file no one will open again.
+    """
+
+    def record_pdu(self, **kwargs: Any) -> RecordedPdu:
+        """Record, then delete the journal's files (once)."""
+        recorded = super().record_pdu(**kwargs)
+        for suffix in ("", "-wal", "-shm"):
+            self.path.with_name(f"{FILENAME}{suffix}").unlink(missing_ok=True)
+        return recorded
+
+
+def test_a_record_lost_after_its_commit_is_not_followed_by_a_delete(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """The delete guard: the journal file vanished after the commit, so the SMS stays."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #553355")
+        snapshot = await rig.wait(count("delete_withheld", 1))
+        assert snapshot.get("deleted", 0) == 0
+        assert len(rig.modem.stored("SM")) == 1
+        # the code could not be stored either (its write found the file gone): the
+        # message waits in memory for the journal, the SMS on the modem for the sweep
+        assert snapshot["store_failed"] == 1
+        assert rig.sink.codes == []
+
+    run(tmp_path, leaks, scenario, journal_type=DeletedAfterCommit)

@@ -3,10 +3,8 @@
 ``AT+CMGR`` reads one announced message, ``AT+CMGL=4`` lists a whole memory (the sweep),
 ``AT+CMGD`` deletes, ``AT+CNMA`` acknowledges a routed ``+CMT``/``+CDS``. A message is
 deleted only after ``ingest`` returned, i.e. after the journal commit: a failed delete
-leaves it for the next sweep, and the journal recognises it again. Nor is it deleted
-while the journal is not durable (its file deleted or replaced, its disk failing): the
-modem copy may then be the only one left, and the sweep after recovery takes it. Stored
-outgoing messages (<stat> 2/3, TS 27.005 §3.1) are not ours to read or delete.
+leaves it for the next sweep, and the journal recognises it again. Stored outgoing
+messages (<stat> 2/3, TS 27.005 §3.1) are not ours to read or delete.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from gateway.sms import StatusReport
 log = structlog.get_logger("gateway.pipeline.receive")  # the pipeline's events, one logger
 
 Ingest = Callable[[str, int, str], Recorded]  # (memory, index, pdu hex) -> recorded
-Durable = Callable[[], bool]  # is what was recorded in the journal file at its path now?
 
 
 class Inbox:
@@ -39,14 +36,12 @@ class Inbox:
         session: ModemSession,
         counters: Counters,
         ingest: Ingest,
-        durable: Durable,
         clock: Callable[[], float],
     ) -> None:
         self.modem = modem
         self._session = session
         self._counts = counters
         self._ingest = ingest
-        self._durable = durable
         self._clock = clock
         self._swept_inits: int | None = None
         self.last_sweep: float | None = None
@@ -123,15 +118,7 @@ class Inbox:
                 return
 
     async def delete(self, memory: str, index: int) -> None:
-        """Delete one stored message; a failure is counted and left for the next sweep.
-
-        Withheld (counted ``delete_withheld``) while the journal is not durable.
-        """
-        if not self._durable():
-            # the record may be in an unlinked file or not on disk: keep the modem copy
-            # (the journal's degraded state is logged once by the daemon, not per SMS)
-            self._counts.count("delete_withheld")
-            return
+        """Delete one stored message; a failure is counted and left for the next sweep."""
         try:
             await self._session.delete_message(memory, index)
         except AtError as exc:

@@ -86,7 +86,6 @@ class ReceivePipeline:
             session=session,
             counters=self._counts,
             ingest=self._ingest,
-            durable=journal.durable,
             clock=clock,
         )
         self._codes = CodeStep(
@@ -215,20 +214,37 @@ class ReceivePipeline:
 
     # ------------------------------------------------------------------ acting on PDUs
     def _ingest(self, memory: str, index: int, pdu_hex: str) -> Recorded:
-        """Record one PDU durably, then act on it if it is new and decoded."""
+        """Record one PDU durably, act on it if it is new and decoded, check it is durable.
+
+        The inbox deletes the modem copy (or acknowledges a routed one) only once this
+        returns. Raises JournalError when the write fails, and JournalUnavailable when the
+        record is not in the journal file at its path (deleted or replaced meanwhile).
+        """
         now = self._clock()
         recorded = self._intake.record(memory, index, pdu_hex, now)
         message = recorded.message
-        if not recorded.new:
-            return recorded
-        if isinstance(message, StatusReport):
-            self._counts.count("reports")
-            self._reports.hand_on(recorded.pdu_id, message, now)
-        elif isinstance(message, Deliver):
-            self._counts.count("parts")
-            part = Part.of(message, pdu_id=recorded.pdu_id, received_at=now)
-            self._assembled(self._reassembler.add(part, at=_monotonic()), now)
+        if recorded.new:
+            if isinstance(message, StatusReport):
+                self._counts.count("reports")
+                self._reports.hand_on(recorded.pdu_id, message, now)
+            elif isinstance(message, Deliver):
+                self._counts.count("parts")
+                part = Part.of(message, pdu_id=recorded.pdu_id, received_at=now)
+                self._assembled(self._reassembler.add(part, at=_monotonic()), now)
+        self._durable_or_keep()
         return recorded
+
+    def _durable_or_keep(self) -> None:
+        """Raise JournalUnavailable unless the journal file at its path holds the record.
+
+        The delete guard: a commit into a file deleted or replaced since (or a journal
+        failing meanwhile) is no reason to drop the only other copy, on the modem. Checked
+        after acting, so a code is relayed at once either way; the sweep after recovery
+        records the SMS again (or recognises it) and only then deletes it.
+        """
+        if not self._journal.durable():
+            self._counts.count("delete_withheld")
+            raise JournalUnavailable(self._journal.health().reason or "journal not durable")
 
     def _rebuild(self) -> None:
         """Reload unjoined parts, judge undecided messages, replay unhanded reports."""
