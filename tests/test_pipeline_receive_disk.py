@@ -88,3 +88,43 @@ def test_a_record_lost_after_its_commit_is_not_followed_by_a_delete(
         assert rig.sink.codes == []
 
     run(tmp_path, leaks, scenario, journal_type=DeletedAfterCommit)
+
+
+class MovedAfterCommit(Journal):
+    """A journal whose files are moved aside right after the first PDU is committed."""
+
+    moved = False
+
+    def record_pdu(self, **kwargs: Any) -> RecordedPdu:
+        """Record, then rename the database and its -wal (once)."""
+        recorded = super().record_pdu(**kwargs)
+        if not self.moved:
+            self.moved = True
+            for suffix in ("", "-wal"):
+                name = self.path.with_name(f"{FILENAME}{suffix}")
+                name.rename(name.with_name(name.name + ".away"))
+        return recorded
+
+
+def test_a_journal_back_in_place_takes_the_waiting_message_and_the_kept_sms(
+    tmp_path: Path, leaks: set[str]
+) -> None:
+    """Files moved aside after the commit, then back: the code is stored, the SMS deleted."""
+
+    async def scenario(rig: Rig) -> None:
+        rig.inject("@example.com #884488")
+        snapshot = await rig.wait(count("delete_withheld", 1))
+        assert snapshot["store_failed"] == 1
+        assert len(rig.modem.stored("SM")) == 1
+        for suffix in ("", "-wal"):
+            away = tmp_path / f"{FILENAME}{suffix}.away"
+            away.rename(tmp_path / f"{FILENAME}{suffix}")
+        assert rig.journal.probe().healthy
+        rig.pipeline.sweep_soon()  # what the daemon's journal watch does at recovery
+        (record,) = await rig.codes(1)
+        assert record.code == "884488"
+        snapshot = await rig.wait(count("deleted", 1))
+        assert snapshot["duplicates"] == 1  # the sweep found it recorded already
+        assert rig.modem.stored("SM") == {}
+
+    run(tmp_path, leaks, scenario, journal_type=MovedAfterCommit)

@@ -51,6 +51,10 @@ ROUTED_MEMORY = "routed"
 ROUTED_INDEX = -1
 #: seconds before a message whose journal write failed (full disk) is stored again
 STORE_RETRY = 1.0
+#: seconds between such retries while the journal is degraded (disk full, file gone):
+#: its recovery queues a retry at once (:meth:`ReceivePipeline.sweep_soon`), so this is
+#: only a backstop, and a degraded daemon does not wake every second for nothing
+DEGRADED_RETRY = 60.0
 
 
 class ReceivePipeline:
@@ -132,7 +136,12 @@ class ReceivePipeline:
                 self._timers.arm_sweep(self.settings.sweep_interval)
 
     def sweep_soon(self) -> None:
-        """Queue a sweep (the journal is usable again: take what stayed on the modem)."""
+        """Store what waits in memory, then sweep (the journal records again).
+
+        Messages whose store failed are retried first, then every read memory is swept:
+        what stayed on the modem while the journal was degraded is recorded and deleted.
+        """
+        self._work.put_nowait(EXPIRE)
         self._work.put_nowait(SWEEP)
 
     def reload(self, settings: ReceiveSettings) -> None:
@@ -272,12 +281,14 @@ class ReceivePipeline:
 
         A message the journal refuses (a check or constraint) is kept without its code
         or dropped, never retried (:meth:`_refused`). A message whose store fails
-        (counted ``store_failed``) stays queued here and is retried by the expiry timer;
+        (counted ``store_failed``) stays queued here and is retried by the expiry timer
+        (after :data:`DEGRADED_RETRY` while the journal is degraded, or at its recovery);
         its PDUs stay unassembled in the journal, so a restart finds them too. The failure
         does not propagate: the PDU itself is recorded, so the modem copy may go and the
         sweep goes on. Raises nothing.
         """
         self._unstored.extend(messages)
+        wait = STORE_RETRY
         try:
             while self._unstored:
                 head = self._unstored[0]
@@ -289,19 +300,20 @@ class ReceivePipeline:
         except JournalError as exc:
             self._counts.count("store_failed")
             # a degraded journal is logged once per episode by the daemon, not every retry
-            quiet = isinstance(exc, JournalUnavailable)
-            (log.debug if quiet else log.warning)(
+            degraded = isinstance(exc, JournalUnavailable)
+            wait = DEGRADED_RETRY if degraded else STORE_RETRY
+            (log.debug if degraded else log.warning)(
                 "receive.store_failed",
                 modem=self.modem,
                 waiting=len(self._unstored),
-                retry_in=STORE_RETRY,
+                retry_in=wait,
                 detail=str(exc),
             )
         finally:
             mono = _monotonic()
             deadline = self._reassembler.next_deadline()
             if self._unstored:
-                retry = mono + STORE_RETRY
+                retry = mono + wait
                 deadline = retry if deadline is None else min(deadline, retry)
             self._timers.arm_expiry(deadline, mono)
 
