@@ -78,6 +78,7 @@ class Gateway:
         self.journal: Journal | None = None
         self.state_lock: StateLock | None = None
         self.journal_watch: JournalWatch | None = None
+        self._unrecorded_claims: list[tuple[int, float]] = []  # (code id, when) to mark
         self.sessions: dict[str, ModemSession] = {}
         self.active: dict[str, ModemSession] = {}  # the sessions that initialised at start
         self.restarters: dict[str, Restarter] = {}
@@ -340,10 +341,31 @@ class Gateway:
             self.dispatcher.on_status_report(modem, report)
 
     def _claimed(self, record: CodeRecord) -> None:
-        """Journal the hand-out, so a restart never hands the same code out again."""
+        """Journal the hand-out, so a restart never hands the same code out again.
+
+        While the journal is degraded the mark waits here and is written at recovery.
+        """
         if self.journal is None or not isinstance(record.record_id, int):
             return
-        self.journal.mark_claimed(record.record_id, now=self.clock(), claimant="relay")
+        now = self.clock()
+        try:
+            self.journal.mark_claimed(record.record_id, now=now, claimant="relay")
+        except JournalUnavailable:
+            self._unrecorded_claims.append((record.record_id, now))
+
+    def _record_claims(self) -> None:
+        """Write the claim marks a degraded journal could not take (at its recovery)."""
+        waiting, self._unrecorded_claims = self._unrecorded_claims, []
+        for done, (code_id, at) in enumerate(waiting):
+            if self.journal is None:
+                return
+            try:
+                self.journal.mark_claimed(code_id, now=at, claimant="relay")
+            except JournalUnavailable:
+                self._unrecorded_claims = waiting[done:]  # degraded again: next recovery
+                return
+            except JournalError as exc:
+                log.error("relay.claim_record_failed", code_id=code_id, error=str(exc))
 
     def _purge(self) -> None:
         if self.journal is None:
@@ -368,6 +390,7 @@ class Gateway:
         """The journal records durably again: take what stayed on the modems, wake sends."""
         if self._stopped:
             return
+        self._record_claims()
         for pipeline in self.pipelines.values():
             pipeline.sweep_soon()
         if self.dispatcher is not None:

@@ -86,7 +86,12 @@ class JournalWatch:
 
     # ------------------------------------------------------------------ episodes
     def _changed(self, health: JournalHealth) -> None:
-        """The journal's listener: called inside a journal call, so log now, act later."""
+        """The journal's listener, called inside a journal call: log, arm timers, defer the rest.
+
+        The probe timer is armed (or disarmed) here, so ``retry_at`` is right for a
+        ``status`` asked at once; what touches the journal or the daemon runs from the
+        loop (:meth:`_apply`).
+        """
         if not health.healthy:
             if self._episode is None or self._episode.episodes != health.episodes:
                 log.error(
@@ -97,6 +102,8 @@ class JournalWatch:
                 )
             self._episode = health
             self._sweep_due = True
+            if self._probe is None and self._loop is not None:
+                self._first_probe()
         elif self._episode is not None:
             episode, self._episode = self._episode, None
             since = episode.since if episode.since is not None else self._clock()
@@ -105,34 +112,34 @@ class JournalWatch:
                 after=round(max(0.0, self._clock() - since), 3),
                 failures=episode.failures,
             )
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon(self._apply)
-
-    def _apply(self) -> None:
-        """Arm or disarm the probe for the journal's health now; tell the daemon."""
-        if self._loop is None:
-            return
-        health = self._journal.health()
-        if health.healthy:
+            self._recovered_at = self._clock()
             if self._probe is not None:
                 self._probe.cancel()
             self._probe = None
             self.retry_at = None
-            if self._sweep_due:
-                self._sweep_due = False
-                self._recovered_at = self._clock()
-                self._on_recovered()
-        elif self._probe is None:
-            # a relapse soon after a recovery (a disk that takes small writes but not
-            # the records the sweep then makes) goes on from the last delay, so a flapping
-            # disk is probed, and logged, at most about once per PROBE_CAP
-            recovered = self._recovered_at
-            if recovered is None or self._clock() - recovered >= self._probe_cap:
-                self._delay = self._probe_first
-            else:
-                self._delay = min(self._delay * 2, self._probe_cap)
-            self._arm_probe()
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon(self._apply)
+
+    def _apply(self) -> None:
+        """Tell the daemon the journal's health now; after an episode, have it sweep."""
+        if self._loop is None:
+            return
+        health = self._journal.health()
+        if health.healthy and self._sweep_due:
+            self._sweep_due = False
+            self._on_recovered()
         self._on_change(health)
+
+    def _first_probe(self) -> None:
+        # a relapse soon after a recovery (a disk that takes small writes but not the
+        # records the sweep then makes) goes on from the last delay, so a flapping disk
+        # is probed, and logged, at most about once per PROBE_CAP
+        recovered = self._recovered_at
+        if recovered is None or self._clock() - recovered >= self._probe_cap:
+            self._delay = self._probe_first
+        else:
+            self._delay = min(self._delay * 2, self._probe_cap)
+        self._arm_probe()
 
     def _arm_probe(self) -> None:
         assert self._loop is not None
@@ -140,13 +147,15 @@ class JournalWatch:
         self._probe = self._loop.call_later(self._delay, self._run_probe)
 
     def _run_probe(self) -> None:
-        self._probe = None
+        # self._probe still names this (fired) timer while the probe runs, so a listener
+        # call it causes does not arm a second one
         health = self._journal.probe()
+        self._probe = None
         if not health.healthy:
             self._episode = health  # for the failure count told at recovery
             self._delay = min(self._delay * 2, self._probe_cap)
             self._arm_probe()
-        # healthy: the journal told _changed, whose _apply ends the episode
+        # healthy: the journal told _changed, which ended the episode
 
     # ------------------------------------------------------------------ identity check
     def _arm_check(self) -> None:

@@ -1,0 +1,56 @@
+"""The composed gateway in-process while its journal is degraded: claims, status, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+from gateway.client import AsyncClient
+from gateway.testing import AsyncGatewayHandle, simulated_gateway
+
+ORIGIN = "example.com"
+
+
+def sweeps_past(count: int) -> object:
+    """Predicate on a pipeline snapshot: more than ``count`` sweeps ran."""
+
+    def check(snapshot: Mapping[str, object]) -> bool:
+        sweeps = snapshot.get("sweeps", 0)
+        return isinstance(sweeps, int) and sweeps > count
+
+    return check
+
+
+def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: Path) -> None:
+    """A code handed out while the state dir was away is marked claimed once it is back."""
+
+    async def body(gw: AsyncGatewayHandle) -> None:
+        gateway = gw.gateway
+        journal = gateway.journal
+        assert journal is not None
+        pipeline = gateway.pipelines["sim0"]
+        gw.modem.inject_sms(f"@{ORIGIN} #515151")
+        await pipeline.wait_for(lambda s: s.get("codes") == 1, 10)  # in the grace window
+        state = gateway.config.journal.state_dir
+        state.rename(tmp_path / "away")
+        status = gateway.snapshot()
+        assert status["conditions"][0]["code"] == "journal-degraded"  # type: ignore[index]
+        assert status["journal"]["retry_at"] is not None  # type: ignore[index]
+        async with AsyncClient(gw.socket) as client:
+            assert (await client.get(ORIGIN, timeout=10)).code == "515151"
+        assert [c.claimed_at for c in journal.codes(origin=ORIGIN)] == [None]
+        swept = pipeline.snapshot()["sweeps"]
+        assert isinstance(swept, int)
+        (tmp_path / "away").rename(state)
+        # the recovery (by the watch's probe) records the claim, then sweeps the modem
+        await pipeline.wait_for(sweeps_past(swept), 30)  # type: ignore[arg-type]
+        (code,) = journal.codes(origin=ORIGIN)
+        assert code.claimed_by == "relay"
+        assert gateway.snapshot()["conditions"] == []
+
+    async def main() -> None:
+        async with simulated_gateway(tmp_path) as gw:
+            await body(gw)
+
+    asyncio.run(main())
