@@ -105,14 +105,14 @@ def identity_problem(
     """
     if found is None:
         return (
-            f"{what} {path} is gone (state directory deleted or moved?); the daemon goes "
-            "on writing nowhere durable, so SMS stay on the modem until the file is back "
-            "or the daemon is restarted"
+            f"{what} {path} is gone (state directory deleted or moved?): nothing is "
+            "recorded and SMS stay on the modem until the file is back at its path or "
+            "the daemon is restarted"
         )
     if found != expected:
         return (
-            f"{what} {path} was replaced by another file; the daemon does not write into "
-            "a file it did not open: SMS stay on the modem until the daemon is restarted"
+            f"{what} {path} was replaced by another file, which the running daemon does "
+            "not adopt: SMS stay on the modem until the daemon is restarted"
         )
     return None
 
