@@ -26,6 +26,8 @@ from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
 ORIGIN = "example.com"
 NUMBER = "+15557654321"
 DEGRADED = 6  # otp-gateway status: shown, but the gateway is degraded
+#: seconds to wait for a recovery: the journal is probed with a backoff capped at 60 s
+RECOVERY = 120.0
 
 
 @pytest.fixture
@@ -140,6 +142,7 @@ def fill(path: Path) -> Path:
     return filler
 
 
+@pytest.mark.timeout(240)  # the recovery waits for a probe: backoff capped at 60 s
 def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
@@ -165,7 +168,7 @@ def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
             assert "DEGRADED: journal" in text
             assert "full" in text
             filler.unlink()  # the operator frees space: the next probe resumes
-            commands.wait("AT+CMGD", times=3)
+            commands.wait("AT+CMGD", times=3, timeout=RECOVERY)
             assert modem.stored() == {}
             code, snapshot, _ = status(tmp_path)
             assert code == 0
@@ -178,6 +181,7 @@ def test_full_disk_keeps_sms_on_the_modem_and_recovers_by_itself(
         assert journaled_codes(tmp_path) == {"410001", "410002", "000000"}
 
 
+@pytest.mark.timeout(240)  # the recovery waits for a probe: backoff capped at 60 s
 def test_read_only_journal_keeps_sms_and_recovers(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
@@ -204,7 +208,7 @@ def test_read_only_journal_keeps_sms_and_recovers(
             assert "not sent: the journal cannot record the job" in sent.stderr
         finally:
             subprocess.run(["chattr", "-i", *files], check=False)
-        commands.wait("AT+CMGD", times=2)
+        commands.wait("AT+CMGD", times=2, timeout=RECOVERY)
         assert modem.stored() == {}
         assert commands.count("AT+CMGS") == 0  # the refused send never went out
         assert status(tmp_path)[0] == 0
@@ -244,7 +248,7 @@ def test_deleted_state_dir_is_never_replaced_and_loses_nothing(
     # the operator restarts it: a new journal, and the start-up sweep takes what was kept
     with Daemon(tmp_path, config, notify) as second:
         second.wait_ready()
-        commands.wait("AT+CMGD", times=3)
+        commands.wait("AT+CMGD", times=3, timeout=RECOVERY)
         assert modem.stored() == {}
         assert status(tmp_path)[0] == 0
         assert second.terminate() == 0
@@ -252,6 +256,7 @@ def test_deleted_state_dir_is_never_replaced_and_loses_nothing(
     assert journaled_codes(tmp_path) == {"430001", "430002", "000000"}
 
 
+@pytest.mark.timeout(240)  # the recovery waits for a probe: backoff capped at 60 s
 def test_state_dir_moved_back_resumes(
     tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket
 ) -> None:
@@ -265,7 +270,7 @@ def test_state_dir_moved_back_resumes(
         assert len(modem.stored()) == 2
         assert status(tmp_path)[0] == DEGRADED
         (tmp_path / "elsewhere").rename(tmp_path / "state")
-        commands.wait("AT+CMGD", times=2)
+        commands.wait("AT+CMGD", times=2, timeout=RECOVERY)
         assert modem.stored() == {}
         assert status(tmp_path)[0] == 0
         assert daemon.terminate() == 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import pytest
 
 from gateway.client import AsyncClient
 from gateway.testing import AsyncGatewayHandle, simulated_gateway
@@ -12,7 +14,7 @@ from gateway.testing import AsyncGatewayHandle, simulated_gateway
 ORIGIN = "example.com"
 
 
-def sweeps_past(count: int) -> object:
+def sweeps_past(count: int) -> Callable[[Mapping[str, object]], bool]:
     """Predicate on a pipeline snapshot: more than ``count`` sweeps ran."""
 
     def check(snapshot: Mapping[str, object]) -> bool:
@@ -22,6 +24,7 @@ def sweeps_past(count: int) -> object:
     return check
 
 
+@pytest.mark.timeout(180)  # the recovery waits for a probe: backoff capped at 60 s
 def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: Path) -> None:
     """A code handed out while the state dir was away is marked claimed once it is back."""
 
@@ -44,7 +47,7 @@ def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: P
         assert isinstance(swept, int)
         (tmp_path / "away").rename(state)
         # the recovery (by the watch's probe) records the claim, then sweeps the modem
-        await pipeline.wait_for(sweeps_past(swept), 30)  # type: ignore[arg-type]
+        await pipeline.wait_for(sweeps_past(swept), 120)  # probes back off to 60 s
         (code,) = journal.codes(origin=ORIGIN)
         assert code.claimed_by == "relay"
         assert gateway.snapshot()["conditions"] == []
