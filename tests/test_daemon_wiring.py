@@ -157,7 +157,7 @@ def degraded_snapshot(journal: dict[str, object] | None) -> dict[str, object]:
 
 
 def test_snapshot_lists_a_degraded_journal_with_its_reason() -> None:
-    """A degraded journal is in the degraded list and shown with its reason and retry."""
+    """A degraded journal is a journal-degraded condition, shown with its reason and retry."""
     reason = "journal /s/journal.sqlite3: commit failed: database or disk is full"
     journal: dict[str, object] = {
         "state": "degraded",
@@ -174,7 +174,7 @@ def test_snapshot_lists_a_degraded_journal_with_its_reason() -> None:
 
 
 def test_snapshot_of_a_healthy_journal_is_not_degraded() -> None:
-    """A journal in state ok adds nothing to the degraded list."""
+    """A journal in state ok adds no condition."""
     snapshot = degraded_snapshot({"state": "ok", "reason": None})
     assert snapshot["conditions"] == []
     assert "journal:     ok" in render_status(snapshot)
