@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gateway.client import AsyncClient
+from gateway.config import Config
 from gateway.testing import AsyncGatewayHandle, simulated_gateway
 
 ORIGIN = "example.com"
+
+
+def with_grace(config: Config) -> Config:
+    """Keep codes a minute for a get that comes later (the grace window is opt-in)."""
+    return replace(config, receive=replace(config.receive, grace_window=60.0))
 
 
 def sweeps_past(count: int) -> Callable[[Mapping[str, object]], bool]:
@@ -53,7 +60,7 @@ def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: P
         assert gateway.snapshot()["conditions"] == []
 
     async def main() -> None:
-        async with simulated_gateway(tmp_path) as gw:
+        async with simulated_gateway(tmp_path, configure=with_grace) as gw:
             await body(gw)
 
     asyncio.run(main())
