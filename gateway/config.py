@@ -160,6 +160,7 @@ def _receive(t: Table) -> ReceiveSettings:
         multipart_timeout=t.duration("multipart_timeout", 300.0, minimum=1.0),
         code_expiry=t.duration("code_expiry", 600.0, minimum=10.0),
         grace_window=t.duration("grace_window", 0.0),
+        clock_skew=t.duration("clock_skew", 30.0),
         allowed_origins=allowed,
         senders=MappingProxyType(senders),
     )
@@ -213,6 +214,7 @@ def _relay(t: Table) -> RelaySettings:
         max_connections=t.integer("max_connections", 1024, low=1, high=65_536),
         max_connections_per_uid=t.integer("max_connections_per_uid", 64, low=1, high=65_536),
         idle_timeout=t.duration("idle_timeout", 600.0),
+        resume_window=t.duration("resume_window", 300.0),
         access=tuple(_access(rule) for rule in t.tables("access")),
     )
 

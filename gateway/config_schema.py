@@ -157,6 +157,7 @@ class ReceiveSettings:
     code_expiry: float = 600.0
     # 0: only codes that arrive after the request (WebOTP's rule); opt in to a few seconds
     grace_window: float = 0.0
+    clock_skew: float = 30.0  # how far the SMSC's clock may lag ours (late-read arrival times)
     allowed_origins: tuple[str, ...] = ()
     senders: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -167,6 +168,7 @@ class ReceiveSettings:
         for name in ("sweep_interval", "multipart_timeout", "code_expiry"):
             _require(getattr(self, name) > 0, name, "must be positive")
         _require(self.grace_window >= 0, "grace_window", "must not be negative")
+        _require(0 <= self.clock_skew <= 3600, "clock_skew", "must be between 0 and 1h")
         # a code kept for a later get must still be valid when that get takes it
         _require(
             self.grace_window <= self.code_expiry, "grace_window", "must not exceed code_expiry"
@@ -318,6 +320,7 @@ class RelaySettings:
     max_connections: int = 1024
     max_connections_per_uid: int = 64
     idle_timeout: float = 600.0  # seconds; 0 keeps idle connections open
+    resume_window: float = 300.0  # how far back a get's since / subscribe's after reach
     access: tuple[AccessRule, ...] = ()
 
     def __post_init__(self) -> None:
@@ -329,6 +332,7 @@ class RelaySettings:
         _require(self.max_connections >= 1, "max_connections", "must be at least 1")
         _require(self.max_connections_per_uid >= 1, "max_connections_per_uid", "must be at least 1")
         _require(self.idle_timeout >= 0, "idle_timeout", "must not be negative")
+        _require(0 <= self.resume_window <= 3600, "resume_window", "must be between 0 and 1h")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -61,10 +61,22 @@ class FakeStatusPort:
         return {"modems": [{"state": "ready", "signal": 20}], "queue_depth": 0}
 
 
-def record(code: str, origin: str = "shop.example", embedded: str | None = None) -> CodeRecord:
-    """Return a code record as the daemon would offer it."""
+def record(
+    code: str,
+    origin: str = "shop.example",
+    embedded: str | None = None,
+    *,
+    received_at: dt.datetime | None = None,
+    record_id: int | None = None,
+) -> CodeRecord:
+    """Return a code record as the daemon would offer it: arrived now unless told."""
     return CodeRecord(
-        origin=origin, embedded_origin=embedded, code=code, sender="+15557654321", received_at=AT
+        origin=origin,
+        embedded_origin=embedded,
+        code=code,
+        sender="+15557654321",
+        received_at=dt.datetime.now(dt.UTC) if received_at is None else received_at,
+        record_id=record_id,
     )
 
 

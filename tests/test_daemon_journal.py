@@ -56,7 +56,7 @@ def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: P
         # the recovery (by the watch's probe) records the claim, then sweeps the modem
         await pipeline.wait_for(sweeps_past(swept), 120)  # probes back off to 60 s
         (code,) = journal.codes(origin=ORIGIN)
-        assert code.claimed_by == "relay"
+        assert (code.claimed_by or "").startswith("relay")  # "relay uid=… key=…": the get's key
         assert gateway.snapshot()["conditions"] == []
 
     async def main() -> None:

@@ -64,7 +64,7 @@ def test_parts_join_in_sequence_order(order: tuple[int, int, int]) -> None:
     assert message.text == "<1><2><3>"
     assert message.pdu_ids == (1, 2, 3)
     assert message.scts == SCTS + timedelta(seconds=1)
-    assert message.received_at == 0.0
+    assert message.received_at == 2.0  # complete when its newest part arrived
     assert message.complete
     assert r.pending == 0
 
@@ -81,14 +81,15 @@ def test_groups_are_keyed_by_sender_reference_and_total() -> None:
     assert r.pending_parts == 2
 
 
-def test_incomplete_group_times_out_from_its_first_part() -> None:
-    """After ``timeout`` since the first part, what arrived is handed out incomplete."""
+def test_incomplete_group_times_out_from_its_newest_part() -> None:
+    """After ``timeout`` since the newest part, what arrived is handed out incomplete."""
     r = Reassembler(timeout=10)
     r.add(part(1, 3, at=5.0))
-    r.add(part(2, 1, at=8.0))
     assert r.next_deadline() == 15.0
-    assert r.expire(14.9) == []
-    (message,) = r.expire(15.0)
+    r.add(part(2, 1, at=8.0))
+    assert r.next_deadline() == 18.0
+    assert r.expire(17.9) == []
+    (message,) = r.expire(18.0)
     assert (message.text, message.parts, message.expected) == ("<1><3>", 2, 3)
     assert not message.complete
     assert message.pdu_ids == (2, 1)
@@ -96,7 +97,7 @@ def test_incomplete_group_times_out_from_its_first_part() -> None:
 
 
 def test_expire_hands_out_oldest_first() -> None:
-    """Several due groups come out in the order their first parts arrived."""
+    """Several due groups come out in the order their newest parts arrived."""
     r = Reassembler(timeout=1)
     r.add(part(1, 1, reference=2, at=3.0))
     r.add(part(2, 1, reference=1, at=1.0))

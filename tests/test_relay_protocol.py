@@ -53,6 +53,12 @@ VALID: list[tuple[bytes, Request]] = [
         Send(id=6, number="+15550001", origin="shop.example", code="123456", watch=True),
     ),
     (b' {"op": "status", "id": 7} ', Status(id=7)),
+    (
+        b'{"id":8,"op":"get","origin":"shop.example","since":1800000000.5}',
+        Get(id=8, origin="shop.example", since=1_800_000_000.5),
+    ),
+    (b'{"id":9,"op":"subscribe","after":42}', Subscribe(id=9, after=42)),
+    (b'{"id":10,"op":"subscribe","after":null}', Subscribe(id=10)),
 ]
 
 INVALID: list[tuple[bytes, object, ErrorCode, str]] = [
@@ -94,6 +100,12 @@ INVALID: list[tuple[bytes, object, ErrorCode, str]] = [
         "not valid JSON",
     ),
     (b'{"id":1,"op":"cancel"}', 1, ErrorCode.BAD_REQUEST, "target must be"),
+    (b'{"id":1,"op":"get","origin":"a.example","since":"x"}', 1, ErrorCode.BAD_REQUEST, "since"),
+    (b'{"id":1,"op":"get","origin":"a.example","since":-1}', 1, ErrorCode.BAD_REQUEST, "since"),
+    (b'{"id":1,"op":"subscribe","after":-1}', 1, ErrorCode.BAD_REQUEST, "after must be"),
+    (b'{"id":1,"op":"subscribe","after":1.5}', 1, ErrorCode.BAD_REQUEST, "after must be"),
+    (b'{"id":1,"op":"subscribe","after":true}', 1, ErrorCode.BAD_REQUEST, "after must be"),
+    (b'{"id":1,"op":"subscribe","after":"7"}', 1, ErrorCode.BAD_REQUEST, "after must be"),
     (
         b'{"id":1,"op":"send","number":"+1","origin":"a.example","watch":"yes"}',
         1,

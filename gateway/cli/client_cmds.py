@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,20 @@ SOCKET = click.option(
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
+def _timeout_option(default: float, what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True, max=3600),
+        default=default,
+        show_default=True,
+        help=what,
+    )
+
+
+#: seconds granted after a get's own timeout for the gateway's "timeout" answer to come
+REPLY_SLACK = 2.0
+
+
 def _fail(message: str, status: str) -> None:
     click.echo(f"otp-gateway: {message}", err=True)
     sys.exit(EXIT[status])
@@ -91,9 +106,25 @@ def _errors() -> Iterator[None]:
         _fail("interrupted", "error")
 
 
-def _connected(socket_path: Path, action: Callable[[Client], T]) -> T:
-    with Client(socket_path) as client:
-        return action(client)
+class _Deadline:
+    """The command's overall ``--timeout``: each wait gets what is left of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        """Return the seconds left; raises ``Timeout`` once none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise Timeout(f"no answer within the timeout of {self.seconds:g} s")
+        return left
+
+    def client(self, socket_path: Path) -> Client:
+        """Connect, with what is left of the timeout for each reply."""
+        client = Client(socket_path, timeout=self.left(), reconnect=False)
+        client.timeout = self.left()
+        return client
 
 
 def _code_json(record: CodeRecord) -> str:
@@ -120,12 +151,10 @@ Examples:
 @SOCKET
 @click.option("--origin", required=True, help="The origin (host) the code is for.")
 @click.option("--embedded-origin", default=None, help="The embedded (iframe) origin, if any.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True, max=3600),
-    default=120.0,
-    show_default=True,
-    help="Seconds to wait for a code.",
+@_timeout_option(
+    120.0,
+    "Seconds to wait for a code (reconnecting to a restarting gateway included); with"
+    " --follow, how long to try to get a lost connection back.",
 )
 @click.option("--follow", is_flag=True, help="Keep printing codes as they arrive (subscribe).")
 @JSON
@@ -138,21 +167,38 @@ def receive(
     follow: bool,
     as_json: bool,
 ) -> None:
-    """Wait for the next code for ORIGIN that arrives after this call and print it."""
+    """Wait for the next code for ORIGIN that arrives after this call and print it.
+
+    A gateway that restarts meanwhile is reconnected to, and the code that arrived
+    while it was away still counts as arriving after this call.
+    """
+    asked = time.time()
+    started = time.monotonic()
 
     def show(record: CodeRecord) -> None:
         # the code came in an SMS: never raw to a terminal (JSON escapes by itself)
         click.echo(_code_json(record) if as_json else printable(record.code))
         sys.stdout.flush()
 
-    with _errors(), Client(socket_path) as client:
-        if not follow:
-            show(client.get(origin, embedded_origin=embedded_origin, timeout=timeout))
-            return
-        wanted = (_normalised(origin), _normalised(embedded_origin))
-        for record in client.subscribe():
-            if (record.origin, record.embedded_origin) == wanted:
-                show(record)
+    with _errors():
+        client = Client(
+            socket_path,
+            timeout=min(timeout, REPLY_SLACK),
+            reconnect_for=timeout,
+            connect_wait=timeout,  # the gateway may be restarting right now
+        )
+        with client:
+            if not follow:
+                left = timeout - (time.monotonic() - started)
+                if left <= 0:
+                    raise Timeout(f"no code arrived within the timeout of {timeout:g} s")
+                show(client.get(origin, embedded_origin=embedded_origin, timeout=left, since=asked))
+                return
+            client.timeout = timeout  # a subscription's confirmation
+            wanted = (_normalised(origin), _normalised(embedded_origin))
+            for record in client.subscribe():
+                if (record.origin, record.embedded_origin) == wanted:
+                    show(record)
 
 
 @click.command(
@@ -203,6 +249,7 @@ reports off, so no delivery will ever be confirmed."""
     help="Wait until the job is sent (or delivered: needs delivery reports on in the"
     " gateway, else exit 6 at sent) and print each status.",
 )
+@_timeout_option(60.0, "Seconds the whole command may take (--wait included).")
 @JSON
 def send(
     *,
@@ -215,6 +262,7 @@ def send(
     code_file: TextIO | None,
     text: str | None,
     wait: str | None,
+    timeout: float,
     as_json: bool,
 ) -> None:
     """Send an origin-bound OTP SMS to NUMBER; print the job id and the code it carries.
@@ -229,7 +277,8 @@ def send(
     if number is None:
         raise click.UsageError("give NUMBER or --number-file")
     code = _one_of(code, code_file, "--code", "--code-file")
-    with _errors(), Client(socket_path) as client:
+    deadline = _Deadline(timeout)
+    with _errors(), deadline.client(socket_path) as client:
         if wait is None:
             accepted = client.send(
                 number, origin, embedded_origin=embedded_origin, code=code, text=text
@@ -247,6 +296,7 @@ def send(
         else:
             click.echo(f"{watch.job_id} queued" + (f" (code {watch.code})" if watch.code else ""))
         last: JobEvent | None = None
+        watch.wait = deadline.left
         for event in watch:
             # the watch starts with the current state: "queued" was just said, in text
             if as_json or event.status is not JobStatus.QUEUED or last is not None:
@@ -323,11 +373,16 @@ Examples:
 stay on the modem; the reason is printed)."""
 )
 @SOCKET
+@_timeout_option(10.0, "Seconds to wait for the gateway's answer.")
 @JSON
-def status(*, socket_path: Path, as_json: bool) -> None:
-    """Show the gateway's modems, queue, counters, uptime and journal."""
-    with _errors():
-        snapshot = _connected(socket_path, lambda client: client.status())
+def status(*, socket_path: Path, timeout: float, as_json: bool) -> None:
+    """Show the gateway's modems, queue, counters, uptime and journal.
+
+    It answers while the modems are still starting: each one's start-up step is shown.
+    """
+    deadline = _Deadline(timeout)
+    with _errors(), deadline.client(socket_path) as client:
+        snapshot = client.status()
     if as_json:
         click.echo(json.dumps(snapshot, indent=2, sort_keys=True))
     else:

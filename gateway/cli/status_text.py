@@ -39,6 +39,8 @@ def render_status(snapshot: dict[str, object]) -> str:
                 f"  {modem.get('name', '?')}: send-only: receiving SMS is unavailable on "
                 f"this device ({modem['receive_unavailable']}); sending works"
             )
+        elif modem.get("step"):
+            lines.append(f"  {modem.get('name', '?')}: {modem['step']}")
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
     relay = snapshot.get("relay")

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,7 @@ from gateway.daemon.journalwatch import JournalWatch
 from gateway.daemon.modems import start_sessions
 from gateway.daemon.reload import reloaded
 from gateway.daemon.restart import Backoff, Restarter
+from gateway.daemon.sendgate import GatedSend
 from gateway.daemon.statelock import StateLock
 from gateway.daemon.storage import StorageUse
 from gateway.daemon.tasks import DaemonFailed, TaskSet
@@ -78,7 +80,8 @@ class Gateway:
         self.journal: Journal | None = None
         self.state_lock: StateLock | None = None
         self.journal_watch: JournalWatch | None = None
-        self._unrecorded_claims: list[tuple[int, float]] = []  # (code id, when) to mark
+        # (code id, when, claimant) to mark
+        self._unrecorded_claims: list[tuple[int, float, str]] = []
         self.sessions: dict[str, ModemSession] = {}
         self.active: dict[str, ModemSession] = {}  # the sessions that initialised at start
         self.restarters: dict[str, Restarter] = {}
@@ -98,8 +101,13 @@ class Gateway:
     async def start(self) -> None:
         """Open the journal, bind the socket, initialise the modems, start serving.
 
-        The socket is bound (and listening) before the modems start, so a bad socket path
-        fails at once; connections are accepted only once the modems are up.
+        The socket is bound before the modems start, so a bad socket path fails at once,
+        and it answers from then on (issue 13.3): while the modems wait for the SIM or the
+        network, ``status`` shows each one's start-up step, a ``get`` waits and a ``send``
+        is queued. ``STATUS=`` follows the start-up; ``READY=1`` is sent when this returns,
+        once a modem is up (house style §7: systemd's "started" means a gateway that can
+        receive and send), and the journal's recent codes are handed to the relay before
+        it accepts, so a consumer reconnecting with ``since`` or a resume cursor finds them.
 
         Returns once the gateway serves; raises the modem's error (``PortBusy``,
         ``WrongPin``…), ``StateDirBusy`` (another daemon holds the state directory),
@@ -132,9 +140,15 @@ class Gateway:
             # claim the socket first: a missing directory or a socket in use must fail the
             # start at once, not after the PIN and up to minutes of registration wait
             await self.relay.bind()
+            # codes of the previous run that a reconnecting consumer may still want, then
+            # answer at once: status shows the start-up steps, gets wait, sends queue
+            self._preload(self.journal)
+            await self.relay.start()
+            self.notifier.status(self.status_line())
+            for name, session in self.sessions.items():  # STATUS= follows the start-up too
+                self._tasks.spawn(self._watch_state(name, session), f"state-{name}")
             self.active = await start_sessions(self.sessions)
-            self._spawn()
-            await self.relay.start()  # accept only now: READY=1 follows
+            self._spawn()  # the start-up sweep runs now, with the socket already answering
         except BaseException:
             await self._teardown(drain=0.0)
             raise
@@ -305,9 +319,11 @@ class Gateway:
         self.relay = RelayServer(
             wiring.relay_config(config),
             access=wiring.access_control(config),
-            send=self.service,
+            # queued while modems start; refused only when none can ever send in this run
+            send=GatedSend(self.service, self.modem_statuses),
             status=self,
             on_claim=self._claimed,
+            clock=self.clock,
         )
         for name, session in self.sessions.items():
             self.pipelines[name] = ReceivePipeline(
@@ -320,13 +336,37 @@ class Gateway:
                 clock=self.clock,
             )
 
+    def _preload(self, journal: Journal) -> None:
+        """Hand the relay the codes of the resume window from the journal (a restart)."""
+        assert self.relay is not None
+        window = self.relay.config.resume_window
+        now = self.clock()
+        recent = journal.recent_codes(since=now - max(window, self.relay.config.grace), now=now)
+        for stored in recent:
+            self.relay.preload(
+                CodeRecord(
+                    origin=stored.origin,
+                    embedded_origin=stored.embedded,
+                    code=stored.code or "",
+                    sender=stored.sender,
+                    received_at=datetime.fromtimestamp(stored.received_at, tz=UTC),
+                    record_id=stored.id,
+                    claimed_by=None
+                    if stored.claimed_at is None
+                    else (stored.claimed_by or "relay"),
+                ),
+                cursor=stored.id,
+            )
+        self.relay.broker.cursor = max(self.relay.broker.cursor, journal.last_code_id())
+        if recent:
+            log.info("relay.preloaded", codes=len(recent))
+
     def _spawn(self) -> None:
         assert self.dispatcher is not None
         self._tasks.spawn(self.dispatcher.run(), "send-dispatcher")
         for name, pipeline in self.pipelines.items():
             self._tasks.spawn(pipeline.run(), f"receive-{name}")
         for name, session in self.sessions.items():
-            self._tasks.spawn(self._watch_state(name, session), f"state-{name}")
             restarter = Restarter(name, session, self.restart, clock=self.clock)
             self.restarters[name] = restarter
             self._tasks.spawn(restarter.run(), f"restart-{name}")
@@ -348,19 +388,22 @@ class Gateway:
         if self.journal is None or not isinstance(record.record_id, int):
             return
         now = self.clock()
+        # "relay uid=… key=…" for a get that named a key: that key asking again after a
+        # restart may take it again (its answer may have been lost), nobody else
+        claimant = record.claimed_by or "relay"
         try:
-            self.journal.mark_claimed(record.record_id, now=now, claimant="relay")
+            self.journal.mark_claimed(record.record_id, now=now, claimant=claimant)
         except JournalUnavailable:
-            self._unrecorded_claims.append((record.record_id, now))
+            self._unrecorded_claims.append((record.record_id, now, claimant))
 
     def _record_claims(self) -> None:
         """Write the claim marks a degraded journal could not take (at its recovery)."""
         waiting, self._unrecorded_claims = self._unrecorded_claims, []
-        for done, (code_id, at) in enumerate(waiting):
+        for done, (code_id, at, claimant) in enumerate(waiting):
             if self.journal is None:
                 return
             try:
-                self.journal.mark_claimed(code_id, now=at, claimant="relay")
+                self.journal.mark_claimed(code_id, now=at, claimant=claimant)
             except JournalUnavailable:
                 self._unrecorded_claims = waiting[done:]  # degraded again: next recovery
                 return
@@ -399,10 +442,13 @@ class Gateway:
 
     async def _watch_state(self, name: str, session: ModemSession) -> None:
         last = session.status.state
+        step = health.startup_step(session.status)
         while True:
-            current = await session.wait_for(_other_than(last))
-            last = current.state
-            log.info("modem.state", modem=name, state=last.value, reason=current.error)
+            current = await session.wait_for(_other_than(last, step))
+            step = health.startup_step(current)
+            if current.state is not last:
+                last = current.state
+                log.info("modem.state", modem=name, state=last.value, reason=current.error)
             self.notifier.status(self.status_line())
             if not self._stopped and all(
                 s.status.state is SessionState.FAILED for s in self.sessions.values()
@@ -440,5 +486,5 @@ async def _cpms_lines(session: ModemSession) -> tuple[str, ...]:
     return (await session.command(query("AT+CPMS?", "+CPMS"))).raise_for_error().lines
 
 
-def _other_than(state: SessionState) -> Callable[[ModemStatus], bool]:
-    return lambda status: status.state is not state
+def _other_than(state: SessionState, step: str | None) -> Callable[[ModemStatus], bool]:
+    return lambda status: status.state is not state or health.startup_step(status) != step

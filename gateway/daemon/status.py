@@ -30,6 +30,32 @@ def signal_dbm(rssi: int | None) -> int | None:
     return -113 + 2 * rssi
 
 
+def startup_step(status: ModemStatus) -> str | None:
+    """Return what a modem that is not ready is doing now, for people, or None when ready.
+
+    Read from the session's state and the last ``+CPIN``/``+CREG`` it saw, so ``status``
+    answers during start-up (issue 13.3) with e.g. ``waiting for network registration
+    (searching)``.
+    """
+    state = status.state
+    if state is SessionState.STARTING:
+        return "opening the port"
+    if state is SessionState.RECONNECTING:
+        return "waiting for the port to come back"
+    if state is SessionState.RECOVERING:
+        return "recovering"
+    if state is not SessionState.INITIALISING:
+        return None
+    if status.sim is None:
+        return "talking to the modem"
+    if status.sim != "READY":
+        return f"waiting for the SIM ({status.sim})"
+    if status.registration is not None and status.registration not in (1, 5):
+        word = REGISTRATION.get(status.registration, str(status.registration))
+        return f"waiting for network registration ({word})"
+    return "initialising"
+
+
 def modem_entry(
     name: str,
     status: ModemStatus,
@@ -50,6 +76,7 @@ def modem_entry(
         "name": name,
         "device": status.device,
         "state": status.state.value,
+        "step": startup_step(status),
         "signal": status.signal,
         "signal_dbm": signal_dbm(status.signal),
         "registration": REGISTRATION.get(status.registration)
@@ -92,6 +119,8 @@ def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
     parts = []
     for name, status in modems.items():
         text = f"{name} {status.state.value}"
+        if status.state is SessionState.INITIALISING:
+            text += f" ({startup_step(status)})"  # STATUS= follows the start-up steps
         dbm = signal_dbm(status.signal)
         if status.state is SessionState.READY and dbm is not None:
             text += f" ({dbm} dBm)"

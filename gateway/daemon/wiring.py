@@ -88,6 +88,8 @@ def relay_config(config: Config) -> RelayConfig:
         max_connections_per_uid=relay.max_connections_per_uid,
         idle_timeout=relay.idle_timeout,
         grace=config.receive.grace_window,
+        # a kept code must still be valid when a resuming get takes it
+        resume_window=min(relay.resume_window, config.receive.code_expiry),
     )
 
 

@@ -162,6 +162,24 @@ class ReceiveJournal(MessageJournal):
                 self._bump(conn, "codes.claimed")
         return bool(changed)
 
+    def recent_codes(self, *, since: float, now: float) -> list[CodeRecord]:
+        """Return the unexpired codes received at or after ``since``, in id order.
+
+        Claimed ones too (a resuming subscriber replays them; ``claimed_at`` says who may
+        still take one). For the relay's start after a restart.
+        """
+        rows = self._read(
+            f"SELECT {_CODE_COLUMNS} FROM codes WHERE received_at >= ? AND expires_at > ?"  # noqa: S608 - fixed columns
+            " AND code IS NOT NULL ORDER BY id",
+            (since, now),
+        )
+        return [_code(r) for r in rows]
+
+    def last_code_id(self) -> int:
+        """Return the highest code id stored (0 when there is none): the resume cursor."""
+        rows = self._read("SELECT COALESCE(MAX(id), 0) FROM codes")
+        return int(rows[0][0])
+
     def codes(self, *, origin: str | None = None) -> list[CodeRecord]:
         """Return stored codes (optionally for one origin), oldest first."""
         if origin is None:

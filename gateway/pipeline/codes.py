@@ -70,7 +70,7 @@ class CodeStep:
 
     def _store(self, message: Assembled, decision: str, code: NewCode | None) -> StoredMessage:
         # the journal's messages.scts is NOT NULL: when the SC sent an impossible TP-SCTS
-        # (decoded as None) the time its first part was received stands in for it
+        # (decoded as None) the time it arrived stands in for it
         scts = message.scts or datetime.fromtimestamp(message.received_at, tz=UTC)
         return self._journal.store_decided(
             modem=self.modem,

@@ -2,7 +2,8 @@
 
 Parts are grouped by (sender, reference, total) and joined in sequence order whatever
 order they arrive in. A group that is still incomplete ``timeout`` seconds after its
-first part arrived is handed out as it is, marked incomplete, so nothing waits forever.
+newest part arrived is handed out as it is, marked incomplete, so nothing waits forever
+(the receive pipeline also holds it while parts may still be unread on the modem).
 That deadline is kept on the clock the caller passes as ``at`` (the receive pipeline
 uses the event loop's monotonic clock, so a wall-clock step neither delays nor hastens
 it); ``received_at`` stays wall-clock time, for the journal.
@@ -75,7 +76,7 @@ class Assembled:
     parts: int
     expected: int
     pdu_ids: tuple[int, ...]  # every journal row it came from (repeated copies included)
-    received_at: float  # when its first part arrived
+    received_at: float  # when its newest part arrived: the message was complete then
     sender_toa: int | None = None  # TP-OA type-of-address octet (None: not known)
 
     def __post_init__(self) -> None:
@@ -95,7 +96,7 @@ class Assembled:
 
 @dataclass(slots=True)
 class _Group:
-    first_at: float  # on the deadline clock
+    last_at: float  # when its newest part arrived, on the deadline clock
     parts: dict[int, Part] = field(default_factory=dict)
     copies: list[int] = field(default_factory=list)  # pdu ids of repeated parts
 
@@ -130,8 +131,8 @@ class Reassembler:
             out.append(self._flush(key))  # reference reused: hand out the old message
             group = None
         if group is None:
-            group = self._groups[key] = _Group(first_at=arrived)
-        group.first_at = min(group.first_at, arrived)
+            group = self._groups[key] = _Group(last_at=arrived)
+        group.last_at = max(group.last_at, arrived)
         group.parts[part.sequence] = part
         if len(group.parts) == part.total:
             out.append(self._flush(key))
@@ -142,14 +143,14 @@ class Reassembler:
 
         ``now`` is on the deadline clock of :meth:`add`'s ``at``.
         """
-        due = [k for k, g in self._groups.items() if g.first_at + self.timeout <= now]
-        return [self._flush(key) for key in sorted(due, key=lambda k: self._groups[k].first_at)]
+        due = [k for k, g in self._groups.items() if g.last_at + self.timeout <= now]
+        return [self._flush(key) for key in sorted(due, key=lambda k: self._groups[k].last_at)]
 
     def next_deadline(self) -> float | None:
-        """Return when (deadline clock) the oldest group times out, or None when none is held."""
+        """Return when (deadline clock) the next group times out, or None when none is held."""
         if not self._groups:
             return None
-        return min(g.first_at for g in self._groups.values()) + self.timeout
+        return min(g.last_at for g in self._groups.values()) + self.timeout
 
     @property
     def pending(self) -> int:
@@ -176,5 +177,5 @@ def _join(parts: list[Part], *, expected: int, copies: list[int] | None = None) 
         parts=len(parts),
         expected=expected,
         pdu_ids=(*(p.pdu_id for p in parts), *(copies or ())),
-        received_at=min(p.received_at for p in parts),
+        received_at=max(p.received_at for p in parts),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +35,7 @@ from gateway.errors import GatewayError
 from gateway.journal import Journal, JournalError, JournalRefused, JournalUnavailable
 from gateway.modem.session import ModemSession, StateChanged
 from gateway.modem.status import SessionState
+from gateway.pipeline.arrival import arrival
 from gateway.pipeline.codes import CodeStep, OnCode
 from gateway.pipeline.counters import Counters
 from gateway.pipeline.inbox import Inbox
@@ -55,6 +57,8 @@ STORE_RETRY = 1.0
 #: its recovery queues a retry at once (:meth:`ReceivePipeline.sweep_soon`), so this is
 #: only a backstop, and a degraded daemon does not wake every second for nothing
 DEGRADED_RETRY = 60.0
+#: the most +CMTI times remembered for messages not read yet
+MAX_ANNOUNCED = 1024
 
 
 class ReceivePipeline:
@@ -84,6 +88,9 @@ class ReceivePipeline:
         self._timers = Timers(self._work.put_nowait)
         self._reassembler = Reassembler(timeout=settings.multipart_timeout)
         self._unstored: deque[Assembled] = deque()  # assembled, but the journal write failed
+        self._retry_in = STORE_RETRY  # until a failed store is tried again (longer if degraded)
+        # when this run saw each (memory, index) announced: its arrival, if read later
+        self._announced: dict[tuple[str, int], float] = {}
         self._intake = Intake(modem=modem, journal=journal, counters=self._counts)
         self._inbox = Inbox(
             modem=modem,
@@ -134,6 +141,12 @@ class ReceivePipeline:
                 return await self._inbox.sweep()
             finally:
                 self._timers.arm_sweep(self.settings.sweep_interval)
+                # the parts the modem held are in: held groups may time out from now on
+                due = self._reassembler.expire(_monotonic()) if self._may_expire() else []
+                if due:
+                    self._assembled(due, self._clock())
+                else:
+                    self._arm_expiry()
 
     def sweep_soon(self) -> None:
         """Store what waits in memory, then sweep (the journal records again).
@@ -179,6 +192,9 @@ class ReceivePipeline:
     # ------------------------------------------------------------------ the loop
     async def _read_events(self) -> None:
         async for event in self._session.events():
+            if isinstance(event, NewMessage) and len(self._announced) < MAX_ANNOUNCED:
+                # stamped as it comes, not when the queue gets to it (issue 12.4)
+                self._announced.setdefault((event.memory, event.index), self._clock())
             self._work.put_nowait(event)
 
     async def _guarded(self, work: Awaitable[object]) -> None:
@@ -210,7 +226,11 @@ class ReceivePipeline:
                 self._expire()
             elif isinstance(item, NewMessage):
                 self._counts.count("urc_messages")
-                await self._inbox.fetch(item.memory, item.index)
+                try:
+                    await self._inbox.fetch(item.memory, item.index)
+                finally:
+                    # read or not: a stamp left behind could date a later SMS at this index
+                    self._announced.pop((item.memory, item.index), None)
             elif isinstance(item, NewReport):
                 self._counts.count("urc_reports")
                 await self._inbox.fetch_report(item.memory, item.index)
@@ -230,6 +250,7 @@ class ReceivePipeline:
         record is not in the journal file at its path (deleted or replaced meanwhile).
         """
         now = self._clock()
+        announced = self._announced.pop((memory, index), None)
         recorded = self._intake.record(memory, index, pdu_hex, now)
         message = recorded.message
         if recorded.new:
@@ -238,8 +259,13 @@ class ReceivePipeline:
                 self._reports.hand_on(recorded.pdu_id, message, now)
             elif isinstance(message, Deliver):
                 self._counts.count("parts")
-                part = Part.of(message, pdu_id=recorded.pdu_id, received_at=now)
-                self._assembled(self._reassembler.add(part, at=_monotonic()), now)
+                arrived = arrival(
+                    now, message.scts, announced_at=announced, skew=self.settings.clock_skew
+                )
+                part = Part.of(message, pdu_id=recorded.pdu_id, received_at=arrived)
+                # the multipart deadline counts from its arrival too, on the loop's clock
+                at = _monotonic() - max(0.0, now - arrived)
+                self._assembled(self._reassembler.add(part, at=at), now)
         self._durable_or_keep()
         return recorded
 
@@ -259,7 +285,12 @@ class ReceivePipeline:
         """Reload unjoined parts, judge undecided messages, replay unhanded reports."""
         now, mono = self._clock(), _monotonic()
         left = pending(self._journal, self.modem, now)
-        for part in left.parts:
+        for read in left.parts:
+            # the journal has the time it was read; the timing rules want its arrival
+            part = dataclasses.replace(
+                read,
+                received_at=arrival(read.received_at, read.scts, skew=self.settings.clock_skew),
+            )
             # its age so far, carried over to the loop's clock (never negative)
             arrived = mono - max(0.0, now - part.received_at)
             self._assembled(self._reassembler.add(part, at=arrived), now)
@@ -273,8 +304,17 @@ class ReceivePipeline:
         self._reports.replay(left.reports, now)
         self._expire()
 
+    def _may_expire(self) -> bool:
+        """Whether no part can still be waiting unread on the modem (issue 12.4).
+
+        Until the modem is ready and swept since it (re)started, the missing parts of a
+        held message may be stored there: an incomplete message is never handed out then.
+        """
+        return self._session.status.ready and not self._inbox.needs_sweep()
+
     def _expire(self) -> None:
-        self._assembled(self._reassembler.expire(_monotonic()), self._clock())
+        due = self._reassembler.expire(_monotonic()) if self._may_expire() else []
+        self._assembled(due, self._clock())
 
     def _assembled(self, messages: list[Assembled], now: float) -> None:
         """Store and judge ``messages`` after any a failed journal write left behind.
@@ -310,12 +350,18 @@ class ReceivePipeline:
                 detail=str(exc),
             )
         finally:
-            mono = _monotonic()
-            deadline = self._reassembler.next_deadline()
-            if self._unstored:
-                retry = mono + wait
-                deadline = retry if deadline is None else min(deadline, retry)
-            self._timers.arm_expiry(deadline, mono)
+            self._retry_in = wait
+            self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """Arm the expiry timer: the next multipart deadline, or a retry of a failed store."""
+        mono = _monotonic()
+        # held while parts may be on the modem: the sweep that reads them expires them
+        deadline = self._reassembler.next_deadline() if self._may_expire() else None
+        if self._unstored:
+            retry = mono + self._retry_in
+            deadline = retry if deadline is None else min(deadline, retry)
+        self._timers.arm_expiry(deadline, mono)
 
     def _refused(self, message: Assembled, exc: JournalRefused) -> None:
         """Keep a message the journal refused as judged without its code, or drop it.

@@ -2,7 +2,9 @@
 
 A reader task routes each line to the request it names. Cancelling the task awaiting
 :meth:`AsyncClient.get` sends a ``cancel`` for it, the way an AbortSignal aborts
-``navigator.credentials.get``.
+``navigator.credentials.get``. Like the blocking client, a ``get`` and a subscription
+survive a lost connection (a daemon restart): the client connects again with a bounded
+backoff and asks again with ``since`` / resumes ``after`` the last code seen.
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ import asyncio
 import contextlib
 import itertools
 import os
+import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from gateway.relay.clientcodec import (
+    DEFAULT_GET_TIMEOUT,
+    Reconnect,
     ServerReader,
     encode_request,
     expect_result,
     get_request,
     send_request,
 )
-from gateway.relay.errors import RelayError, Unavailable, error_for
+from gateway.relay.errors import RelayError, Timeout, Unavailable, error_for
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -47,8 +53,19 @@ _Item = ServerMessage | RelayError
 class AsyncClient:
     """An asyncio relay client; use ``async with AsyncClient(path) as client``."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SOCKET) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_SOCKET,
+        *,
+        reconnect: bool = True,
+        reconnect_for: float = 60.0,
+    ) -> None:
         self.path = Path(path)
+        self.reconnect = reconnect
+        self.reconnect_for = reconnect_for  # how long a subscription tries to get back
+        self.reconnects = 0  # how often a lost connection was made again
+        self._generation = 0  # bumped by each connect: who reconnects, and who reuses it
+        self._reconnecting: asyncio.Lock | None = None
         self.greeting: Greeting | None = None
         self._ids = itertools.count(1)
         self._queues: dict[RequestId, asyncio.Queue[_Item]] = {}
@@ -57,8 +74,26 @@ class AsyncClient:
         self._lost: RelayError | None = None
         self._greeted: asyncio.Future[Greeting] | None = None
 
-    async def connect(self) -> None:
-        """Connect and wait for the greeting; raises ``Unavailable`` when unreachable."""
+    async def connect(self, wait: float = 0.0) -> None:
+        """Connect and wait for the greeting, trying for up to ``wait`` seconds.
+
+        Raises ``Unavailable`` when unreachable.
+        """
+        plan = Reconnect(time.monotonic() + wait)
+        while True:
+            try:
+                await self._connect_once()
+                return
+            except Unavailable:
+                pause = plan.pause(time.monotonic())
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)  # capped backoff: nothing to wait on yet
+
+    async def _connect_once(self) -> None:
+        await self.close()
+        self._lost = None
+        self._generation += 1
         try:
             reader, self._writer = await asyncio.open_unix_connection(os.fspath(self.path))
         except OSError as exc:
@@ -81,6 +116,29 @@ class AsyncClient:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._writer = None
+        self._task = None
+
+    async def _reconnect(self, generation: int, plan: Reconnect) -> None:
+        """Connect again after the connection ``generation`` was lost (once for all users).
+
+        Raises ``Unavailable`` when ``plan`` gives up.
+        """
+        if self._reconnecting is None:
+            self._reconnecting = asyncio.Lock()
+        async with self._reconnecting:
+            if self._generation != generation and self._lost is None:
+                return  # another request already connected again
+            while True:
+                try:
+                    await self._connect_once()
+                    self.reconnects += 1
+                    return
+                except Unavailable:
+                    pause = plan.pause(time.monotonic())
+                    if pause is None:
+                        raise
+                    await asyncio.sleep(pause)  # capped backoff: nothing to wait on yet
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -102,16 +160,45 @@ class AsyncClient:
         embedded_origin: str | None = None,
         timeout: float | None = None,
         request_id: RequestId | None = None,
+        since: float | None = None,
     ) -> CodeRecord:
-        """Wait for the next code for ``origin``; raises ``Timeout``, ``Cancelled``…"""
+        """Wait for the next code for ``origin``; raises ``Timeout``, ``Cancelled``…
+
+        ``since`` (Unix time): when the consumer first asked, if earlier. A lost
+        connection is made again and the get asked again with ``since`` (when it was
+        first asked), within ``timeout`` (default 120 s) overall; ``Unavailable`` when
+        no gateway answers within it.
+        """
         rid = self.next_id() if request_id is None else request_id
-        request = get_request(rid, origin, embedded_origin=embedded_origin, timeout=timeout)
-        try:
-            return code_from((await self._call(request)).value)
-        except asyncio.CancelledError:
-            if self._writer is not None and not self._writer.is_closing():
-                self._writer.write(encode_request(Cancel(id=f"abort-{rid}", target=rid)))
-            raise
+        limit = DEFAULT_GET_TIMEOUT if timeout is None else timeout
+        plan = Reconnect(time.monotonic() + limit)
+        asked = time.time() if since is None else since
+        key = secrets.token_hex(16)  # repeated when asking again: a retry, not a new consumer
+        first = True
+        while True:
+            left = plan.remaining(time.monotonic())
+            if left <= 0:
+                raise Timeout(f"no code arrived within the timeout of {limit:g} s")
+            request = get_request(
+                rid,
+                origin,
+                embedded_origin=embedded_origin,
+                timeout=timeout if first else left,
+                since=since if first else asked,
+                key=key,
+            )
+            generation = self._generation
+            try:
+                return code_from((await self._call(request)).value)
+            except asyncio.CancelledError:
+                if self._writer is not None and not self._writer.is_closing():
+                    self._writer.write(encode_request(Cancel(id=f"abort-{rid}", target=rid)))
+                raise
+            except Unavailable:
+                if not self.reconnect:
+                    raise
+                await self._reconnect(generation, plan)
+            first = False
 
     async def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id``; raises ``NotFound`` if none."""
@@ -170,11 +257,48 @@ class AsyncClient:
         queue, ack = await self._start_stream(request)
         return AsyncJobWatch(accepted_from(ack.value), self._events(request.id, queue))
 
-    async def subscribe(self) -> AsyncIterator[CodeRecord]:
-        """Subscribe; once the gateway confirmed it, return an iterator of the codes."""
-        request = Subscribe(id=self.next_id())
-        queue, _ = await self._start_stream(request)
-        return _codes(self._events(request.id, queue))
+    async def subscribe(self, *, after: int | None = None) -> AsyncIterator[CodeRecord]:
+        """Subscribe; once the gateway confirmed it, return an iterator of the codes.
+
+        ``after``: the cursor of the last code seen before. A lost connection is made
+        again (for up to ``reconnect_for`` s) and the subscription resumed after the
+        last code seen: none missed, none twice. Raises ``Forbidden``, ``Unavailable``.
+        """
+        request = Subscribe(id=self.next_id(), after=after)
+        generation = self._generation
+        queue, ack = await self._start_stream(request)
+        return self._follow(request.id, queue, _cursor(ack.value, after), generation)
+
+    async def _follow(
+        self,
+        rid: RequestId,
+        queue: asyncio.Queue[_Item],
+        cursor: int | None,
+        generation: int,
+    ) -> AsyncIterator[CodeRecord]:
+        while True:
+            try:
+                async for event in self._events(rid, queue):
+                    record = code_from(event.data)
+                    if record.cursor is not None:
+                        cursor = max(cursor or 0, record.cursor)
+                    yield record
+                return
+            except Unavailable:
+                if not self.reconnect:
+                    raise
+                plan = Reconnect(time.monotonic() + self.reconnect_for)
+                while True:
+                    await self._reconnect(generation, plan)
+                    generation = self._generation
+                    request = Subscribe(id=self.next_id(), after=cursor)
+                    try:
+                        queue, ack = await self._start_stream(request)
+                    except Unavailable:
+                        continue  # lost again at once: the plan bounds how long
+                    rid = request.id
+                    cursor = _cursor(ack.value, cursor)
+                    break
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -263,9 +387,12 @@ class AsyncClient:
             target.put_nowait(message)
 
 
-async def _codes(events: AsyncIterator[Event]) -> AsyncIterator[CodeRecord]:
-    async for event in events:
-        yield code_from(event.data)
+def _cursor(value: object, fallback: int | None) -> int | None:
+    """Return the ``cursor`` of a subscribe result, or ``fallback`` when it has none."""
+    cursor = value.get("cursor") if isinstance(value, dict) else None
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        return cursor if fallback is None else max(cursor, fallback)
+    return fallback
 
 
 class AsyncJobWatch:

@@ -4,6 +4,12 @@ Both speak the JSON-lines protocol of :mod:`gateway.relay.protocol` and raise th
 errors of :mod:`gateway.relay.errors` (``Forbidden``, ``Timeout``, ``Cancelled``…), each
 carrying its stable ``code``. A socket that cannot be reached raises ``Unavailable``.
 
+Both reconnect on their own (issue 13.2): a ``get`` whose connection is lost (or is
+answered ``unavailable``: the gateway restarts) connects again with a bounded backoff and
+asks again with ``since`` set to when it first asked, within its overall timeout; a
+subscription resumes after the cursor of the last code it saw, so codes that arrived
+meanwhile are replayed, none twice. ``reconnect=False`` turns this off.
+
     with Client("/run/otp-gateway/gateway.sock") as client:
         code = client.get("shop.example", timeout=120).code
 """
@@ -12,23 +18,27 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import socket
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from gateway.relay.aclient import AsyncClient
 from gateway.relay.clientcodec import (
+    DEFAULT_GET_TIMEOUT,
+    Reconnect,
     ServerReader,
     encode_request,
     expect_result,
     get_request,
     send_request,
 )
-from gateway.relay.errors import RelayError, Unavailable
+from gateway.relay.errors import RelayError, Timeout, Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -52,16 +62,39 @@ __all__ = ["AsyncClient", "Client", "JobWatch", "connect", "connect_async"]
 class Client:
     """A blocking relay client; one request at a time (``cancel`` may come from any thread)."""
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_SOCKET,
+        *,
+        timeout: float = 30.0,
+        reconnect: bool = True,
+        reconnect_for: float = 60.0,
+        connect_wait: float = 0.0,
+    ):
+        """Connect (trying again for up to ``connect_wait`` s); raises ``Unavailable``.
+
+        ``timeout`` bounds each wait for a reply; ``reconnect_for`` how long a
+        subscription tries to get its connection back before it raises ``Unavailable``.
+        """
         self.path = Path(path)
         self.timeout = timeout
+        self.reconnect = reconnect
+        self.reconnect_for = reconnect_for
+        self.reconnects = 0  # how often a lost connection was made again
         self._ids = itertools.count(1)
         self._write_lock = threading.Lock()
         self._reader = ServerReader()
         self._backlog: deque[ServerMessage] = deque()
         self._ignored: set[RequestId] = set()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
+        self.greeting = self._connect_until(Reconnect(time.monotonic() + connect_wait))
+
+    def _connect_once(self) -> Greeting:
+        self._sock.close()
+        self._reader = ServerReader()
+        self._backlog.clear()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(self.timeout)
         try:
             self._sock.connect(os.fspath(self.path))
             first = self._next_message()
@@ -75,7 +108,23 @@ class Client:
         except RelayError:
             self._sock.close()
             raise
-        self.greeting = first
+        return first
+
+    def _connect_until(self, plan: Reconnect) -> Greeting:
+        """Connect, retrying an unreachable gateway with backoff until ``plan`` gives up."""
+        while True:
+            try:
+                return self._connect_once()
+            except Unavailable:
+                pause = plan.pause(time.monotonic())
+                if pause is None:
+                    raise
+                # capped backoff: a socket that is not there yet gives nothing to wait on
+                time.sleep(pause)
+
+    def _reconnect(self, plan: Reconnect) -> None:
+        self.greeting = self._connect_until(plan)
+        self.reconnects += 1
 
     def __enter__(self) -> Self:
         return self
@@ -100,15 +149,42 @@ class Client:
         embedded_origin: str | None = None,
         timeout: float | None = None,
         request_id: RequestId | None = None,
+        since: float | None = None,
     ) -> CodeRecord:
         """Wait for the next code for ``origin`` (``navigator.credentials.get``).
 
-        Returns the :class:`CodeRecord`; raises ``Timeout``, ``Cancelled``, ``Forbidden``…
+        ``since`` (Unix time) is when the consumer first asked, if earlier than now. A
+        lost connection is made again and the get asked again with ``since`` (when it
+        was first asked), all within ``timeout`` (default 120 s).
+        Returns the :class:`CodeRecord`; raises ``Timeout``, ``Cancelled``, ``Forbidden``,
+        ``Unavailable`` (no gateway within the timeout)…
         """
         rid = self.next_id() if request_id is None else request_id
-        request = get_request(rid, origin, embedded_origin=embedded_origin, timeout=timeout)
-        reply = self._call(request, wait=None if timeout is None else timeout + self.timeout)
-        return code_from(reply.value)
+        limit = DEFAULT_GET_TIMEOUT if timeout is None else timeout
+        plan = Reconnect(time.monotonic() + limit)
+        asked = time.time() if since is None else since
+        key = secrets.token_hex(16)  # repeated when asking again: a retry, not a new consumer
+        first = True
+        while True:
+            left = plan.remaining(time.monotonic())
+            if left <= 0:
+                raise Timeout(f"no code arrived within the timeout of {limit:g} s")
+            request = get_request(
+                rid,
+                origin,
+                embedded_origin=embedded_origin,
+                timeout=timeout if first else left,
+                since=since if first else asked,
+                key=key,
+            )
+            try:
+                reply = self._call(request, wait=left + self.timeout)
+                return code_from(reply.value)
+            except Unavailable:
+                if not self.reconnect:
+                    raise
+                self._reconnect(plan)  # raises Unavailable once the timeout is spent
+            first = False
 
     def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id`` (safe to call from another thread)."""
@@ -166,14 +242,41 @@ class Client:
         reply = self._call(request)
         return JobWatch(self, request.id, accepted_from(reply.value))
 
-    def subscribe(self) -> Iterator[CodeRecord]:
+    def subscribe(self, *, after: int | None = None) -> Iterator[CodeRecord]:
         """Subscribe; once confirmed, return an iterator of every code this peer may see.
 
-        Use a dedicated client: the iterator owns the connection. Raises ``Forbidden``.
+        ``after``: the cursor of the last code seen before (``record.cursor``); the later
+        codes still in the gateway's resume window come first. A lost connection is
+        made again (for up to ``reconnect_for`` s) and the subscription resumed after
+        the last code seen, so none is missed or repeated. Use a dedicated client: the
+        iterator owns the connection. Raises ``Forbidden``, ``Unavailable``.
         """
         rid = self.next_id()
-        self._call(Subscribe(id=rid))
-        return (code_from(event.data) for event in self._events(rid, None))
+        reply = self._call(Subscribe(id=rid, after=after))
+        return self._follow(rid, _cursor(reply.value, after))
+
+    def _follow(self, rid: RequestId, cursor: int | None) -> Iterator[CodeRecord]:
+        while True:
+            try:
+                for event in self._events(rid, None):
+                    record = code_from(event.data)
+                    if record.cursor is not None:
+                        cursor = max(cursor or 0, record.cursor)
+                    yield record
+                return
+            except Unavailable:
+                if not self.reconnect:
+                    raise
+                plan = Reconnect(time.monotonic() + self.reconnect_for)
+                while True:
+                    self._reconnect(plan)
+                    rid = self.next_id()
+                    try:
+                        reply = self._call(Subscribe(id=rid, after=cursor))
+                    except Unavailable:
+                        continue  # lost again at once: the plan bounds how long
+                    cursor = _cursor(reply.value, cursor)
+                    break
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -226,26 +329,43 @@ class Client:
                 yield message
 
 
+def _cursor(value: dict[str, object] | object, fallback: int | None) -> int | None:
+    """Return the ``cursor`` of a subscribe result, or ``fallback`` when it has none."""
+    cursor = value.get("cursor") if isinstance(value, dict) else None
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        return cursor if fallback is None else max(cursor, fallback)
+    return fallback
+
+
 class JobWatch:
     """A queued send job: ``job_id``, ``code`` and an iterator of its :class:`JobEvent`s."""
 
     def __init__(self, client: Client, request_id: RequestId, accepted: SendAccepted) -> None:
         self.job_id = accepted.job_id
         self.code = accepted.code
+        # how long to wait for each event (a function: what is left of a deadline); None:
+        # as long as it takes. Past it, iteration raises Unavailable or Timeout.
+        self.wait: Callable[[], float] | None = None
         self._client = client
         self._request_id = request_id
 
     def __iter__(self) -> Iterator[JobEvent]:
-        for event in self._client._events(self._request_id, None):
+        while True:
+            wait = None if self.wait is None else self.wait()
+            event = next(self._client._events(self._request_id, wait), None)
+            if event is None:
+                return
             yield job_event_from(event.data)
 
 
-def connect(path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float = 30.0) -> Client:
-    """Connect a blocking client to the gateway at ``path``.
+def connect(
+    path: str | os.PathLike[str] = DEFAULT_SOCKET, *, timeout: float = 30.0, wait: float = 0.0
+) -> Client:
+    """Connect a blocking client to the gateway at ``path``, trying for up to ``wait`` s.
 
     Returns the greeted :class:`Client`; raises ``Unavailable`` when unreachable.
     """
-    return Client(path, timeout=timeout)
+    return Client(path, timeout=timeout, connect_wait=wait)
 
 
 async def connect_async(path: str | os.PathLike[str] = DEFAULT_SOCKET) -> AsyncClient:

@@ -43,7 +43,13 @@ _OPERATIONS: dict[type[Any], Operation] = {
 
 
 def get_request(
-    rid: RequestId, origin: str, *, embedded_origin: str | None, timeout: float | None
+    rid: RequestId,
+    origin: str,
+    *,
+    embedded_origin: str | None,
+    timeout: float | None,
+    since: float | None = None,
+    key: str | None = None,
 ) -> Get:
     """Build a ``get`` from what a caller typed (hosts are normalised first).
 
@@ -54,7 +60,42 @@ def get_request(
         origin=normalise_origin(origin),
         embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
         timeout=timeout,
+        since=since,
+        key=key,
     )
+
+
+#: the server's timeout of a ``get`` that names none (seconds)
+DEFAULT_GET_TIMEOUT = 120.0
+#: the first and the longest pause between two attempts to reconnect (seconds)
+RECONNECT_FIRST = 0.05
+RECONNECT_MAX = 1.0
+
+
+class Reconnect:
+    """The reconnecting client's plan, sans-I/O: how long to pause, when to give up.
+
+    Both clients use it: a lost connection (or an ``unavailable`` answer: the gateway is
+    restarting) is retried after a capped exponential pause until ``deadline`` (on the
+    caller's monotonic clock), so the caller's overall timeout still holds. The pause
+    is a bounded backoff because a socket that is not there yet gives nothing to wait on.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.delay = RECONNECT_FIRST
+
+    def pause(self, now: float) -> float | None:
+        """Return how long to wait before the next attempt, or None: give up now."""
+        if now >= self.deadline:
+            return None
+        delay = min(self.delay, self.deadline - now)
+        self.delay = min(self.delay * 2, RECONNECT_MAX)
+        return delay
+
+    def remaining(self, now: float) -> float:
+        """Return the seconds left until the deadline (0 when it passed)."""
+        return max(0.0, self.deadline - now)
 
 
 def send_request(

@@ -66,9 +66,9 @@ class Operation(enum.Enum):
 
 #: the fields each operation may carry besides ``id`` and ``op`` (both codec directions)
 REQUEST_FIELDS: dict[Operation, frozenset[str]] = {
-    Operation.GET: frozenset({"origin", "embedded_origin", "timeout"}),
+    Operation.GET: frozenset({"origin", "embedded_origin", "timeout", "since", "key"}),
     Operation.CANCEL: frozenset({"target"}),
-    Operation.SUBSCRIBE: frozenset(),
+    Operation.SUBSCRIBE: frozenset({"after"}),
     Operation.SEND: frozenset({"number", "origin", "embedded_origin", "code", "text", "watch"}),
     Operation.STATUS: frozenset(),
 }
@@ -76,18 +76,34 @@ REQUEST_FIELDS: dict[Operation, frozenset[str]] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Get:
-    """Wait for the next code for ``origin`` (+ ``embedded_origin``), at most ``timeout`` s."""
+    """Wait for the next code for ``origin`` (+ ``embedded_origin``), at most ``timeout`` s.
+
+    ``since`` (wall-clock Unix time) is when the consumer first asked: a client that
+    reconnects after losing its connection asks again with it, and codes that arrived
+    since then (within the daemon's resume window) still count as arriving after it.
+    ``key`` (chosen by the client, repeated when it asks again) lets a get asked again
+    take the code already handed to the same key, which the lost connection may have
+    swallowed: a retry, never a second consumer.
+    """
 
     id: RequestId
     origin: str
     embedded_origin: str | None = None
     timeout: float | None = None
+    since: float | None = None
+    key: str | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id)
         _check_origins(self.origin, self.embedded_origin)
         if self.timeout is not None and not (0 < self.timeout <= MAX_TIMEOUT):
             raise BadRequest(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}]")
+        if self.since is not None and not (math.isfinite(self.since) and self.since >= 0):
+            raise BadRequest("since must be a Unix time in seconds (a finite number >= 0)")
+        if self.key is not None and not (
+            1 <= len(self.key) <= 128 and self.key.isascii() and self.key.isprintable()
+        ):
+            raise BadRequest("key must be 1 to 128 printable ASCII characters")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,12 +120,21 @@ class Cancel:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Subscribe:
-    """Stream every code event for the origins this peer may see."""
+    """Stream every code event for the origins this peer may see.
+
+    ``after`` is the ``cursor`` of the last code the subscriber saw (a resumed
+    subscription): the later codes still in the daemon's resume window come first.
+    """
 
     id: RequestId
+    after: int | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id)
+        if self.after is not None and (
+            isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0
+        ):
+            raise BadRequest("after must be a cursor (an integer >= 0)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

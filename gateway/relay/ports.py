@@ -43,7 +43,12 @@ class CodeRecord:
     code: str
     sender: str
     received_at: dt.datetime
-    record_id: int | str | None = None  # the journal's id for it; never sent to clients
+    # the journal's id for it; sent to clients only as the ``cursor`` a subscriber resumes
+    # from (a client's records carry the cursor they were sent with here)
+    record_id: int | str | None = None
+    # who it was handed to (the relay's claimant: ``relay``, or the peer's uid and the
+    # get's ``key``); set on what the relay reports through ``on_claim``, never sent
+    claimed_by: str | None = None
 
     def __post_init__(self) -> None:
         _check_host("origin", self.origin)
@@ -51,6 +56,12 @@ class CodeRecord:
         if not self.code:
             raise ValueError("code must not be empty")
         _check_aware("received_at", self.received_at)
+
+    @property
+    def cursor(self) -> int | None:
+        """Return the code's place in the gateway's sequence (``record_id``), if an integer."""
+        rid = self.record_id
+        return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
 
     def __repr__(self) -> str:
         # Codes never reach logs or tracebacks through a repr (house style §8).

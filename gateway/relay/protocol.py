@@ -88,6 +88,14 @@ class _Fields:
             raise BadRequest(f"{key} must be finite")
         return number
 
+    def cursor(self, key: str) -> int | None:
+        value = self._obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            raise BadRequest(f"{key} must be a cursor (an integer >= 0)")
+        return value
+
     def flag(self, key: str) -> bool:
         value = self._obj.get(key, False)
         if not isinstance(value, bool):
@@ -112,6 +120,8 @@ def _build(op: Operation, rid: RequestId, f: _Fields) -> Request:
             origin=f.origin("origin") or "",
             embedded_origin=f.origin("embedded_origin", optional=True),
             timeout=f.number("timeout"),
+            since=f.number("since"),
+            key=f.text("key", optional=True),
         )
     if op is Operation.CANCEL:
         return Cancel(id=rid, target=f.request_id("target"))
@@ -126,7 +136,7 @@ def _build(op: Operation, rid: RequestId, f: _Fields) -> Request:
             watch=f.flag("watch"),
         )
     if op is Operation.SUBSCRIBE:
-        return Subscribe(id=rid)
+        return Subscribe(id=rid, after=f.cursor("after"))
     return Status(id=rid)
 
 

@@ -12,14 +12,19 @@ from gateway.relay.ports import CodeRecord, JobEvent, JobStatus, SendAccepted
 
 
 def code_from(data: Mapping[str, object]) -> CodeRecord:
-    """Return the :class:`CodeRecord` of a ``get`` result or ``code`` event."""
+    """Return the :class:`CodeRecord` of a ``get`` result or ``code`` event.
+
+    Its ``cursor`` (``record_id``) is the one the gateway sent, if any.
+    """
     embedded = data.get("embedded_origin")
+    cursor = data.get("cursor")
     return CodeRecord(
         origin=str(data["origin"]),
         embedded_origin=None if embedded is None else str(embedded),
         code=str(data["code"]),
         sender=str(data["sender"]),
         received_at=dt.datetime.fromisoformat(str(data["received_at"])),
+        record_id=cursor if isinstance(cursor, int) and not isinstance(cursor, bool) else None,
     )
 
 

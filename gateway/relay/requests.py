@@ -19,15 +19,22 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.relay")
 
 
-def record_data(record: CodeRecord) -> dict[str, object]:
-    """Return the wire form of a code record (the ``get`` result, the ``code`` event)."""
-    return {
+def record_data(record: CodeRecord, cursor: int | None = None) -> dict[str, object]:
+    """Return the wire form of a code record (the ``get`` result, the ``code`` event).
+
+    ``cursor`` (the code's place in the gateway's sequence) is what a subscriber passes
+    as ``after`` to resume; it is left out when not known.
+    """
+    data: dict[str, object] = {
         "origin": record.origin,
         "embedded_origin": record.embedded_origin,
         "code": record.code,
         "sender": record.sender,
         "received_at": record.received_at.isoformat(),
     }
+    if cursor is not None:
+        data["cursor"] = cursor
+    return data
 
 
 def handle_get(session: Session, request: Get) -> None:
@@ -45,7 +52,11 @@ def handle_get(session: Session, request: Get) -> None:
         origin=request.origin,
         embedded_origin=request.embedded_origin,
         now=server.now(),
+        wall=server.wall(),
         timeout=request.timeout,
+        since=request.since,
+        # a key is the peer's own: another uid repeating it claims nothing of this one
+        claimant=None if request.key is None else f"relay uid={session.peer.uid} key={request.key}",
         hand=server.hand,
     )
     if outcome is None:

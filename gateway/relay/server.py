@@ -56,6 +56,7 @@ class RelayConfig:
     write_hard_limit: int = 1024 * 1024  # bytes queued that disconnect it at once
     drain_timeout: float = 10.0  # seconds a consumer may stay stalled
     grace: float = 0.0  # seconds before a get whose unclaimed codes it may still take
+    resume_window: float = 300.0  # how far back a get's since / a subscription's after reach
     default_timeout: float = 120.0  # of a get that names none
     backlog: int = 4096
 
@@ -70,6 +71,8 @@ class RelayConfig:
             raise UsageError("write_high_water must be > 0 and <= write_hard_limit")
         if self.drain_timeout <= 0 or self.grace < 0 or self.default_timeout <= 0:
             raise UsageError("drain_timeout and default_timeout must be > 0, grace >= 0")
+        if self.resume_window < 0:
+            raise UsageError("resume_window must be >= 0")
 
 
 class RelayServer:
@@ -83,15 +86,24 @@ class RelayServer:
         send: SendPort | None = None,
         status: StatusPort | None = None,
         on_claim: Callable[[CodeRecord], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """Compose the relay; ``on_claim`` is told of each code handed to a ``get``."""
+        """Compose the relay; ``on_claim`` is told of each code handed to a ``get``.
+
+        ``clock`` is the wall clock codes' arrival times and a get's ``since`` are on.
+        """
         self.config = config
+        self.wall = clock
         self.on_claim = on_claim
         self.access = access
         self.send_port = send
         self.status_port = status
         self.version = __version__
-        self.broker = Broker(grace=config.grace, default_timeout=config.default_timeout)
+        self.broker = Broker(
+            grace=config.grace,
+            default_timeout=config.default_timeout,
+            window=config.resume_window,
+        )
         self.counters: collections.Counter[str] = collections.Counter()
         self.listener: Listener | None = None
         self._sessions: dict[int, Session] = {}
@@ -190,7 +202,11 @@ class RelayServer:
         code kept for the grace window and taken later is reported through ``on_claim``.
         """
         taken = False
-        for outcome in self.broker.offer(record, self.now(), hand=self.hand):
+        # subscribers first: a daemon killed while the claim is committed has told them
+        outcomes = sorted(
+            self.broker.offer(record, self.wall(), hand=self.hand), key=_delivered_last
+        )
+        for outcome in outcomes:
             session = self._sessions.get(_connection(outcome.ticket))
             if session is None:
                 continue
@@ -202,9 +218,21 @@ class RelayServer:
                 self.claimed(outcome.record)
                 session.settle()
             elif isinstance(outcome, Notified):
-                session.event(request_id, EventKind.CODE, record_data(outcome.record))
+                session.event(
+                    request_id, EventKind.CODE, record_data(outcome.record, outcome.cursor)
+                )
         self.reschedule()
         return taken
+
+    def preload(self, record: CodeRecord, *, cursor: int) -> None:
+        """Keep a code from before this start (the journal) for resuming consumers.
+
+        ``record.claimed_by`` says who it was handed to (None: nobody). Nobody is told
+        now: a ``get`` with ``since`` may take it if it is unclaimed (or is its own
+        claimant asking again), a subscription resuming with ``after`` is replayed it.
+        Call before accepting.
+        """
+        self.broker.preload(record, cursor=cursor, claimant=record.claimed_by, wall=self.wall())
 
     def replace_access(self, access: AccessControl) -> int:
         """Apply new access rules (a reload) to new requests and to pending ones alike.
@@ -235,7 +263,7 @@ class RelayServer:
         session = self._sessions.get(_connection(outcome.ticket))
         request_id: RequestId = outcome.ticket[1]  # type: ignore[index]
         if session is not None and session.deliver(
-            Result(id=request_id, value=record_data(outcome.record))
+            Result(id=request_id, value=record_data(outcome.record, outcome.cursor))
         ):
             return True
         if session is not None:
@@ -381,6 +409,10 @@ class RelayServer:
                 )
                 session.settle()
         self.reschedule()
+
+
+def _delivered_last(outcome: Delivered | Notified) -> bool:
+    return isinstance(outcome, Delivered)
 
 
 def _connection(ticket: Ticket) -> int:

@@ -53,7 +53,7 @@ from gateway.relay.messages import (
 )
 from gateway.relay.ports import CodeRecord
 from gateway.relay.protocol import RequestReader, encode
-from gateway.relay.requests import handle_get, handle_send, handle_status
+from gateway.relay.requests import handle_get, handle_send, handle_status, record_data
 from gateway.tracebacks import frames
 
 if TYPE_CHECKING:
@@ -211,9 +211,17 @@ class Session(asyncio.Protocol):
             self._checked(Permission.SUBSCRIBE)
             self.subscriptions.add(request.id)
             # the filter reads the server's rules at each offer: a reload applies at once
-            self.server.broker.subscribe((self.number, request.id), self.may_see)
+            broker = self.server.broker
+            ticket = (self.number, request.id)
+            wall = self.server.wall()
+            replay = broker.subscribe(ticket, self.may_see, after=request.after, wall=wall)
             self.server.changed()
-            self.send(Result(id=request.id, value={"subscribed": True}))
+            # where to resume from if the connection is lost now: the newest code so far,
+            # or the subscriber's own cursor while its replay is still to come
+            cursor = broker.cursor if request.after is None else request.after
+            self.send(Result(id=request.id, value={"subscribed": True, "cursor": cursor}))
+            for item in replay:
+                self.event(request.id, EventKind.CODE, record_data(item.record, item.cursor))
         elif isinstance(request, Status):
             self._checked(Permission.STATUS)
             handle_status(self, request)

@@ -1,0 +1,153 @@
+"""The clients reconnect to a relay that went away and resume where they were (issue 13.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from relay_helpers import Raw, record, relay, run
+
+from gateway.client import AsyncClient, Client, Timeout, Unavailable
+from gateway.relay.clientcodec import RECONNECT_MAX, Reconnect
+
+
+def test_reconnect_plan_backs_off_up_to_a_cap_and_gives_up_at_the_deadline() -> None:
+    """Pauses double up to RECONNECT_MAX, never run past the deadline, then stop."""
+    plan = Reconnect(10.0)
+    pauses = [plan.pause(0.0) for _ in range(8)]
+    assert pauses[:3] == [0.05, 0.1, 0.2]
+    assert max(p for p in pauses if p is not None) == RECONNECT_MAX
+    assert plan.pause(9.5) == 0.5
+    assert plan.pause(10.0) is None
+    assert plan.remaining(12.0) == 0.0
+
+
+def test_async_get_survives_a_relay_restart(tmp_path: Path) -> None:
+    """A pending get whose relay closes (unavailable) reconnects to the new one and
+    receives the code offered there."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        client = AsyncClient(path)
+        async with relay(path) as first:
+            await client.connect()
+            waiting = asyncio.create_task(client.get("shop.example", timeout=30))
+            await first.wait_until(lambda s: s.broker.pending == 1)
+        async with relay(path) as second:
+            await second.wait_until(lambda s: s.broker.pending == 1)
+            second.offer(record("424242"))
+            assert (await waiting).code == "424242"
+        assert client.reconnects == 1
+        await client.close()
+
+    run(scenario())
+
+
+def test_async_subscription_resumes_after_its_cursor(tmp_path: Path) -> None:
+    """A subscriber that lost its relay is replayed, by the new one, the codes after the
+    last one it saw (none twice)."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        client = AsyncClient(path)
+        async with relay(path) as first:
+            await client.connect()
+            codes = await client.subscribe()
+            first.offer(record("111", record_id=1))
+            assert (await anext(codes)).code == "111"
+        async with relay(path) as second:
+            # what the journal holds from before: both, the first one already seen
+            second.preload(record("111", record_id=1), cursor=1)
+            second.offer(record("222", record_id=2))  # arrived while the client was away
+            got = await anext(codes)
+            assert (got.code, got.cursor) == ("222", 2)
+            second.offer(record("333", record_id=3))
+            assert (await anext(codes)).code == "333"
+        await client.close()
+
+    run(scenario())
+
+
+def test_sync_get_gives_up_within_its_timeout_without_a_gateway(tmp_path: Path) -> None:
+    """A get whose gateway vanished and does not come back raises within its timeout."""
+    path = tmp_path / "g.sock"
+    outcome: list[BaseException] = []
+
+    async def scenario() -> None:
+        async with relay(path) as server:
+            client = await asyncio.to_thread(Client, path, timeout=5)
+
+            def waiting() -> None:
+                try:
+                    client.get("shop.example", timeout=1.5)
+                except (Unavailable, Timeout) as exc:
+                    outcome.append(exc)
+                finally:
+                    client.close()
+
+            thread = threading.Thread(target=waiting)
+            thread.start()
+            await server.wait_until(lambda s: s.broker.pending == 1)
+        await asyncio.to_thread(thread.join, 10)
+        assert not thread.is_alive()
+
+    run(scenario())
+    assert len(outcome) == 1
+
+
+def test_sync_client_without_reconnect_raises_at_once(tmp_path: Path) -> None:
+    """reconnect=False keeps the old behaviour: a lost gateway raises Unavailable."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        async with relay(path) as server:
+            client = await asyncio.to_thread(Client, path, reconnect=False)
+            task = asyncio.create_task(asyncio.to_thread(client.get, "shop.example", timeout=30))
+            await server.wait_until(lambda s: s.broker.pending == 1)
+        with pytest.raises(Unavailable):
+            await task
+        client.close()
+
+    run(scenario())
+
+
+def test_a_get_asked_again_with_its_key_gets_the_code_its_lost_connection_swallowed(
+    tmp_path: Path,
+) -> None:
+    """The answer went to a connection that is gone: the same key asking again (with
+    since) gets that code again; another key, or none, does not."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        async with relay(path, resume_window=300.0) as server:
+            asked = time.time()
+            lost = await Raw.open(path)
+            lost.write({"id": 1, "op": "get", "origin": "shop.example", "key": "k-1"})
+            await lost.sync()
+            server.offer(record("909090", record_id=9))
+            await lost.close()  # the answer was written; nobody read it
+            stranger = await Raw.open(path)
+            stranger.write(
+                {
+                    "id": 1,
+                    "op": "get",
+                    "origin": "shop.example",
+                    "since": asked,
+                    "key": "k-2",
+                    "timeout": 0.2,
+                }
+            )
+            assert (await stranger.reply(1))["error"]["code"] == "timeout"
+            again = await Raw.open(path)
+            again.write(
+                {"id": 1, "op": "get", "origin": "shop.example", "since": asked, "key": "k-1"}
+            )
+            result = (await again.reply(1))["result"]
+            assert (result["code"], result["cursor"]) == ("909090", 9)
+            await stranger.close()
+            await again.close()
+
+    run(scenario())
