@@ -94,6 +94,22 @@ def test_per_uid_cap_and_idle_timeout_reach_the_relay() -> None:
         parse({**base, "relay": {"idle_timeout": "-5s"}})
 
 
+def test_resume_window_and_clock_skew_are_parsed_checked_and_capped() -> None:
+    """[relay] resume_window reaches the relay, never beyond [receive] code_expiry;
+    [receive] clock_skew is parsed and bounded; both name their key when wrong."""
+    base = {"modem": [{"name": "m", "device": "/dev/x"}]}
+    defaults = parse(base)
+    assert wiring.relay_config(defaults).resume_window == 300.0
+    assert defaults.receive.clock_skew == 30.0
+    config = parse({**base, "relay": {"resume_window": "20min"}, "receive": {"clock_skew": "10s"}})
+    assert wiring.relay_config(config).resume_window == config.receive.code_expiry == 600.0
+    assert config.receive.clock_skew == 10.0
+    with pytest.raises(ConfigError, match=r"relay\.resume_window"):
+        parse({**base, "relay": {"resume_window": "2h"}})
+    with pytest.raises(ConfigError, match=r"receive\.clock_skew"):
+        parse({**base, "receive": {"clock_skew": "-1s"}})
+
+
 def test_history_horizon_covers_the_longest_limit() -> None:
     """The limiter replays as much history as its longest window."""
     limits = RateLimitSettings(
