@@ -92,7 +92,8 @@ async def relay(
     rules: Sequence[Rule] = ROOT_RULES,
     send: FakeSendPort | None = None,
     status: StatusPort | None = None,
-    on_claim: Callable[[CodeRecord], None] | None = None,
+    on_claim: Callable[[CodeRecord], bool | None] | None = None,
+    on_release: Callable[[CodeRecord], None] | None = None,
     **config: Any,
 ) -> AsyncIterator[RelayServer]:
     """Run a relay server on ``path`` with fake ports for the duration of the block."""
@@ -102,6 +103,7 @@ async def relay(
         send=FakeSendPort() if send is None else send,
         status=FakeStatusPort() if status is None else status,
         on_claim=on_claim,
+        on_release=on_release,
     )
     async with server:
         yield server

@@ -133,3 +133,17 @@ def test_the_senders_kind_is_kept_with_the_message(journal: Journal) -> None:
     )  # fmt: skip
     kinds = {record.id: record.sender_type for record in journal.undecided("m0")}
     assert kinds == {message: "alphanumeric", untyped: None}
+
+
+def test_a_released_claim_makes_the_code_claimable_again(journal: Journal) -> None:
+    """release_claim undoes only its own claimant's mark; the code is then claimable again."""
+    code_id = add_code(journal, "424242")
+    assert journal.mark_claimed(code_id, now=150.0, claimant="relay uid=1 key=a") is True
+    assert journal.mark_claimed(code_id, now=151.0, claimant="relay uid=2") is False
+    assert journal.release_claim(code_id, claimant="relay uid=2") is False
+    assert journal.claim_code("a.example", None, 0.0, now=152.0, claimant="x") is None
+    assert journal.release_claim(code_id, claimant="relay uid=1 key=a") is True
+    again = journal.claim_code("a.example", None, 0.0, now=153.0, claimant="x")
+    assert again is not None
+    assert (again.code, again.claimed_by) == ("424242", "x")
+    assert journal.counters()["codes.claim_released"] == 1

@@ -78,11 +78,16 @@ def test_code_offered_before_the_hang_up_is_seen_goes_to_the_next_get(tmp_path: 
 
 
 def test_failed_write_gives_the_code_to_the_next_get(tmp_path: Path) -> None:
-    """A get whose connection cannot be written (peer shut its read side) never claims a code."""
+    """A get whose connection cannot be written (peer shut its read side) keeps no claim."""
     claims: list[CodeRecord] = []
+    released: list[CodeRecord] = []
+
+    def claim(code: CodeRecord) -> bool:
+        claims.append(code)
+        return True  # a fresh claim, as the journal's mark says
 
     async def scenario() -> None:
-        async with relay(tmp_path / "g.sock", on_claim=claims.append) as server:
+        async with relay(tmp_path / "g.sock", on_claim=claim, on_release=released.append) as server:
             deaf = await asyncio.to_thread(ghost, server.config.path)
             await server.wait_until(lambda s: s.broker.pending == 1)
             live = await Raw.open(server.config.path)
@@ -91,8 +96,11 @@ def test_failed_write_gives_the_code_to_the_next_get(tmp_path: Path) -> None:
             deaf.shutdown(socket.SHUT_RD)  # no hang-up and no EOF, but writes fail (EPIPE)
             assert server.offer(record("112358")) is True
             assert (await live.reply(7))["result"]["code"] == "112358"
-            assert [c.code for c in claims] == ["112358"]
+            # recorded before each write (crash safety), released where the write failed
+            assert [c.code for c in claims] == ["112358", "112358"]
+            assert [c.code for c in released] == ["112358"]
             assert server.counters["codes_not_handed"] == 1
+            assert server.counters["codes_delivered"] == 1
             await server.wait_until(lambda s: s.connections == 1)
             deaf.close()
             await live.close()
@@ -255,3 +263,35 @@ def test_per_uid_cap_refuses_one_more_and_frees_on_close(tmp_path: Path) -> None
             await asyncio.gather(second.close(), third.close(), refused.close())
 
     run(scenario())
+
+
+def test_the_claim_is_recorded_before_the_answer_is_written(tmp_path: Path) -> None:
+    """The journal's mark comes first: a daemon killed before the write leaves the code to this get.
+
+    A plain socket stands for the consumer; when the relay records the claim, nothing
+    of the answer may have reached it yet (written first, a kill before the mark would
+    leave the code unclaimed for another consumer asking with ``since``).
+    """
+    seen_at_claim: list[bytes] = []
+
+    async def scenario() -> None:
+        consumer: socket.socket | None = None
+
+        def claim(code: CodeRecord) -> bool:
+            assert consumer is not None
+            try:
+                seen_at_claim.append(consumer.recv(4096, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                seen_at_claim.append(b"")
+            return True
+
+        async with relay(tmp_path / "g.sock", on_claim=claim) as server:
+            consumer = await asyncio.to_thread(ghost, server.config.path)
+            await server.wait_until(lambda s: s.broker.pending == 1)
+            assert server.offer(record("314159")) is True
+            answer = await asyncio.to_thread(consumer.recv, 4096)
+            assert b'"314159"' in answer
+            consumer.close()
+
+    run(scenario())
+    assert seen_at_claim == [b""]

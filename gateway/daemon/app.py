@@ -323,6 +323,7 @@ class Gateway:
             send=GatedSend(self.service, self.modem_statuses),
             status=self,
             on_claim=self._claimed,
+            on_release=self._released,
             clock=self.clock,
         )
         for name, session in self.sessions.items():
@@ -380,21 +381,39 @@ class Gateway:
         if self.dispatcher is not None:
             self.dispatcher.on_status_report(modem, report)
 
-    def _claimed(self, record: CodeRecord) -> None:
-        """Journal the hand-out, so a restart never hands the same code out again.
+    def _claimed(self, record: CodeRecord) -> bool:
+        """Journal a hand-out before its answer is written: a restart never hands it again.
 
-        While the journal is degraded the mark waits here and is written at recovery.
+        Returns whether this made the claim (False: already claimed, as when a get's key
+        takes its own code again after a restart). While the journal is degraded the mark
+        waits here and is written at recovery.
         """
         if self.journal is None or not isinstance(record.record_id, int):
-            return
+            return False
         now = self.clock()
         # "relay uid=… key=…" for a get that named a key: that key asking again after a
         # restart may take it again (its answer may have been lost), nobody else
         claimant = record.claimed_by or "relay"
         try:
-            self.journal.mark_claimed(record.record_id, now=now, claimant=claimant)
+            return self.journal.mark_claimed(record.record_id, now=now, claimant=claimant)
         except JournalUnavailable:
             self._unrecorded_claims.append((record.record_id, now, claimant))
+            return True
+
+    def _released(self, record: CodeRecord) -> None:
+        """Undo the claim of a code whose answer never reached its consumer (the next get's)."""
+        if self.journal is None or not isinstance(record.record_id, int):
+            return
+        claimant = record.claimed_by or "relay"
+        waiting = [c for c in self._unrecorded_claims if c[0] != record.record_id]
+        if len(waiting) != len(self._unrecorded_claims):
+            self._unrecorded_claims = waiting  # never written: nothing to undo in the file
+            return
+        try:
+            self.journal.release_claim(record.record_id, claimant=claimant)
+        except JournalUnavailable:
+            # kept claimed in the file; the relay has already given it to the next get
+            log.warning("relay.release_not_recorded", code_id=record.record_id)
 
     def _record_claims(self) -> None:
         """Write the claim marks a degraded journal could not take (at its recovery)."""

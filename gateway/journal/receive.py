@@ -162,6 +162,21 @@ class ReceiveJournal(MessageJournal):
                 self._bump(conn, "codes.claimed")
         return bool(changed)
 
+    def release_claim(self, code_id: int, *, claimant: str) -> bool:
+        """Undo ``claimant``'s claim of ``code_id`` (its answer never reached the consumer).
+
+        Returns whether a claim by ``claimant`` was there to undo.
+        """
+        with self._tx() as conn:
+            changed = conn.execute(
+                "UPDATE codes SET claimed_by = NULL, claimed_at = NULL WHERE id = ? "
+                "AND claimed_by = ?",
+                (code_id, claimant),
+            ).rowcount
+            if changed:
+                self._bump(conn, "codes.claim_released")
+        return bool(changed)
+
     def recent_codes(self, *, since: float, now: float) -> list[CodeRecord]:
         """Return the unexpired codes received at or after ``since``, in id order.
 

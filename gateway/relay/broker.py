@@ -22,7 +22,7 @@ A code is handed over, not just assigned: the shell passes a ``hand`` callback t
 writes a :class:`Delivered` to its consumer and says whether that worked (the connection
 was still open). A ``get`` whose hand-over fails is dropped (its consumer has gone) and
 the code goes to the next waiting ``get``, so a closed consumer never takes a code and
-none is lost; the code is claimed only once handed over.
+none is lost; the code counts as taken only once handed over.
 
 Subscribers see every code they are permitted to see, claimed or not. Every code has a
 ``cursor`` (the journal's id for it, increasing): a subscription that names the cursor of

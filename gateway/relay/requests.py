@@ -70,7 +70,7 @@ def handle_get(session: Session, request: Get) -> None:
             uid=session.peer.uid,
         )
     else:
-        server.claimed(outcome.record)  # written by server.hand: claimed only now
+        server.claimed(outcome.record)  # claimed and written by server.hand
 
 
 def handle_send(session: Session, request: Send) -> None:

@@ -85,16 +85,21 @@ class RelayServer:
         access: AccessControl,
         send: SendPort | None = None,
         status: StatusPort | None = None,
-        on_claim: Callable[[CodeRecord], None] | None = None,
+        on_claim: Callable[[CodeRecord], bool | None] | None = None,
+        on_release: Callable[[CodeRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Compose the relay; ``on_claim`` is told of each code handed to a ``get``.
+        """Compose the relay; ``on_claim`` records each code about to be handed to a ``get``.
 
+        ``on_claim`` (the journal's claim mark) runs before the answer is written and
+        returns whether it newly claimed the code; when the write then fails,
+        ``on_release`` undoes such a fresh claim and the code goes to the next get.
         ``clock`` is the wall clock codes' arrival times and a get's ``since`` are on.
         """
         self.config = config
         self.wall = clock
         self.on_claim = on_claim
+        self.on_release = on_release
         self.access = access
         self.send_port = send
         self.status_port = status
@@ -212,7 +217,7 @@ class RelayServer:
                 continue
             request_id = outcome.ticket[1]  # type: ignore[index]
             if isinstance(outcome, Delivered):
-                # written to a live connection by hand(): only now is it claimed
+                # claimed and written to a live connection by hand()
                 taken = True
                 session.gets.discard(request_id)
                 self.claimed(outcome.record)
@@ -259,27 +264,48 @@ class RelayServer:
 
         Returns whether it reached a live connection (the broker's hand-over): False when
         the connection is gone, closing, hung up, or the write failed or overflowed it.
+        The claim is recorded before the write: a daemon killed between the two leaves
+        the code to this get's claimant (its key, asking again), never to another
+        consumer, so a code is never handed to two. A write that fails releases a claim
+        this hand-over made, and the code goes to the next get.
         """
         session = self._sessions.get(_connection(outcome.ticket))
         request_id: RequestId = outcome.ticket[1]  # type: ignore[index]
-        if session is not None and session.deliver(
-            Result(id=request_id, value=record_data(outcome.record, outcome.cursor))
-        ):
-            return True
+        if session is not None and session.can_answer():
+            fresh = self._record_claim(outcome.record)
+            answer = Result(id=request_id, value=record_data(outcome.record, outcome.cursor))
+            if session.deliver(answer):
+                return True
+            if fresh:
+                self._release_claim(outcome.record)
         if session is not None:
             session.gets.discard(request_id)
         self.counters["codes_not_handed"] += 1  # to a gone consumer: the next get gets it
         return False
 
     def claimed(self, record: CodeRecord) -> None:
-        """Count a code handed to a ``get`` and tell the daemon (``on_claim``)."""
+        """Count a code handed to a ``get`` (its claim was recorded by :meth:`hand`)."""
+        del record
         self.counters["codes_delivered"] += 1
+
+    def _record_claim(self, record: CodeRecord) -> bool:
+        """Tell the daemon a code is about to be handed out; return whether it was fresh."""
         if self.on_claim is None:
-            return
+            return False
         try:
-            self.on_claim(record)
+            return bool(self.on_claim(record))
         except Exception as exc:  # the daemon's callback must not break delivery
             log.error("relay.on_claim_failed", error=type(exc).__name__, frames=frames(exc))
+            return False
+
+    def _release_claim(self, record: CodeRecord) -> None:
+        """Undo a fresh claim whose answer never reached the consumer."""
+        if self.on_release is None:
+            return
+        try:
+            self.on_release(record)
+        except Exception as exc:  # as above
+            log.error("relay.on_release_failed", error=type(exc).__name__, frames=frames(exc))
 
     def now(self) -> float:
         """Return the broker's clock: the event loop's monotonic time."""

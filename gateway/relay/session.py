@@ -322,15 +322,13 @@ class Session(asyncio.Protocol):
         if transport.get_write_buffer_size() > self.server.config.write_hard_limit:
             self._too_slow()
 
-    def deliver(self, message: Result) -> bool:
-        """Write the answer to a ``get`` if the connection can take all of it now.
+    def can_answer(self) -> bool:
+        """Return whether an answer written now would reach a live peer whole.
 
-        Returns True once the whole line is in the kernel's socket buffer for a live peer
-        (open, not closing, not hung up). Returns False, and the code goes to the next
-        waiting get, when the connection is gone or the write failed; also when it
-        would wait in this process's memory because the consumer stopped reading (the
-        kernel's buffer is full): a line queued there is lost if the connection dies
-        and cannot be taken back, so that stalled consumer is dropped instead.
+        False when the connection is gone, closing or hung up, or when a line would wait
+        in this process's memory because the consumer stopped reading (the kernel's
+        buffer is full): a line queued there is lost if the connection dies and cannot
+        be taken back, so that stalled consumer is dropped instead.
         """
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -338,13 +336,28 @@ class Session(asyncio.Protocol):
         if hung_up(self._fd):
             self.gone()
             return False
+        if transport.get_write_buffer_size() != 0:
+            self._too_slow()  # never half a line out and the code to another get too
+            return False
+        return True
+
+    def deliver(self, message: Result) -> bool:
+        """Write the answer to a ``get`` if the connection can take all of it now.
+
+        Returns True once the whole line is in the kernel's socket buffer for a live peer
+        (:meth:`can_answer`). Returns False, and the code goes to the next waiting get,
+        when it cannot or the write failed (EPIPE, reset) or would be left queued here.
+        """
+        if not self.can_answer():
+            return False
+        transport = self.transport
+        assert transport is not None  # can_answer checked it
+        self.send(message)  # a failed write (EPIPE, reset) closes the transport
+        if transport.is_closing():
+            return False
         if transport.get_write_buffer_size() == 0:
-            self.send(message)  # a failed write (EPIPE, reset) closes the transport
-            if transport.is_closing():
-                return False
-            if transport.get_write_buffer_size() == 0:
-                return True
-        self._too_slow()  # never half a line out and the code to another get too
+            return True
+        self._too_slow()
         return False
 
     def fail(self, request_id: RequestId | None, exc: RelayError) -> None:
