@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 
 from gateway.at import AtEngine, AtUsageError, CmeError, CmsError, Command, Kind, State, Timeouts
 from gateway.at.commands import action, bare, query
-from gateway.at.engine import PROBE, TRANSITIONS, Trigger
+from gateway.at.engine import TRANSITIONS, Trigger, probe
 from gateway.at.events import (
     Event,
     Final,
     MalformedUrc,
+    Misfit,
     NewMessage,
     NewReport,
     NoticeKind,
@@ -21,6 +22,7 @@ from gateway.at.events import (
     Registration,
     Response,
     Resynced,
+    ResyncFailed,
     ResyncStalled,
     Ring,
     RoutedMessage,
@@ -33,7 +35,7 @@ from gateway.at.events import (
 )
 
 PDU = "07915155000000F0040B915155214365F700002211207080000005C8329BFD06"
-CMGR = Command(text="AT+CMGR=3", prefixes=("+CMGR",), pdu=True)
+CMGR = Command(text="AT+CMGR=3", prefixes=("+CMGR",), pdu=True, needs="+CMGR")
 CMGL = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
 CREG = query("AT+CREG?", "+CREG")
 CGSN = Command(text="AT+CGSN", prefixes=("+CGSN",), bare=True)
@@ -42,6 +44,7 @@ CMGS = Command(
     prefixes=("+CMGS",),
     kind=Kind.SEND,
     body="0011000B915155214365F70000AA05C8329BFD06",
+    needs="+CMGS",
 )
 FAST = Timeouts(quick=1.0, prompt=1.0, body=2.0, probe=0.5, drain=0.1)
 
@@ -237,30 +240,111 @@ def test_cmgs_error_instead_of_prompt() -> None:
     assert engine.data_to_send() == b""
 
 
+def answer(nonce: int) -> bytes:
+    """Return what a modem writes for the probe carrying ``nonce`` (V.250 §5.3.2)."""
+    return f"\r\n{nonce:03d}\r\n\r\nOK\r\n".encode()
+
+
 def test_late_reply_is_never_the_next_answer() -> None:
-    """A reply arriving after the timeout is drained; the next command gets its own answer."""
+    """A reply arriving after the timeout is stale; only the probe's nonce ends the resync."""
     engine = AtEngine(timeouts=FAST)
     engine.send(query("AT+CSQ", "+CSQ"), 0.0)
     assert engine.timeout(0.5) == []
     assert engine.timeout(1.0) == [Timeout(command="AT+CSQ", phase=Phase.RESPONSE)]
-    assert engine.data_to_send() == PROBE
+    assert engine.data_to_send() == probe(1)
     assert state(engine) is State.RESYNC
     with pytest.raises(AtUsageError):
         engine.send(action("AT"), 1.0)
-    # the late reply, then the probe's OK
+    # the late reply with its OK: stale, not the probe's answer (a bare OK proves nothing)
     events = engine.feed(b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n", 1.1)
-    assert events == [Stray(line="+CSQ: 20,99")]
-    assert state(engine) is State.DRAIN
-    events = engine.feed(b"\r\nOK\r\n", 1.15)  # the probe's own OK: stray, probe again
-    assert events == [Stray(line="OK")]
+    assert events == [Stray(line="+CSQ: 20,99"), Stray(line="OK")]
     assert state(engine) is State.RESYNC
-    assert engine.data_to_send() == PROBE
-    engine.feed(b"\r\nOK\r\n", 1.2)
-    assert engine.timeout(1.25) == []
-    assert engine.timeout(1.2 + FAST.drain) == [Resynced(probes=2)]
+    assert engine.feed(answer(1), 1.2) == [Resynced(probes=1)]
     engine.send(query("AT+CREG?", "+CREG"), 2.0)
     (response,) = engine.feed(b"\r\n+CREG: 0,1\r\n\r\nOK\r\n", 2.1)
     assert response == Response(command="AT+CREG?", final=Final.OK, lines=("+CREG: 0,1",))
+
+
+def test_answer_to_an_earlier_probe_is_stale() -> None:
+    """Only the last probe's nonce counts: an earlier probe's answer may precede later replies."""
+    engine = AtEngine(timeouts=FAST, nonce_seed=41)
+    engine.resync(0.0)
+    assert engine.data_to_send() == probe(42)
+    assert engine.timeout(0.5) == [ResyncStalled(probes=1)]
+    assert engine.data_to_send() == probe(43)
+    assert engine.deadline == pytest.approx(0.5 + 2 * FAST.probe)  # doubled
+    assert engine.feed(answer(42), 0.6) == [Stray(line="042"), Stray(line="OK")]
+    assert state(engine) is State.RESYNC
+    assert engine.feed(b"\r\n43\r\n\r\nOK\r\n", 0.7) == [Resynced(probes=2)]  # no zeros
+    assert engine.idle
+
+
+def test_urcs_during_resync_still_reach_the_urc_path() -> None:
+    """A +CMTI among stale replies is delivered; a stale +CREG reply is not taken for a URC."""
+    engine = AtEngine(timeouts=FAST)
+    engine.resync(0.0)
+    events = engine.feed(
+        b'\r\n+CREG: 0,1\r\n\r\nOK\r\n\r\n+CMTI: "SM",7\r\n\r\n+CREG: 5\r\n' + answer(1), 0.1
+    )
+    assert events == [
+        Stray(line="+CREG: 0,1"),
+        Stray(line="OK"),
+        NewMessage(memory="SM", index=7),
+        Registration(domain="CREG", stat=5),
+        Resynced(probes=1),
+    ]
+
+
+def test_stale_cmgr_reply_is_not_the_next_reads_answer() -> None:
+    """After a read times out, its late +CMGR reply is discarded, never matched to index 4."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(CMGR, 0.0)
+    engine.timeout(1.0)
+    engine.data_to_send()
+    late = f"\r\n+CMGR: 0,,23\r\n{PDU}\r\n\r\nOK\r\n".encode()
+    assert engine.feed(late, 1.2) == [Stray(line="+CMGR: 0,,23"), Stray(line=PDU), Stray(line="OK")]
+    assert engine.feed(answer(1), 1.3) == [Resynced(probes=1)]
+    generation = engine.generation
+    read4 = Command(text="AT+CMGR=4", prefixes=("+CMGR",), pdu=True, needs="+CMGR")
+    engine.send(read4, 2.0)
+    (response,) = engine.feed(b"\r\n+CMS ERROR: 321\r\n", 2.1)
+    assert isinstance(response, Response)
+    assert response.code == 321
+    assert response.generation == generation
+
+
+@pytest.mark.parametrize(
+    ("command", "data", "phase"),
+    [
+        (CMGR, b"\r\nOK\r\n", Phase.RESPONSE),  # a bare OK to a read
+        (CMGR, b"\r\n+CMGR: 0,,23\r\n\r\nOK\r\n", Phase.RESPONSE),  # header without PDU
+        (CMGS, b"\r\nOK\r\n", Phase.PROMPT),  # OK instead of the prompt
+        (CMGS, b"\r\n> " + CMGS.body.encode() + b"\x1a\r\nOK\r\n", Phase.BODY),  # type: ignore[union-attr]
+    ],
+    ids=["cmgr-bare-ok", "cmgr-no-pdu", "cmgs-ok-before-prompt", "cmgs-ok-without-mr"],
+)
+def test_reply_that_does_not_fit_its_command_resyncs(
+    command: Command, data: bytes, phase: Phase
+) -> None:
+    """A bare OK to a read or a send is a misfit: no response, resynchronisation instead."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(command, 0.0)
+    before = engine.generation
+    events = engine.feed(data, 0.1)
+    assert Misfit(command=command.log_text, phase=phase) in events
+    assert not any(isinstance(event, Response) for event in events)
+    assert state(engine) is State.RESYNC
+    assert engine.generation == before + 1
+    assert engine.data_to_send().endswith(probe(1))
+
+
+def test_errors_still_answer_a_read_or_a_send() -> None:
+    """+CMS ERROR needs no information line: it is the command's answer."""
+    engine = AtEngine(timeouts=FAST)
+    engine.send(CMGR, 0.0)
+    (response,) = engine.feed(b"\r\n+CMS ERROR: 321\r\n", 0.1)
+    assert isinstance(response, Response)
+    assert response.final is Final.CMS_ERROR
 
 
 def test_late_prompt_is_cancelled_with_esc() -> None:
@@ -268,14 +352,11 @@ def test_late_prompt_is_cancelled_with_esc() -> None:
     engine = AtEngine(timeouts=FAST)
     engine.send(CMGS, 0.0)
     assert engine.timeout(1.0) == [Timeout(command="AT+CMGS=18", phase=Phase.PROMPT)]
-    assert engine.data_to_send() == PROBE  # starts with ESC
-    engine.feed(b"\r\nOK\r\n", 1.1)  # the probe's OK
+    assert engine.data_to_send() == probe(1)  # starts with ESC
     assert engine.feed(b"\r\n> ", 1.12) == [Stray(line=">")]
-    assert engine.data_to_send() == b"\x1b\r" + PROBE
-    engine.feed(b"\r\nOK\r\n\r\nOK\r\n", 1.2)  # ESC's OK, then the probe's OK
-    assert engine.timeout(1.2 + FAST.drain) == []  # the second OK was stray: probing again
-    engine.feed(b"\r\nOK\r\n", 1.4)
-    assert engine.timeout(1.4 + FAST.drain) == [Resynced(probes=3)]
+    assert engine.data_to_send() == b"\x1b\r"
+    engine.feed(b"\r\nOK\r\n", 1.2)  # ESC's OK
+    assert engine.feed(answer(1), 1.3) == [Resynced(probes=1)]
     assert engine.idle
 
 
@@ -287,15 +368,37 @@ def test_body_timeout_reports_outcome_unknown_phase() -> None:
     assert engine.timeout(0.1 + FAST.body) == [Timeout(command="AT+CMGS=18", phase=Phase.BODY)]
 
 
-def test_silent_modem_stalls_resync_and_keeps_probing() -> None:
-    """Unanswered probes are reported one by one and repeated, never a tight loop."""
-    engine = AtEngine(timeouts=FAST)
+def test_silent_modem_is_not_answering_after_bounded_probes() -> None:
+    """Unanswered probes are repeated with doubling waits, then NOT_ANSWERING is reported."""
+    engine = AtEngine(timeouts=FAST, max_probes=3)
     engine.resync(0.0)
-    assert engine.data_to_send() == PROBE
+    assert engine.data_to_send() == probe(1)
     assert engine.timeout(0.5) == [ResyncStalled(probes=1)]
-    assert engine.data_to_send() == PROBE
-    assert engine.deadline == 1.0
-    assert engine.timeout(1.0) == [ResyncStalled(probes=2)]
+    assert engine.data_to_send() == probe(2)
+    assert engine.deadline == pytest.approx(1.5)  # 2 * probe, capped at quick
+    assert engine.timeout(1.5) == [ResyncStalled(probes=2)]
+    assert engine.data_to_send() == probe(3)
+    assert engine.deadline == pytest.approx(2.5)
+    assert engine.timeout(2.5) == [ResyncStalled(probes=3), ResyncFailed(probes=3)]
+    assert state(engine) is State.NOT_ANSWERING
+    assert engine.deadline is None
+    assert engine.data_to_send() == b""
+    with pytest.raises(AtUsageError):
+        engine.send(action("AT"), 3.0)
+    # the last probe's nonce turns up after all: in sync again
+    assert engine.feed(answer(3), 9.0) == [Resynced(probes=3)]
+    assert engine.idle
+
+
+def test_resync_after_not_answering_uses_fresh_nonces() -> None:
+    """A new resync from NOT_ANSWERING probes with a new nonce; an old one is stale."""
+    engine = AtEngine(timeouts=FAST, max_probes=1)
+    engine.resync(0.0)
+    engine.timeout(0.5)
+    engine.resync(1.0)
+    assert engine.data_to_send() == probe(1) + probe(2)
+    assert engine.feed(answer(1), 1.1) == [Stray(line="001"), Stray(line="OK")]
+    assert engine.feed(answer(2), 1.2) == [Resynced(probes=1)]
 
 
 def test_send_while_busy_is_a_usage_error() -> None:
@@ -357,17 +460,60 @@ def test_random_bytes_never_raise(chunks: list[bytes], with_command: bool) -> No
         engine.data_to_send()
 
 
-def test_error_answer_to_probe_reprobes_after_drain_without_stall() -> None:
-    """A probe answered by +CME ERROR: 14 is retried after the drain period, not a stall."""
+def test_error_answer_to_probe_is_not_a_stall() -> None:
+    """A probe refused with +CME ERROR: 14 is stale output, not a stall; the next probe syncs."""
     engine = AtEngine(timeouts=FAST)
     engine.resync(0.0)
     engine.data_to_send()
     assert engine.feed(b"\r\n+CME ERROR: 14\r\n", 0.1) == [Stray(line="+CME ERROR: 14")]
+    assert engine.timeout(0.5) == []  # heard from: no ResyncStalled
+    assert engine.data_to_send() == probe(2)
+    assert engine.feed(answer(2), 0.6) == [Resynced(probes=2)]
+
+
+def test_nonce_then_error_probes_again() -> None:
+    """The nonce followed by an error is no proof of sync: probe again after a pause."""
+    engine = AtEngine(timeouts=FAST)
+    engine.resync(0.0)
+    engine.data_to_send()
+    assert engine.feed(b"\r\n001\r\n\r\nERROR\r\n", 0.1) == [Stray(line="ERROR")]
+    assert state(engine) is State.RESYNC
     assert engine.deadline == pytest.approx(0.1 + FAST.drain)
-    assert engine.timeout(0.1 + FAST.drain) == []
-    assert engine.data_to_send() == PROBE
-    engine.feed(b"\r\nOK\r\n", 0.3)
-    assert engine.timeout(0.3 + FAST.drain) == [Resynced(probes=2)]
+    engine.timeout(0.1 + FAST.drain)
+    assert engine.data_to_send() == probe(2)
+
+
+def test_generation_changes_with_every_resync_and_reset() -> None:
+    """Timeouts, explicit resyncs and resets each start a new generation."""
+    engine = AtEngine(timeouts=FAST)
+    seen = [engine.generation]
+    engine.send(action("AT"), 0.0)
+    engine.timeout(1.0)
+    seen.append(engine.generation)
+    engine.resync(1.1)
+    seen.append(engine.generation)
+    engine.reset()
+    seen.append(engine.generation)
+    assert seen == sorted(set(seen))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["late", "stale-probe", "garbage", "urc", "ok"]), max_size=12))
+def test_resync_never_ends_on_anything_but_the_current_nonce(steps: list[str]) -> None:
+    """Whatever stale output comes during a resync, only the current nonce ends it."""
+    engine = AtEngine(timeouts=FAST, nonce_seed=200)
+    engine.resync(0.0)
+    chunks = {
+        "late": f"\r\n+CMGR: 0,,23\r\n{PDU}\r\n\r\nOK\r\n".encode(),
+        "stale-probe": answer(200),
+        "garbage": b"\xff\xfe\x00\r\n17\r\n",
+        "urc": b'\r\n+CMTI: "SM",2\r\n',
+        "ok": b"\r\nOK\r\n",
+    }
+    for step in steps:
+        engine.feed(chunks[step], 0.1)
+        assert not engine.idle
+    assert Resynced(probes=1) in engine.feed(answer(engine.nonce), 0.2)
 
 
 def test_command_repr_hides_pin_and_body() -> None:

@@ -29,8 +29,8 @@ class Timeouts:
     network: float = 180.0
     prompt: float = 5.0
     body: float = 60.0
-    probe: float = 1.0
-    drain: float = 0.25
+    probe: float = 1.0  # first probe; each unanswered one doubles it, up to ``quick``
+    drain: float = 0.25  # pause before probing again after a probe was refused
 
     def __post_init__(self) -> None:
         for name in ("quick", "sim", "list", "network", "prompt", "body", "probe", "drain"):
@@ -63,6 +63,9 @@ class Command:
     ``info_final`` lets a ``prefixes`` line complete the command when no final result
     follows it within the drain period (a dialect quirk: Wavecom's ``+CPIN: READY``
     comes without ``OK``; only for commands whose information response is one line).
+    ``needs`` is the tag an ``OK`` reply must carry to be this command's (``+CMGR`` for a
+    read, ``+CMGS`` for a send; with ``pdu``, a PDU line must follow it): a bare ``OK``
+    is then taken for a late answer to something else, never for this command's.
     """
 
     text: str
@@ -73,6 +76,7 @@ class Command:
     body: str | None = None
     secret: bool = False
     info_final: bool = False
+    needs: str | None = None
 
     def __post_init__(self) -> None:
         if not _COMMAND.fullmatch(self.text):
@@ -80,6 +84,8 @@ class Command:
         for prefix in self.prefixes:
             if not prefix or ":" in prefix:
                 raise AtUsageError(f"bad information prefix {prefix!r}")
+        if self.needs is not None and self.needs not in self.prefixes:
+            raise AtUsageError("a needed reply tag must be one of the command's prefixes")
         if (self.body is None) != (self.kind is not Kind.SEND):
             raise AtUsageError("a body goes with Kind.SEND and only with it")
         if self.body is not None and not _HEX.fullmatch(self.body):

@@ -6,15 +6,35 @@ is called by the shell once ``now >= engine.deadline``. Anything else the engine
 written (the PDU body after ``> ``, ESC, resynchronisation probes) is collected by
 :meth:`AtEngine.data_to_send`. No clock, no I/O: ``now`` is passed in.
 
-Resynchronisation (after any timeout, and on demand): write ESC (cancels a ``> `` prompt
-that came late, TS 27.005 §3.5.1) and a bare ``AT`` probe; on ``OK`` wait a quiet
-``drain`` period. Any final result or reply line during that period is a late answer (to
-the timed-out command or to an earlier probe), so the engine probes again. Only a probe
-answered by ``OK`` followed by silence returns the engine to IDLE, so a late reply is never
-handed to the next command.
+Resynchronisation (after any timeout, after a reply that does not fit its command, and
+on demand): write ESC (cancels a ``> `` prompt that came late, TS 27.005 §3.5.1) and a
+probe whose answer identifies itself: ``ATS7=<nonce>S7?`` writes a nonce to S-parameter 7
+and reads it back in one command line (V.250 §5.3.2: basic commands concatenate, an
+S-parameter read answers its value as three decimal digits). A modem answers commands in
+order, so once the current nonce comes back followed by ``OK``, every answer to anything
+written before the probe has been seen: the engine is IDLE again. Until then everything
+that arrives is stale and discarded (URCs among it still go out as URCs). A bare ``OK``
+proves nothing, which is why the probe is not ``AT``. The nonce changes with every probe
+(1..255, cycling from a seed), so a late answer to an earlier probe is stale too.
+
+Why S7: V.250 §6.3.9 "connection completion timeout" only matters when dialling a data
+call, which this gateway never does; it takes 1..255; it is implemented widely (listed in
+AT+CLAC of the Huawei K3715/E1752 and ZTE K3565-Z recordings, SIMCom, Quectel manuals).
+S0 (auto-answer), S3/S4/S5 (line framing characters) would be harmful to write.
+
+Unanswered probes are repeated with a doubling wait (``probe`` up to ``quick``): a modem
+that answers later than that is not answering within our limits. After ``max_probes`` the
+engine reports :class:`ResyncFailed` and rests in NOT_ANSWERING until a new resync is
+asked for, or until the last probe's nonce turns up after all.
+
+Every entry into resynchronisation increments :attr:`AtEngine.generation`; a
+:class:`Response` carries the generation it was matched in, so a caller can tell whether
+anything was lost between a read and the delete that depends on it.
 """
 
 from __future__ import annotations
+
+import re
 
 from gateway.at.commands import Command, Kind, Timeouts
 from gateway.at.errors import AtUsageError
@@ -22,10 +42,12 @@ from gateway.at.events import (
     Event,
     Final,
     MalformedUrc,
+    Misfit,
     Phase,
     Prompt,
     Response,
     Resynced,
+    ResyncFailed,
     ResyncStalled,
     RoutedMessage,
     RoutedReport,
@@ -37,19 +59,56 @@ from gateway.at.lines import FinalResult, is_hex, parse_final, pdu_text, tag_of
 from gateway.at.states import TRANSITIONS, Machine, State, Trigger
 from gateway.at.urc import PduHeader, classify
 
-__all__ = ["CTRL_Z", "ESC", "MAX_LINE", "PROBE", "TRANSITIONS", "AtEngine", "State", "Trigger"]
+__all__ = [
+    "CTRL_Z",
+    "ESC",
+    "MAX_LINE",
+    "PROBE_REGISTER",
+    "TRANSITIONS",
+    "AtEngine",
+    "State",
+    "Trigger",
+    "probe",
+]
 
 ESC = b"\x1b"
 CTRL_Z = b"\x1a"
-PROBE = b"\x1b\rAT\r"  # ESC + CR first: cancels a pending prompt, then an empty line
 MAX_LINE = 4096  # longer than any PDU line (2 * 176 hex digits); beyond it: garbage
+PROBE_REGISTER = 7  # V.250 §6.3.9, see the module docstring
+_NONCES = 255  # S7 takes 1..255 (V.250 §6.3.9)
+_NONCE_LINE = re.compile(r"\d{1,3}")
+#: tags whose reply form can be told from their URC form (gateway.at.urc.REPLY_FORMS):
+#: while resynchronising, a reply-form line is a stale answer, not a URC
+_STALE_REPLY_TAGS = ("+CREG", "+CGREG", "+CEREG", "+C5GREG", "+CLIP")
+_SYNCING = (State.RESYNC, State.CONFIRM, State.NOT_ANSWERING)
+
+
+def probe(nonce: int, register: int = PROBE_REGISTER) -> bytes:
+    """Return the resynchronisation probe for ``nonce``: ESC, CR, ``ATS<r>=<n>S<r>?``, CR.
+
+    ESC + CR first cancel a prompt that may be pending (TS 27.005 §3.5.1); a modem in
+    command state ignores the empty line.
+    """
+    return ESC + b"\r" + f"ATS{register}={nonce}S{register}?".encode("ascii") + b"\r"
 
 
 class AtEngine:
     """Frames modem output, matches it to the one pending command and classifies URCs."""
 
-    def __init__(self, *, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        max_probes: int = 5,
+        nonce_seed: int = 0,
+        register: int = PROBE_REGISTER,
+    ) -> None:
+        if max_probes < 1 or not 0 <= register <= 255:
+            raise AtUsageError("max_probes must be positive and register 0..255")
         self.timeouts = timeouts or Timeouts()
+        self.max_probes = max_probes
+        self.register = register
+        self.generation = 0  # incremented at every entry into resynchronisation
         self._machine = Machine()
         self._buffer = bytearray()
         self._out = bytearray()
@@ -58,7 +117,8 @@ class AtEngine:
         self._header: PduHeader | None = None
         self._deadline: float | None = None
         self._probes = 0
-        self._reprobe = False  # the modem answered a probe with an error: alive, not stalled
+        self._nonce = nonce_seed % _NONCES  # the next probe carries _nonce + 1
+        self._heard = False  # the modem wrote something since the last probe: alive
 
     # ------------------------------------------------------------------ observers
     @property
@@ -80,6 +140,11 @@ class AtEngine:
     def idle(self) -> bool:
         """True when a new command may be sent."""
         return self._machine.state is State.IDLE
+
+    @property
+    def nonce(self) -> int:
+        """The nonce of the last probe written (1..255)."""
+        return self._nonce
 
     # ------------------------------------------------------------------ verbs
     def send(self, command: Command, now: float) -> bytes:
@@ -117,32 +182,24 @@ class AtEngine:
             return []
         events: list[Event] = []
         state = self.state
-        if state is State.DRAIN:
-            self._machine.apply(Trigger.QUIET)
-            self._deadline = None
-            events.append(Resynced(probes=self._probes))
-            self._probes = 0
-        elif state is State.RESYNC:
-            if not self._reprobe:
+        if state in (State.RESYNC, State.CONFIRM):
+            if not self._heard:
                 events.append(ResyncStalled(probes=self._probes))
-            self._reprobe = False
-            self._machine.apply(Trigger.TIMEOUT)
-            self._probe(now)
+            if self._probes >= self.max_probes:
+                self._machine.apply(Trigger.GIVE_UP)
+                self._deadline = None
+                events.append(ResyncFailed(probes=self._probes))
+            else:
+                self._machine.apply(Trigger.TIMEOUT)
+                self._probe(now)
         elif self._info_complete():
             # dialect quirk (Command.info_final): the information line was the whole answer;
             # completed as if OK had come, through the same path as a real final result
             self._on_final("OK", FinalResult(final=Final.OK), events, now)
         elif self._pending is not None:
-            phase = {
-                State.AWAIT_RESPONSE: Phase.RESPONSE,
-                State.AWAIT_PROMPT: Phase.PROMPT,
-                State.AWAIT_SEND_RESULT: Phase.BODY,
-            }[state]
-            events.append(Timeout(command=self._pending.log_text, phase=phase))
+            events.append(Timeout(command=self._pending.log_text, phase=self._phase()))
             self._machine.apply(Trigger.TIMEOUT)
-            self._pending = None
-            self._probes = 0
-            self._probe(now)
+            self._start_resync(now)
         return events
 
     def data_to_send(self) -> bytes:
@@ -154,13 +211,13 @@ class AtEngine:
     def resync(self, now: float) -> None:
         """Abandon any pending command and resynchronise (e.g. after opening the port)."""
         self._machine.apply(Trigger.RESYNC)
-        self._pending = None
-        self._lines = []
-        self._probes = 0
-        self._probe(now)
+        self._start_resync(now)
 
     def reset(self) -> None:
-        """Forget everything (the link was reopened): IDLE, no buffers, nothing pending."""
+        """Forget everything (the link was reopened): IDLE, no buffers, nothing pending.
+
+        Starts a new generation: nothing matched before the reset is trusted after it.
+        """
         self._machine = Machine()
         self._buffer.clear()
         self._out.clear()
@@ -169,7 +226,8 @@ class AtEngine:
         self._header = None
         self._deadline = None
         self._probes = 0
-        self._reprobe = False
+        self._heard = False
+        self.generation += 1
 
     # ------------------------------------------------------------------ internals
     @staticmethod
@@ -178,11 +236,29 @@ class AtEngine:
         text = raw.decode("utf-8", errors="replace")
         return "".join(c for c in text if c >= " " or c == "\t").strip()
 
+    def _phase(self) -> Phase:
+        return {
+            State.AWAIT_RESPONSE: Phase.RESPONSE,
+            State.AWAIT_PROMPT: Phase.PROMPT,
+            State.AWAIT_SEND_RESULT: Phase.BODY,
+        }[self.state]
+
+    def _start_resync(self, now: float) -> None:
+        """Entered RESYNC: forget the pending command, new generation, first probe."""
+        self.generation += 1
+        self._pending = None
+        self._lines = []
+        self._probes = 0
+        self._probe(now)
+
     def _probe(self, now: float) -> None:
-        self._reprobe = False
+        self._heard = False
         self._probes += 1
-        self._out += PROBE
-        self._deadline = now + self.timeouts.probe
+        self._nonce = self._nonce % _NONCES + 1
+        self._out += probe(self._nonce, self.register)
+        # doubling waits, capped at the quick-command timeout (see the module docstring)
+        wait = min(self.timeouts.probe * 2 ** (self._probes - 1), self.timeouts.quick)
+        self._deadline = now + max(wait, self.timeouts.probe)
 
     def _maybe_prompt(self, events: list[Event], now: float) -> None:
         if self._decode(bytes(self._buffer)) != ">":
@@ -194,23 +270,20 @@ class AtEngine:
             self._out += body.encode("ascii") + CTRL_Z
             self._deadline = now + self.timeouts.body
             events.append(Prompt(command=self._pending.log_text))
-        elif self.state in (State.RESYNC, State.DRAIN):
-            # A late prompt: cancel it at once; the ESC answer (OK) is drained as stray.
+        elif self.state in _SYNCING:
+            # A late prompt: cancel it at once; the ESC answer (OK) is discarded as stale.
             self._buffer.clear()
             self._out += ESC + b"\r"  # a bare ESC CR is ignored by a modem not in entry
             events.append(Stray(line=">"))
-            self._stray(now)
+            if self.state is State.CONFIRM:
+                self._machine.apply(Trigger.STRAY)  # after the ESC: a fresh nonce is needed
 
     def _end_line(self, events: list[Event], now: float) -> None:
         line = self._decode(bytes(self._buffer))
         self._buffer.clear()
         if line:
+            self._heard = True
             self._on_line(line, events, now)
-
-    def _stray(self, now: float) -> None:
-        if self.state is State.DRAIN:
-            self._machine.apply(Trigger.STRAY)
-            self._probe(now)
 
     def _on_line(self, line: str, events: list[Event], now: float) -> None:
         header, self._header = self._header, None
@@ -224,13 +297,20 @@ class AtEngine:
         pending = self._pending
         if self._is_echo(line, pending):
             return  # echo of a command line, even after ATE0 (V.250 §6.2.4)
+        if state in _SYNCING and self._is_nonce(line):
+            self._machine.apply(Trigger.NONCE)
+            self._deadline = now + self.timeouts.probe  # its OK follows at once
+            return
         if state is State.AWAIT_SEND_RESULT and pending is not None and line == pending.body:
             return  # echo of the body typed after the prompt
         final = parse_final(line)
         if final is not None:
             self._on_final(line, final, events, now)
             return
-        expected = pending.prefixes if pending is not None else ()
+        if pending is not None:
+            expected = pending.prefixes
+        else:
+            expected = _STALE_REPLY_TAGS if state in _SYNCING else ()
         urc = classify(line, expected)
         if isinstance(urc, PduHeader):
             self._header = urc
@@ -245,9 +325,10 @@ class AtEngine:
                 # only the drain period for it (see _info_complete)
                 self._deadline = min(self._deadline, now + self.timeouts.drain)
             return
-        if state in (State.RESYNC, State.DRAIN):
+        if state in _SYNCING:
             events.append(Stray(line=line))
-            self._stray(now)
+            if state is State.CONFIRM:
+                self._machine.apply(Trigger.STRAY)  # not the probe's answer after all
             return
         events.append(Unrecognised(line=line))
 
@@ -270,6 +351,20 @@ class AtEngine:
             and bool(self._lines)
         )
 
+    def _is_nonce(self, line: str) -> bool:
+        # V.250 §5.3.2: three digits with leading zeros; some firmwares drop the zeros
+        return bool(_NONCE_LINE.fullmatch(line)) and int(line) == self._nonce
+
+    @staticmethod
+    def _fits(command: Command, lines: list[str]) -> bool:
+        """True when an OK reply has the shape ``command`` needs (structural only)."""
+        if command.needs is None:
+            return True
+        for at, line in enumerate(lines):
+            if tag_of(line) == command.needs:
+                return not command.pdu or any(is_hex(rest) for rest in lines[at + 1 :])
+        return False
+
     def _belongs(self, line: str, pending: Command) -> bool:
         tag = tag_of(line)
         if tag is not None and tag in pending.prefixes:
@@ -281,25 +376,36 @@ class AtEngine:
 
     def _on_final(self, line: str, result: FinalResult, events: list[Event], now: float) -> None:
         state = self.state
-        if state is State.RESYNC:
+        if state is State.CONFIRM:
             if result.final is Final.OK:
                 self._machine.apply(Trigger.PROBE_OK)
-                self._deadline = now + self.timeouts.drain
+                self._deadline = None
+                events.append(Resynced(probes=self._probes))
+                self._probes = 0
             else:
-                # A late error, or a modem answering probes with +CME ERROR: 14 while the
-                # SIM starts: probe again soon (after a drain period, so never a tight loop).
+                # the nonce then an error: not a shape S7 gives; probe again after a pause
                 events.append(Stray(line=line))
-                self._reprobe = True
-                if self._deadline is None or self._deadline > now + self.timeouts.drain:
-                    self._deadline = now + self.timeouts.drain
+                self._machine.apply(Trigger.STRAY)
+                self._pause(now)
             return
-        if state is State.DRAIN:
+        if state in (State.RESYNC, State.NOT_ANSWERING):
+            # A late final result (or a modem refusing the probe): stale, keep waiting for
+            # the nonce; the probe's own deadline decides when to probe again.
             events.append(Stray(line=line))
-            self._stray(now)
             return
         pending = self._pending
         if pending is None:
             events.append(Stray(line=line))
+            return
+        if result.final is Final.OK and (
+            state is State.AWAIT_PROMPT or not self._fits(pending, self._lines)
+        ):
+            # TS 27.005 §3.5.1: AT+CMGS answers "> " or an error, never a bare OK; a read
+            # or send without its information line is not this command's answer. Its own
+            # answer may still be on the way: resynchronise, discard whatever comes.
+            events.append(Misfit(command=pending.log_text, phase=self._phase()))
+            self._machine.apply(Trigger.MISFIT)
+            self._start_resync(now)
             return
         self._machine.apply(Trigger.FINAL)
         events.append(
@@ -309,8 +415,13 @@ class AtEngine:
                 lines=tuple(self._lines),
                 code=result.code,
                 text=result.text,
+                generation=self.generation,
             )
         )
         self._pending = None
         self._lines = []
         self._deadline = None
+
+    def _pause(self, now: float) -> None:
+        if self._deadline is None or self._deadline > now + self.timeouts.drain:
+            self._deadline = now + self.timeouts.drain

@@ -247,5 +247,33 @@ class AtTimeout(ModemFault):
         self.phase = phase
 
 
+class UnexpectedReply(AtTimeout):
+    """A reply that does not fit its command (a bare ``OK`` to a read or a send).
+
+    Handled like a timeout: the engine resynchronises and the command's own answer, if it
+    still comes, is discarded; ``phase`` says how far the command got (``body``: an
+    ``AT+CMGS`` whose outcome is unknown).
+    """
+
+    def __init__(self, command: str, phase: str) -> None:
+        ModemFault.__init__(self, f"{command}: reply did not fit the command ({phase})")
+        self.command = command
+        self.phase = phase
+
+
+class ModemNotAnswering(AtTimeout):
+    """Resynchronisation failed: no probe's nonce came back within the bounded attempts.
+
+    The signal for escalation (reopen, radio reset, restart): the modem answers nothing
+    we can match, late or not at all.
+    """
+
+    def __init__(self, command: str, detail: str) -> None:
+        ModemFault.__init__(self, f"{command}: modem not answering ({detail})")
+        self.command = command
+        self.phase = "answer to resynchronisation probes"
+        self.detail = detail
+
+
 class AtUsageError(UsageError):
     """The engine was asked for something illegal (bad command text, command while busy)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from gateway.at.errors import AtError, AtUsageError, CmeError, CmsError, CommandFailed
@@ -50,6 +50,9 @@ class Response(Event):
     lines: tuple[str, ...] = ()
     code: int | None = None  # +CME/+CMS code
     text: str | None = None  # verbose error text (CMEE=2) when given
+    #: the engine's synchronisation generation the reply was matched in (see
+    #: :attr:`gateway.at.engine.AtEngine.generation`); not part of equality
+    generation: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         coded = self.final in (Final.CME_ERROR, Final.CMS_ERROR)
@@ -95,6 +98,18 @@ class Timeout(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Misfit(Event):
+    """A final result came whose reply does not fit the pending command; resynchronising.
+
+    E.g. a bare ``OK`` to ``AT+CMGR`` or ``AT+CMGS``: most likely a late answer to an
+    earlier command, so the command's own answer may still come (and is discarded).
+    """
+
+    command: str
+    phase: Phase
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Resynced(Event):
     """Resynchronisation finished: the modem answered a probe and then stayed quiet."""
 
@@ -104,6 +119,13 @@ class Resynced(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResyncStalled(Event):
     """A resynchronisation probe went unanswered (the modem may be gone)."""
+
+    probes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResyncFailed(Event):
+    """Every probe of a resynchronisation went unanswered: the modem is not answering."""
 
     probes: int
 

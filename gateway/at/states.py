@@ -1,9 +1,12 @@
 """The AT engine's command cycle as a table (house style §3): states, triggers, moves.
 
 A command is written (IDLE -> AWAIT_RESPONSE, or AWAIT_PROMPT for one with a body such
-as AT+CMGS, TS 27.005 §3.5.1); its final result returns to IDLE. Any timeout leads to
-RESYNC: a probe is written and, once it is answered, DRAIN waits for silence before the
-engine is IDLE again. :class:`Machine` applies the table and refuses any other move.
+as AT+CMGS, TS 27.005 §3.5.1); its final result returns to IDLE. Any timeout, and a reply
+whose shape does not fit its command (MISFIT), leads to RESYNC: a probe carrying a nonce
+is written; once the nonce comes back (CONFIRM) and the probe's OK follows, the engine is
+IDLE again. Probes that stay unanswered end in NOT_ANSWERING, left by a new resync or by
+the last probe's nonce arriving after all. :class:`Machine` applies the table and refuses
+any other move.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ class State(Enum):
     AWAIT_RESPONSE = "await-response"
     AWAIT_PROMPT = "await-prompt"
     AWAIT_SEND_RESULT = "await-send-result"
-    RESYNC = "resync"  # probe written, waiting for its OK
-    DRAIN = "drain"  # probe answered, waiting for silence
+    RESYNC = "resync"  # probe written, waiting for its nonce
+    CONFIRM = "confirm"  # the nonce came back, waiting for the probe's final OK
+    NOT_ANSWERING = "not-answering"  # every probe of the resync went unanswered
 
 
 class Trigger(Enum):
@@ -32,10 +36,12 @@ class Trigger(Enum):
     PROMPT = "prompt"
     FINAL = "final"
     TIMEOUT = "timeout"
+    MISFIT = "misfit"  # a final result whose reply does not fit the command
     RESYNC = "resync"
+    NONCE = "nonce"  # the current probe's nonce came back
     PROBE_OK = "probe-ok"
     STRAY = "stray"
-    QUIET = "quiet"
+    GIVE_UP = "give-up"
     RESET = "reset"
 
 
@@ -46,19 +52,27 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.IDLE, E.SEND_BODY): S.AWAIT_PROMPT,
     (S.IDLE, E.RESYNC): S.RESYNC,
     (S.AWAIT_RESPONSE, E.FINAL): S.IDLE,
+    (S.AWAIT_RESPONSE, E.MISFIT): S.RESYNC,
     (S.AWAIT_RESPONSE, E.TIMEOUT): S.RESYNC,
     (S.AWAIT_PROMPT, E.PROMPT): S.AWAIT_SEND_RESULT,
     (S.AWAIT_PROMPT, E.FINAL): S.IDLE,  # e.g. +CMS ERROR instead of a prompt
+    (S.AWAIT_PROMPT, E.MISFIT): S.RESYNC,  # a bare OK instead of a prompt: not ours
     (S.AWAIT_PROMPT, E.TIMEOUT): S.RESYNC,
     (S.AWAIT_SEND_RESULT, E.FINAL): S.IDLE,
+    (S.AWAIT_SEND_RESULT, E.MISFIT): S.RESYNC,  # OK without +CMGS: outcome unknown
     (S.AWAIT_SEND_RESULT, E.TIMEOUT): S.RESYNC,
-    (S.RESYNC, E.PROBE_OK): S.DRAIN,
-    (S.RESYNC, E.TIMEOUT): S.RESYNC,  # probe unanswered: probe again
+    (S.RESYNC, E.NONCE): S.CONFIRM,
+    (S.RESYNC, E.TIMEOUT): S.RESYNC,  # probe unanswered: probe again (new nonce)
     (S.RESYNC, E.STRAY): S.RESYNC,
     (S.RESYNC, E.RESYNC): S.RESYNC,
-    (S.DRAIN, E.STRAY): S.RESYNC,
-    (S.DRAIN, E.QUIET): S.IDLE,
-    (S.DRAIN, E.RESYNC): S.RESYNC,
+    (S.RESYNC, E.GIVE_UP): S.NOT_ANSWERING,
+    (S.CONFIRM, E.PROBE_OK): S.IDLE,
+    (S.CONFIRM, E.STRAY): S.RESYNC,  # the nonce, then no OK: probe again
+    (S.CONFIRM, E.TIMEOUT): S.RESYNC,
+    (S.CONFIRM, E.RESYNC): S.RESYNC,
+    (S.CONFIRM, E.GIVE_UP): S.NOT_ANSWERING,
+    (S.NOT_ANSWERING, E.NONCE): S.CONFIRM,  # the last probe answered after all
+    (S.NOT_ANSWERING, E.RESYNC): S.RESYNC,
     (S.AWAIT_RESPONSE, E.RESYNC): S.RESYNC,
     (S.AWAIT_PROMPT, E.RESYNC): S.RESYNC,
     (S.AWAIT_SEND_RESULT, E.RESYNC): S.RESYNC,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,11 +18,14 @@ import structlog
 
 from gateway.at import AtEngine, AtTimeout, Command, Timeouts
 from gateway.at.engine import State
+from gateway.at.errors import ModemNotAnswering, UnexpectedReply
 from gateway.at.events import (
     Event,
+    Misfit,
     Prompt,
     Response,
     Resynced,
+    ResyncFailed,
     ResyncStalled,
     Stray,
     Timeout,
@@ -62,7 +66,10 @@ class AtChannel:
         on_down: Callable[[str], None],
         resync_probes: int = 5,
     ) -> None:
-        self.engine = AtEngine(timeouts=timeouts)
+        # a random first nonce: an answer to a probe of an earlier process is stale too
+        self.engine = AtEngine(
+            timeouts=timeouts, max_probes=resync_probes, nonce_seed=secrets.randbelow(255)
+        )
         self.link = SerialLink(link, on_data=self._on_data, on_down=self._link_down)
         self._on_urc = on_urc
         self._on_notice = on_notice
@@ -96,7 +103,8 @@ class AtChannel:
         self._abandon("port closed")
 
     async def resync(self) -> None:
-        """Resynchronise now; raises AtTimeout after ``resync_probes`` unanswered probes."""
+        """Resynchronise now; raises ModemNotAnswering (an AtTimeout) once
+        ``resync_probes`` probes went unanswered."""
         loop = asyncio.get_running_loop()
         self._stalled = 0
         self._last_stray = None
@@ -105,6 +113,11 @@ class AtChannel:
         self._flush()
         self._arm()
         await self._wait_idle("resync")
+
+    @property
+    def generation(self) -> int:
+        """The engine's synchronisation generation (changes at every resync or reopen)."""
+        return self.engine.generation
 
     @property
     def pending(self) -> tuple[str, str] | None:
@@ -122,9 +135,13 @@ class AtChannel:
     async def execute(self, command: Command) -> Response:
         """Run ``command``; return its Response (errors are in it, not raised).
 
-        Raises AtTimeout (the engine then resynchronises) or LinkDown/LinkLost.
+        Raises AtTimeout (the engine then resynchronises; UnexpectedReply for a reply
+        that does not fit the command, ModemNotAnswering when resynchronisation failed)
+        or LinkDown/LinkLost.
         """
         async with self._lock:
+            if self.engine.state is State.NOT_ANSWERING and self.link.is_open:
+                await self.resync()  # a fresh, bounded attempt: the modem may be back
             await self._wait_idle(command.log_text)
             if not self.link.is_open:
                 raise LinkDown(f"{command.log_text}: modem port is not open")
@@ -146,15 +163,21 @@ class AtChannel:
                 self._waiter = None
 
     async def _wait_idle(self, what: str) -> None:
-        if self._idle.is_set() and self.engine.idle:
-            return
-        timeouts = self.engine.timeouts
-        limit = self._resync_probes * (timeouts.probe + timeouts.drain) + timeouts.drain
-        try:
-            await asyncio.wait_for(self._idle.wait(), limit)
-        except TimeoutError:
-            seen = f" (the modem answers {self._last_stray})" if self._last_stray else ""
-            raise AtTimeout(what, f"answer to resynchronisation probes{seen}") from None
+        if not (self._idle.is_set() and self.engine.idle):
+            timeouts = self.engine.timeouts
+            # a backstop only: the engine itself gives up after its bounded probes
+            probes = self.engine.max_probes
+            limit = probes * (max(timeouts.probe, timeouts.quick) + timeouts.drain) + 1.0
+            try:
+                await asyncio.wait_for(self._idle.wait(), limit)
+            except TimeoutError:
+                self._not_answering(what)
+        if self.engine.state is State.NOT_ANSWERING:
+            self._not_answering(what)
+
+    def _not_answering(self, what: str) -> None:
+        seen = f"the modem answers {self._last_stray}" if self._last_stray else "no answer"
+        raise ModemNotAnswering(what, seen) from None
 
     # ------------------------------------------------------------------ plumbing
     def _on_data(self, data: bytes) -> None:
@@ -191,6 +214,9 @@ class AtChannel:
             elif isinstance(event, Timeout):
                 log.warning("at.timeout", command=event.command, phase=event.phase.value)
                 self._fail(AtTimeout(event.command, event.phase.value), event)
+            elif isinstance(event, Misfit):
+                log.warning("at.misfit", command=event.command, phase=event.phase.value)
+                self._fail(UnexpectedReply(event.command, event.phase.value), event)
             elif isinstance(event, Urc):
                 self._on_urc(event)
             elif isinstance(event, Resynced):
@@ -199,6 +225,9 @@ class AtChannel:
                 self._on_notice(event)
             elif isinstance(event, ResyncStalled):
                 self._stalled += 1
+                self._on_notice(event)
+            elif isinstance(event, ResyncFailed):
+                log.warning("at.not_answering", probes=event.probes)
                 self._on_notice(event)
             elif isinstance(event, Prompt):
                 log.debug("at.prompt", command=event.command)
@@ -209,8 +238,8 @@ class AtChannel:
                 # content may be a fragment of a PDU: log its size only
                 log.debug("at.discarded", kind=type(event).__name__, length=len(event.line))
                 self._on_notice(event)
-        if self.engine.state is State.IDLE:
-            self._idle.set()
+        if self.engine.state in (State.IDLE, State.NOT_ANSWERING):
+            self._idle.set()  # waiters look at the state: NOT_ANSWERING raises
         self._arm()
 
     def _resolve(self, response: Response) -> None:

@@ -4,12 +4,20 @@ A mixin of :class:`~gateway.modem.session.ModemSession`: each operation waits fo
 runs its commands through the session (one AT command at a time) and turns the replies
 into values or typed errors (TS 27.005 §3.5). Storage operations hold the session's
 storage lock, since AT+CPMS selects the memory for the commands that follow it.
+
+A late reply never belongs to the wrong command: the engine resynchronises with a nonce
+after any timeout and refuses a bare ``OK`` to ``AT+CMGR``/``AT+CMGS``. What it cannot
+see is the index: a ``+CMGR`` reply does not carry it (TS 27.005 §3.5.3). So each read is
+stamped with the *epoch* it was matched in (initialisations, engine generation), and a
+delete goes ahead only in that same epoch; after any resync, reopen or re-initialisation
+in between, the slot is read again and deleted only if it still holds the same PDU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -20,7 +28,13 @@ from gateway.errors import UsageError
 from gateway.modem.channel import LinkLost
 from gateway.modem.init import InitResult, cpms_command
 from gateway.modem.sessiontypes import ReceiveUnavailable, SendOutcomeUnknown
-from gateway.modem.storage import StoredMessage, parse_listing, parse_read, parse_reference
+from gateway.modem.storage import (
+    ReplyError,
+    StoredMessage,
+    parse_listing,
+    parse_read,
+    parse_reference,
+)
 
 log = structlog.get_logger("gateway.modem.session")
 
@@ -35,6 +49,9 @@ class OperationsHost(Protocol):
     _result: InitResult | None
     _selected: str | None
 
+    @property
+    def epoch(self) -> tuple[int, int]: ...
+
     async def run(self, command: Command) -> Response: ...
 
     async def _until_ready(self) -> None: ...
@@ -46,27 +63,36 @@ class SmsOperations:
     async def send_pdu(self: OperationsHost, pdu_hex: str, tpdu_length: int) -> int:
         """Send one SMS-SUBMIT with AT+CMGS; return the message reference (TP-MR).
 
-        Raises SendOutcomeUnknown if the body was written but no result came, CmsError
-        for a refused send, AtTimeout if the prompt never came (not sent), ModemUnavailable.
+        Raises SendOutcomeUnknown if the body was written but no ``+CMGS: <mr>`` was
+        seen (no result, a bare OK, a link loss), CmsError for a refused send, AtTimeout
+        if the prompt never came (not sent), ModemUnavailable.
         """
         if not _HEX.fullmatch(pdu_hex) or not 1 <= tpdu_length <= len(pdu_hex) // 2:
             raise UsageError("send_pdu needs PDU hex and its TPDU length (AT+CMGS <length>)")
         command = Command(
-            text=f"AT+CMGS={tpdu_length}", prefixes=("+CMGS",), kind=Kind.SEND, body=pdu_hex
+            text=f"AT+CMGS={tpdu_length}",
+            prefixes=("+CMGS",),
+            kind=Kind.SEND,
+            body=pdu_hex,
+            needs="+CMGS",  # an OK without "+CMGS: <mr>" is not the send's answer
         )
         await self._until_ready()
         try:
             response = await self.run(command)
         except AtTimeout as exc:
             if exc.phase == Phase.BODY.value:
-                raise SendOutcomeUnknown("no result after the message body") from exc
+                raise SendOutcomeUnknown("no +CMGS result after the message body") from exc
             raise
         except LinkLost as exc:
             if exc.after_body:
                 raise SendOutcomeUnknown("link lost after the message body") from exc
             raise
         response.raise_for_error()
-        return parse_reference(response.lines)
+        try:
+            return parse_reference(response.lines)
+        except ReplyError as exc:
+            # the body went out and an OK came, but no usable <mr>: maybe sent
+            raise SendOutcomeUnknown("no message reference after the message body") from exc
 
     async def list_messages(self: OperationsHost, memory: str) -> list[StoredMessage]:
         """List every stored message in ``memory`` (AT+CMGL=4, PDU mode).
@@ -78,32 +104,44 @@ class SmsOperations:
             await _select(self, memory)
             list_all = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
             response = (await self.run(list_all)).raise_for_error()
+            epoch = _epoch_of(self, response)
         messages, bad = parse_listing(memory, response.lines)
         if bad:
             log.warning("modem.malformed_listing", memory=memory, entries=bad)
-        return messages
+        return [replace(message, epoch=epoch) for message in messages]
 
     async def read_message(self: OperationsHost, memory: str, index: int) -> StoredMessage | None:
-        """Read one stored message; return None for an empty slot.
+        """Read one stored message; return None for an empty slot (``+CMS ERROR: 321``).
 
-        Raises UsageError, typed AT errors, ReplyError, ModemUnavailable.
+        The message is stamped with the epoch its reply was matched in. A bare ``OK``
+        (some modems' empty slot, or a late answer to something else) is not accepted:
+        it raises UnexpectedReply (an AtTimeout) and the engine resynchronises.
+        Raises UsageError, typed AT errors, AtTimeout, ReplyError, ModemUnavailable.
         """
         async with self._storage:
             await _select(self, memory)
-            cmgr = Command(text=f"AT+CMGR={_index(index)}", prefixes=("+CMGR",), pdu=True)
-            response = await self.run(cmgr)
-        error = response.error()
-        if isinstance(error, CmsError) and error.code == 321:
-            return None  # TS 27.005 §3.2.5: invalid memory index = empty slot
-        if error is not None:
-            raise error
-        return parse_read(memory, index, response.lines)
+            return await _read(self, memory, index)
 
-    async def delete_message(self: OperationsHost, memory: str, index: int) -> None:
-        """Delete one stored message (AT+CMGD). Raises typed AT errors, ModemUnavailable."""
+    async def delete_message(
+        self: OperationsHost, memory: str, index: int, *, read: StoredMessage | None = None
+    ) -> bool:
+        """Delete one stored message (AT+CMGD) that ``read`` recorded; return True if deleted.
+
+        With ``read`` (what the pipeline always passes), the delete goes ahead only in the
+        epoch the read was matched in; otherwise the slot is read again and deleted only
+        if it still holds ``read``'s PDU (False when it does not: left for the sweep).
+        Without ``read`` the slot is deleted unconditionally (tools and tests).
+        Raises typed AT errors, AtTimeout, ReplyError, ModemUnavailable.
+        """
         async with self._storage:
             await _select(self, memory)
+            if read is not None and read.epoch != self.epoch:
+                fresh = await _read(self, memory, index)
+                if fresh is None or fresh.pdu.upper() != read.pdu.upper():
+                    log.warning("modem.delete_revalidation_failed", memory=memory)
+                    return False
             (await self.run(action(f"AT+CMGD={_index(index)}"))).raise_for_error()
+            return True
 
     async def ack_routed(self: OperationsHost) -> bool:
         """Acknowledge a routed +CMT/+CDS (AT+CNMA, TS 27.005 §3.4.4).
@@ -118,6 +156,29 @@ class SmsOperations:
             return False
         response.raise_for_error()
         return True
+
+
+async def _read(host: OperationsHost, memory: str, index: int) -> StoredMessage | None:
+    """AT+CMGR=<index> with the storage lock held; the message stamped with its epoch."""
+    cmgr = Command(
+        text=f"AT+CMGR={_index(index)}",
+        prefixes=("+CMGR",),
+        pdu=True,
+        needs="+CMGR",  # a bare OK is never a read's answer: +CMGR header and PDU line
+    )
+    response = await host.run(cmgr)
+    error = response.error()
+    if isinstance(error, CmsError) and error.code == 321:
+        return None  # TS 27.005 §3.2.5: invalid memory index = empty slot
+    if error is not None:
+        raise error
+    message = parse_read(memory, index, response.lines)
+    return None if message is None else replace(message, epoch=_epoch_of(host, response))
+
+
+def _epoch_of(host: OperationsHost, response: Response) -> tuple[int, int]:
+    """The epoch a reply was matched in: (initialisations, engine generation)."""
+    return (host.epoch[0], response.generation)
 
 
 async def _select(host: OperationsHost, memory: str) -> None:

@@ -372,6 +372,12 @@ class ModemSession(SmsOperations):
         """The current session state."""
         return self._state
 
+    @property
+    def epoch(self) -> tuple[int, int]:
+        """(initialisations, AT engine generation): changes at every re-initialisation,
+        resynchronisation and reopen; a read is trusted for a delete only within one."""
+        return (self.counters.inits, self._channel.generation)
+
     def set_state(self, state: SessionState, reason: str = "", *, fatal: bool = False) -> None:
         """Move to ``state`` (FAILED records ``reason``); publishes StateChanged.
 

@@ -27,6 +27,9 @@ class StoredMessage:
     status: int | None
     length: int  # TPDU octets (without the SMSC address)
     pdu: str = field(repr=False)
+    #: (initialisations, engine generation) the reply was matched in; set by the session
+    #: (gateway.modem.operations), compared before a delete. None: not from a session
+    epoch: tuple[int, int] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         stat_ok = self.status is None or 0 <= self.status <= 3

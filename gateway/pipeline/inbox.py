@@ -2,9 +2,12 @@
 
 ``AT+CMGR`` reads one announced message, ``AT+CMGL=4`` lists a whole memory (the sweep),
 ``AT+CMGD`` deletes, ``AT+CNMA`` acknowledges a routed ``+CMT``/``+CDS``. A message is
-deleted only after ``ingest`` returned, i.e. after the journal commit: a failed delete
-leaves it for the next sweep, and the journal recognises it again. Stored outgoing
-messages (<stat> 2/3, TS 27.005 §3.1) are not ours to read or delete.
+deleted only after ``ingest`` returned, i.e. after the journal commit, and only with the
+read that recorded it: the session deletes in the epoch that read was matched in, or
+after reading the slot again and finding the same PDU (a resync in between may mean the
+reply was someone else's). A failed or refused delete leaves the message for the next
+sweep, and the journal recognises it again. A read that failed asks for an early sweep.
+Stored outgoing messages (<stat> 2/3, TS 27.005 §3.1) are not ours to read or delete.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from collections.abc import Callable
 
 import structlog
 
-from gateway.at import AtError
+from gateway.at import AtError, AtTimeout
 from gateway.at.events import RoutedMessage, RoutedReport
 from gateway.modem.session import ModemSession
-from gateway.modem.storage import ReplyError
+from gateway.modem.storage import ReplyError, StoredMessage
 from gateway.pipeline.counters import Counters
 from gateway.pipeline.intake import Decoded, Recorded
 from gateway.sms import StatusReport
@@ -45,6 +48,7 @@ class Inbox:
         self._clock = clock
         self._swept_inits: int | None = None
         self.last_sweep: float | None = None
+        self.retry_wanted = False  # a read failed: its message waits for a sweep
 
     def needs_sweep(self) -> bool:
         """Return True when the modem was (re)initialised since the last sweep."""
@@ -75,7 +79,7 @@ class Inbox:
                     self._counts.count("skipped_outgoing")
                     continue
                 recorded += self._ingest(memory, stored.index, stored.pdu).new
-                await self.delete(memory, stored.index)
+                await self.delete(memory, stored.index, stored)
         self.last_sweep = self._clock()
         if recorded:
             self._counts.count("swept", recorded)
@@ -92,8 +96,13 @@ class Inbox:
             stored = await self._session.read_message(memory, index)
         except (AtError, ReplyError) as exc:
             self._counts.count("read_failed")
+            self.retry_wanted = True
             log.warning("receive.read_failed", modem=self.modem, memory=memory, error=str(exc))
             return None
+        except AtTimeout:
+            self._counts.count("read_failed")
+            self.retry_wanted = True
+            raise
         if stored is None:
             self._counts.count("empty_reads")  # already swept, or announced in the wrong memory
             return None
@@ -101,7 +110,7 @@ class Inbox:
             self._counts.count("skipped_outgoing")
             return None
         decoded = self._ingest(memory, index, stored.pdu).message
-        await self.delete(memory, index)
+        await self.delete(memory, index, stored)
         return decoded
 
     async def fetch_report(self, memory: str, index: int) -> None:
@@ -117,14 +126,23 @@ class Inbox:
             if isinstance(await self.fetch(name, index), StatusReport):
                 return
 
-    async def delete(self, memory: str, index: int) -> None:
-        """Delete one stored message; a failure is counted and left for the next sweep."""
+    async def delete(self, memory: str, index: int, read: StoredMessage) -> None:
+        """Delete the message ``read`` recorded; a failure is counted and left for the sweep.
+
+        Raises ModemFault when the modem becomes unusable (AtTimeout included).
+        """
         try:
-            await self._session.delete_message(memory, index)
-        except AtError as exc:
+            deleted = await self._session.delete_message(memory, index, read=read)
+        except (AtError, ReplyError) as exc:
             # left on the modem: the next sweep reads it again and the journal dedupes it
             self._counts.count("delete_failed")
             log.warning("receive.delete_failed", modem=self.modem, memory=memory, error=str(exc))
+            return
+        if not deleted:
+            # the slot no longer holds what was recorded (or the read was someone else's
+            # reply): never delete it unrecorded; the next sweep records and deletes it
+            self._counts.count("delete_revalidation_failed")
+            self.retry_wanted = True
             return
         self._counts.count("deleted")
 

@@ -59,6 +59,9 @@ STORE_RETRY = 1.0
 DEGRADED_RETRY = 60.0
 #: the most +CMTI times remembered for messages not read yet
 MAX_ANNOUNCED = 1024
+#: seconds before an early sweep when a read failed (timeout, reply that did not fit) or a
+#: delete was refused: the message stays on the modem and must not wait a whole interval
+READ_RETRY = 2.0
 
 
 class ReceivePipeline:
@@ -227,19 +230,28 @@ class ReceivePipeline:
             elif isinstance(item, NewMessage):
                 self._counts.count("urc_messages")
                 try:
-                    await self._inbox.fetch(item.memory, item.index)
+                    await self._retrying(self._inbox.fetch(item.memory, item.index))
                 finally:
                     # read or not: a stamp left behind could date a later SMS at this index
                     self._announced.pop((item.memory, item.index), None)
             elif isinstance(item, NewReport):
                 self._counts.count("urc_reports")
-                await self._inbox.fetch_report(item.memory, item.index)
+                await self._retrying(self._inbox.fetch_report(item.memory, item.index))
             elif isinstance(item, RoutedMessage | RoutedReport):
                 self._counts.count("routed")
                 self._ingest(ROUTED_MEMORY, ROUTED_INDEX, item.pdu)
                 await self._inbox.ack(item)
             else:
                 self._counts.count(f"ignored.{type(item).__name__}")
+
+    async def _retrying(self, work: Awaitable[object]) -> None:
+        """Run a fetch; if a read failed or a delete was refused, sweep early."""
+        try:
+            await work
+        finally:
+            if self._inbox.retry_wanted:
+                self._inbox.retry_wanted = False
+                self._timers.arm_sweep(min(READ_RETRY, self.settings.sweep_interval))
 
     # ------------------------------------------------------------------ acting on PDUs
     def _ingest(self, memory: str, index: int, pdu_hex: str) -> Recorded:

@@ -254,6 +254,21 @@ def _clac(model: ModemModel, command: Command, now: float) -> list[str]:
     return [f"AT{n}" for n in sorted(names)]
 
 
+def _sparam(field: str, allowed: range) -> Handler:
+    """An S-parameter (V.250 §5.3.2): ``ATSn=<v>`` sets it, ``ATSn?`` answers 3 digits."""
+
+    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+        if command.form is Form.READ:
+            return [f"{getattr(model.settings, field):03d}"]
+        if command.form is Form.SET:
+            value = int_arg(command, allowed)
+            setattr(model.settings, field, value)
+            return []
+        raise CommandFailed(ERROR)
+
+    return handler
+
+
 HANDLERS: dict[str, Spec] = {
     "E": Spec(handler=_echo),
     "V": Spec(handler=_verbose),
@@ -266,8 +281,8 @@ HANDLERS: dict[str, Spec] = {
     "&C": Spec(handler=ok),
     "&D": Spec(handler=ok),
     "&W": Spec(handler=ok),
-    "S0": Spec(handler=ok),
-    "S7": Spec(handler=ok),
+    "S0": Spec(handler=_sparam("s0", range(256))),
+    "S7": Spec(handler=_sparam("s7", range(1, 256))),
     "D": Spec(handler=_no_carrier),
     "A": Spec(handler=_no_carrier),
     "+CGMI": Spec(handler=_value("manufacturer")),

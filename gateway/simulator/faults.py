@@ -21,6 +21,8 @@ FAULT_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], object]]] = {
     "late-reply": {"delay": ((int, float), 2.0)},
     "late-prompt": {"delay": ((int, float), 2.0)},
     "urc-in-response": {"urc": ((str,), '+CMTI: "SM",1')},
+    # when "next": before the next output; "inside": after the first information line of
+    # the next reply that has one (between a +CMGR header and its PDU line, say)
     "garbage": {"bytes": ((bytes, str), b"\xff\xfe\r\nGARBAGE\x00\r\n"), "when": ((str,), "now")},
     # when "power-on": armed now, the storm starts at the next power-on (reboot, replug)
     "cme-storm": {
@@ -80,8 +82,8 @@ def _check(name: str, values: dict[str, object]) -> None:
     if name == "garbage":
         raw = values["bytes"]
         values["bytes"] = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
-        if values["when"] not in ("now", "next"):
-            raise SimulatorError("garbage 'when' must be 'now' or 'next'")
+        if values["when"] not in ("now", "next", "inside"):
+            raise SimulatorError("garbage 'when' must be 'now', 'next' or 'inside'")
     if name == "cme-storm":
         codes = values["codes"]
         if not isinstance(codes, list | tuple) or not codes:

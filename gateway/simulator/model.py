@@ -67,6 +67,8 @@ class Settings:
     cpms: tuple[str, str, str] = ("SM", "SM", "SM")
     smsc: str = "+15550000000"
     smsc_toa: int = 145
+    s0: int = 0  # V.250 §6.3.8 rings before auto-answer (0: never)
+    s7: int = 60  # V.250 §6.3.9 connection completion timeout (the gateway's resync nonce)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +118,7 @@ class ModemModel:
         self._generation = 0
         self._last_line = ""
         self._garbage_next = b""
+        self._garbage_inside = b""
         self._concat_ref = 0
         self._busy_left = 0  # profile.busy_commands answers still to refuse (SIM busy)
         #: called with each command line before it runs (tests observe the modem's side)
@@ -190,6 +193,7 @@ class ModemModel:
         self.busy_until = now + self.config.sim_busy_seconds
         self._reply_at = float("-inf")
         self._garbage_next = b""
+        self._garbage_inside = b""
         self.router.pending_ack = False
         self._busy_left = self.profile.busy_answers
         storm = self.faults.get("cme-storm")
@@ -267,6 +271,10 @@ class ModemModel:
             # the URC lands between the information text and the final result code
             info = "\r\n" + "\r\n".join(lines) + "\r\n" if lines else ""
             data = f"{info}\r\n{inside}\r\n\r\n{final}\r\n".encode("latin-1", "replace")
+        if self._garbage_inside and lines and self.settings.verbose:
+            head, rest = f"\r\n{lines[0]}\r\n", data[len(lines[0]) + 4 :]
+            data = head.encode("latin-1", "replace") + self._garbage_inside + rest
+            self._garbage_inside = b""
         self.emit(data, now, self._reply_delay())
         if noise is not None:
             self.emit(f"\r\n{noise}\r\n".encode(), now, 0.0)
@@ -443,6 +451,8 @@ class ModemModel:
             assert isinstance(data, bytes)
             if fault.params["when"] == "now":
                 self._out += data
+            elif fault.params["when"] == "inside":
+                self._garbage_inside += data
             else:
                 self._garbage_next += data
             return
@@ -460,6 +470,7 @@ class ModemModel:
             self.faults.clear()
             self.fault_uses.clear()
             self._garbage_next = b""
+            self._garbage_inside = b""
         else:
             if name not in FAULT_PARAMS:
                 Fault(name=name)  # raises SimulatorError naming the known faults
