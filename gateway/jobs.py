@@ -2,8 +2,9 @@
 
 A job is queued, picked by a modem (``sending``), accepted by the network (``sent``, one
 TP-MR reference per part) and then, when delivery reports are on, ``delivered`` or
-``failed``. A code that expires before the job went out ends it as ``expired``. A timeout
-after Ctrl-Z (or a crash at that moment) leaves the outcome open: the job becomes
+``failed``. A code that expires before the job went out ends it as ``expired``. A
+``+CMGS: <mr>`` not seen after Ctrl-Z (a timeout, an ``OK`` without it, a lost link, a
+crash at that moment) leaves the outcome open: the job becomes
 ``unknown`` and is never sent again automatically, because the SMS may well have gone out
 (field notes: "A timeout after Ctrl-Z does **not** mean 'not sent'") and a second OTP for
 the same login is worse than none. Pure: no clock, ``now`` is passed in.
@@ -42,7 +43,8 @@ class JobEvent(enum.Enum):
     TRANSIENT_ERROR = "transient-error"  # e.g. +CMS ERROR 512/500 before Ctrl-Z was acked
     RETRIES_EXHAUSTED = "retries-exhausted"
     PERMANENT_ERROR = "permanent-error"  # e.g. +CMS ERROR 321, invalid destination
-    OUTCOME_LOST = "outcome-lost"  # timeout after Ctrl-Z, or found `sending` after a crash
+    #: no +CMGS after Ctrl-Z (timeout, a bare OK, link lost), or found `sending` after a crash
+    OUTCOME_LOST = "outcome-lost"
     EXPIRED = "expired"  # the code expired before the job went out
     DELIVERED = "delivered"  # SMS-STATUS-REPORT TP-ST 0x00-0x1F for every part
     DELIVERY_FAILED = "delivery-failed"  # SMS-STATUS-REPORT with a permanent TP-ST

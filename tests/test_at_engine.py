@@ -540,3 +540,60 @@ def test_invalid_commands_are_refused(kwargs: dict[str, object]) -> None:
     """Commands with control characters, bad bodies or bad prefixes cannot be built."""
     with pytest.raises(AtUsageError):
         Command(**kwargs)  # type: ignore[arg-type]
+
+
+FRAGMENTS = [
+    b"\r\nOK\r\n",
+    b"\r\nERROR\r\n",
+    b"\r\n+CMS ERROR: 321\r\n",
+    f"\r\n+CMGR: 0,,23\r\n{PDU}\r\n".encode(),
+    b"\r\n+CMGR: ,,56\r\n",
+    f"\r\n{PDU}\r\n".encode(),
+    b"\r\n+CMGS: 7\r\n",
+    b"\r\n> ",
+    b'\r\n+CMTI: "SM",3\r\n',
+    b"\r\n001\r\n",
+    b"\xff\xfe\x00",
+    b"\r\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(FRAGMENTS),
+            st.binary(max_size=16),
+            st.sampled_from(["send-read", "send-send", "tick", "resync"]),
+        ),
+        max_size=30,
+    )
+)
+def test_reads_and_sends_only_complete_with_their_own_shape(steps: list[bytes | str]) -> None:
+    """Whatever arrives, an OK completes a read only with +CMGR and a PDU, a send with +CMGS."""
+    engine = AtEngine(timeouts=FAST, max_probes=2)
+    now = 0.0
+    for step in steps:
+        now += 0.3
+        if step == "tick":
+            events = engine.timeout(now if engine.deadline is None else engine.deadline)
+        elif step == "resync":
+            engine.resync(now)
+            events = []
+        elif isinstance(step, str):
+            if not engine.idle:
+                continue
+            engine.send(CMGR if step == "send-read" else CMGS, now)
+            events = []
+        else:
+            events = engine.feed(step, now)
+        engine.data_to_send()
+        for event in events:
+            assert isinstance(event, Event)
+            if isinstance(event, Response) and event.ok:
+                tags = [line.partition(":")[0] for line in event.lines]
+                if event.command == CMGR.text:
+                    assert "+CMGR" in tags
+                    assert any(line == PDU for line in event.lines)
+                else:
+                    assert "+CMGS" in tags

@@ -63,6 +63,11 @@ REPLIES: list[tuple[bytes, bytes]] = [
     (b"AT+CNMI=2,1,0,2,0;+CNMI?\r", b"\r\n+CNMI: 2,1,0,2,0\r\n" + OK),
     (b"AT+CUSD=1;+CLIP=1;+CRC=1;+CCWA=1\r", OK),
     (b"AT+CMGF=0\r", OK),
+    # V.250 §5.3.2: S-parameters set and read back as three digits, concatenated on one line
+    (b"ATS7=45S7?\r", b"\r\n045\r\n" + OK),
+    (b"ATS7?\r", b"\r\n060\r\n" + OK),
+    (b"ATS0=0\r", OK),
+    (b"ATS7=0\r", b"\r\nERROR\r\n"),
     (b"AT+CMGF?\r", b"\r\n+CMGF: 0\r\n" + OK),
     (b"AT+CMGF=?\r", b"\r\n+CMGF: (0,1)\r\n" + OK),
     (b"AT+CMGF=1;+CSDH=1;+CSMP=17,167,0,0\r", OK),
@@ -277,3 +282,12 @@ def test_byte_counters_count_what_crosses_the_port_even_when_silent() -> None:
     model.set_fault("silent", {}, 1.0)
     assert talk(model, b"AT+CSQ\r") == b""
     assert (model.bytes_in - start_in, model.bytes_out - start_out) == (10, len(OK))
+
+
+def test_garbage_inside_lands_between_the_first_information_line_and_the_rest() -> None:
+    """'garbage' when=inside splits the next reply that has information lines."""
+    model = quiet()
+    model.set_fault("garbage", {"bytes": b"\xff!", "when": "inside"}, 1.0)
+    assert talk(model, b"AT\r") == OK  # no information line: left for the next reply
+    assert talk(model, b"AT+CSQ;+CBC\r") == b"\r\n+CSQ: 20,99\r\n\xff!+CBC: 0,95\r\n" + OK
+    assert talk(model, b"AT+CSQ\r") == b"\r\n+CSQ: 20,99\r\n" + OK
