@@ -47,6 +47,10 @@ class Rig:
     injected: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
 
+    async def swept(self) -> None:
+        """Wait for the pipeline's start-up sweep (SMS injected later arrive by +CMTI)."""
+        await self.pipeline.wait_for(lambda s: s.get("last_sweep") is not None, timeout=10)
+
     def inject(self, code: str) -> None:
         """Inject an SMS carrying ``code`` for example.com (remembered for the audit)."""
         self.injected.append(code)
@@ -58,17 +62,21 @@ class Rig:
         self.jobs.append(accepted.job_id)
         return accepted.job_id
 
-    async def settle(self, timeout: float = 25.0) -> None:
+    async def settle(self, timeout: float = 25.0, *, sweep: bool = False) -> None:
         """Wait until every injected code was relayed and every job left the queue.
 
-        The storage is swept once first (what a lost URC or a failed read left).
+        ``sweep``: sweep the storage once first (what a URC lost to a fault left).
         """
         async with asyncio.timeout(timeout):
-            await self.pipeline.sweep()
+            if sweep:
+                await self.pipeline.sweep()
             await self.sink.until(lambda: self.relayed() >= set(self.injected))
             for job_id in self.jobs:
                 async for _ in self.service.watch(job_id):
                     pass
+            # a code is relayed before its SMS is deleted: a last sweep waits for the
+            # pipeline (its lock) and deletes whatever a refused delete left behind
+            await self.pipeline.sweep()
 
     def relayed(self) -> set[str]:
         """The codes handed to the consumer so far."""

@@ -53,6 +53,7 @@ def test_late_cmgr_reply_followed_by_another_read_loses_nothing(tmp_path: Path) 
             rig.modem.set_fault("late-reply", delay=1.0)  # more than twice the 0.4 s timeout
 
         rig.modem.observe_commands(once(lambda line: line.startswith("AT+CMGR"), late))
+        await rig.swept()
         rig.inject("100001")
         await rig.session.wait_for(lambda s: s.counters.timeouts >= 1, timeout=10)
         rig.inject("100002")  # its +CMTI comes among the stale replies
@@ -109,8 +110,8 @@ def test_stale_ok_after_the_body_makes_the_job_unknown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"\xff\xfe\r\nGARBAGE\x00\r\n", b"\xff\x00", b"\r\n+CMGR: 1,,99\r\n"],
-    ids=["lines-between-header-and-pdu", "pdu-line-corrupted", "second-header"],
+    [b"\xff\xfe\r\nGARBAGE\x00\r\n", b"\xff\x00", b"\r\n+CMGR: 1,,99\r\n", b"A1"],
+    ids=["lines-between-header-and-pdu", "pdu-line-corrupted", "second-header", "hex-glued"],
 )
 def test_garbage_in_the_middle_of_a_read_reply(tmp_path: Path, garbage: bytes) -> None:
     """Garbage inside a +CMGR reply never records a corrupted PDU nor deletes unrecorded."""
@@ -121,12 +122,14 @@ def test_garbage_in_the_middle_of_a_read_reply(tmp_path: Path, garbage: bytes) -
             rig.modem.set_fault("garbage", bytes=garbage, when="inside")
 
         rig.modem.observe_commands(once(lambda line: line.startswith("AT+CMGR"), inside))
+        await rig.swept()
         rig.injected.append("400001")
         rig.modem.inject_pdu(pdu.hex)
         await rig.settle()
         (stored,) = rig.journal.pdus()
         assert stored.raw == pdu.hex.upper()
         assert stored.status is not PduStatus.QUARANTINED
+        assert rig.pipeline.snapshot()["urc_messages"] == 1  # the garbled read happened
         clean(rig)
 
     run(tmp_path, scenario)
@@ -147,7 +150,7 @@ def test_silent_modem_is_reported_then_recovers_without_loss(tmp_path: Path) -> 
         rig.modem.clear_fault("silent")
         response = await rig.session.command(query("AT+CSQ", "+CSQ"))
         assert response.lines[0].startswith("+CSQ: ")
-        await rig.settle()
+        await rig.settle(sweep=True)  # its +CMTI was never written
         assert rig.journal.job(job_id).state in (JobState.SENT, JobState.FAILED)
         clean(rig)
 
@@ -259,7 +262,7 @@ def test_mixed_faults_with_traffic_lose_nothing(tmp_path: Path, seed: int) -> No
                 await rig.submit(f"8{seed % 100:02d}{serial:03d}")
             await writes.more(rng.randint(1, 6))
             rig.modem.clear_fault()
-        await rig.settle(timeout=40)
+        await rig.settle(timeout=40, sweep=True)
         clean(rig)
 
     run(tmp_path, scenario, timeout=90)

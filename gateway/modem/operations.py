@@ -11,6 +11,11 @@ see is the index: a ``+CMGR`` reply does not carry it (TS 27.005 §3.5.3). So ea
 stamped with the *epoch* it was matched in (initialisations, engine generation), and a
 delete goes ahead only in that same epoch; after any resync, reopen or re-initialisation
 in between, the slot is read again and deleted only if it still holds the same PDU.
+
+Line noise can also change a PDU line without breaking its shape (hex glued to it). The
+header's ``<length>`` counts the TPDU octets (TS 27.005 §3.1, SMSC address excluded): a
+PDU that does not match it is read again, and accepted only if the second read gives
+the same bytes (a firmware that miscounts does so every time; noise does not repeat).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Protocol
 
 import structlog
 
-from gateway.at import AtTimeout, CmsError, Command, Kind, action, query
+from gateway.at import AtError, AtTimeout, CmsError, Command, Kind, action, query
 from gateway.at.events import Phase, Response
 from gateway.errors import UsageError
 from gateway.modem.channel import LinkLost
@@ -105,10 +110,25 @@ class SmsOperations:
             list_all = Command(text="AT+CMGL=4", prefixes=("+CMGL",), pdu=True, kind=Kind.LIST)
             response = (await self.run(list_all)).raise_for_error()
             epoch = _epoch_of(self, response)
-        messages, bad = parse_listing(memory, response.lines)
+            messages, bad = parse_listing(memory, response.lines)
+            checked: list[StoredMessage] = []
+            for message in messages:
+                if _length_fits(message):
+                    checked.append(replace(message, epoch=epoch))
+                    continue
+                # noise inside the listing, or a firmware that miscounts: the slot's own
+                # read decides (same bytes twice, see _read)
+                try:
+                    again = await _read(self, memory, message.index)
+                except (AtError, ReplyError):
+                    again = None
+                if again is not None and again.pdu == message.pdu:
+                    checked.append(again)
+                else:
+                    bad += 1
         if bad:
             log.warning("modem.malformed_listing", memory=memory, entries=bad)
-        return [replace(message, epoch=epoch) for message in messages]
+        return checked
 
     async def read_message(self: OperationsHost, memory: str, index: int) -> StoredMessage | None:
         """Read one stored message; return None for an empty slot (``+CMS ERROR: 321``).
@@ -173,7 +193,20 @@ async def _read(host: OperationsHost, memory: str, index: int) -> StoredMessage 
     if error is not None:
         raise error
     message = parse_read(memory, index, response.lines)
+    if message is not None and not _length_fits(message):
+        again_response = (await host.run(cmgr)).raise_for_error()
+        again = parse_read(memory, index, again_response.lines)
+        if again is None or again.pdu != message.pdu:
+            raise ReplyError("+CMGR: the PDU does not match its <length> (noise?)")
+        log.info("modem.length_mismatch", memory=memory)  # the same twice: the firmware
     return None if message is None else replace(message, epoch=_epoch_of(host, response))
+
+
+def _length_fits(message: StoredMessage) -> bool:
+    """True when the PDU holds <length> TPDU octets after its SMSC address (TS 27.005 §3.1)."""
+    octets = len(message.pdu) // 2
+    sca = int(message.pdu[:2], 16)
+    return octets - 1 - sca == message.length
 
 
 def _epoch_of(host: OperationsHost, response: Response) -> tuple[int, int]:

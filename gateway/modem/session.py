@@ -354,6 +354,11 @@ class ModemSession(SmsOperations):
     def _on_notice(self, event: Event) -> None:
         if isinstance(event, ResyncedEvent):
             self.counters.resyncs += 1
+            if self._state is SessionState.READY:
+                # back in sync after a timeout or a reply that did not fit: URCs written
+                # meanwhile may be lost (a silent modem, discarded output), so the event
+                # goes on the stream for the receive pipeline to sweep early
+                self._publish(event)
         elif isinstance(event, ResyncStalled):
             self.counters.stalled_probes += 1
         elif isinstance(event, StrayEvent | UnrecognisedEvent):

@@ -29,7 +29,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
-from gateway.at.events import Event, NewMessage, NewReport, RoutedMessage, RoutedReport
+from gateway.at.events import (
+    Event,
+    NewMessage,
+    NewReport,
+    Resynced,
+    RoutedMessage,
+    RoutedReport,
+)
 from gateway.config_schema import ReceiveSettings
 from gateway.errors import GatewayError
 from gateway.journal import Journal, JournalError, JournalRefused, JournalUnavailable
@@ -59,8 +66,9 @@ STORE_RETRY = 1.0
 DEGRADED_RETRY = 60.0
 #: the most +CMTI times remembered for messages not read yet
 MAX_ANNOUNCED = 1024
-#: seconds before an early sweep when a read failed (timeout, reply that did not fit) or a
-#: delete was refused: the message stays on the modem and must not wait a whole interval
+#: seconds before an early sweep when a read failed (timeout, reply that did not fit), a
+#: delete was refused or the modem was resynchronised (URCs may have been lost): the
+#: message stays on the modem and must not wait a whole interval
 READ_RETRY = 2.0
 
 
@@ -223,6 +231,11 @@ class ReceivePipeline:
             return
         if item == SWEEP:
             await self.sweep()
+            return
+        if isinstance(item, Resynced):
+            # the modem was out of step: a +CMTI may have been lost with what was discarded
+            self._counts.count("resyncs")
+            self._timers.arm_sweep(min(READ_RETRY, self.settings.sweep_interval))
             return
         async with self._lock:
             if item == EXPIRE:
