@@ -261,6 +261,9 @@ def audit(
             duplicated += 1
         elif contradicted(job.state, job.references, copies):
             wrong += 1
+            steps = [(e.state.value, e.detail) for e in journal.job_events(job_id)]
+            print(f"wrong state: {job.state.value} refs={job.references} network={copies}")
+            print(f"  events: {steps}")
         if job.state in (JobState.QUEUED, JobState.SENDING):
             stuck += 1
     missing = [code for code in injected if code not in relayed]

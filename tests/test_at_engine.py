@@ -318,10 +318,19 @@ def test_stale_cmgr_reply_is_not_the_next_reads_answer() -> None:
     [
         (CMGR, b"\r\nOK\r\n", Phase.RESPONSE),  # a bare OK to a read
         (CMGR, b"\r\n+CMGR: 0,,23\r\n\r\nOK\r\n", Phase.RESPONSE),  # header without PDU
+        (CMGR, f"\r\n+CMGR: 0,,23\r\n+CMGR: 1,,23\r\n{PDU}\r\nOK\r\n".encode(), Phase.RESPONSE),
         (CMGS, b"\r\nOK\r\n", Phase.PROMPT),  # OK instead of the prompt
         (CMGS, b"\r\n> " + CMGS.body.encode() + b"\x1a\r\nOK\r\n", Phase.BODY),  # type: ignore[union-attr]
+        (CMGS, b"\r\n> \r\n+CMGS: 9\r\n+CMGS: 7\r\n\r\nOK\r\n", Phase.BODY),
     ],
-    ids=["cmgr-bare-ok", "cmgr-no-pdu", "cmgs-ok-before-prompt", "cmgs-ok-without-mr"],
+    ids=[
+        "cmgr-bare-ok",
+        "cmgr-no-pdu",
+        "cmgr-two-headers",
+        "cmgs-ok-before-prompt",
+        "cmgs-ok-without-mr",
+        "cmgs-two-results",
+    ],
 )
 def test_reply_that_does_not_fit_its_command_resyncs(
     command: Command, data: bytes, phase: Phase

@@ -297,7 +297,7 @@ class AtEngine:
         pending = self._pending
         if self._is_echo(line, pending):
             return  # echo of a command line, even after ATE0 (V.250 §6.2.4)
-        if state in _SYNCING and self._is_nonce(line):
+        if state in (State.RESYNC, State.NOT_ANSWERING) and self._is_nonce(line):
             self._machine.apply(Trigger.NONCE)
             self._deadline = now + self.timeouts.probe  # its OK follows at once
             return
@@ -357,13 +357,18 @@ class AtEngine:
 
     @staticmethod
     def _fits(command: Command, lines: list[str]) -> bool:
-        """True when an OK reply has the shape ``command`` needs (structural only)."""
+        """True when an OK reply has the shape ``command`` needs (structural only).
+
+        Exactly one line with the needed tag (a read or a send answers one ``+CMGR``
+        header or one ``+CMGS`` result; two mean noise or a stray line mixed in), and
+        for a PDU command a PDU line after it. Optional fields are not looked at.
+        """
         if command.needs is None:
             return True
-        for at, line in enumerate(lines):
-            if tag_of(line) == command.needs:
-                return not command.pdu or any(is_hex(rest) for rest in lines[at + 1 :])
-        return False
+        tagged = [at for at, line in enumerate(lines) if tag_of(line) == command.needs]
+        if len(tagged) != 1:
+            return False
+        return not command.pdu or any(is_hex(rest) for rest in lines[tagged[0] + 1 :])
 
     def _belongs(self, line: str, pending: Command) -> bool:
         tag = tag_of(line)
