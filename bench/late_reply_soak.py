@@ -7,10 +7,11 @@ Run: ``.venv/bin/python bench/late_reply_soak.py [--minutes 3] [--seed N] [--tim
 One simulated modem on a real pty, a real session, journal, receive pipeline and send
 dispatcher in one loop. Each round arms one fault chosen by the seeded generator
 (``late-reply`` with ``--delay`` +-40 %, ``silent``, ``garbage`` now/next/inside with a
-stale ``OK``, a stale ``+CMGR`` header or random bytes, or none), injects 0-3 SMS and
-queues 0-1 send jobs, waits for 1-8 writes to reach the modem (bounded), and clears the
-fault. At the end everything is swept and waited for, then audited against the journal,
-the consumer and the simulator's storage and network log:
+stale ``OK``, a stale ``+CMGR`` header or random bytes, or none), injects 0-2 SMS
+(100-slot storage; an SMS refused by a full storage stays with the network and is
+counted apart), queues 0-1 send jobs, waits for 1-8 writes to reach the modem
+(bounded), and clears the fault. At the end everything is swept and waited for, then
+audited against the journal, the consumer and the simulator's storage and network log:
 
 - lost: an injected code never relayed (and no longer on the modem),
 - duplicated: a code relayed twice, or an SMS the network got twice for one job,
@@ -116,7 +117,7 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
     send = SendSettings(
         allowed_countries=("US",), backoff_initial=0.2, backoff_max=1.0, max_attempts=3
     )
-    config = ModemConfig(number="+15550000001", link=work / "modem")
+    config = ModemConfig(number="+15550000001", link=work / "modem", storage_capacity=100)
     faults: Counter[str] = Counter()
     injected: list[str] = []
     jobs: list[str] = []
@@ -141,7 +142,7 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
         tasks = [asyncio.create_task(pipeline.run()), asyncio.create_task(dispatcher.run())]
         writes = Writes(modem)
         started = time.monotonic()
-        rounds = serial = full = 0
+        rounds = serial = full = peak = 0
         try:
             while time.monotonic() - started < args.minutes * 60:
                 rounds += 1
@@ -155,13 +156,14 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
                     noise = rng.choice([*NOISE, rng.randbytes(rng.randint(1, 24))])
                     when = rng.choice(["now", "next", "inside"])
                     modem.set_fault("garbage", bytes=noise, when=when)
-                for _ in range(rng.randint(0, 3)):
+                for _ in range(rng.randint(0, 2)):
                     serial += 1
                     code = f"{seed % 1000:03d}{serial:05d}"
                     if modem.inject_sms(f"@example.com #{code}"):
                         injected.append(code)
                     else:
                         full += 1  # storage full: the network keeps it (TS 23.040 §10.1)
+                peak = max(peak, len(modem.stored("SM")))
                 if rng.random() < 0.4:
                     serial += 1
                     request = SendRequest(
@@ -178,6 +180,7 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             status = session.status
+            received = {k: v for k, v in pipeline.snapshot().items() if isinstance(v, int)}
             await session.stop()
         result, states = audit(modem, journal, codes, injected, jobs)
         journal.close()
@@ -187,13 +190,14 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
     print(f"rounds={rounds} faults={dict(sorted(faults.items()))}")
     print(
         f"sms injected={len(injected)} relayed={len(codes)} refused-storage-full={full} "
-        f"jobs={len(jobs)}"
+        f"peak-stored={peak} jobs={len(jobs)}"
     )
     print(f"jobs by state={dict(sorted(states.items()))}")
     print(
         f"timeouts={counters.timeouts} resyncs={counters.resyncs} "
         f"stalled_probes={counters.stalled_probes} discarded_lines={counters.discarded_lines}"
     )
+    print(f"receive counters={received}")
     print(" ".join(f"{key}={value}" for key, value in result.items()))
     return problems
 

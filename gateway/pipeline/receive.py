@@ -38,7 +38,7 @@ from gateway.at.events import (
     RoutedReport,
 )
 from gateway.config_schema import ReceiveSettings
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, ModemFault
 from gateway.journal import Journal, JournalError, JournalRefused, JournalUnavailable
 from gateway.modem.session import ModemSession, StateChanged
 from gateway.modem.status import SessionState
@@ -102,6 +102,7 @@ class ReceivePipeline:
         self._retry_in = STORE_RETRY  # until a failed store is tried again (longer if degraded)
         # when this run saw each (memory, index) announced: its arrival, if read later
         self._announced: dict[tuple[str, int], float] = {}
+        self._sweep_failures = 0  # consecutive sweeps the modem failed: early retry backoff
         self._intake = Intake(modem=modem, journal=journal, counters=self._counts)
         self._inbox = Inbox(
             modem=modem,
@@ -145,13 +146,25 @@ class ReceivePipeline:
         """Read, record and delete everything in every read memory now.
 
         Returns the number of PDUs newly recorded (duplicates not counted). Raises
-        ModemFault when the modem becomes unusable mid-sweep (the next sweep retries).
+        ModemFault when the modem becomes unusable mid-sweep; the next sweep then comes
+        early (``READ_RETRY``, doubling with each failure up to ``sweep_interval``), as
+        it does when a delete was refused.
         """
         async with self._lock:
+            interval = self.settings.sweep_interval
+            failed = False  # the modem failed it (a degraded journal has its own retry)
             try:
                 return await self._inbox.sweep()
+            except ModemFault:
+                failed = True
+                raise
             finally:
-                self._timers.arm_sweep(self.settings.sweep_interval)
+                self._sweep_failures = self._sweep_failures + 1 if failed else 0
+                if failed or self._inbox.retry_wanted:
+                    self._inbox.retry_wanted = False
+                    backoff = READ_RETRY * 2 ** min(self._sweep_failures, 16)
+                    interval = min(interval, backoff)
+                self._timers.arm_sweep(interval)
                 # the parts the modem held are in: held groups may time out from now on
                 due = self._reassembler.expire(_monotonic()) if self._may_expire() else []
                 if due:
