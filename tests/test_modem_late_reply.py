@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from late_reply_helpers import Rig, Writes, audit, once, whole_modem
 from modem_session_helpers import run as session_run
-from pipeline_receive_helpers import fresh_scts
+from pipeline_receive_helpers import count, fresh_scts
 
 from gateway.at import AtTimeout, query
 from gateway.at.errors import ModemNotAnswering
@@ -154,7 +154,7 @@ def test_silent_modem_is_reported_then_recovers_without_loss(tmp_path: Path) -> 
         # its +CMTI was never written: the pipeline sweeps early once the modem is back in
         # step (sweep_interval is an hour here), no manual sweep needed
         await rig.settle()
-        assert rig.pipeline.snapshot()["resyncs"] >= 1
+        assert count("resyncs", 1)(rig.pipeline.snapshot())
         assert rig.journal.job(job_id).state in (JobState.SENT, JobState.FAILED)
         clean(rig)
 
