@@ -361,14 +361,17 @@ class AtEngine:
 
         Exactly one line with the needed tag (a read or a send answers one ``+CMGR``
         header or one ``+CMGS`` result; two mean noise or a stray line mixed in), and
-        for a PDU command a PDU line after it. Optional fields are not looked at.
+        for a PDU command a PDU line after it: an untagged line :meth:`_belongs` took
+        (whatever it accepts as a PDU line, the check follows). Optional fields are not
+        looked at: dialects differ there (``+CMGR: ,,56``).
         """
         if command.needs is None:
             return True
         tagged = [at for at, line in enumerate(lines) if tag_of(line) == command.needs]
         if len(tagged) != 1:
             return False
-        return not command.pdu or any(is_hex(rest) for rest in lines[tagged[0] + 1 :])
+        rest = lines[tagged[0] + 1 :]
+        return not command.pdu or any(tag_of(line) is None for line in rest)
 
     def _belongs(self, line: str, pending: Command) -> bool:
         tag = tag_of(line)
