@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.at import AtTimeout
-from gateway.at.errors import CmeError, CmsError, CommandFailed
+from gateway.at.errors import CmeError, CmsError, CommandFailed, ModemNotAnswering, UnexpectedReply
 from gateway.config_schema import SendSettings
 from gateway.jobs import Job, JobState, RetryPolicy
 from gateway.jobs import JobEvent as Step
@@ -208,6 +208,8 @@ def test_prepare_gives_a_message_or_a_bad_request(
         (CmeError(14), Verdict.RETRY, None),
         (CommandFailed("AT+CMGS=20", "ERROR"), Verdict.FAIL, None),
         (AtTimeout("AT+CMGS=20", "prompt"), Verdict.RETRY, None),
+        (UnexpectedReply("AT+CMGS=20", "prompt"), Verdict.RETRY, None),  # OK, no prompt
+        (ModemNotAnswering("AT+CMGS=20", "no answer"), Verdict.RETRY, None),  # not written
         (PduEncodeError("TP-MR 300 outside 0..255"), Verdict.FAIL, None),
     ],
 )

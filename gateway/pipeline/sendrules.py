@@ -125,11 +125,13 @@ class Judgement:
 def judge(exc: BaseException) -> Judgement:
     """Classify an exception raised while sending one job.
 
-    ``SendOutcomeUnknown`` (timeout or link loss after Ctrl-Z) is ``UNKNOWN``; a session
-    that is not ready or a link lost before the body is ``HANDOFF``; ``+CMS``/``+CME``
-    errors follow :mod:`gateway.at.errors` (transient -> ``RETRY``, else ``FAIL``); a
-    timeout before the ``> `` prompt means nothing was sent (TS 27.005 §3.5.1) and is
-    ``RETRY``; anything else is ``FAIL``. Returns the :class:`Judgement`; never raises.
+    ``SendOutcomeUnknown`` (no ``+CMGS: <mr>`` seen after Ctrl-Z: a timeout, a reply
+    without it, a link loss) is ``UNKNOWN``; a session that is not ready or a link lost
+    before the body is ``HANDOFF``; ``+CMS``/``+CME`` errors follow
+    :mod:`gateway.at.errors` (transient -> ``RETRY``, else ``FAIL``); a timeout (a reply
+    that did not fit, a modem not answering) before the ``> `` prompt means nothing was
+    sent (TS 27.005 §3.5.1) and is ``RETRY``; anything else is ``FAIL``. Returns the
+    :class:`Judgement`; never raises.
     """
     if isinstance(exc, SendOutcomeUnknown):
         return Judgement(verdict=Verdict.UNKNOWN, detail=str(exc))
