@@ -270,3 +270,24 @@ def test_mixed_faults_with_traffic_lose_nothing(tmp_path: Path, seed: int) -> No
         clean(rig)
 
     run(tmp_path, scenario, timeout=90)
+
+
+def test_listing_entry_garbled_by_noise_is_not_returned(tmp_path: Path) -> None:
+    """Hex glued to a PDU line of AT+CMGL: that entry is left for later, never corrupted."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        for code in ("630001", "630002"):
+            modem.inject_sms(f"@example.com #{code}", notify=False)
+        stored = modem.stored("SM")
+
+        def inside() -> None:
+            modem.set_fault("garbage", bytes=b"A1", when="inside")
+
+        modem.observe_commands(once(lambda line: line.startswith("AT+CMGL"), inside))
+        listed = await session.list_messages("SM")
+        assert [m.index for m in listed] == sorted(stored)[1:]  # the first was garbled
+        assert all(m.pdu == stored[m.index] for m in listed)
+        again = await session.list_messages("SM")  # the noise is gone: both listed
+        assert {m.index: m.pdu for m in again} == stored
+
+    session_run(tmp_path, scenario)
