@@ -469,15 +469,36 @@ def test_random_bytes_never_raise(chunks: list[bytes], with_command: bool) -> No
         engine.data_to_send()
 
 
-def test_error_answer_to_probe_is_not_a_stall() -> None:
-    """A probe refused with +CME ERROR: 14 is stale output, not a stall; the next probe syncs."""
+def test_error_answer_to_probe_is_not_a_stall_and_switches_form() -> None:
+    """A probe refused with an error is no stall; the next probe uses the +CSMP form."""
     engine = AtEngine(timeouts=FAST)
     engine.resync(0.0)
     engine.data_to_send()
     assert engine.feed(b"\r\n+CME ERROR: 14\r\n", 0.1) == [Stray(line="+CME ERROR: 14")]
     assert engine.timeout(0.5) == []  # heard from: no ResyncStalled
-    assert engine.data_to_send() == probe(2)
-    assert engine.feed(answer(2), 0.6) == [Resynced(probes=2)]
+    assert engine.data_to_send() == probe(2, csmp=True) == b"\x1b\rAT+CSMP=17,2,0,0;+CSMP?\r"
+    assert engine.feed(b"\r\n+CSMP: 17,1,0,0\r\n", 0.6) == [Stray(line="+CSMP: 17,1,0,0")]
+    assert engine.feed(b"\r\n+CSMP: 17,2,0,0\r\n\r\nOK\r\n", 0.6) == [Resynced(probes=2)]
+    # the form that worked is kept for the next resynchronisation
+    engine.resync(1.0)
+    assert engine.data_to_send() == probe(3, csmp=True)
+
+
+def test_modem_refusing_both_forms_alternates_then_is_not_answering() -> None:
+    """Refused S7 and +CSMP probes alternate; the bound still ends in NOT_ANSWERING."""
+    engine = AtEngine(timeouts=FAST, max_probes=3)
+    engine.resync(0.0)
+    sent = [engine.data_to_send()]
+    now = 0.0
+    for _ in range(3):
+        engine.feed(b"\r\nERROR\r\n", now + 0.1)
+        assert engine.deadline is not None
+        now = engine.deadline
+        events = engine.timeout(now)
+        sent.append(engine.data_to_send())
+    assert sent[:3] == [probe(1), probe(2, csmp=True), probe(3)]
+    assert events == [ResyncFailed(probes=3)]
+    assert state(engine) is State.NOT_ANSWERING
 
 
 def test_nonce_then_error_probes_again() -> None:

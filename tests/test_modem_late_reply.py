@@ -291,3 +291,22 @@ def test_listing_entry_garbled_by_noise_is_not_returned(tmp_path: Path) -> None:
         assert {m.index: m.pdu for m in again} == stored
 
     session_run(tmp_path, scenario)
+
+
+def test_modem_refusing_the_s7_probe_resyncs_with_csmp(tmp_path: Path) -> None:
+    """A modem answering ATS7 with ERROR starts and resynchronises via the +CSMP probe."""
+
+    async def scenario(modem: ModemHandle, session: ModemSession) -> None:
+        modem.set_fault("refuse", on=["ATS"])
+        lines: list[str] = []
+        modem.observe_commands(lines.append)
+        await session.start()
+        assert any(line.startswith("AT+CSMP=17,") for line in lines)
+        await force_resync(modem, session)  # a late reply, then the resync
+        (index,) = modem.inject_sms("@example.com #640001", notify=False)
+        stored = await session.read_message("SM", index)
+        assert stored is not None
+        assert stored.pdu == modem.stored("SM")[index]
+        assert session.status.counters.resyncs >= 2
+
+    session_run(tmp_path, scenario, start=False)

@@ -20,7 +20,12 @@ proves nothing, which is why the probe is not ``AT``. The nonce changes with eve
 Why S7: V.250 §6.3.9 "connection completion timeout" only matters when dialling a data
 call, which this gateway never does; it takes 1..255; it is implemented widely (listed in
 AT+CLAC of the Huawei K3715/E1752 and ZTE K3565-Z recordings, SIMCom, Quectel manuals).
-S0 (auto-answer), S3/S4/S5 (line framing characters) would be harmful to write.
+S0 (auto-answer), S3/S4/S5 (line framing characters) would be harmful to write. A modem
+that refuses the S7 probe (an error and no nonce before the probe's deadline) is probed
+next with ``AT+CSMP=17,<nonce>,0,0;+CSMP?`` (TS 27.005 §3.3.2: the validity period of
+*text-mode* sends, which this gateway never uses: it sends in PDU mode), answered by
+``+CSMP: 17,<nonce>,0,0``; the forms alternate while refused. Either way only a reply
+carrying the current nonce ends the resynchronisation.
 
 Unanswered probes are repeated with a doubling wait (``probe`` up to ``quick``): a modem
 that answers later than that is not answering within our limits. After ``max_probes`` the
@@ -55,7 +60,7 @@ from gateway.at.events import (
     Timeout,
     Unrecognised,
 )
-from gateway.at.lines import FinalResult, is_hex, parse_final, pdu_text, tag_of
+from gateway.at.lines import FinalResult, fields, is_hex, is_int, parse_final, pdu_text, tag_of
 from gateway.at.states import TRANSITIONS, Machine, State, Trigger
 from gateway.at.urc import PduHeader, classify
 
@@ -83,13 +88,15 @@ _STALE_REPLY_TAGS = ("+CREG", "+CGREG", "+CEREG", "+C5GREG", "+CLIP")
 _SYNCING = (State.RESYNC, State.CONFIRM, State.NOT_ANSWERING)
 
 
-def probe(nonce: int, register: int = PROBE_REGISTER) -> bytes:
+def probe(nonce: int, register: int = PROBE_REGISTER, *, csmp: bool = False) -> bytes:
     """Return the resynchronisation probe for ``nonce``: ESC, CR, ``ATS<r>=<n>S<r>?``, CR.
 
-    ESC + CR first cancel a prompt that may be pending (TS 27.005 §3.5.1); a modem in
-    command state ignores the empty line.
+    ``csmp``: the fallback form ``AT+CSMP=17,<n>,0,0;+CSMP?`` instead. ESC + CR first
+    cancel a prompt that may be pending (TS 27.005 §3.5.1); a modem in command state
+    ignores the empty line.
     """
-    return ESC + b"\r" + f"ATS{register}={nonce}S{register}?".encode("ascii") + b"\r"
+    line = f"AT+CSMP=17,{nonce},0,0;+CSMP?" if csmp else f"ATS{register}={nonce}S{register}?"
+    return ESC + b"\r" + line.encode("ascii") + b"\r"
 
 
 class AtEngine:
@@ -119,6 +126,8 @@ class AtEngine:
         self._probes = 0
         self._nonce = nonce_seed % _NONCES  # the next probe carries _nonce + 1
         self._heard = False  # the modem wrote something since the last probe: alive
+        self._refused = False  # an error final came since the last probe: try the other form
+        self._csmp = False  # probing with the AT+CSMP form (the modem refused S7)
 
     # ------------------------------------------------------------------ observers
     @property
@@ -185,6 +194,8 @@ class AtEngine:
         if state in (State.RESYNC, State.CONFIRM):
             if not self._heard:
                 events.append(ResyncStalled(probes=self._probes))
+            if self._refused:
+                self._csmp = not self._csmp  # this form is refused here: the other one
             if self._probes >= self.max_probes:
                 self._machine.apply(Trigger.GIVE_UP)
                 self._deadline = None
@@ -253,9 +264,10 @@ class AtEngine:
 
     def _probe(self, now: float) -> None:
         self._heard = False
+        self._refused = False
         self._probes += 1
         self._nonce = self._nonce % _NONCES + 1
-        self._out += probe(self._nonce, self.register)
+        self._out += probe(self._nonce, self.register, csmp=self._csmp)
         # doubling waits, capped at the quick-command timeout (see the module docstring)
         wait = min(self.timeouts.probe * 2 ** (self._probes - 1), self.timeouts.quick)
         self._deadline = now + max(wait, self.timeouts.probe)
@@ -353,7 +365,13 @@ class AtEngine:
 
     def _is_nonce(self, line: str) -> bool:
         # V.250 §5.3.2: three digits with leading zeros; some firmwares drop the zeros
-        return bool(_NONCE_LINE.fullmatch(line)) and int(line) == self._nonce
+        if _NONCE_LINE.fullmatch(line):
+            return int(line) == self._nonce
+        # the fallback form: +CSMP: <fo>,<vp>,<pid>,<dcs> (TS 27.005 §3.3.2)
+        if tag_of(line) != "+CSMP":
+            return False
+        parts = fields(line)
+        return len(parts) == 4 and is_int(parts[1]) and int(parts[1]) == self._nonce
 
     @staticmethod
     def _fits(command: Command, lines: list[str]) -> bool:
@@ -398,8 +416,11 @@ class AtEngine:
             return
         if state in (State.RESYNC, State.NOT_ANSWERING):
             # A late final result (or a modem refusing the probe): stale, keep waiting for
-            # the nonce; the probe's own deadline decides when to probe again.
+            # the nonce; the probe's own deadline decides when to probe again (with the
+            # other form if an error came: the modem may refuse this one).
             events.append(Stray(line=line))
+            if result.final is not Final.OK:
+                self._refused = True
             return
         pending = self._pending
         if pending is None:
