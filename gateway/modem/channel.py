@@ -85,15 +85,25 @@ class AtChannel:
 
     # ------------------------------------------------------------------ lifecycle
     async def open(self) -> None:
-        """Open the link and resynchronise; raises LinkError, or AtTimeout if mute."""
+        """Open the link and resynchronise.
+
+        Raises LinkError (LinkDown if the port vanished again meanwhile), or AtTimeout
+        if the modem is mute.
+        """
         self.engine.reset()
         self.link.open()
         await self.resync()
 
-    async def reconnect(self, stopping: asyncio.Event) -> None:
-        """Wait for the device to come back, open it and resynchronise."""
+    async def reconnect(
+        self, stopping: asyncio.Event, attempt: Callable[[], None] | None = None
+    ) -> None:
+        """Wait for the device to come back, open it and resynchronise.
+
+        ``attempt`` is called before each try to open. Raises LinkDown if the port
+        vanished again while resynchronising, AtTimeout if the modem stays mute.
+        """
         self.engine.reset()
-        await self.link.reconnect(stopping)
+        await self.link.reconnect(stopping, attempt)
         if self.link.is_open:
             await self.resync()
 
@@ -103,8 +113,14 @@ class AtChannel:
         self._abandon("port closed")
 
     async def resync(self) -> None:
-        """Resynchronise now; raises ModemNotAnswering (an AtTimeout) once
-        ``resync_probes`` probes went unanswered."""
+        """Resynchronise now.
+
+        Raises ModemNotAnswering (an AtTimeout) once ``resync_probes`` probes went
+        unanswered, LinkDown when the port is closed or goes down meanwhile (the wait then
+        ends at once: a vanished port is never taken for a resynchronised one).
+        """
+        if not self.link.is_open:
+            raise LinkDown(f"modem port {self.link.config.device} is not open")
         loop = asyncio.get_running_loop()
         self._stalled = 0
         self._last_stray = None
@@ -113,6 +129,8 @@ class AtChannel:
         self._flush()
         self._arm()
         await self._wait_idle("resync")
+        if not self.link.is_open:
+            raise LinkDown(f"modem port {self.link.config.device} went down while resynchronising")
 
     @property
     def generation(self) -> int:

@@ -253,15 +253,23 @@ class SerialLink:
         with contextlib.suppress(serial.SerialException, OSError):
             port.close()
 
-    async def reconnect(self, stopping: asyncio.Event | None = None) -> None:
+    async def reconnect(
+        self,
+        stopping: asyncio.Event | None = None,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> None:
         """Wait (capped exponential backoff) until the device is back, then open it.
 
-        Returns once open; returns early without opening if ``stopping`` gets set.
+        ``on_attempt`` is called before each look for the device (a progress mark for
+        whoever supervises). Returns once open; returns early without opening if
+        ``stopping`` gets set.
         """
         delay = self.config.backoff_initial
         attempt = 0
         while stopping is None or not stopping.is_set():
             attempt += 1
+            if on_attempt is not None:
+                on_attempt()
             if os.path.exists(self.config.device):
                 try:
                     self.open()

@@ -4,8 +4,13 @@
 keeps itself usable: a vanished port is waited for and re-initialised; a restart URC
 (``SMS Ready``, ``^SYSSTART``, ``RDY``) or lost settings re-run the whole initialisation;
 N consecutive timeouts escalate: reopen the port, then ``AT+CFUN=0``/``AT+CFUN=1``, then
-the session is FAILED. A wrong PIN fails the session at once and is never sent again,
-not even by a later process: ``SessionConfig.pin_record`` keeps the rejection per SIM.
+the session is FAILED. Whatever the cause, a modem whose port is present but that stays
+not ready for ``not_ready_limit`` seconds is escalated step by step (reopen, radio
+reset, then ``on_stuck``: the daemon exits so systemd restarts it), and
+:meth:`ModemSession.progressing` tells the daemon's watchdog whether the session is
+ready or at least making progress (:mod:`gateway.modem.readiness`).
+A wrong PIN fails the session at once and is never sent again, not even by a later
+process: ``SessionConfig.pin_record`` keeps the rejection per SIM.
 PDUs and the PIN never reach the logs.
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 
 import structlog
@@ -29,6 +35,7 @@ from gateway.modem.health import HealthMonitor
 from gateway.modem.init import Initialiser, InitResult
 from gateway.modem.operations import SmsOperations
 from gateway.modem.pinguard import PinGuard
+from gateway.modem.readiness import Readiness, ReadinessConfig, Step
 from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
     ModemFailed,
@@ -59,8 +66,23 @@ log = structlog.get_logger(__name__)
 class ModemSession(SmsOperations):
     """One modem, kept initialised; one AT command at a time (operations: SmsOperations)."""
 
-    def __init__(self, config: SessionConfig) -> None:
+    def __init__(
+        self, config: SessionConfig, *, on_stuck: Callable[[str], None] | None = None
+    ) -> None:
+        """``on_stuck(reason)`` is called when the not-ready ladder gives up (the daemon
+        exits then); without it the session only becomes FAILED."""
         self.config = config
+        self._on_stuck = on_stuck
+        self._readiness = Readiness(
+            ReadinessConfig(
+                limit=config.not_ready_limit,
+                radio_reset=config.radio_reset,
+                stall=config.stall_limit,
+            ),
+            now=0.0,
+        )
+        self._readiness_timer: asyncio.TimerHandle | None = None
+        self._probe_error: str | None = None
         self.counters = Counters()
         self._state = SessionState.STOPPED
         self._error: str | None = None
@@ -86,7 +108,7 @@ class ModemSession(SmsOperations):
             on_down=self._on_down,
             resync_probes=config.resync_probes,
         )
-        self._supervisor = Supervisor(self, self._channel, self._stopping)
+        self._supervisor = self._new_supervisor()
         self._health = HealthMonitor(
             config.health,
             ready=lambda: self._state is SessionState.READY,
@@ -109,7 +131,7 @@ class ModemSession(SmsOperations):
             raise UsageError(f"modem session already {self._state.value}")
         await self._end_tasks()  # a FAILED session's supervisor and health loop
         self._stopping.clear()
-        self._supervisor = Supervisor(self, self._channel, self._stopping)
+        self._supervisor = self._new_supervisor()
         self.set_state(SessionState.STARTING)
         try:
             await self._channel.open()
@@ -125,6 +147,11 @@ class ModemSession(SmsOperations):
         ]
         for task in self._tasks:
             task.add_done_callback(self._task_ended)
+
+    def _new_supervisor(self) -> Supervisor:
+        supervisor = Supervisor(self, self._channel, self._stopping)
+        supervisor.on_attempt = self._looked
+        return supervisor
 
     async def stop(self) -> None:
         """Stop background work and close the port (idempotent)."""
@@ -185,7 +212,22 @@ class ModemSession(SmsOperations):
             fatal=self._state is SessionState.FAILED and self._fatal,
             pending=pending[0] if pending else None,
             phase=pending[1] if pending else None,
+            probe_error=self._probe_error if self._state is SessionState.READY else None,
+            escalations=self._readiness.steps_taken,
         )
+
+    def progressing(self) -> bool:
+        """True if the session is ready (or at rest) or has made progress lately.
+
+        At rest: READY, STOPPED or FAILED (a failed session is the restarter's, and a
+        fatal failure is shown in ``status``). Otherwise some command must have been
+        answered or timed out, the state changed, or a vanished port looked for within
+        :attr:`SessionConfig.stall_limit` seconds. The daemon sends ``WATCHDOG=1`` only
+        while every session is progressing.
+        """
+        if self._state in (SessionState.READY, SessionState.STOPPED, SessionState.FAILED):
+            return True
+        return not self._readiness.stalled(self._now())
 
     async def wait_for(
         self, predicate: Callable[[ModemStatus], bool], timeout: float | None = None
@@ -255,7 +297,12 @@ class ModemSession(SmsOperations):
             self.counters.consecutive_timeouts += 1
             self._notify()
             raise
+        finally:
+            self._readiness.mark(self._now())
         self.counters.consecutive_timeouts = 0
+        if self._probe_error is not None:
+            self._probe_error = None  # it answers again
+            self._notify()
         return response
 
     def _report(self, key: str, value: object) -> None:
@@ -319,7 +366,13 @@ class ModemSession(SmsOperations):
 
     async def _ping(self) -> None:
         self.counters.pings += 1
-        await self._read_signal()
+        try:
+            await self._read_signal()
+        except ModemFault as exc:
+            # shown as "degraded" in status at once, before any escalation
+            self._probe_error = f"health probe failed: {safe_reason(exc)}"
+            self._notify()
+            raise
 
     async def _read_signal(self) -> None:
         # TS 27.007 §8.5: +CSQ: <rssi>,<ber>; 99 means not known
@@ -395,9 +448,70 @@ class ModemSession(SmsOperations):
         if state is self._state:
             return
         self._state = state
+        if state is SessionState.READY:
+            self._probe_error = None
+        self._readiness.mark(self._now())
+        self._observe_readiness()
         self._publish(StateChanged(state=state, reason=reason))
         log.info("modem.state", state=state.value, reason=reason)
         self._notify()
+
+    # ------------------------------------------------------------------ not-ready ladder
+    @staticmethod
+    def _now() -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:  # outside a loop (constructed, not started): no clock yet
+            return 0.0
+
+    def _looked(self) -> None:
+        """A look for the vanished port: progress, and maybe the port is back."""
+        self._readiness.mark(self._now())
+        self._observe_readiness()
+
+    def _observe_readiness(self) -> None:
+        state = self._state
+        at_rest = state in (SessionState.READY, SessionState.STOPPED) or (
+            state is SessionState.FAILED and self._fatal
+        )
+        present = os.path.exists(self.config.link.device)
+        self._readiness.observe(ready=at_rest, present=present, now=self._now())
+        self._arm_readiness()
+
+    def _arm_readiness(self) -> None:
+        if self._readiness_timer is not None:
+            self._readiness_timer.cancel()
+            self._readiness_timer = None
+        deadline = self._readiness.deadline()
+        if deadline is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._readiness_timer = loop.call_at(deadline, self._readiness_due)
+
+    def _readiness_due(self) -> None:
+        self._readiness_timer = None
+        self._observe_readiness()  # the port may have gone meanwhile
+        step = self._readiness.due(self._now())
+        if step is None:
+            self._arm_readiness()
+            return
+        limit = self.config.not_ready_limit or 0.0
+        waited = limit * self._readiness.steps_taken
+        reason = f"not ready for {waited:g} s ({self._state.value})"
+        log.warning("modem.not_ready", step=step.value, state=self._state.value, seconds=waited)
+        self._notify()
+        if step is Step.GIVE_UP:
+            reason = f"{reason} after reopen{' and radio reset' if self.config.radio_reset else ''}"
+            if self._state is not SessionState.FAILED:
+                self._supervisor.fail(reason)
+            if self._on_stuck is not None:
+                self._on_stuck(reason)
+        elif self._state is not SessionState.FAILED:
+            self._supervisor.escalate(step, reason)
+        self._arm_readiness()
 
     def _publish(self, event: Event) -> None:
         if self._feed.publish(event):

@@ -55,7 +55,37 @@ class SessionConfig:
     #: where rejected SIM PINs are remembered across restarts (pinguard.FILENAME in the
     #: state directory); None keeps them for this session's lifetime only
     pin_record: Path | None = None
+    #: seconds a modem whose port is present may stay not ready before each escalation
+    #: step (reopen, radio reset, give up: see gateway.modem.readiness); None: never
+    not_ready_limit: float | None = 300.0
+    #: the profile allows AT+CFUN=0/1 as a recovery step (a phone may not)
+    radio_reset: bool = True
 
     def __post_init__(self) -> None:
         if self.resync_probes < 1 or self.ready_wait <= 0:
             raise UsageError("resync_probes and ready_wait must be positive")
+        if self.not_ready_limit is not None and self.not_ready_limit <= 0:
+            raise UsageError("not_ready_limit must be positive")
+
+    @property
+    def stall_limit(self) -> float:
+        """Seconds a not-ready session may go without any progress mark and be healthy.
+
+        Twice the longest single wait the session can be in without marking progress:
+        one command (a send: prompt plus body), the resynchronisation wait, a reconnect,
+        busy or registration backoff.
+        """
+        t = self.timeouts
+        resync = self.resync_probes * (t.probe + t.drain) + t.drain
+        longest = max(
+            t.quick,
+            t.sim,
+            t.list,
+            t.network,
+            t.prompt + t.body,
+            resync,
+            self.link.backoff_max,
+            self.init.busy_backoff_max,
+            self.init.registration_poll_max,
+        )
+        return 2 * longest + 1.0

@@ -105,6 +105,10 @@ class ModemStatus:
     fatal: bool = False  # failed for good: wrong PIN, SIM locked (never retry: TS 31.102 §9)
     pending: str | None = None  # log-safe text of the command in flight
     phase: str | None = None  # what it waits for (engine state, e.g. "await-send-result")
+    #: why the last health probe failed (None once the modem answers again)
+    probe_error: str | None = None
+    #: escalation steps taken since the modem (present) stopped being ready
+    escalations: int = 0
 
     @property
     def ready(self) -> bool:
