@@ -74,6 +74,7 @@ class ModemSettings:
     command_timeout: float = 10.0
     send_timeout: float = 60.0
     health_interval: float = 30.0
+    not_ready_limit: float = 300.0
     storage: tuple[str, ...] = ("SM", "ME")
 
     def __post_init__(self) -> None:
@@ -105,7 +106,7 @@ class ModemSettings:
             "expected none, rtscts or xonxoff",
         )
         _require(self.profile in PROFILES, "profile", f"expected one of {', '.join(PROFILES)}")
-        for name in ("command_timeout", "send_timeout", "health_interval"):
+        for name in ("command_timeout", "send_timeout", "health_interval", "not_ready_limit"):
             _require(getattr(self, name) > 0, name, "must be positive")
         _require(
             bool(self.storage) and set(self.storage) <= set(MEMORIES),

@@ -200,6 +200,27 @@ def test_reboot_loses_settings_and_says_sms_ready(rig: tuple[ThreadModemHandle, 
     assert client.command(b"AT+CMEE?") == b"AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n"
 
 
+def test_unplug_on_nth_command_then_replug(tmp_path: Path) -> None:
+    """'unplug': the nth matching line pulls the cable unanswered; it comes back when asked."""
+    link = tmp_path / "modem"
+    with SimulatorThread([ModemConfig(link=link, profile="sim800")]) as sim:
+        modem = sim.modems[0]
+        client = PtyClient(str(link))
+        client.command(b"ATE0")
+        modem.set_fault("unplug", on="AT+CSQ", nth=2)
+        assert client.command(b"AT+CSQ") == b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n"
+        assert client.command(b"AT") == b"\r\nOK\r\n"  # other lines do not count
+        with pytest.raises((EOFError, OSError, TimeoutError)):
+            client.command(b"AT+CSQ", timeout=2)  # the second one: no answer, cable out
+        client.close()
+        state = modem.state()
+        assert state["plugged"] is False
+        assert state["faults"] == []  # fired once, then gone
+        modem.replug()
+        with PtyClient(str(link)) as again:
+            assert again.command(b"AT").endswith(b"OK\r\n")
+
+
 def test_bad_fault_requests() -> None:
     """Unknown faults and bad parameters raise SimulatorError without side effects."""
     with SimulatorThread() as sim:
@@ -217,6 +238,9 @@ def test_bad_fault_requests() -> None:
             ("refuse", {"on": "CNMI"}),
             ("refuse", {"on": "AT+X", "cme": 1, "cms": 2}),
             ("no-network", {"stat": 1}),
+            ("unplug", {"on": "CSQ"}),
+            ("unplug", {"nth": 0}),
+            ("unplug", {"replug_after": -1}),
         ]
         for name, params in cases:
             with pytest.raises(SimulatorError):

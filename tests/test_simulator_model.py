@@ -291,3 +291,16 @@ def test_garbage_inside_lands_between_the_first_information_line_and_the_rest() 
     assert talk(model, b"AT\r") == OK  # no information line: left for the next reply
     assert talk(model, b"AT+CSQ;+CBC\r") == b"\r\n+CSQ: 20,99\r\n\xff!+CBC: 0,95\r\n" + OK
     assert talk(model, b"AT+CSQ\r") == b"\r\n+CSQ: 20,99\r\n" + OK
+
+
+def test_unplug_fault_asks_the_shell_to_pull_and_replug() -> None:
+    """A fired 'unplug' leaves the line unanswered and hands the shell (replug_after,)."""
+    model = quiet()
+    model.set_fault("unplug", {"on": "AT+CMGL", "replug_after": 0.5}, 1.0)
+    assert talk(model, b"AT+CMGL=4\r") == b""
+    assert model.take_unplug() == (0.5,)
+    assert model.take_unplug() is None  # taken once
+    assert talk(model, b"AT+CMGL=4\r").endswith(OK)  # fired once, then gone
+    model.set_fault("unplug", {"on": "AT"}, 1.0)
+    talk(model, b"AT\r")
+    assert model.take_unplug() == ()  # no replug_after: stays out

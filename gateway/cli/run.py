@@ -33,7 +33,9 @@ Examples:
 Exit status: 0 after SIGTERM/SIGINT, 1 when the daemon cannot start or fails
 (port busy, socket in use), 2 for an invalid configuration, 78 when the SIM needs
 a person (wrong or missing PIN, PUK, no SIM): the unit's RestartPreventExitStatus=78
-keeps systemd from entering a rejected PIN again and locking the SIM.
+keeps systemd from entering a rejected PIN again and locking the SIM; 69 when a
+modem stayed present but not ready through reopen and radio reset
+([[modem]] not_ready_limit): systemd restarts the daemon.
 """
 
 #: sysexits.h EX_CONFIG: the SIM cannot be used without a person (see the unit file)

@@ -39,7 +39,7 @@ from gateway.daemon.restart import Backoff, Restarter
 from gateway.daemon.sendgate import GatedSend
 from gateway.daemon.statelock import StateLock
 from gateway.daemon.storage import StorageUse
-from gateway.daemon.tasks import DaemonFailed, TaskSet
+from gateway.daemon.tasks import DaemonFailed, ModemStuck, TaskSet
 from gateway.daemon.timers import Timers
 from gateway.jobs import JobState
 from gateway.journal import Journal, JournalError, JournalHealth, JournalUnavailable
@@ -54,7 +54,7 @@ from gateway.relay.server import RelayServer
 from gateway.sdnotify import Notifier
 from gateway.sms import StatusReport
 
-__all__ = ["DaemonFailed", "Gateway"]
+__all__ = ["DaemonFailed", "Gateway", "ModemStuck"]
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -95,6 +95,7 @@ class Gateway:
         self._timers = Timers()
         self.storage = StorageUse()
         self._stopped = False
+        self._stuck: ModemStuck | None = None
         self._started_at = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
@@ -133,7 +134,8 @@ class Gateway:
             )
             for modem in config.modem:
                 self.sessions[modem.name] = ModemSession(
-                    wiring.session_config(modem, state_dir=state_dir)
+                    wiring.session_config(modem, state_dir=state_dir),
+                    on_stuck=functools.partial(self._modem_stuck, modem.name),
                 )
             self._compose(self.journal)
             assert self.relay is not None
@@ -154,15 +156,18 @@ class Gateway:
             raise
         log.info("daemon.ready", modems=list(self.active), socket=str(config.relay.socket))
         self.notifier.ready(self.status_line())
-        self._timers.start(self.notifier, self._tasks.healthy, self._purge)
+        self._timers.start(self.notifier, self.healthy, self._purge)
 
     async def serve_forever(self) -> None:
         """Wait until :meth:`request_stop` (a signal) or a failure.
 
-        Returns normally on a requested stop; raises :class:`DaemonFailed` when a part of
-        the daemon died (call :meth:`stop` either way).
+        Returns normally on a requested stop; raises :class:`ModemStuck` when a modem
+        stayed not ready through every escalation step, :class:`DaemonFailed` when a part
+        of the daemon died (call :meth:`stop` either way).
         """
         await self._stop_requested.wait()
+        if self._stuck is not None:
+            raise self._stuck
         failure = self._tasks.failure
         if failure is not None:
             raise DaemonFailed(f"{type(failure).__name__}: {failure}")
@@ -216,6 +221,30 @@ class Gateway:
             rules=len(rules),
             revoked=revoked,
         )
+
+    def healthy(self) -> bool:
+        """True while no daemon task failed and every modem session makes progress.
+
+        Gates ``WATCHDOG=1``: a session that is neither ready nor at rest and has not
+        answered, timed out, changed state or looked for its port within its stall
+        limit holds the watchdog back, so systemd restarts a daemon whose loop still
+        runs but whose modem supervision is stuck.
+        """
+        if not self._tasks.healthy() or self._stuck is not None:
+            return False
+        stalled = [name for name, s in self.sessions.items() if not s.progressing()]
+        if stalled:
+            log.error("daemon.modem_stalled", modems=stalled)
+            return False
+        return True
+
+    def _modem_stuck(self, name: str, reason: str) -> None:
+        """A session's not-ready ladder gave up: stop, and exit 69 (systemd restarts us)."""
+        if self._stopped or self._stuck is not None:
+            return
+        log.error("daemon.modem_stuck", modem=name, reason=reason)
+        self._stuck = ModemStuck(f"modem {name} {reason}")
+        self._stop_requested.set()
 
     # ------------------------------------------------------------------ observation
     def snapshot(self) -> dict[str, object]:

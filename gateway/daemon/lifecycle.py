@@ -20,7 +20,7 @@ import structlog
 
 from gateway.config import Config, load
 from gateway.config_accounts import check_secrets
-from gateway.daemon.app import Gateway
+from gateway.daemon.app import Gateway, ModemStuck
 from gateway.errors import GatewayError
 from gateway.sdnotify import Notifier
 from gateway.tracebacks import frames
@@ -29,6 +29,11 @@ log = structlog.get_logger("gateway.daemon")
 
 #: Seconds the send queue gets to finish or record its in-flight job on SIGTERM.
 DRAIN_TIMEOUT = 10.0
+
+#: Exit status when a modem stayed present but not ready through reopen and radio
+#: reset (sysexits.h EX_UNAVAILABLE): not in RestartPreventExitStatus, so systemd
+#: restarts the daemon, which re-opens and re-initialises every modem from scratch.
+EXIT_MODEM_STUCK = 69
 
 
 def reload_from(gateway: Gateway, path: Path) -> bool:
@@ -62,7 +67,9 @@ async def serve(
 ) -> int:
     """Start ``gateway``, serve until SIGTERM/SIGINT, stop; return the exit status.
 
-    0 after a signal, 1 when a part of the daemon failed. SIGHUP reloads from
+    0 after a signal, 1 when a part of the daemon failed, 69
+    (:data:`EXIT_MODEM_STUCK`) when a modem stayed not ready through every escalation
+    step. SIGHUP reloads from
     ``config_path`` once started; before that, or without a path (``run --simulate``),
     it is ignored and ``daemon.reload_ignored`` says why. Start-up errors propagate
     (after cleanup).
@@ -106,6 +113,9 @@ async def serve(
         try:
             await gateway.serve_forever()
             status = 0
+        except ModemStuck as exc:
+            log.error("daemon.failed", error=str(exc), exit_status=EXIT_MODEM_STUCK)
+            status = EXIT_MODEM_STUCK
         except GatewayError as exc:
             log.error("daemon.failed", error=str(exc))
             status = 1

@@ -24,6 +24,10 @@ class DaemonFailed(GatewayError):
     """A part of the running daemon failed for good (a pipeline or the send queue died)."""
 
 
+class ModemStuck(DaemonFailed):
+    """A modem stayed present but not ready through reopen and radio reset: exit 69."""
+
+
 class TaskSet:
     """Named asyncio tasks whose unexpected end fails the daemon."""
 

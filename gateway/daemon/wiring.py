@@ -53,6 +53,7 @@ def session_config(modem: ModemSettings, *, state_dir: Path | None = None) -> Se
             dialect=modem.profile,
         ),
         health=HealthConfig(interval=modem.health_interval),
+        not_ready_limit=modem.not_ready_limit,
         pin_record=None if state_dir is None else state_dir / PIN_RECORD,
     )
 

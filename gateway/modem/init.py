@@ -27,6 +27,7 @@ from gateway.at.events import Response
 from gateway.at.lines import fields, is_int, tag_of, unquote
 from gateway.errors import ModemFault, UsageError
 from gateway.modem.dialects import AUTO, GENERIC, Dialect, Quirk, by_name, detect
+from gateway.modem.link import LinkError
 from gateway.modem.pinguard import PinGuard
 from gateway.modem.sim import PinContext, unlock_sim
 from gateway.modem.status import ModemIdentity
@@ -171,9 +172,15 @@ class Initialiser:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def tolerant(self, command: Command) -> Response | None:
-        """Run ``command``; return None instead of raising for a failure result."""
+        """Run ``command``; return None instead of raising for a failure result.
+
+        Raises LinkError (LinkDown...) when the port is gone: going on with the rest of
+        the sequence on a closed port would only wait out the registration timeout.
+        """
         try:
             return await self.ok(command)
+        except LinkError:
+            raise  # the port is gone: nothing optional about that (the session reconnects)
         except (CmeError, CmsError, ModemFault) as exc:
             log.info("modem.optional_failed", command=command.log_text, error=str(exc))
             return None

@@ -33,6 +33,7 @@ from gateway.modem.channel import AtChannel
 from gateway.modem.feed import EVENT_BACKLOG, EventFeed
 from gateway.modem.health import HealthMonitor
 from gateway.modem.init import Initialiser, InitResult
+from gateway.modem.link import LinkDown, LinkError
 from gateway.modem.operations import SmsOperations
 from gateway.modem.pinguard import PinGuard
 from gateway.modem.readiness import Readiness, ReadinessConfig, Step
@@ -216,6 +217,10 @@ class ModemSession(SmsOperations):
             escalations=self._readiness.steps_taken,
         )
 
+    def check_health(self) -> None:
+        """Run the next health probe now instead of at the end of the interval."""
+        self._health.poke()
+
     def progressing(self) -> bool:
         """True if the session is ready (or at rest) or has made progress lately.
 
@@ -343,8 +348,15 @@ class ModemSession(SmsOperations):
         self._registration = result.registration
         # A first signal reading, so `status` shows one at once rather than after the
         # first health ping; nice to have, never a reason to fail the start.
-        with contextlib.suppress(ModemFault):
+        try:
             await self._read_signal()
+        except LinkError:
+            raise  # the port went away meanwhile: not ready, whatever the sequence said
+        except ModemFault:
+            pass
+        if not self._channel.link.is_open:
+            # never READY on a closed port: its down report is queued and reconnects
+            raise LinkDown(f"modem port {self.config.link.device} went down while initialising")
         self.counters.inits += 1
         log.info(
             "modem.ready",
@@ -420,6 +432,7 @@ class ModemSession(SmsOperations):
 
     def _on_down(self, reason: str) -> None:
         self.counters.link_downs += 1
+        self._notify()
         if self._state in (SessionState.FAILED, SessionState.STOPPED):
             return
         self.set_state(SessionState.RECONNECTING, reason)

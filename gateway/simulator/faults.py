@@ -19,6 +19,13 @@ FAULT_PARAMS: dict[str, dict[str, tuple[tuple[type, ...], object]]] = {
     # accepted the SMS; its +CMGS result never comes). Without ``on``: silent at once.
     "silent": {"on": ((str, type(None)), None), "phase": ((str,), "command")},
     "late-reply": {"delay": ((int, float), 2.0)},
+    # pull the cable when the ``nth`` command line starting with ``on`` arrives (that line
+    # is never answered); plug it back ``replug_after`` seconds later (None: stay out)
+    "unplug": {
+        "on": ((str,), "AT"),
+        "nth": ((int,), 1),
+        "replug_after": ((int, float, type(None)), None),
+    },
     "late-prompt": {"delay": ((int, float), 2.0)},
     "urc-in-response": {"urc": ((str,), '+CMTI: "SM",1')},
     # when "next": before the next output; "inside": after the first information line of
@@ -124,6 +131,14 @@ def _check(name: str, values: dict[str, object]) -> None:
             raise SimulatorError("silent 'on' must be a command prefix starting with AT")
         if values["phase"] not in ("command", "body"):
             raise SimulatorError("silent 'phase' must be 'command' or 'body'")
+    if name == "unplug":
+        on, nth, after = values["on"], values["nth"], values["replug_after"]
+        if not isinstance(on, str) or on[:2].upper() != "AT":
+            raise SimulatorError("unplug 'on' must be a command prefix starting with AT")
+        if not isinstance(nth, int) or nth < 1:
+            raise SimulatorError("unplug 'nth' must be >= 1")
+        if isinstance(after, int | float) and not 0 <= after <= 3600:
+            raise SimulatorError("unplug 'replug_after' must be 0..3600 s")
     if name == "urc-in-response":
         urc = values["urc"]
         if not isinstance(urc, str) or not urc or "\r" in urc or "\n" in urc:

@@ -123,6 +123,8 @@ class ModemModel:
         self._busy_left = 0  # profile.busy_commands answers still to refuse (SIM busy)
         #: called with each command line before it runs (tests observe the modem's side)
         self.command_observers: list[Callable[[str], None]] = []
+        #: a fired ``unplug`` fault for the shell to carry out (see take_unplug)
+        self.unplug_request: tuple[float, ...] | None = None
         #: called with every chunk of bytes the client writes (ESC, Ctrl-Z, bodies)
         self.byte_observers: list[Callable[[bytes], None]] = []
         self.network.attach(self)
@@ -145,6 +147,26 @@ class ModemModel:
             return False
         self.faults["silent"] = make_fault("silent", {})
         return True
+
+    def _unplug_on(self, command: str) -> bool:
+        """Fire an ``unplug`` fault whose ``on`` matches ``command`` for the ``nth`` time."""
+        fault = self.faults.get("unplug")
+        if fault is None or not command.upper().startswith(str(fault.params["on"]).upper()):
+            return False
+        seen = self.fault_uses.get("unplug", 0) + 1
+        self.fault_uses["unplug"] = seen
+        nth = fault.params["nth"]
+        if isinstance(nth, int) and seen < nth:
+            return False
+        self.clear_fault("unplug")
+        after = fault.params["replug_after"]
+        self.unplug_request = (float(after),) if isinstance(after, int | float) else ()
+        return True
+
+    def take_unplug(self) -> tuple[float, ...] | None:
+        """Return (and forget) a fired ``unplug``: () to stay out, (s,) to replug after s."""
+        request, self.unplug_request = self.unplug_request, None
+        return request
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Interpret bytes written by the client at time ``now``."""
@@ -324,6 +346,8 @@ class ModemModel:
     def _run_line(self, text: str, now: float) -> None:
         for observer in list(self.command_observers):
             observer(text)
+        if self._unplug_on(text):
+            return  # the cable is pulled as the line arrives: never answered
         if self._silence_on(text, "command"):
             return  # swallowed unexecuted: e.g. AT+CMGD never deletes
         storm = self.faults.get("cme-storm")

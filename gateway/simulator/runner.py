@@ -269,6 +269,12 @@ class Simulator:
             data = handle.model.take_output()
             if data:
                 handle.port.write(data)
+            unplug = handle.model.take_unplug()
+            if unplug is not None:
+                # later in the loop: the port may be in the middle of its read callback
+                self.loop.call_soon(handle.unplug)
+                if unplug:
+                    self.loop.call_later(unplug[0], handle.replug)
         deadline = self.network.scheduler.next_deadline()
         if deadline != self._armed:
             if self._timer is not None:
