@@ -137,7 +137,7 @@ def _modem(t: Table, index: int) -> ModemSettings:
         command_timeout=t.duration("command_timeout", 10.0, minimum=0.1),
         send_timeout=t.duration("send_timeout", 60.0, minimum=1.0),
         health_interval=t.duration("health_interval", 30.0, minimum=1.0),
-        not_ready_limit=t.duration("not_ready_limit", 300.0, minimum=10.0),
+        not_ready_limit=t.duration("not_ready_limit", 300.0, minimum=1.0),
         storage=t.strings("storage", ("SM", "ME"), to_memory),
     )
 

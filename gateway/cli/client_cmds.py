@@ -47,6 +47,9 @@ EXIT = {
     "no_reports": 6,
     "degraded": 6,
 }
+#: ``status``: exit status per overall health in the snapshot (docs/cli.md)
+STATUS_EXIT = {"ok": 0, "degraded": 6, "down": 7}
+
 EXIT_TEXT = """\b
 Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
 2 usage error, 3 timeout, 4 forbidden, 5 gateway unavailable."""
@@ -367,16 +370,18 @@ def _event_text(event: JobEvent, as_json: bool) -> str:
 Examples:
   otp-gateway status
   otp-gateway status --json | jq .modems
+  otp-gateway status >/dev/null || echo "gateway needs attention ($?)"
 
 {EXIT_TEXT}
-6 shown, but the gateway is degraded (e.g. its journal cannot record: SMS
-stay on the modem; the reason is printed)."""
+6 shown, degraded (a modem not answering its health probe, not ready or failed,
+storage full or unreadable, ...: each condition is listed), 7 shown, no modem
+ready."""
 )
 @SOCKET
 @_timeout_option(10.0, "Seconds to wait for the gateway's answer.")
 @JSON
 def status(*, socket_path: Path, timeout: float, as_json: bool) -> None:
-    """Show the gateway's modems, queue, counters, uptime and journal.
+    """Show the gateway's modems, queue, counters, uptime and what needs attention.
 
     It answers while the modems are still starting: each one's start-up step is shown.
     """
@@ -387,9 +392,7 @@ def status(*, socket_path: Path, timeout: float, as_json: bool) -> None:
         click.echo(json.dumps(snapshot, indent=2, sort_keys=True))
     else:
         click.echo(render_status(snapshot))
-    conditions = snapshot.get("conditions")
-    if isinstance(conditions, list) and conditions:
-        sys.exit(EXIT["degraded"])
+    sys.exit(STATUS_EXIT.get(str(snapshot.get("health", "ok")), 0))
 
 
 def _normalised(host: str | None) -> str | None:

@@ -12,7 +12,11 @@ from gateway.cli.printable import printable
 
 
 def render_status(snapshot: dict[str, object]) -> str:
-    """Return the ``status`` snapshot as a small human table."""
+    """Return the ``status`` snapshot as a small human table.
+
+    A ready modem with conditions shows as ``degraded``; every condition (modems' and
+    the daemon's) is listed under ``health:`` with its code and reason.
+    """
     raw = snapshot.get("modems")
     modems = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
     storages = [_storage(modem) for modem in modems]
@@ -28,8 +32,14 @@ def render_status(snapshot: dict[str, object]) -> str:
         network = str(modem.get("registration") or "-")
         if modem.get("operator"):
             network += f" ({modem['operator']})"
+        state = modem.get("state", "?")
+        listed = modem.get("conditions")
+        if state == "ready" and isinstance(listed, list):
+            # send-only is said on its own line below; anything else is a degradation
+            if any(c.get("code") != "receive-unavailable" for c in listed):
+                state = "degraded"
         lines.append(
-            f"{modem.get('name', '?')!s:<10} {modem.get('state', '?')!s:<13} {signal:<9} "
+            f"{modem.get('name', '?')!s:<10} {state!s:<13} {signal:<9} "
             f"{network:<28} {storage:<{width}} {modem.get('device', '')}"
         )
         if modem.get("state") == "failed":
@@ -41,6 +51,11 @@ def render_status(snapshot: dict[str, object]) -> str:
             )
         elif modem.get("step"):
             lines.append(f"  {modem.get('name', '?')}: {modem['step']}")
+    conditions = snapshot.get("conditions")
+    listed = [c for c in conditions if isinstance(c, dict)] if isinstance(conditions, list) else []
+    if listed:
+        lines += ["", f"health:      {snapshot.get('health', '?')}"]
+        lines += [f"  {c.get('subject')} {c.get('code')}: {c.get('reason')}" for c in listed]
     queue = snapshot.get("queue")
     depth = queue.get("depth", 0) if isinstance(queue, dict) else 0
     relay = snapshot.get("relay")

@@ -258,6 +258,7 @@ class Gateway:
             modems=self.modem_statuses(),
             retry_at={name: r.retry_at for name, r in self.restarters.items()},
             storage_use={name: self.storage.get(name) for name in self.sessions},
+            unreadable={name: self._unreadable(name) for name in self.sessions},
             receive={name: p.snapshot() for name, p in self.pipelines.items()},
             send={
                 **(self.dispatcher.snapshot() if self.dispatcher is not None else {}),
@@ -283,6 +284,15 @@ class Gateway:
             **self.journal.verify().as_dict(),
             "retry_at": None if watch is None else watch.retry_at,
         }
+
+    def _unreadable(self, name: str) -> dict[str, str]:
+        """Memories of modem ``name`` that could not be read lately, and why."""
+        pipeline = self.pipelines.get(name)
+        found = pipeline.unreadable if pipeline is not None else {}
+        error = self.storage.error(name)
+        if error is not None and self.sessions[name].status.ready:
+            found["*"] = error
+        return found
 
     async def refresh(self) -> None:
         """Start re-reading storage use (``AT+CPMS?``) of the ready modems, at most every 30 s.

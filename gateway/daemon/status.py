@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from gateway.daemon.conditions import (
+    Condition,
+    Health,
+    modem_conditions,
+    modem_health,
+    overall,
+)
 from gateway.daemon.storage import MemoryUse
 from gateway.modem.status import ModemStatus, SessionState
 
@@ -62,6 +69,9 @@ def modem_entry(
     receive: Mapping[str, object] | None = None,
     retry_at: float | None = None,
     storage_use: Sequence[MemoryUse] = (),
+    *,
+    unreadable: Mapping[str, str] | None = None,
+    extra: Sequence[Condition] = (),
 ) -> dict[str, object]:
     """Return one modem's section of the snapshot (JSON-serialisable).
 
@@ -70,13 +80,23 @@ def modem_entry(
     messages held and capacity per memory (``AT+CPMS?``; empty until first read).
     A send-only modem (no SMS reading over AT, e.g. a phone) has ``send_only`` True and
     ``receive_unavailable`` saying why; it sends, and the other modems receive.
+    ``health`` is ``ok``, ``degraded`` (ready, with conditions) or ``down`` (not
+    ready); ``conditions`` lists what is wrong (:mod:`gateway.daemon.conditions`):
+    those found from the status, storage figures and ``unreadable`` memories, then
+    ``extra`` (a caller's own, e.g. a send-only modem).
     """
     identity = status.identity
+    conditions = [
+        *modem_conditions(name, status, storage_use=storage_use, unreadable=unreadable),
+        *extra,
+    ]
     return {
         "name": name,
         "device": status.device,
         "state": status.state.value,
         "step": startup_step(status),
+        "health": modem_health(status, conditions).value,
+        "conditions": [c.as_dict() for c in conditions],
         "signal": status.signal,
         "signal_dbm": signal_dbm(status.signal),
         "registration": REGISTRATION.get(status.registration)
@@ -135,6 +155,9 @@ def snapshot(
     modems: Mapping[str, ModemStatus],
     retry_at: Mapping[str, float | None] | None = None,
     storage_use: Mapping[str, Sequence[MemoryUse]] | None = None,
+    unreadable: Mapping[str, Mapping[str, str]] | None = None,
+    modem_extra: Mapping[str, Sequence[Condition]] | None = None,
+    conditions: Sequence[Condition] = (),
     receive: Mapping[str, Mapping[str, object]],
     send: Mapping[str, object],
     queue: int,
@@ -146,24 +169,39 @@ def snapshot(
     """Return the whole ``status`` snapshot: modems, queue depth, counters, uptime, journal.
 
     ``conditions`` lists what needs attention although the gateway runs (empty when
-    nothing does): here, a journal that cannot record durably (``journal`` says why).
+    nothing does): every modem's, then the daemon's own (``conditions``, and a journal
+    that cannot record durably: ``journal`` says why). ``health`` (``ok``, ``degraded``,
+    ``down``) sums them up; ``unreadable`` and ``modem_extra`` feed each modem's (see
+    :func:`modem_entry`).
     """
+    entries = [
+        modem_entry(
+            name,
+            s,
+            receive.get(name),
+            (retry_at or {}).get(name),
+            (storage_use or {}).get(name, ()),
+            unreadable=(unreadable or {}).get(name),
+            extra=(modem_extra or {}).get(name, ()),
+        )
+        for name, s in modems.items()
+    ]
+    found: list[dict[str, object]] = []
+    healths = []
+    for entry in entries:
+        listed = entry["conditions"]
+        found += listed if isinstance(listed, list) else []
+        healths.append(Health(entry["health"]))
+    found += [c.as_dict() for c in conditions]
+    found += journal_conditions(journal)
     return {
         "version": version,
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
-        "conditions": journal_conditions(journal),
+        "health": overall(healths, found).value,
+        "conditions": found,
         "journal": dict(journal or {}),
-        "modems": [
-            modem_entry(
-                name,
-                s,
-                receive.get(name),
-                (retry_at or {}).get(name),
-                (storage_use or {}).get(name, ()),
-            )
-            for name, s in modems.items()
-        ],
+        "modems": entries,
         "queue": {"depth": queue, **dict(send)},
         "counters": dict(counters),
     }

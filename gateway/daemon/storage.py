@@ -88,12 +88,17 @@ class StorageUse:
         self.ttl = ttl
         self.timeout = timeout
         self._known: dict[str, tuple[MemoryUse, ...]] = {}
+        self._errors: dict[str, str] = {}  # why the last query failed, per modem
         self._asked: dict[str, float] = {}  # when each modem was last asked
         self._inflight: dict[str, asyncio.Task[None]] = {}
 
     def get(self, name: str) -> tuple[MemoryUse, ...]:
         """Return the last figure for modem ``name`` (empty when never read)."""
         return self._known.get(name, ())
+
+    def error(self, name: str) -> str | None:
+        """Return why the last ``AT+CPMS?`` of modem ``name`` failed (None: it worked)."""
+        return self._errors.get(name)
 
     def refresh(self, queries: Mapping[str, Query], now: Callable[[], float]) -> None:
         """Start a background query for each modem in ``queries`` whose figure is stale.
@@ -135,13 +140,12 @@ class StorageUse:
             async with asyncio.timeout(self.timeout):
                 use = parse_cpms_read(await query())
         except TimeoutError:
-            log.warning(
-                "modem.storage_use_failed",
-                modem=name,
-                error=f"no reply to AT+CPMS? within {self.timeout:g} s",
-            )
+            error = f"no reply to AT+CPMS? within {self.timeout:g} s"
+            self._errors[name] = error
+            log.warning("modem.storage_use_failed", modem=name, error=error)
             return
         except GatewayError as exc:
+            self._errors[name] = f"AT+CPMS? failed: {exc}"
             log.warning("modem.storage_use_failed", modem=name, error=str(exc))
             return
         except Exception as exc:  # a bug must not end as "Task exception never retrieved"
@@ -150,3 +154,4 @@ class StorageUse:
             )
             return
         self._known[name] = use
+        self._errors.pop(name, None)

@@ -49,6 +49,8 @@ class Inbox:
         self._swept_inits: int | None = None
         self.last_sweep: float | None = None
         self.retry_wanted = False  # a read failed: its message waits for a sweep
+        #: memory -> why its last listing failed (cleared by a listing that works)
+        self.unreadable: dict[str, str] = {}
 
     def needs_sweep(self) -> bool:
         """Return True when the modem was (re)initialised since the last sweep."""
@@ -72,8 +74,10 @@ class Inbox:
                 listed = await self._session.list_messages(memory)
             except (AtError, ReplyError) as exc:
                 self._counts.count("list_failed")
+                self.unreadable[memory] = str(exc)
                 log.warning("receive.list_failed", modem=self.modem, memory=memory, error=str(exc))
                 continue
+            self.unreadable.pop(memory, None)
             for stored in listed:
                 if stored.outgoing:  # <stat> 2/3, or an SMS-SUBMIT without <stat>
                     self._counts.count("skipped_outgoing")

@@ -189,6 +189,11 @@ class ReceivePipeline:
         self.settings = settings
         self._codes.rules = OtpRules.from_settings(settings)
 
+    @property
+    def unreadable(self) -> dict[str, str]:
+        """Memory -> why its last listing failed (for ``status``; empty when all read)."""
+        return dict(self._inbox.unreadable)
+
     def snapshot(self) -> dict[str, object]:
         """Return counters and pending state for ``status`` (no message content)."""
         return {
