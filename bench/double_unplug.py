@@ -63,18 +63,13 @@ async def cycles(count: int, seed: int, max_gap: float, bound: float, profile: s
                     status = session.status
                     downs, inits = status.counters.link_downs, status.counters.inits
                     modem.unplug()
-                    await session.wait_for(lambda s, d=downs: s.counters.link_downs > d, bound)
+                    await session.wait_for(_downs_above(downs), bound)
                     if rng.random() < 0.5:
                         how = f"on command #{rng.randint(1, 25)}"
                         modem.set_fault("unplug", on="AT", nth=int(how.rpartition("#")[2]))
                         modem.replug()
                         with contextlib.suppress(TimeoutError):  # counted below either way
-                            await session.wait_for(
-                                lambda s, d=downs: (
-                                    s.counters.link_downs > d + 1 or s.state is SessionState.READY
-                                ),
-                                bound,
-                            )
+                            await session.wait_for(_down_or_ready(downs + 1), bound)
                         modem.clear_fault("unplug")
                     else:
                         gap = rng.uniform(0.0, max_gap)
@@ -108,6 +103,14 @@ async def cycles(count: int, seed: int, max_gap: float, bound: float, profile: s
         f"profile {profile}; {elapsed:.1f} s)"
     )
     return stuck
+
+
+def _downs_above(count: int) -> Callable[[ModemStatus], bool]:
+    return lambda status: status.counters.link_downs > count
+
+
+def _down_or_ready(count: int) -> Callable[[ModemStatus], bool]:
+    return lambda s: s.counters.link_downs > count or s.state is SessionState.READY
 
 
 def _ready_after(inits: int) -> Callable[[ModemStatus], bool]:
