@@ -2,7 +2,8 @@
 
 - ``WATCHDOG=1`` every ``ping_every`` (half of ``WatchdogSec=``, sd_watchdog_enabled(3)),
   sent from the event loop itself and only while the daemon reports itself healthy: a
-  stuck loop or a dead pipeline stops the pets and systemd restarts the service.
+  stuck loop, a dead pipeline or a modem session that is neither ready nor making
+  progress (``Gateway.healthy``) stops the pets and systemd restarts the service.
 - Journal retention (:meth:`gateway.journal.Journal.purge`) once at start and then every
   :data:`PURGE_EVERY` seconds.
 """

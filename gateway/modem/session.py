@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable
 
 import structlog
@@ -34,9 +33,10 @@ from gateway.modem.feed import EVENT_BACKLOG, EventFeed
 from gateway.modem.health import HealthMonitor
 from gateway.modem.init import Initialiser, InitResult
 from gateway.modem.link import LinkDown, LinkError
+from gateway.modem.notready import NotReadyWatch
 from gateway.modem.operations import SmsOperations
 from gateway.modem.pinguard import PinGuard
-from gateway.modem.readiness import Readiness, ReadinessConfig, Step
+from gateway.modem.readiness import ReadinessConfig, Step
 from gateway.modem.recovery import Supervisor
 from gateway.modem.sessiontypes import (
     ModemFailed,
@@ -74,15 +74,15 @@ class ModemSession(SmsOperations):
         exits then); without it the session only becomes FAILED."""
         self.config = config
         self._on_stuck = on_stuck
-        self._readiness = Readiness(
+        self._watch = NotReadyWatch(
             ReadinessConfig(
                 limit=config.not_ready_limit,
                 radio_reset=config.radio_reset,
                 stall=config.stall_limit,
             ),
-            now=0.0,
+            config.link.device,
+            self._escalate,
         )
-        self._readiness_timer: asyncio.TimerHandle | None = None
         self._probe_error: str | None = None
         self.counters = Counters()
         self._state = SessionState.STOPPED
@@ -151,7 +151,7 @@ class ModemSession(SmsOperations):
 
     def _new_supervisor(self) -> Supervisor:
         supervisor = Supervisor(self, self._channel, self._stopping)
-        supervisor.on_attempt = self._looked
+        supervisor.on_attempt = self._watch.looked
         return supervisor
 
     async def stop(self) -> None:
@@ -214,7 +214,7 @@ class ModemSession(SmsOperations):
             pending=pending[0] if pending else None,
             phase=pending[1] if pending else None,
             probe_error=self._probe_error if self._state is SessionState.READY else None,
-            escalations=self._readiness.steps_taken,
+            escalations=self._watch.steps_taken,
         )
 
     def check_health(self) -> None:
@@ -232,7 +232,7 @@ class ModemSession(SmsOperations):
         """
         if self._state in (SessionState.READY, SessionState.STOPPED, SessionState.FAILED):
             return True
-        return not self._readiness.stalled(self._now())
+        return not self._watch.stalled()
 
     async def wait_for(
         self, predicate: Callable[[ModemStatus], bool], timeout: float | None = None
@@ -303,7 +303,7 @@ class ModemSession(SmsOperations):
             self._notify()
             raise
         finally:
-            self._readiness.mark(self._now())
+            self._watch.mark()
         self.counters.consecutive_timeouts = 0
         if self._probe_error is not None:
             self._probe_error = None  # it answers again
@@ -463,68 +463,27 @@ class ModemSession(SmsOperations):
         self._state = state
         if state is SessionState.READY:
             self._probe_error = None
-        self._readiness.mark(self._now())
-        self._observe_readiness()
+        at_rest = state in (SessionState.READY, SessionState.STOPPED) or (
+            state is SessionState.FAILED and self._fatal
+        )
+        self._watch.observe(state.value, at_rest=at_rest)
         self._publish(StateChanged(state=state, reason=reason))
         log.info("modem.state", state=state.value, reason=reason)
         self._notify()
 
     # ------------------------------------------------------------------ not-ready ladder
-    @staticmethod
-    def _now() -> float:
-        try:
-            return asyncio.get_running_loop().time()
-        except RuntimeError:  # outside a loop (constructed, not started): no clock yet
-            return 0.0
-
-    def _looked(self) -> None:
-        """A look for the vanished port: progress, and maybe the port is back."""
-        self._readiness.mark(self._now())
-        self._observe_readiness()
-
-    def _observe_readiness(self) -> None:
-        state = self._state
-        at_rest = state in (SessionState.READY, SessionState.STOPPED) or (
-            state is SessionState.FAILED and self._fatal
-        )
-        present = os.path.exists(self.config.link.device)
-        self._readiness.observe(ready=at_rest, present=present, now=self._now())
-        self._arm_readiness()
-
-    def _arm_readiness(self) -> None:
-        if self._readiness_timer is not None:
-            self._readiness_timer.cancel()
-            self._readiness_timer = None
-        deadline = self._readiness.deadline()
-        if deadline is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._readiness_timer = loop.call_at(deadline, self._readiness_due)
-
-    def _readiness_due(self) -> None:
-        self._readiness_timer = None
-        self._observe_readiness()  # the port may have gone meanwhile
-        step = self._readiness.due(self._now())
-        if step is None:
-            self._arm_readiness()
-            return
-        limit = self.config.not_ready_limit or 0.0
-        waited = limit * self._readiness.steps_taken
-        reason = f"not ready for {waited:g} s ({self._state.value})"
-        log.warning("modem.not_ready", step=step.value, state=self._state.value, seconds=waited)
+    def _escalate(self, step: Step, reason: str) -> None:
+        """A not-ready step fell due: escalate, or give up (FAILED, then ``on_stuck``)."""
         self._notify()
         if step is Step.GIVE_UP:
-            reason = f"{reason} after reopen{' and radio reset' if self.config.radio_reset else ''}"
+            steps = "reopen and radio reset" if self.config.radio_reset else "reopen"
+            reason = f"{reason} after {steps}"
             if self._state is not SessionState.FAILED:
                 self._supervisor.fail(reason)
             if self._on_stuck is not None:
                 self._on_stuck(reason)
         elif self._state is not SessionState.FAILED:
             self._supervisor.escalate(step, reason)
-        self._arm_readiness()
 
     def _publish(self, event: Event) -> None:
         if self._feed.publish(event):
