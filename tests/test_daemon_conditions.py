@@ -90,3 +90,9 @@ def test_a_condition_needs_subject_and_code() -> None:
     """An empty subject or code cannot exist."""
     with pytest.raises(UsageError):
         Condition(subject="", code="x", reason="")
+
+
+def test_status_line_says_degraded_for_an_unanswered_probe() -> None:
+    """The STATUS= line shows a ready modem that missed its last probe as degraded."""
+    modems = {"a": modem(probe_error="health probe failed"), "b": modem(signal=20)}
+    assert health.status_line(modems, 0) == "a degraded, b ready (-73 dBm); queue 0"

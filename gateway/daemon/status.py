@@ -138,7 +138,10 @@ def status_line(modems: Mapping[str, ModemStatus], queue: int) -> str:
     """Return the one line ``systemctl status`` shows, e.g. ``modem0 ready (-73 dBm); queue 0``."""
     parts = []
     for name, status in modems.items():
-        text = f"{name} {status.state.value}"
+        state = status.state.value
+        if status.state is SessionState.READY and status.probe_error:
+            state = "degraded"  # answered no health probe lately
+        text = f"{name} {state}"
         if status.state is SessionState.INITIALISING:
             text += f" ({startup_step(status)})"  # STATUS= follows the start-up steps
         dbm = signal_dbm(status.signal)
