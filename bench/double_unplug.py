@@ -8,6 +8,12 @@ session to be ready. Prints how many cycles ended ready and how many stuck, with
 seed, so a run can be repeated::
 
     .venv/bin/python bench/double_unplug.py --cycles 200 --seed 12
+    .venv/bin/python bench/double_unplug.py --cycles 200 --seed 21 --timing realistic \
+        --min-gap 0.2 --max-gap 1.2
+
+With the instant simulator a re-initialisation takes tens of milliseconds, so the
+default gaps are short; with ``--timing realistic`` the issue's 0.2-1.2 s window lands
+inside it.
 """
 
 from __future__ import annotations
@@ -47,14 +53,25 @@ def session_config(device: str) -> SessionConfig:
     )
 
 
-async def cycles(count: int, seed: int, max_gap: float, bound: float, profile: str) -> int:
+async def cycles(
+    count: int,
+    seed: int,
+    *,
+    gaps: tuple[float, float],
+    bound: float,
+    profile: str,
+    timing: str,
+) -> int:
     """Run ``count`` cycles; print the tally; return the number stuck."""
     rng = random.Random(seed)  # noqa: S311 - a repeatable experiment, not a secret
     ready = stuck = during_init = 0
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         modem_config = ModemConfig(profile=profile, link=Path(tmp) / "modem")
-        async with Simulator([modem_config]) as simulator:
+        realistic = timing == "realistic"
+        async with Simulator(
+            [modem_config], timing="realistic" if realistic else "instant", seed=seed
+        ) as simulator:
             modem = simulator.modems[0]
             session = ModemSession(session_config(modem.device))
             await session.start()
@@ -72,7 +89,7 @@ async def cycles(count: int, seed: int, max_gap: float, bound: float, profile: s
                             await session.wait_for(_down_or_ready(downs + 1), bound)
                         modem.clear_fault("unplug")
                     else:
-                        gap = rng.uniform(0.0, max_gap)
+                        gap = rng.uniform(*gaps)
                         how = f"after {gap * 1000:.0f} ms"
                         modem.replug()
                         await asyncio.sleep(gap)  # the random delay is the experiment
@@ -99,8 +116,9 @@ async def cycles(count: int, seed: int, max_gap: float, bound: float, profile: s
     elapsed = time.monotonic() - started
     print(
         f"double-unplug: seed={seed} cycles={count} ready={ready} stuck={stuck} "
-        f"(second unplug landed before ready in {during_init}; bound {bound:g} s; "
-        f"profile {profile}; {elapsed:.1f} s)"
+        f"(second unplug landed before ready in {during_init}; gaps {gaps[0]:g}-{gaps[1]:g} s; "
+        f"bound {bound:g} s; "
+        f"profile {profile}; timing {timing}; {elapsed:.1f} s)"
     )
     return stuck
 
@@ -125,15 +143,30 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=None, help="default: random, printed")
+    parser.add_argument("--min-gap", type=float, default=0.0, help="seconds (default 0)")
     parser.add_argument("--max-gap", type=float, default=0.12, help="seconds (default 0.12)")
     parser.add_argument("--bound", type=float, default=20.0, help="seconds to be ready again")
     parser.add_argument("--profile", default="generic")
+    parser.add_argument(
+        "--timing",
+        choices=["instant", "realistic"],
+        default="instant",
+        help="the simulator's reply delays (realistic: re-initialisation takes longer)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log at info level")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     level = logging.INFO if args.verbose else logging.CRITICAL
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
-    stuck = asyncio.run(cycles(args.cycles, seed, args.max_gap, args.bound, args.profile))
+    run = cycles(
+        args.cycles,
+        seed,
+        gaps=(args.min_gap, args.max_gap),
+        bound=args.bound,
+        profile=args.profile,
+        timing=args.timing,
+    )
+    stuck = asyncio.run(run)
     return 1 if stuck else 0
 
 
