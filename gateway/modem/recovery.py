@@ -117,9 +117,10 @@ class Supervisor:
                 try:
                     await self._handling
                 except asyncio.CancelledError:
-                    if not self._handling.cancelled():
-                        raise  # run() itself was cancelled
-                    log.info("modem.restore_abandoned", trouble=kind)
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # run() itself was cancelled (the handler with it)
+                    log.info("modem.restore_abandoned", trouble=kind)  # escalate() did it
                 finally:
                     self._handling = None
                 self._follow_up()
