@@ -34,10 +34,13 @@ def render_status(snapshot: dict[str, object]) -> str:
             network += f" ({modem['operator']})"
         state = modem.get("state", "?")
         listed = modem.get("conditions")
-        if state == "ready" and isinstance(listed, list):
-            # send-only is said on its own line below; anything else is a degradation
-            if any(c.get("code") != "receive-unavailable" for c in listed):
-                state = "degraded"
+        # send-only is said on its own line below; any other condition is a degradation
+        if (
+            state == "ready"
+            and isinstance(listed, list)
+            and any(isinstance(c, dict) and c.get("code") != "receive-unavailable" for c in listed)
+        ):
+            state = "degraded"
         lines.append(
             f"{modem.get('name', '?')!s:<10} {state!s:<13} {signal:<9} "
             f"{network:<28} {storage:<{width}} {modem.get('device', '')}"
