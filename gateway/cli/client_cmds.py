@@ -36,7 +36,7 @@ from gateway.relay.messages import normalise_origin
 T = TypeVar("T")
 
 #: exit status per outcome (documented in every command's --help; "no_reports": send
-#: only; "degraded": status only, when the snapshot lists conditions)
+#: only)
 EXIT = {
     "ok": 0,
     "error": 1,
@@ -45,9 +45,9 @@ EXIT = {
     "forbidden": 4,
     "unavailable": 5,
     "no_reports": 6,
-    "degraded": 6,
 }
-#: ``status``: exit status per overall health in the snapshot (docs/cli.md)
+#: ``status``: exit status per overall health in the snapshot (docs/cli.md): 6 while
+#: anything needs attention (conditions listed), 7 while no modem is ready
 STATUS_EXIT = {"ok": 0, "degraded": 6, "down": 7}
 
 EXIT_TEXT = """\b
