@@ -91,6 +91,7 @@ valid_numbers_only = false
 per_number = ["100/10min"]
 per_origin = ["100000/h"]
 global_per_minute = 0
+global_per_day = 0
 
 [relay]
 socket = "{directory / "gw.sock"}"
