@@ -50,12 +50,20 @@ def test_full_and_unreadable_storage() -> None:
 
 
 def test_overall_health() -> None:
-    """Down without a modem up; degraded with any condition (a daemon one too); else ok."""
+    """Down without a modem up (starting during the first start-up); degraded with any
+    condition (a daemon one too); else ok."""
     journal = Condition(subject="journal", code="journal-degraded", reason="commit failed")
     assert overall([Health.DOWN, Health.DOWN], []) is Health.DOWN
     assert overall([Health.OK, Health.DOWN], []) is Health.OK
     assert overall([Health.OK], [journal]) is Health.DEGRADED
     assert overall([], []) is Health.DOWN
+    not_ready = {"subject": "m0", "code": "not-ready", "reason": "initialising"}
+    failed = {"subject": "m1", "code": "failed", "reason": "no answer"}
+    assert overall([Health.DOWN], [not_ready], first_start=True) is Health.STARTING
+    assert overall([Health.DOWN], [not_ready], first_start=False) is Health.DOWN
+    assert overall([Health.DOWN, Health.DOWN], [not_ready, failed], first_start=True) is (
+        Health.DOWN
+    )
 
 
 def test_snapshot_lists_modem_and_daemon_conditions() -> None:

@@ -47,8 +47,9 @@ EXIT = {
     "no_reports": 6,
 }
 #: ``status``: exit status per overall health in the snapshot (docs/cli.md): 6 while
-#: anything needs attention (conditions listed), 7 while no modem is ready
-STATUS_EXIT = {"ok": 0, "degraded": 6, "down": 7}
+#: anything needs attention (conditions listed), 7 while no modem is ready (0 while the
+#: daemon is still starting: no modem ready yet, none failed)
+STATUS_EXIT = {"ok": 0, "starting": 0, "degraded": 6, "down": 7}
 
 EXIT_TEXT = """\b
 Exit status: 0 success, 1 other error (bad request, rate limited, job failed),

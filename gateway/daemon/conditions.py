@@ -3,7 +3,8 @@
 A :class:`Condition` names its subject (a modem, or a daemon part such as the journal),
 a stable ``code`` for scripts and a ``reason`` for people. ``status`` shows every
 condition, marks the modem or the daemon ``degraded`` while it has one, and
-``otp-gateway status`` exits non-zero (see :data:`HEALTH_EXIT`). A new kind of trouble
+``otp-gateway status`` exits non-zero (``STATUS_EXIT`` in ``gateway.cli.client_cmds``,
+docs/cli.md). A new kind of trouble
 is one more code here plus whatever produces it: a modem's conditions come from
 :func:`modem_conditions` (plus ``extra`` ones its caller adds, e.g. a send-only
 modem), the daemon's own from whoever passes them to the snapshot (e.g. the journal).
@@ -26,10 +27,7 @@ class Health(Enum):
     OK = "ok"  # ready, nothing wrong
     DEGRADED = "degraded"  # serving, but a condition needs attention
     DOWN = "down"  # not serving: no modem ready (or this modem not ready)
-
-
-#: ``otp-gateway status`` exit status per overall health (docs/cli.md)
-HEALTH_EXIT = {Health.OK: 0, Health.DEGRADED: 6, Health.DOWN: 7}
+    STARTING = "starting"  # no modem ready yet, each still in its first start-up
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,8 +103,19 @@ def modem_health(status: ModemStatus, conditions: Sequence[Condition]) -> Health
     return Health.DEGRADED if conditions else Health.OK
 
 
-def overall(modems: Sequence[Health], conditions: Sequence[object]) -> Health:
-    """Return the daemon's health: DOWN with no modem up, DEGRADED with any condition."""
+def overall(
+    modems: Sequence[Health], conditions: Sequence[object], *, first_start: bool = False
+) -> Health:
+    """Return the daemon's health: DOWN with no modem up, DEGRADED with any condition.
+
+    ``first_start``: every modem is still in its first start-up (never ready since the
+    daemon started); with no modem up and nothing but their ``not-ready`` conditions
+    the daemon is STARTING, not DOWN (a start that takes too long is escalated by the
+    not-ready limit like any other).
+    """
     if not any(h is not Health.DOWN for h in modems):
-        return Health.DOWN
+        only_not_ready = all(
+            isinstance(c, Mapping) and c.get("code") == "not-ready" for c in conditions
+        )
+        return Health.STARTING if modems and first_start and only_not_ready else Health.DOWN
     return Health.DEGRADED if conditions else Health.OK

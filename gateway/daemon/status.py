@@ -189,6 +189,10 @@ def snapshot(
         )
         for name, s in modems.items()
     ]
+    first_start = all(
+        s.counters.inits == 0 and s.state in (SessionState.STARTING, SessionState.INITIALISING)
+        for s in modems.values()
+    )
     found: list[dict[str, object]] = []
     healths = []
     for entry in entries:
@@ -201,7 +205,7 @@ def snapshot(
         "version": version,
         "uptime": round(uptime, 3),
         "ready": any(s.state is SessionState.READY for s in modems.values()),
-        "health": overall(healths, found).value,
+        "health": overall(healths, found, first_start=first_start).value,
         "conditions": found,
         "journal": dict(journal or {}),
         "modems": entries,
