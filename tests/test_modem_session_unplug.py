@@ -7,6 +7,7 @@ arrives), never by sleeps: each case must end in a ready session after the replu
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,13 @@ from modem_session_helpers import config, ready_after
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
+
+
+def step_name(line: str) -> str:
+    """A command line as a step: resync probes carry a fresh nonce each time."""
+    if line.startswith(("ATS7=", "AT+CSMP=")):
+        return re.sub(r"[0-9]+", "<n>", line)
+    return line
 
 
 def downs_above(count: int) -> Callable[[ModemStatus], bool]:
@@ -72,7 +80,7 @@ def test_unplug_during_every_init_step_ends_ready(tmp_path: Path, profile: str) 
                     final = await session.wait_for(ready_after(inits), 10)
                     assert final.state is SessionState.READY, (step, seen[-1])
                 # every distinct command of the sequence was interrupted at least once
-                assert set(sequence) <= set(hit)
+                assert {step_name(s) for s in sequence} <= {step_name(h) for h in hit}
             finally:
                 await session.stop()
 
