@@ -13,10 +13,10 @@ from typing import cast
 import pytest
 from cli_helpers import cli, spawn
 
-from gateway import gsm7
 from gateway.client import ErrorCode, NumberTypeRefused, OriginMismatch
 from gateway.config import AccessRule, Config
 from gateway.ratelimit import Rate
+from gateway.sms import gsm7
 from gateway.sms.address import TOA_ALPHANUMERIC, encode_address
 from gateway.sms.pdu import encode_deliver
 from gateway.testing import running_gateway

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import gsm7
 from gateway.errors import UsageError
+from gateway.sms import gsm7
 from gateway.sms.address import (
     SenderType,
     decode_address,

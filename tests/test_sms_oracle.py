@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smspdudecoder.easy import read_incoming_sms, read_outgoing_sms  # type: ignore[import-untyped]
 
-from gateway import gsm7
 from gateway.sms import (
     Deliver,
     decode_incoming,
@@ -24,6 +23,7 @@ from gateway.sms import (
     encode_deliver,
     encode_status_report,
     encode_submit,
+    gsm7,
 )
 
 SCTS = datetime(2026, 11, 27, 2, 30, 15, tzinfo=timezone(timedelta(hours=-5, minutes=-45)))

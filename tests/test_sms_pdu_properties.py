@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import gsm7
 from gateway.sms import (
     Deliver,
     PduError,
@@ -19,6 +18,7 @@ from gateway.sms import (
     encode_deliver,
     encode_status_report,
     encode_submit,
+    gsm7,
 )
 
 GSM7_TEXT = "".join(c for c in gsm7.BASIC if c is not None) + "".join(gsm7.EXTENSION.values())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import gsm7
 from gateway.errors import UsageError
+from gateway.sms import gsm7
 from gateway.sms.octets import PduError, Reader
 from gateway.sms.userdata import (
     Concat,

@@ -11,7 +11,7 @@ import enum
 import math
 import re
 
-from gateway import gsm7
+from gateway.sms import gsm7
 from gateway.sms.octets import PduEncodeError, PduError, Reader
 
 #: Type-of-address octets (TS 23.040 §9.1.2.5): extension bit set, numbering plan ISDN/E.164.

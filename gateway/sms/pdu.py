@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from gateway import gsm7
+from gateway.sms import gsm7
 from gateway.sms.address import (
     TOA_ALPHANUMERIC,
     decode_address,

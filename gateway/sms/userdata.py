@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway import gsm7
+from gateway.sms import gsm7
 from gateway.sms.octets import PduEncodeError, PduError, Reader
 
 Encoding = Literal["gsm7", "ucs2", "8bit"]
@@ -156,7 +156,7 @@ def encode_user_data(
 ) -> list[tuple[int, bytes, bool]]:
     """Return (TP-UDL, TP-UD, UDHI) per part of ``text``, with a concatenation UDH if it splits.
 
-    Parts follow :func:`gateway.gsm7.split_parts` with this reference's header size (6
+    Parts follow :func:`gateway.sms.gsm7.split_parts` with this reference's header size (6
     octets for an 8-bit reference, 7 for a 16-bit one), the rule the composer counts by.
     Raises PduEncodeError when ``text`` does not fit ``encoding`` or needs over 255 parts.
     """

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway import gsm7
+from gateway.sms import gsm7
 from gateway.webotp.codes import code_problem
 from gateway.webotp.errors import FormatError, InputError
 from gateway.webotp.hosts import normalise_host
@@ -97,7 +97,7 @@ def measure(text: str, *, reference_bits: int = 8) -> SmsSize:
 
     GSM-7 when every character is in the default alphabet or its extension (which cost 2
     septets), else UCS-2 (an emoji costs 2 units). Segments follow the one splitting rule,
-    :func:`gateway.gsm7.split_parts`, that :func:`gateway.sms.encode_submit` uses: each
+    :func:`gateway.sms.gsm7.split_parts`, that :func:`gateway.sms.encode_submit` uses: each
     part carries a concatenation header with a ``reference_bits`` (8 or 16) reference
     (TS 23.040 §9.2.3.24.1 / .8); the send dispatcher uses 8-bit references, the default.
     So the count equals the PDUs encode_submit makes (tests/test_webotp_compose.py checks

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import gsm7
+from gateway.sms import gsm7
 
 ALPHABET = "".join(c for c in gsm7.BASIC if c is not None) + "".join(gsm7.EXTENSION.values())
 
