@@ -16,7 +16,7 @@ import timeit
 from itertools import count
 from pathlib import Path
 
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 
 
 def main() -> None:
@@ -27,7 +27,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where the journal goes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as where:
-        journal = Journal.in_state_dir(Path(where), body_retention=86400.0, code_retention=86400.0)
+        journal = SqliteJournal.in_state_dir(
+            Path(where), body_retention=86400.0, code_retention=86400.0
+        )
         check = timeit.timeit(journal.durable, number=args.checks) / args.checks
         numbers = count()
 

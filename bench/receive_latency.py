@@ -30,7 +30,7 @@ from pathlib import Path
 from gateway import log as gwlog
 from gateway.at import Timeouts
 from gateway.config_schema import ReceiveSettings
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
@@ -84,7 +84,7 @@ async def bench(messages: int, idle: float, directory: Path) -> None:
                 health=HealthConfig(),  # the field default: periodic AT pings
             )
         )
-        journal = Journal(directory / "journal.sqlite3")
+        journal = SqliteJournal(directory / "journal.sqlite3")
         await session.start()
         pipeline = ReceivePipeline(
             modem="bench",

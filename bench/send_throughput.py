@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from gateway.config_schema import SendSettings
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.log import configure
 from gateway.modem.link import LinkConfig
 from gateway.modem.session import ModemSession, SessionConfig
@@ -99,7 +99,7 @@ async def bench(jobs: int, modems: int, directory: Path) -> None:
             f"m{i}": ModemSession(SessionConfig(link=LinkConfig(device=h.device)))
             for i, h in enumerate(simulator.modems)
         }
-        journal = Journal(directory / "journal.sqlite3")
+        journal = SqliteJournal(directory / "journal.sqlite3")
         dispatcher = Dispatcher(journal=journal, sessions=sessions, settings=SETTINGS)
         service = SendService(
             journal=journal, settings=SETTINGS, limiter=RateLimiter(), dispatcher=dispatcher

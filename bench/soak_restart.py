@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.client import AsyncClient, RelayError
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
 
 DOMAIN = "soak.example"
@@ -237,7 +237,7 @@ def main() -> None:
         modem_config = ModemConfig(link=base / "modem", number=MODEM_NUMBER)
         with SimulatorThread([modem_config], timing="realistic", seed=args.seed) as sim:
             tally = asyncio.run(soak(args, base, sim.modems[0]))
-        with Journal.in_state_dir(
+        with SqliteJournal.in_state_dir(
             base / "state", body_retention=86400.0, code_retention=86400.0
         ) as journal:
             rows = journal.codes()

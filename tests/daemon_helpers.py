@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from gateway.client import AsyncClient
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.simulator import ThreadModemHandle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,9 +171,11 @@ def leaked(events: list[dict[str, object]], secrets: Sequence[str]) -> list[str]
     return found
 
 
-def journal_at(tmp_path: Path) -> Journal:
+def journal_at(tmp_path: Path) -> SqliteJournal:
     """Open the daemon's journal (after the daemon exited)."""
-    return Journal.in_state_dir(tmp_path / "state", body_retention=86400.0, code_retention=86400.0)
+    return SqliteJournal.in_state_dir(
+        tmp_path / "state", body_retention=86400.0, code_retention=86400.0
+    )
 
 
 def get_after_inject(

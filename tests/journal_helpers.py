@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.journal import Journal, JournalUnavailable
+from gateway.journal import JournalUnavailable, SqliteJournal
 
 PDU = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
 SCTS = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
-def open_journal(tmp_path: Path) -> Journal:
+def open_journal(tmp_path: Path) -> SqliteJournal:
     """Return a journal in ``tmp_path`` keeping bodies an hour and codes ten minutes."""
-    return Journal.in_state_dir(tmp_path, body_retention=3600.0, code_retention=600.0)
+    return SqliteJournal.in_state_dir(tmp_path, body_retention=3600.0, code_retention=600.0)
 
 
-def add_code(journal: Journal, code: str, *, at: float = 100.0, origin: str = "a.example") -> int:
+def add_code(
+    journal: SqliteJournal, code: str, *, at: float = 100.0, origin: str = "a.example"
+) -> int:
     """Store ``code`` for ``origin`` received at ``at`` (valid ten minutes); return its id."""
     return journal.store_code(
         origin=origin,
@@ -29,7 +31,7 @@ def add_code(journal: Journal, code: str, *, at: float = 100.0, origin: str = "a
 
 
 def add_job(
-    journal: Journal, job_id: str, *, now: float = 0.0, number: str = "+12025550123"
+    journal: SqliteJournal, job_id: str, *, now: float = 0.0, number: str = "+12025550123"
 ) -> None:
     """Create send job ``job_id`` to ``number`` at ``now`` (expiring ten minutes later)."""
     journal.create_job(
@@ -43,7 +45,7 @@ def add_job(
     )
 
 
-def fill_up(journal: Journal) -> JournalUnavailable:
+def fill_up(journal: SqliteJournal) -> JournalUnavailable:
     """Cap the database at its size, then write small rows until a commit fails; return why.
 
     SQLite's ``max_page_count`` stands in for a full disk that needs no root or tmpfs: a
@@ -64,6 +66,6 @@ def fill_up(journal: Journal) -> JournalUnavailable:
     raise AssertionError("the capped journal never became full")
 
 
-def free_space(journal: Journal) -> None:
+def free_space(journal: SqliteJournal) -> None:
     """Lift the cap :func:`fill_up` set (the operator freed space)."""
     journal._conn.execute("PRAGMA max_page_count = 1073741823")

@@ -14,7 +14,7 @@ from pathlib import Path
 from gateway import log as gwlog
 from gateway.at import Timeouts
 from gateway.config_schema import ReceiveSettings
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
@@ -110,7 +110,7 @@ class Rig:
 
     modem: ModemHandle
     session: ModemSession
-    journal: Journal
+    journal: SqliteJournal
     pipeline: ReceivePipeline
     sink: Sink
     secrets: set[str]
@@ -172,13 +172,13 @@ def run(
     settings: ReceiveSettings = SETTINGS,
     cnmi: tuple[str, ...] | None = None,
     sink: Sink | None = None,
-    journal_type: type[Journal] = Journal,
-    before: Callable[[Journal], None] | None = None,
+    journal_type: type[SqliteJournal] = SqliteJournal,
+    before: Callable[[SqliteJournal], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """Run ``scenario`` against a simulator, a session, a journal and a pipeline.
 
-    ``journal_type`` may be a Journal that fails on purpose; ``before`` writes to the
+    ``journal_type`` may be a SqliteJournal that fails on purpose; ``before`` writes to the
     journal before the pipeline starts (what an earlier run left).
     """
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 from gateway.at import Timeouts
 from gateway.at.events import NewReport, RoutedReport
 from gateway.config_schema import SendSettings
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
@@ -74,7 +74,7 @@ class Rig:
     simulator: Simulator
     modems: list[ModemHandle]
     sessions: dict[str, ModemSession]
-    journal: Journal
+    journal: SqliteJournal
     dispatcher: Dispatcher
     service: SendService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -133,11 +133,11 @@ async def rig(
     limiter: RateLimiter | None = None,
     run: bool = True,
     submit_clock: Callable[[], float] = time.time,
-    journal_type: type[Journal] = Journal,
+    journal_type: type[SqliteJournal] = SqliteJournal,
 ) -> AsyncIterator[Rig]:
     """Yield a :class:`Rig` with ``modems`` simulated modems, started sessions and a queue.
 
-    ``journal_type`` may be a Journal subclass that fails on purpose (fault injection).
+    ``journal_type`` may be a SqliteJournal subclass that fails on purpose (fault injection).
     """
     configs = [
         ModemConfig(number=f"+1555000000{i + 1}", link=tmp_path / f"modem{i}")

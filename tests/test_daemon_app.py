@@ -17,7 +17,7 @@ from gateway.daemon import Gateway
 from gateway.daemon.simulate import SimulatedSetup
 from gateway.errors import GatewayError, UsageError
 from gateway.jobs import JobEvent
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.status import SessionState
 from gateway.simulator import Simulator
 from gateway.testing import AsyncGatewayHandle, running_gateway, simulated_gateway
@@ -77,7 +77,7 @@ def test_concurrent_gets_get_different_codes(tmp_path: Path) -> None:
             gw.modem.inject_sms(f"@{ORIGIN} #444444")
             assert [(await one).code, (await two).code] == ["333333", "444444"]
         journal = gw.gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         # the relay took them, for the reconnecting clients' keys (relay uid=… key=…)
         claimants = [c.claimed_by or "" for c in journal.codes(origin=ORIGIN)]
         assert len(claimants) == 2
@@ -166,7 +166,7 @@ def test_reload_ends_gets_and_subscriptions_the_new_rules_forbid(tmp_path: Path)
         await raw.sync()
         assert raw.others == []  # neither the get nor the subscription received it
         journal = gw.gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         assert [c.claimed_by for c in journal.codes(origin=ORIGIN)] == [None]
         await raw.close()
 
@@ -241,7 +241,7 @@ def test_configured_record_retention_reaches_the_journal(
         )
         created = time.time() - 40 * day
         config.journal.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with Journal.configured(config.journal) as journal:
+        with SqliteJournal.configured(config.journal) as journal:
             journal.create_job(
                 job_id="j-old",
                 number="+15557654321",

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.client import AsyncClient
 from gateway.config import Config
+from gateway.journal import SqliteJournal
 from gateway.relay.server import RelayServer
 from gateway.testing import AsyncGatewayHandle, simulated_gateway
 
@@ -105,7 +106,7 @@ def test_two_hundred_closed_clients_leave_nothing_and_take_no_code(tmp_path: Pat
         assert relay.counters["codes_delivered"] == 1
         assert relay.counters.get("codes_not_handed", 0) == 0  # no ghost was even tried
         journal = gw.gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         [code] = journal.codes(origin=ORIGIN)
         assert (code.claimed_by or "").startswith("relay")  # "relay uid=… key=…": the get's key
 
@@ -127,7 +128,7 @@ def test_ghost_get_ahead_of_a_live_one_does_not_swallow_the_code(tmp_path: Path)
                 gw.modem.inject_sms(f"@{ORIGIN} #50000{attempt}")
                 assert (await waiting).code == f"50000{attempt}"
         journal = gw.gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         assert sorted(str(c.code) for c in journal.codes(origin=ORIGIN)) == [
             f"50000{n}" for n in range(6)
         ]
@@ -154,7 +155,7 @@ def test_printf_socat_half_close_still_gets_the_code(tmp_path: Path) -> None:
         assert shell.returncode == 0
         assert b'"code":"314159"' in out
         journal = gw.gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         [code] = journal.codes(origin=ORIGIN)
         assert (code.claimed_by or "").startswith("relay")  # "relay uid=… key=…": the get's key
 

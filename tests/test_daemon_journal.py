@@ -11,6 +11,7 @@ import pytest
 
 from gateway.client import AsyncClient
 from gateway.config import Config
+from gateway.journal import SqliteJournal
 from gateway.testing import AsyncGatewayHandle, simulated_gateway
 
 ORIGIN = "example.com"
@@ -38,7 +39,7 @@ def test_a_claim_the_degraded_journal_missed_is_recorded_at_recovery(tmp_path: P
     async def body(gw: AsyncGatewayHandle) -> None:
         gateway = gw.gateway
         journal = gateway.journal
-        assert journal is not None
+        assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
         pipeline = gateway.pipelines["sim0"]
         gw.modem.inject_sms(f"@{ORIGIN} #515151")
         await pipeline.wait_for(lambda s: s.get("codes") == 1, 10)  # in the grace window

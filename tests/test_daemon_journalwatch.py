@@ -12,15 +12,17 @@ from journal_helpers import fill_up, free_space
 
 from gateway import log as gwlog
 from gateway.daemon.journalwatch import JournalWatch
-from gateway.journal import Journal, JournalHealth, JournalUnavailable
+from gateway.journal import JournalHealth, JournalUnavailable, SqliteJournal
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in tmp_path/state."""
     state = tmp_path / "state"
     state.mkdir()
-    with Journal.in_state_dir(state, body_retention=86400.0, code_retention=86400.0) as opened:
+    with SqliteJournal.in_state_dir(
+        state, body_retention=86400.0, code_retention=86400.0
+    ) as opened:
         yield opened
 
 
@@ -44,12 +46,14 @@ class Told:
         self.recovered.set()
 
 
-def record(journal: Journal, index: int) -> None:
+def record(journal: SqliteJournal, index: int) -> None:
     """Record one PDU (distinct per index)."""
     journal.record_pdu(modem="m1", memory="SM", index=index, pdu_hex=f"00{index:04X}", now=1.0)
 
 
-def test_an_episode_is_logged_once_and_its_end_sweeps(tmp_path: Path, journal: Journal) -> None:
+def test_an_episode_is_logged_once_and_its_end_sweeps(
+    tmp_path: Path, journal: SqliteJournal
+) -> None:
     """Moved away: one error however many writes fail; back: probed, one warning, one sweep."""
 
     async def scenario() -> list[str]:
@@ -77,7 +81,7 @@ def test_an_episode_is_logged_once_and_its_end_sweeps(tmp_path: Path, journal: J
     assert asyncio.run(scenario()) == ["journal.degraded", "journal.recovered"]
 
 
-def test_probes_back_off_to_the_cap(tmp_path: Path, journal: Journal) -> None:
+def test_probes_back_off_to_the_cap(tmp_path: Path, journal: SqliteJournal) -> None:
     """Each failed probe doubles the wait up to the cap (a full disk may stay full for hours)."""
 
     async def scenario() -> list[float]:
@@ -106,7 +110,9 @@ def test_probes_back_off_to_the_cap(tmp_path: Path, journal: Journal) -> None:
     assert asyncio.run(scenario()) == [100.0, 200.0, 400.0, 800.0, 800.0]
 
 
-def test_the_periodic_check_notices_a_deleted_directory(tmp_path: Path, journal: Journal) -> None:
+def test_the_periodic_check_notices_a_deleted_directory(
+    tmp_path: Path, journal: SqliteJournal
+) -> None:
     """With no write at all, the timer's identity check finds the deleted state directory."""
 
     async def scenario() -> JournalHealth:
@@ -125,7 +131,7 @@ def test_the_periodic_check_notices_a_deleted_directory(tmp_path: Path, journal:
     assert health.replaced
 
 
-def test_a_relapse_right_after_recovery_backs_off_further(journal: Journal) -> None:
+def test_a_relapse_right_after_recovery_backs_off_further(journal: SqliteJournal) -> None:
     """A disk that fails again just after a recovery is probed later, not at the first delay."""
 
     async def scenario() -> float | None:

@@ -14,17 +14,17 @@ import pytest
 from journal_helpers import PDU, SCTS, add_code, open_journal
 
 from gateway.jobs import JobEvent
-from gateway.journal import FILENAME, MIGRATIONS, Journal, JournalError, PduStatus, dedupe_key
+from gateway.journal import FILENAME, MIGRATIONS, JournalError, PduStatus, SqliteJournal, dedupe_key
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in ``tmp_path``, closed after the test."""
     with open_journal(tmp_path) as j:
         yield j
 
 
-def test_pragmas_and_permissions(journal: Journal) -> None:
+def test_pragmas_and_permissions(journal: SqliteJournal) -> None:
     """The journal is WAL, synchronous=FULL, at the newest schema version, owner-only."""
     conn = sqlite3.connect(journal.path)
     try:
@@ -37,7 +37,7 @@ def test_pragmas_and_permissions(journal: Journal) -> None:
     assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
 
 
-def test_record_pdu_dedupes(journal: Journal) -> None:
+def test_record_pdu_dedupes(journal: SqliteJournal) -> None:
     """The same SMS recorded twice is new once; the duplicate is counted."""
     key = dedupe_key(PDU, sender="+31641600986", scts=SCTS.isoformat(), content="hello")
     first = journal.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=1.0, key=key)
@@ -61,7 +61,7 @@ def test_dedupe_key_distinguishes_content() -> None:
     assert dedupe_key(PDU) == dedupe_key(f" {PDU.lower()} ")
 
 
-def test_quarantine_and_assembly(journal: Journal) -> None:
+def test_quarantine_and_assembly(journal: SqliteJournal) -> None:
     """Quarantined PDUs keep raw hex and reason; assembled parts leave the unassembled list."""
     bad = journal.record_pdu(
         modem="m0",
@@ -102,7 +102,7 @@ def test_quarantine_and_assembly(journal: Journal) -> None:
 
 def test_reopen_keeps_everything(tmp_path: Path) -> None:
     """Closing and reopening the journal keeps PDUs, codes, jobs and counters."""
-    with Journal.in_state_dir(tmp_path, body_retention=60.0, code_retention=60.0) as j:
+    with SqliteJournal.in_state_dir(tmp_path, body_retention=60.0, code_retention=60.0) as j:
         j.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=1.0)
         add_code(j, "123456")
         j.create_job(
@@ -116,12 +116,12 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
         )
         j.transition_job("j1", JobEvent.START, now=2.0, modem="m0")
         before = (j.pdus(), j.codes(), j.jobs(), j.job_events("j1"), j.counters())
-    with Journal.in_state_dir(tmp_path, body_retention=60.0, code_retention=60.0) as j:
+    with SqliteJournal.in_state_dir(tmp_path, body_retention=60.0, code_retention=60.0) as j:
         assert (j.pdus(), j.codes(), j.jobs(), j.job_events("j1"), j.counters()) == before
         assert not j.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=9.0).new
 
 
-def test_handled_pdus_leave_the_unassembled_list(journal: Journal) -> None:
+def test_handled_pdus_leave_the_unassembled_list(journal: SqliteJournal) -> None:
     """A PDU marked handled (a report handed on) is not returned for rebuilding again."""
     report = journal.record_pdu(modem="m0", memory="SR", index=0, pdu_hex=PDU + "03", now=1.0)
     part = journal.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU + "04", now=2.0)
@@ -132,7 +132,7 @@ def test_handled_pdus_leave_the_unassembled_list(journal: Journal) -> None:
     assert {p.id: p.handled_at for p in journal.pdus()} == {report.id: 3.0, part.id: None}
 
 
-def test_invalid_inputs(journal: Journal, tmp_path: Path) -> None:
+def test_invalid_inputs(journal: SqliteJournal, tmp_path: Path) -> None:
     """Impossible codes, jobs and retention values are refused."""
     with pytest.raises(JournalError):
         journal.store_code(
@@ -147,8 +147,8 @@ def test_invalid_inputs(journal: Journal, tmp_path: Path) -> None:
 _CHILD = """
 import sys
 from pathlib import Path
-from gateway.journal import Journal
-journal = Journal(Path(sys.argv[1]))
+from gateway.journal import SqliteJournal
+journal = SqliteJournal(Path(sys.argv[1]))
 result = journal.record_pdu(modem="m0", memory="SM", index=4, pdu_hex=sys.argv[2], now=1.0)
 journal.store_code(origin="a.example", embedded=None, code="123456", sender="+1",
                    received_at=1.0, expires_at=601.0)
@@ -176,7 +176,7 @@ def test_records_survive_kill_9(tmp_path: Path) -> None:
             if stream is not None:
                 stream.close()
     assert child.returncode == -signal.SIGKILL
-    with Journal(path) as journal:
+    with SqliteJournal(path) as journal:
         assert [p.raw for p in journal.pdus()] == [PDU]
         claim = journal.claim_code("a.example", None, 0.0, now=2.0, claimant="after-crash")
         assert claim is not None
@@ -187,7 +187,7 @@ def test_records_survive_kill_9(tmp_path: Path) -> None:
 def test_a_failed_commit_leaves_no_transaction_open(tmp_path: Path) -> None:
     """When COMMIT fails (a deferred foreign key here, like a full disk) the transaction is
     rolled back: nothing is stored and the next write works."""
-    with Journal(tmp_path / "j.sqlite3") as j:
+    with SqliteJournal(tmp_path / "j.sqlite3") as j:
 
         def orphan_event() -> None:
             with j._tx() as conn:  # the foreign key is checked only at COMMIT

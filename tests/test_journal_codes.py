@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from journal_helpers import PDU, SCTS, add_code, open_journal
 
-from gateway.journal import CODE_DECISION, Journal, JournalError, NewCode
+from gateway.journal import CODE_DECISION, JournalError, NewCode, SqliteJournal
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in ``tmp_path``, closed after the test."""
     with open_journal(tmp_path) as j:
         yield j
 
 
-def test_claim_code_rules(journal: Journal) -> None:
+def test_claim_code_rules(journal: SqliteJournal) -> None:
     """Claims honour origin, embedded origin, the since bound and expiry, oldest first."""
     add_code(journal, "111111", at=100.0)
     add_code(journal, "222222", at=200.0)
@@ -49,14 +49,14 @@ def test_claim_code_rules(journal: Journal) -> None:
 
 def test_concurrent_claims_hand_out_each_code_once(tmp_path: Path) -> None:
     """Eight connections claiming at once get every code exactly once."""
-    with Journal(tmp_path / "j.sqlite3") as j:
+    with SqliteJournal(tmp_path / "j.sqlite3") as j:
         for i in range(60):
             add_code(j, f"{i:06d}", at=100.0 + i)
     start = threading.Barrier(8)
 
     def claimer(n: int) -> list[str]:
         got = []
-        with Journal(tmp_path / "j.sqlite3") as mine:
+        with SqliteJournal(tmp_path / "j.sqlite3") as mine:
             start.wait()
             while c := mine.claim_code("a.example", None, 0.0, now=150.0, claimant=f"c{n}"):
                 assert c.code is not None
@@ -69,7 +69,7 @@ def test_concurrent_claims_hand_out_each_code_once(tmp_path: Path) -> None:
     assert sorted(claimed) == [f"{i:06d}" for i in range(60)]
 
 
-def test_store_decided_writes_message_links_and_code_together(journal: Journal) -> None:
+def test_store_decided_writes_message_links_and_code_together(journal: SqliteJournal) -> None:
     """A judged message, its PDU links and its code are stored by one call; a reason alone
     stores no code; an inconsistent decision stores nothing."""
     pdu = journal.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=1.0)
@@ -97,7 +97,7 @@ def test_store_decided_writes_message_links_and_code_together(journal: Journal) 
     assert journal.undecided("m0") == []
 
 
-def test_undecided_messages_are_listed_until_decided(journal: Journal) -> None:
+def test_undecided_messages_are_listed_until_decided(journal: SqliteJournal) -> None:
     """A message stored without a decision is listed once; its decision and code are one
     write, and a second decision is refused."""
     message = journal.store_message(
@@ -121,7 +121,7 @@ def test_undecided_messages_are_listed_until_decided(journal: Journal) -> None:
     assert journal.undecided("m0") == []
 
 
-def test_the_senders_kind_is_kept_with_the_message(journal: Journal) -> None:
+def test_the_senders_kind_is_kept_with_the_message(journal: SqliteJournal) -> None:
     """The sender's kind (from its type of number) is stored and read back for a redecision."""
     message = journal.store_message(
         modem="m0", sender="72727", scts=SCTS, text="@a.example #1", parts=1, expected_parts=1,
@@ -135,7 +135,7 @@ def test_the_senders_kind_is_kept_with_the_message(journal: Journal) -> None:
     assert kinds == {message: "alphanumeric", untyped: None}
 
 
-def test_a_released_claim_makes_the_code_claimable_again(journal: Journal) -> None:
+def test_a_released_claim_makes_the_code_claimable_again(journal: SqliteJournal) -> None:
     """release_claim undoes only its own claimant's mark; the code is then claimable again."""
     code_id = add_code(journal, "424242")
     assert journal.mark_claimed(code_id, now=150.0, claimant="relay uid=1 key=a") is True

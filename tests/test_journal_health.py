@@ -11,27 +11,35 @@ from pathlib import Path
 import pytest
 from journal_helpers import fill_up, free_space
 
-from gateway.journal import FILENAME, Journal, JournalHealth, JournalRefused, JournalUnavailable
+from gateway.journal import (
+    FILENAME,
+    JournalHealth,
+    JournalRefused,
+    JournalUnavailable,
+    SqliteJournal,
+)
 from gateway.journal.health import FileId, identity_problem, is_disk_fault, wal_path
 
 PDU = "07915155000000F0040B915155" + "00" * 120
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in tmp_path/state."""
     state = tmp_path / "state"
     state.mkdir()
-    with Journal.in_state_dir(state, body_retention=86400.0, code_retention=86400.0) as opened:
+    with SqliteJournal.in_state_dir(
+        state, body_retention=86400.0, code_retention=86400.0
+    ) as opened:
         yield opened
 
 
-def record(journal: Journal, index: int) -> None:
+def record(journal: SqliteJournal, index: int) -> None:
     """Record one PDU (distinct per index) at modem m1."""
     journal.record_pdu(modem="m1", memory="SM", index=index, pdu_hex=f"{PDU}{index:04X}", now=1.0)
 
 
-def test_a_full_disk_degrades_the_journal_and_a_probe_ends_it(journal: Journal) -> None:
+def test_a_full_disk_degrades_the_journal_and_a_probe_ends_it(journal: SqliteJournal) -> None:
     """A commit failing with SQLITE_FULL: degraded with the reason; a successful probe heals."""
     seen: list[JournalHealth] = []
     journal.on_health(seen.append)
@@ -52,7 +60,7 @@ def test_a_full_disk_degrades_the_journal_and_a_probe_ends_it(journal: Journal) 
 
 
 def test_a_deleted_state_directory_refuses_writes_before_writing(
-    tmp_path: Path, journal: Journal
+    tmp_path: Path, journal: SqliteJournal
 ) -> None:
     """With its directory deleted the journal writes nothing more and says it is gone."""
     record(journal, 1)
@@ -69,7 +77,9 @@ def test_a_deleted_state_directory_refuses_writes_before_writing(
     assert [p.index for p in journal.pdus()] == [1]
 
 
-def test_a_state_directory_moved_back_is_the_same_journal(tmp_path: Path, journal: Journal) -> None:
+def test_a_state_directory_moved_back_is_the_same_journal(
+    tmp_path: Path, journal: SqliteJournal
+) -> None:
     """Moved away: degraded; moved back (same files): the next probe resumes."""
     (tmp_path / "state").rename(tmp_path / "away")
     assert not journal.durable()
@@ -78,7 +88,7 @@ def test_a_state_directory_moved_back_is_the_same_journal(tmp_path: Path, journa
     record(journal, 3)
 
 
-def test_a_replaced_journal_file_is_not_written(tmp_path: Path, journal: Journal) -> None:
+def test_a_replaced_journal_file_is_not_written(tmp_path: Path, journal: SqliteJournal) -> None:
     """Another file at the path (a restored copy) is not ours: degraded until a restart."""
     path = tmp_path / "state" / FILENAME
     shutil.copy(path, tmp_path / "copy")
@@ -89,7 +99,7 @@ def test_a_replaced_journal_file_is_not_written(tmp_path: Path, journal: Journal
     assert not journal.probe().healthy
 
 
-def test_a_replaced_write_ahead_log_is_noticed(tmp_path: Path, journal: Journal) -> None:
+def test_a_replaced_write_ahead_log_is_noticed(tmp_path: Path, journal: SqliteJournal) -> None:
     """The -wal swapped under the connection is noticed like the database file."""
     wal = wal_path(tmp_path / "state" / FILENAME)
     shutil.copy(wal, tmp_path / "wal-copy")
@@ -98,7 +108,7 @@ def test_a_replaced_write_ahead_log_is_noticed(tmp_path: Path, journal: Journal)
     assert "write-ahead log" in str(journal.health().reason)
 
 
-def test_a_refused_row_leaves_the_journal_healthy(journal: Journal) -> None:
+def test_a_refused_row_leaves_the_journal_healthy(journal: SqliteJournal) -> None:
     """A constraint refusing the data says nothing about the disk."""
     with pytest.raises(JournalRefused):
         journal.store_code(
@@ -112,7 +122,7 @@ def test_a_refused_row_leaves_the_journal_healthy(journal: Journal) -> None:
     assert journal.health() == JournalHealth()
 
 
-def test_an_ordinary_commit_ends_an_episode(journal: Journal) -> None:
+def test_an_ordinary_commit_ends_an_episode(journal: SqliteJournal) -> None:
     """Any commit that lands in the file at the path ends the degraded episode."""
     fill_up(journal)
     free_space(journal)

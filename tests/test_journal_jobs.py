@@ -9,17 +9,17 @@ import pytest
 from journal_helpers import add_job, open_journal
 
 from gateway.jobs import IllegalTransition, JobEvent, JobState
-from gateway.journal import Journal, JournalError
+from gateway.journal import JournalError, SqliteJournal
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in ``tmp_path``, closed after the test."""
     with open_journal(tmp_path) as j:
         yield j
 
 
-def test_job_lifecycle_and_events(journal: Journal) -> None:
+def test_job_lifecycle_and_events(journal: SqliteJournal) -> None:
     """Jobs move through the state table; each move is recorded; illegal moves change nothing."""
     add_job(journal, "j1")
     with pytest.raises(JournalError, match="already exists"):
@@ -52,7 +52,7 @@ def test_job_lifecycle_and_events(journal: Journal) -> None:
         journal.transition_job("nope", JobEvent.START, now=1.0)
 
 
-def test_recover_jobs_after_stop(journal: Journal) -> None:
+def test_recover_jobs_after_stop(journal: SqliteJournal) -> None:
     """At start, sending jobs become unknown, stale queued jobs expire, valid ones resume."""
     add_job(journal, "sending", now=0.0)
     journal.transition_job("sending", JobEvent.START, now=1.0)
@@ -66,7 +66,7 @@ def test_recover_jobs_after_stop(journal: Journal) -> None:
     assert journal.send_history(since=100.0) == [("+12025550123", "a.example", 500.0)]
 
 
-def test_delivery_reports_match_per_part(journal: Journal) -> None:
+def test_delivery_reports_match_per_part(journal: SqliteJournal) -> None:
     """Reports match by TP-MR and number within the window, and tally per part."""
     add_job(journal, "j1")
     journal.transition_job("j1", JobEvent.START, now=1.0)

@@ -10,17 +10,17 @@ from journal_helpers import PDU, SCTS, add_code, add_job, open_journal
 
 from gateway.config_schema import JournalSettings
 from gateway.jobs import JobEvent
-from gateway.journal import CODE_DECISION, FILENAME, Journal, JournalError, NewCode
+from gateway.journal import CODE_DECISION, FILENAME, JournalError, NewCode, SqliteJournal
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
+def journal(tmp_path: Path) -> Iterator[SqliteJournal]:
     """A journal in ``tmp_path``, closed after the test."""
     with open_journal(tmp_path) as j:
         yield j
 
 
-def test_purge_applies_retention(journal: Journal) -> None:
+def test_purge_applies_retention(journal: SqliteJournal) -> None:
     """Codes blank at expiry and go after code retention; a sent OTP text goes once its job
     is over and its validity passed; other bodies go after body retention."""
     add_code(journal, "123456", at=0.0)
@@ -65,7 +65,7 @@ def test_purge_deletes_whole_records_after_record_retention(tmp_path: Path) -> N
     and parts, delivery reports) are deleted record_retention after they were written;
     newer rows, jobs that may still be sent and the counters stay."""
     day = 86400.0
-    with Journal(tmp_path / "j.sqlite3", record_retention=30 * day) as j:
+    with SqliteJournal(tmp_path / "j.sqlite3", record_retention=30 * day) as j:
         old = j.record_pdu(modem="m0", memory="SM", index=1, pdu_hex=PDU, now=0.0)
         j.store_decided(
             modem="m0", sender="+1", scts=SCTS, text="@a.example #1", parts=1,
@@ -99,14 +99,14 @@ def test_retention_periods_are_checked(tmp_path: Path) -> None:
     """Negative periods, or records kept shorter than bodies or codes, are refused."""
     for kwargs in ({"body_retention": -1.0}, {"record_retention": 3600.0}):
         with pytest.raises(JournalError, match="retention"):
-            Journal(tmp_path / "r.sqlite3", **kwargs)
+            SqliteJournal(tmp_path / "r.sqlite3", **kwargs)
 
 
 def test_configured_journal_takes_every_retention_from_the_settings(tmp_path: Path) -> None:
-    """Journal.configured opens the file in state_dir with the three retention periods."""
+    """SqliteJournal.configured opens the file in state_dir with the three retention periods."""
     settings = JournalSettings(
         state_dir=tmp_path, body_retention=60.0, code_retention=30.0, record_retention=90.0
     )
-    with Journal.configured(settings) as j:
+    with SqliteJournal.configured(settings) as j:
         assert j.path == tmp_path / FILENAME
         assert (j.body_retention, j.code_retention, j.record_retention) == (60.0, 30.0, 90.0)

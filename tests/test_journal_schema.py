@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from journal_helpers import SCTS
 
-from gateway.journal import MIGRATIONS, Journal, JournalError
+from gateway.journal import MIGRATIONS, JournalError, SqliteJournal
 from gateway.journal.schema import migrate
 
 
@@ -22,7 +22,7 @@ def test_v1_journal_is_upgraded_with_its_rows(tmp_path: Path) -> None:
         "VALUES ('m0', 'SR', 0, 'AB', 'k', 1.0, 'ok')"
     )
     conn.close()
-    with Journal(path) as j:
+    with SqliteJournal(path) as j:
         assert [(p.raw, p.handled_at) for p in j.pdus(unassembled=True)] == [("AB", None)]
 
 
@@ -30,7 +30,7 @@ def test_migrates_from_v0_and_refuses_newer(tmp_path: Path) -> None:
     """An empty file is migrated from version 0; a file from a newer gateway is refused."""
     path = tmp_path / "j.sqlite3"
     sqlite3.connect(path).close()
-    with Journal(path) as j:
+    with SqliteJournal(path) as j:
         assert j.version == len(MIGRATIONS)
         names = {r[0] for r in j._read("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"pdus", "messages", "codes", "jobs", "job_events", "job_parts"} <= names
@@ -39,7 +39,7 @@ def test_migrates_from_v0_and_refuses_newer(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(JournalError, match="newer than this otp-gateway"):
-        Journal(path)
+        SqliteJournal(path)
 
 
 def test_migrations_step_and_roll_back(tmp_path: Path) -> None:
@@ -61,9 +61,9 @@ def test_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "junk.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(JournalError, match=r"junk\.sqlite3"):
-        Journal(path)
+        SqliteJournal(path)
     with pytest.raises(JournalError, match="cannot open"):
-        Journal(tmp_path / "missing-dir" / "j.sqlite3")
+        SqliteJournal(tmp_path / "missing-dir" / "j.sqlite3")
 
 
 def test_v2_journal_marks_messages_with_codes_decided(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_v2_journal_marks_messages_with_codes_decided(tmp_path: Path) -> None:
         "VALUES ('a.example', '1', '+1', 1.0, 601.0, 1)"
     )
     conn.close()
-    with Journal(path) as j:
+    with SqliteJournal(path) as j:
         assert [m.id for m in j.undecided("m0")] == [2]
         assert j.message_decision(1) == "code"
 
@@ -98,7 +98,7 @@ def test_v3_jobs_are_kept_and_new_jobs_record_who_asked(tmp_path: Path) -> None:
         "1.0, 601.0, 1.0, 1.0)"
     )
     conn.close()
-    with Journal(path) as j:
+    with SqliteJournal(path) as j:
         assert j.job("j-old").requested_by is None
         new = j.create_job(
             job_id="j-new",
@@ -125,6 +125,6 @@ def test_v4_journal_gains_the_sender_kind_column(tmp_path: Path) -> None:
         (SCTS.isoformat(),),
     )
     conn.close()
-    with Journal(path) as j:
+    with SqliteJournal(path) as j:
         (record,) = j.undecided("m0")
         assert (record.sender, record.sender_type) == ("72727", None)

@@ -12,6 +12,7 @@ import pytest
 from pipeline_receive_helpers import Rig, count, fresh_scts, no_leaks, run
 
 from gateway.client import AsyncClient, Timeout
+from gateway.journal import SqliteJournal
 from gateway.pipeline.arrival import arrival
 from gateway.pipeline.intake import decode, key_of
 from gateway.pipeline.otp import SCTS_SKEW
@@ -69,7 +70,7 @@ def test_a_code_swept_after_the_get_that_arrived_47_s_before_it_is_not_handed_ov
             gw.modem.inject_sms("@example.com #123123")
             assert (await waiting).code == "123123"
             journal = gw.gateway.journal
-            assert journal is not None
+            assert isinstance(journal, SqliteJournal)  # what the daemon stored, read back
             claimed = {c.code: c.claimed_at is not None for c in journal.codes()}
             assert claimed == {"470470": False, "123123": True}
 

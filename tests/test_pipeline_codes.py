@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from gateway.config_schema import ReceiveSettings
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.log import capture
 from gateway.pipeline.codes import CodeStep
 from gateway.pipeline.counters import Counters
@@ -45,7 +45,7 @@ def test_accepted_code_is_stored_and_handed_on(tmp_path: Path) -> None:
     """An allowed OTP becomes a code record; a None TP-SCTS is stored as the receive time."""
     counters = Counters()
     handed: list[CodeRecord] = []
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         step = CodeStep(
             modem="m1", journal=journal, rules=RULES, counters=counters, on_code=handed.append
         )
@@ -65,7 +65,7 @@ def test_rejected_message_is_kept_with_its_reason(tmp_path: Path) -> None:
     """A message the rules refuse is stored and counted as kept, and nothing is relayed."""
     counters = Counters()
     handed: list[CodeRecord] = []
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         step = CodeStep(
             modem="m1", journal=journal, rules=RULES, counters=counters, on_code=handed.append
         )
@@ -78,7 +78,7 @@ def test_rejected_message_is_kept_with_its_reason(tmp_path: Path) -> None:
 
 def test_undecided_message_with_a_purged_text_is_marked_purged(tmp_path: Path) -> None:
     """A message left undecided whose body was purged cannot be judged: it is closed as purged."""
-    with Journal(tmp_path / "j.sqlite3", body_retention=0.0) as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3", body_retention=0.0) as journal:
         message_id = journal.store_message(
             modem="m1", sender="+1", scts=SCTS, text="@example.com #1", parts=1,
             expected_parts=1, now=1000.0,
@@ -105,7 +105,7 @@ def test_the_senders_kind_is_stored_used_and_logged(tmp_path: Path) -> None:
     handed: list[CodeRecord] = []
     alpha = replace(message("@example.com #111111", SCTS), sender="72727", sender_toa=0xD0)
     short = replace(message("@example.com #222222", SCTS), sender="72727", sender_toa=0x81)
-    with Journal(tmp_path / "j.sqlite3") as journal, capture() as events:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal, capture() as events:
         step = CodeStep(
             modem="m1", journal=journal, rules=rules, counters=counters, on_code=handed.append
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.journal import Journal, PduStatus
+from gateway.journal import PduStatus, SqliteJournal
 from gateway.pipeline.counters import Counters
 from gateway.pipeline.intake import Intake, decode, key_of
 from gateway.sms import Deliver, PduError, StatusReport, encode_deliver, encode_status_report
@@ -66,7 +66,7 @@ def test_report_keys_include_the_raw_discharge_time() -> None:
 def test_record_counts_quarantine_duplicates_and_bad_timestamps(tmp_path: Path) -> None:
     """Undecodable PDUs are quarantined, repeats found, impossible times counted once."""
     counters = Counters()
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         intake = Intake(modem="m1", journal=journal, counters=counters)
         bad = intake.record("SM", 1, TRUNCATED, 1.0)
         assert (bad.new, isinstance(bad.message, PduError)) == (True, True)

@@ -10,7 +10,7 @@ import pytest
 from journal_helpers import fill_up, free_space
 from pipeline_receive_helpers import Rig, count, no_leaks, run
 
-from gateway.journal import FILENAME, Journal, RecordedPdu
+from gateway.journal import FILENAME, RecordedPdu, SqliteJournal
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_deleted_journal_keeps_the_sms(tmp_path: Path, leaks: set[str]) -> None:
     run(tmp_path, leaks, scenario)
 
 
-class DeletedAfterCommit(Journal):
+class DeletedAfterCommit(SqliteJournal):
     """A journal whose files are deleted right after the first PDU is committed.
 
     That is the operator's ``rm -r`` landing between the commit and ``AT+CMGD``: the
@@ -90,7 +90,7 @@ def test_a_record_lost_after_its_commit_is_not_followed_by_a_delete(
     run(tmp_path, leaks, scenario, journal_type=DeletedAfterCommit)
 
 
-class MovedAfterCommit(Journal):
+class MovedAfterCommit(SqliteJournal):
     """A journal whose files are moved aside right after the first PDU is committed."""
 
     moved = False

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pipeline_receive_helpers import Rig, count, no_leaks, run
 
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 
 
 @pytest.fixture
@@ -19,10 +19,10 @@ def leaks() -> Iterator[set[str]]:
         yield secrets
 
 
-def trigger(tmp_path: Path, sql: str) -> Callable[[Journal], None]:
+def trigger(tmp_path: Path, sql: str) -> Callable[[SqliteJournal], None]:
     """Return a ``before`` hook adding a refusing trigger to the journal file itself."""
 
-    def add(_journal: Journal) -> None:
+    def add(_journal: SqliteJournal) -> None:
         conn = sqlite3.connect(tmp_path / "journal.sqlite3")
         try:
             conn.execute(sql)

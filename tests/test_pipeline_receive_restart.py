@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pipeline_receive_helpers import SCTS, SENDER, Rig, count, fresh_scts, no_leaks, run
 
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.sms import encode_deliver, encode_status_report, encode_submit
 
 
@@ -59,7 +59,7 @@ def test_report_recorded_before_a_crash_is_replayed_once(tmp_path: Path, leaks: 
     """A report journalled but never handed on (crash) is handed on at the next start, once."""
     report = encode_status_report(reference=42, recipient="+15550001111", scts=SCTS, discharge=SCTS)
     leaks.add(report.hex)
-    with Journal(tmp_path / "journal.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "journal.sqlite3") as journal:
         journal.record_pdu(modem="m1", memory="SR", index=0, pdu_hex=report.hex, now=1.0)
 
     async def scenario(rig: Rig) -> None:
@@ -94,7 +94,7 @@ def test_live_report_is_marked_handled(tmp_path: Path, leaks: set[str]) -> None:
     run(tmp_path, leaks, scenario)
 
 
-class FullOnce(Journal):
+class FullOnce(SqliteJournal):
     """A journal whose disk is full once, after the message was written, at the code.
 
     Fault injection at the I/O boundary, not a mock of the logic under test: the
@@ -166,7 +166,7 @@ def test_messages_stored_without_a_decision_are_judged_at_start(
     fresh, stale = "@example.com #246802", "@example.com #135791"
     leaks.update({fresh, stale, "246802", "135791"})
 
-    def older_version(journal: Journal) -> None:
+    def older_version(journal: SqliteJournal) -> None:
         now = time.time()
         for at, text in ((now - 3600.0, stale), (now, fresh)):
             (pdu,) = encode_deliver(SENDER, text, scts=datetime.fromtimestamp(at, tz=UTC))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.pipeline.counters import Counters
 from gateway.pipeline.reports import ReportStep, pending
 from gateway.sms import StatusReport, encode_deliver, encode_status_report
@@ -17,7 +17,7 @@ FIRST, SECOND = encode_deliver("+15557654321", "x" * 200, scts=SCTS, concat_refe
 
 def test_pending_finds_parts_and_reports_of_one_modem(tmp_path: Path) -> None:
     """Unjoined parts and unhanded reports of the modem come back; other modems' stay out."""
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         part_id = journal.record_pdu(modem="m1", memory="SM", index=1, pdu_hex=FIRST.hex, now=1.0)
         report_id = journal.record_pdu(
             modem="m1", memory="SR", index=0, pdu_hex=REPORT.hex, now=2.0
@@ -36,7 +36,7 @@ def test_hand_on_marks_handled_even_when_the_consumer_fails(tmp_path: Path) -> N
     def failing(modem: str, report: StatusReport) -> None:
         raise ValueError(modem)
 
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         first = journal.record_pdu(modem="m1", memory="SR", index=0, pdu_hex=REPORT.hex, now=1.0)
         left = pending(journal, "m1", now=2.0)
         ReportStep(

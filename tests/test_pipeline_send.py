@@ -14,7 +14,7 @@ from pipeline_send_helpers import DEST, SETTINGS, request, rig, run
 from gateway import log as gwlog
 from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState
-from gateway.journal import JobRecord, Journal, JournalError
+from gateway.journal import JobRecord, JournalError, SqliteJournal
 from gateway.modem.status import SessionState
 from gateway.ratelimit import Rate, RateLimiter
 from gateway.relay.errors import BadRequest, NotFound, RateLimited, Unavailable
@@ -397,7 +397,7 @@ def test_request_repr_and_accepted_repr_hide_the_code() -> None:
     assert "K7Q9ZX" not in repr(SendAccepted(job_id="j-1", code="K7Q9ZX"))
 
 
-class StartFailsOnce(Journal):
+class StartFailsOnce(SqliteJournal):
     """A journal whose write of the first START step fails, as on a full disk.
 
     Fault injection at the I/O boundary (the journal write), not a mock of the dispatcher:

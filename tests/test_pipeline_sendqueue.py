@@ -11,7 +11,7 @@ from pipeline_send_helpers import run
 
 from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.pipeline.sendqueue import JobMover, JobQueue, Watchers
 from gateway.relay.ports import JobEvent, JobStatus
 
@@ -120,7 +120,7 @@ def test_mover_commits_then_publishes(tmp_path: Path) -> None:
     """A move is in the journal (with its detail) before the watcher hears of it."""
 
     async def scenario() -> None:
-        journal = Journal(tmp_path / "journal.sqlite3")
+        journal = SqliteJournal(tmp_path / "journal.sqlite3")
         now = time.time()
         journal.create_job(
             job_id="j",

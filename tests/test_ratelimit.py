@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.errors import UsageError
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.ratelimit import DailyUsage, Rate, RateLimited, RateLimiter
 
 NUMBER = "+12025550123"
@@ -137,7 +137,7 @@ def test_no_limits_admit_everything() -> None:
 
 def test_rebuild_from_a_real_journal(tmp_path: Path) -> None:
     """Jobs stored in the journal before a restart still count against the limits."""
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         for i, t in enumerate((100.0, 200.0, 300.0)):
             journal.create_job(
                 job_id=f"j{i}",
@@ -171,7 +171,7 @@ def test_daily_cap_refuses_once_reached_across_numbers_and_origins() -> None:
 
 def test_daily_cap_is_rebuilt_from_a_real_journal(tmp_path: Path) -> None:
     """After a restart the jobs of the last 24 h in the journal still count against the cap."""
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with SqliteJournal(tmp_path / "j.sqlite3") as journal:
         for i, t in enumerate((100.0, 5000.0, 80000.0)):
             journal.create_job(
                 job_id=f"j{i}",

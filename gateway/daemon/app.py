@@ -42,7 +42,13 @@ from gateway.daemon.storage import StorageUse
 from gateway.daemon.tasks import DaemonFailed, ModemStuck, TaskSet
 from gateway.daemon.timers import Timers
 from gateway.jobs import JobState
-from gateway.journal import Journal, JournalError, JournalHealth, JournalUnavailable
+from gateway.journal import (
+    Journal,
+    JournalError,
+    JournalHealth,
+    JournalUnavailable,
+    open_journal,
+)
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.pipeline.receive import ReceivePipeline
@@ -122,7 +128,7 @@ class Gateway:
             # created at start only: a state directory deleted later is never replaced
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.state_lock = StateLock.acquire(state_dir)
-            self.journal = Journal.configured(config.journal)
+            self.journal = open_journal(config.journal)
             self.journal_watch = JournalWatch(
                 self.journal, on_change=self._journal_changed, on_recovered=self._journal_back
             )

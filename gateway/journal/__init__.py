@@ -12,11 +12,9 @@ validity passed; message bodies, PDUs and SMS texts are purged after
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway.config_schema import JournalSettings
 from gateway.journal.health import JournalHealth
-from gateway.journal.receive import ReceiveJournal
+from gateway.journal.interface import Journal
 from gateway.journal.records import (
     CODE_DECISION,
     CodeRecord,
@@ -32,9 +30,8 @@ from gateway.journal.records import (
     StoredMessage,
     dedupe_key,
 )
-from gateway.journal.retention import DAY, RetentionJournal
 from gateway.journal.schema import MIGRATIONS, JournalError, JournalRefused, JournalUnavailable
-from gateway.journal.send import SendJournal
+from gateway.journal.sqlite import FILENAME, SqliteJournal
 
 __all__ = [
     "CODE_DECISION",
@@ -55,61 +52,16 @@ __all__ = [
     "PurgeCounts",
     "RecordedPdu",
     "ReportMatch",
+    "SqliteJournal",
     "StoredMessage",
     "dedupe_key",
+    "open_journal",
 ]
 
-#: The journal's file name inside the state directory.
-FILENAME = "journal.sqlite3"
 
+def open_journal(settings: JournalSettings) -> Journal:
+    """Open the journal ``[journal]`` describes (the one place a backend is chosen).
 
-class Journal(ReceiveJournal, SendJournal, RetentionJournal):
-    """The gateway's journal: receive records, send jobs, counters and retention."""
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        body_retention: float = 7 * DAY,
-        code_retention: float = DAY,
-        record_retention: float = 30 * DAY,
-    ) -> None:
-        self.set_retention(body=body_retention, code=code_retention, record=record_retention)
-        super().__init__(path)
-
-    @classmethod
-    def in_state_dir(
-        cls,
-        state_dir: Path,
-        *,
-        body_retention: float,
-        code_retention: float,
-        record_retention: float = 30 * DAY,
-    ) -> Journal:
-        """Open (creating if needed) the journal file in ``state_dir``.
-
-        Returns the open journal; raises :class:`JournalError` when it cannot be opened
-        or a retention period is invalid (see :meth:`RetentionJournal.set_retention`).
-        """
-        return cls(
-            Path(state_dir) / FILENAME,
-            body_retention=body_retention,
-            code_retention=code_retention,
-            record_retention=record_retention,
-        )
-
-    @classmethod
-    def configured(cls, settings: JournalSettings) -> Journal:
-        """Open the journal ``[journal]`` describes: its state_dir and retention periods.
-
-        Returns the open journal; raises :class:`JournalError` when it cannot be opened.
-        """
-        return cls.in_state_dir(
-            settings.state_dir,
-            body_retention=settings.body_retention,
-            code_retention=settings.code_retention,
-            record_retention=settings.record_retention,
-        )
-
-    def __enter__(self) -> Journal:
-        return self
+    Returns the open journal; raises :class:`JournalError` when it cannot be opened.
+    """
+    return SqliteJournal.configured(settings)

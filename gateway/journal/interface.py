@@ -1,0 +1,225 @@
+"""What the rest of the gateway asks of the journal, whatever stores it.
+
+:class:`Journal` names the operations the pipelines and the daemon call, and nothing
+else: a backend (today :class:`gateway.journal.SqliteJournal`) implements them, and the
+daemon chooses one in :func:`gateway.journal.open_journal`. Records are the frozen values
+of :mod:`gateway.journal.records`; failures are :class:`~gateway.journal.JournalError`
+and its subclasses, whichever backend raised them.
+
+Every write is durable when it returns: the caller acts on it at once (deletes the SMS
+from the modem, answers the consumer). Times are passed in as ``now`` (epoch seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from gateway.jobs import JobEvent, JobState
+from gateway.journal.health import JournalHealth
+from gateway.journal.records import (
+    CodeRecord,
+    JobEventRecord,
+    JobRecord,
+    MessageRecord,
+    NewCode,
+    PduRecord,
+    PduStatus,
+    PurgeCounts,
+    RecordedPdu,
+    ReportMatch,
+    StoredMessage,
+)
+
+
+class Journal(Protocol):
+    """The gateway's durable record: received PDUs, messages and codes, send jobs, counters."""
+
+    #: where the records are (shown by ``status``)
+    path: Path
+
+    def close(self) -> None:
+        """Let go of the store (idempotent)."""
+
+    # -- health: is a write durable where it belongs -------------------------------------
+    def health(self) -> JournalHealth:
+        """Return the current health (as of the last write or check)."""
+
+    def on_health(self, listener: Callable[[JournalHealth], None]) -> None:
+        """Call ``listener`` with the new health each time it changes, after the write."""
+
+    def verify(self) -> JournalHealth:
+        """Check now that the store written to is the one configured; never raises.
+
+        Returns the health after the check; it may mark the journal degraded, never healthy.
+        """
+
+    def durable(self) -> bool:
+        """Return True when what was committed is where it belongs and writes work.
+
+        Asked before an SMS is deleted from the modem; never raises.
+        """
+
+    def probe(self) -> JournalHealth:
+        """Try one write of a received SMS's size; return the health after it; never raises."""
+
+    def counters(self) -> dict[str, int]:
+        """Return every counter by name."""
+
+    # -- receive: PDUs, messages and codes -----------------------------------------------
+    def record_pdu(
+        self,
+        *,
+        modem: str,
+        memory: str,
+        index: int,
+        pdu_hex: str,
+        now: float,
+        key: str | None = None,
+        status: PduStatus = PduStatus.OK,
+        reason: str | None = None,
+    ) -> RecordedPdu:
+        """Store a PDU read from the modem, unless the same SMS (``key``) was stored before.
+
+        Durable when it returns: only then may the caller delete the SMS from the modem.
+        Returns the row id and whether it was new; raises ``JournalError`` when the
+        write fails.
+        """
+
+    def pdus(self, *, unassembled: bool = False) -> list[PduRecord]:
+        """Return stored PDUs, oldest first; ``unassembled``: decoded, not yet acted on."""
+
+    def mark_handled(self, pdu_id: int, *, now: float) -> bool:
+        """Record that the status report ``pdu_id`` was handed on.
+
+        Returns False when it is unknown or already handled; raises ``JournalError``
+        when the write fails.
+        """
+
+    def store_decided(
+        self,
+        *,
+        modem: str,
+        sender: str,
+        scts: datetime,
+        text: str,
+        parts: int,
+        expected_parts: int,
+        now: float,
+        pdu_ids: Sequence[int],
+        decision: str,
+        code: NewCode | None = None,
+        sender_type: str | None = None,
+    ) -> StoredMessage:
+        """Store a judged message, its PDU links and its code (if any) all at once.
+
+        Returns the message id and the code record; raises ``JournalRefused`` for
+        inconsistent arguments, ``JournalError`` for a failed write (nothing stored).
+        """
+
+    def record_decision(
+        self, message_id: int, *, decision: str, code: NewCode | None = None
+    ) -> StoredMessage | None:
+        """Record the decision on a stored, undecided message (and its code) at once.
+
+        Returns None when the message is unknown or already decided; raises
+        ``JournalError`` when the write fails.
+        """
+
+    def undecided(self, modem: str) -> list[MessageRecord]:
+        """Return ``modem``'s stored messages the OTP rules never judged, oldest first."""
+
+    def recent_codes(self, *, since: float, now: float) -> list[CodeRecord]:
+        """Return the unexpired codes received at or after ``since``, in id order.
+
+        Claimed ones too (a resuming subscriber replays them). For the relay's start.
+        """
+
+    def last_code_id(self) -> int:
+        """Return the highest code id stored (0 when there is none): the resume cursor."""
+
+    def mark_claimed(self, code_id: int, *, now: float, claimant: str) -> bool:
+        """Record that the code ``code_id`` was handed to a consumer.
+
+        Returns False when it was already claimed or is unknown, True otherwise.
+        """
+
+    def release_claim(self, code_id: int, *, claimant: str) -> bool:
+        """Undo ``claimant``'s claim of ``code_id`` (its answer never reached the consumer).
+
+        Returns whether a claim by ``claimant`` was there to undo.
+        """
+
+    # -- send: jobs and delivery reports -------------------------------------------------
+    def create_job(
+        self,
+        *,
+        job_id: str,
+        number: str,
+        origin: str,
+        embedded: str | None,
+        text: str,
+        now: float,
+        expires_at: float,
+        requested_by: int | None = None,
+    ) -> JobRecord:
+        """Store a new queued job; return it; raise ``JournalError`` on a reused id."""
+
+    def job(self, job_id: str) -> JobRecord:
+        """Return one job; raise ``JournalError`` when there is none with that id."""
+
+    def transition_job(
+        self,
+        job_id: str,
+        event: JobEvent,
+        *,
+        now: float,
+        references: Sequence[int] = (),
+        not_before: float | None = None,
+        modem: str | None = None,
+        detail: str | None = None,
+    ) -> JobRecord:
+        """Apply ``event`` through :data:`gateway.jobs.TRANSITIONS` and record it.
+
+        Returns the updated job; raises ``IllegalTransition`` for a move the table
+        forbids and ``JournalError`` for an unknown job.
+        """
+
+    def jobs(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
+        """Return jobs (optionally only in ``states``), oldest first."""
+
+    def job_events(self, job_id: str) -> list[JobEventRecord]:
+        """Return a job's history, oldest first."""
+
+    def recover_jobs(self, *, now: float) -> list[JobRecord]:
+        """Settle jobs left by a stopped daemon; return the queued ones still valid.
+
+        A job found ``sending`` becomes ``unknown`` (never resent); expired ones ``expired``.
+        """
+
+    def send_history(self, *, since: float) -> list[tuple[str, str, float]]:
+        """Return ``(number, origin, created_at)`` of jobs created since ``since``."""
+
+    def record_delivery_report(
+        self,
+        *,
+        modem: str,
+        reference: int,
+        recipient: str,
+        status: int,
+        now: float,
+        window: float,
+    ) -> ReportMatch | None:
+        """Store a status report; match it to the newest part sent within ``window``.
+
+        Returns the match with the job's per-part tally, or None (the report is kept).
+        """
+
+    # -- retention -----------------------------------------------------------------------
+    def purge(self, now: float) -> PurgeCounts:
+        """Apply retention at ``now``; return how many rows changed per kind.
+
+        Raises ``JournalError`` when the write fails (nothing changed then).
+        """
