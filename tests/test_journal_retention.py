@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from journal_helpers import PDU, SCTS, add_code, add_job, open_journal
 
+import gateway.journal
 from gateway.config_schema import JournalSettings
 from gateway.jobs import JobEvent
 from gateway.journal import CODE_DECISION, FILENAME, JournalError, NewCode, SqliteJournal
@@ -110,3 +111,21 @@ def test_configured_journal_takes_every_retention_from_the_settings(tmp_path: Pa
     with SqliteJournal.configured(settings) as j:
         assert j.path == tmp_path / FILENAME
         assert (j.body_retention, j.code_retention, j.record_retention) == (60.0, 30.0, 90.0)
+
+
+def test_open_journal_opens_the_sqlite_backend_the_settings_describe(tmp_path: Path) -> None:
+    """open_journal (the daemon's one choice of backend) gives the SQLite file in state_dir."""
+    settings = JournalSettings(
+        state_dir=tmp_path, body_retention=60.0, code_retention=30.0, record_retention=90.0
+    )
+    opened = gateway.journal.open_journal(settings)
+    try:
+        assert isinstance(opened, SqliteJournal)
+        assert opened.path == tmp_path / FILENAME
+        assert (opened.body_retention, opened.code_retention, opened.record_retention) == (
+            60.0,
+            30.0,
+            90.0,
+        )
+    finally:
+        opened.close()
