@@ -38,10 +38,10 @@ from pathlib import Path
 
 from gateway import log as gwlog
 from gateway.at import Timeouts
-from gateway.config_schema import ReceiveSettings, SendSettings
+from gateway.config.schema import ReceiveSettings, SendSettings
 from gateway.errors import ModemFault
 from gateway.jobs import JobState
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig
 from gateway.modem.link import LinkConfig
@@ -124,7 +124,7 @@ async def soak(args: argparse.Namespace, seed: int, work: Path) -> int:
     async with Simulator([config]) as simulator:
         modem = simulator.modems[0]
         session = ModemSession(session_config(modem.device, args.timeout))
-        journal = Journal(work / "journal.sqlite3")
+        journal = SqliteJournal(work / "journal.sqlite3")
         pipeline = ReceivePipeline(
             modem="m1",
             session=session,
@@ -238,7 +238,7 @@ def contradicted(state: JobState, references: tuple[int, ...], copies: list[int]
 
 def audit(
     modem: ModemHandle,
-    journal: Journal,
+    journal: SqliteJournal,
     codes: list[CodeRecord],
     injected: list[str],
     jobs: list[str],
@@ -283,7 +283,7 @@ def audit(
     return counts, states
 
 
-def explain(journal: Journal, missing: list[str], on_modem: set[str]) -> None:
+def explain(journal: SqliteJournal, missing: list[str], on_modem: set[str]) -> None:
     """Print where each code not relayed went: journal (as what), modem, or nowhere."""
     texts: dict[str, list[str]] = {}
     for pdu in journal.pdus():

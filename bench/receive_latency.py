@@ -29,7 +29,7 @@ from pathlib import Path
 
 from gateway import log as gwlog
 from gateway.at import Timeouts
-from gateway.config_schema import ReceiveSettings
+from gateway.config.schema import ReceiveSettings
 from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig

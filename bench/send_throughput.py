@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.journal import SqliteJournal
 from gateway.log import configure
 from gateway.modem.link import LinkConfig

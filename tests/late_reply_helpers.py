@@ -22,7 +22,7 @@ from pipeline_send_helpers import SETTINGS as SEND
 from pipeline_send_helpers import open_limiter, request
 
 from gateway.jobs import JobState
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.modem.session import ModemSession
 from gateway.pipeline.receive import ReceivePipeline
 from gateway.pipeline.send import Dispatcher, SendService
@@ -39,7 +39,7 @@ class Rig:
 
     modem: ModemHandle
     session: ModemSession
-    journal: Journal
+    journal: SqliteJournal
     pipeline: ReceivePipeline
     dispatcher: Dispatcher
     service: SendService
@@ -137,7 +137,7 @@ async def whole_modem(tmp_path: Path) -> AsyncIterator[Rig]:
     async with Simulator([config]) as simulator:
         handle = simulator.modems[0]
         session = ModemSession(session_config(handle.device))
-        journal = Journal(tmp_path / "journal.sqlite3")
+        journal = SqliteJournal(tmp_path / "journal.sqlite3")
         sink = Sink()
         pipeline = ReceivePipeline(
             modem="m1",

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from gateway.at import Timeouts
 from gateway.at.events import NewReport, RoutedReport
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.journal import SqliteJournal
 from gateway.modem.health import HealthConfig
 from gateway.modem.init import InitConfig

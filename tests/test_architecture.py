@@ -36,13 +36,6 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
 )
 
-#: Root modules that belong to another unit (one concern split over several files).
-UNIT_OF_ROOT_MODULE: Mapping[str, str] = {
-    "config_schema": "config",
-    "config_toml": "config",
-    "config_accounts": "config",
-}
-
 #: Import circles inside a unit that are known and being broken (issue 16): this list
 #: only shrinks. A circle found is allowed only inside one of these module sets.
 KNOWN_CIRCLES: tuple[frozenset[str], ...] = (
@@ -77,9 +70,7 @@ MODULES: dict[str, Path] = {module_name(p): p for p in sorted(PACKAGE.rglob("*.p
 def unit_of(module: str) -> str:
     """Return the unit (floor tenant) a module belongs to: its first name under gateway."""
     parts = module.split(".")
-    if len(parts) == 1:
-        return "gateway"
-    return UNIT_OF_ROOT_MODULE.get(parts[1], parts[1])
+    return parts[1] if len(parts) > 1 else "gateway"
 
 
 def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -268,10 +259,7 @@ def test_architecture_doc_shows_the_floors() -> None:
         number: frozenset(u.removeprefix("gateway.") for u in units)
         for number, units in documented_floors().items()
     }
-    expected = dict(enumerate(FLOORS, start=1))
-    # the root modules folded into a unit are named in the doc with their unit
-    folded = {number: floor - set(UNIT_OF_ROOT_MODULE) for number, floor in documented.items()}
-    assert folded == expected
+    assert documented == dict(enumerate(FLOORS, start=1))
 
 
 @pytest.mark.parametrize("module", ["gateway.relay.server", "gateway.daemon.app"])

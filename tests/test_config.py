@@ -30,7 +30,7 @@ from gateway.config import (
     load,
     parse,
 )
-from gateway.config_toml import parse_duration
+from gateway.config.tables import parse_duration
 from gateway.errors import UsageError
 from gateway.log import Secret
 from gateway.ratelimit import Rate

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load
-from gateway.config_accounts import check_accounts
-from gateway.config_toml import ConfigError
+from gateway.config.accounts import check_accounts
+from gateway.config.errors import ConfigError
 
 MISSING_USER = "no-such-user-q9z"
 MISSING_GROUP = "no-such-group-q9z"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Config, ConfigError, load, parse
-from gateway.config_accounts import check_secrets
+from gateway.config.accounts import check_secrets
 from gateway.log import Secret
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pytest
 from journal_helpers import PDU, SCTS, add_code, add_job, open_journal
 
 import gateway.journal
-from gateway.config_schema import JournalSettings
+from gateway.config.schema import JournalSettings
 from gateway.jobs import JobEvent
 from gateway.journal import CODE_DECISION, FILENAME, JournalError, NewCode, SqliteJournal
 

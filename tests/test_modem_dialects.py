@@ -19,7 +19,7 @@ from modem_session_helpers import config, run
 from gateway.at import AtEngine, AtTimeout, Command, CommandFailed, Kind, Timeouts, query
 from gateway.at.events import Final, Response, Timeout, VendorNotice
 from gateway.at.lines import pdu_text
-from gateway.config_schema import PROFILES as CONFIG_PROFILES
+from gateway.config.schema import PROFILES as CONFIG_PROFILES
 from gateway.errors import UsageError
 from gateway.modem.dialects import (
     AUTO,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
-from gateway.config_schema import ReceiveSettings
+from gateway.config.schema import ReceiveSettings
 from gateway.journal import SqliteJournal
 from gateway.log import capture
 from gateway.pipeline.codes import CodeStep

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.config_schema import ReceiveSettings
+from gateway.config.schema import ReceiveSettings
 from gateway.errors import UsageError
 from gateway.pipeline.otp import (
     REASONS,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gateway.at import AtTimeout
 from gateway.at.errors import CmeError, CmsError, CommandFailed, ModemNotAnswering, UnexpectedReply
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.jobs import Job, JobState, RetryPolicy
 from gateway.jobs import JobEvent as Step
 from gateway.journal import ReportMatch

@@ -30,7 +30,7 @@ from bench.peers.programs import (
     receive_datagram,
 )
 from gateway.client import AsyncClient
-from gateway.config_toml import OPERATIONS
+from gateway.config.tables import OPERATIONS
 from gateway.simulator import ModemHandle
 
 CONFIG = """\

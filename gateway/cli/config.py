@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.config import DEFAULT_PATH, Config, ConfigError, load
-from gateway.config_accounts import check_accounts, check_secrets
+from gateway.config.accounts import check_accounts, check_secrets
 
 
 def summary(config: Config) -> str:

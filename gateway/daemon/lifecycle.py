@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Config, load
-from gateway.config_accounts import check_secrets
+from gateway.config.accounts import check_secrets
 from gateway.daemon.app import Gateway, ModemStuck
 from gateway.errors import GatewayError
 from gateway.sdnotify import Notifier

@@ -26,7 +26,7 @@ from gateway.config import (
     RelaySettings,
     SendSettings,
 )
-from gateway.config_schema import PROFILES
+from gateway.config.schema import PROFILES
 from gateway.errors import UsageError
 from gateway.simulator import ModemConfig
 from gateway.webotp import AllowList, InputError

@@ -12,7 +12,7 @@ validity passed; message bodies, PDUs and SMS texts are purged after
 
 from __future__ import annotations
 
-from gateway.config_schema import JournalSettings
+from gateway.config.schema import JournalSettings
 from gateway.journal.health import JournalHealth
 from gateway.journal.interface import Journal
 from gateway.journal.records import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.config_schema import JournalSettings
+from gateway.config.schema import JournalSettings
 from gateway.journal.receive import ReceiveJournal
 from gateway.journal.retention import DAY, RetentionJournal
 from gateway.journal.send import SendJournal

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import structlog
 
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.errors import UsageError
 from gateway.jobs import JobEvent as Step
 from gateway.jobs import JobState, RetryPolicy

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.config_schema import ReceiveSettings
+from gateway.config.schema import ReceiveSettings
 from gateway.errors import UsageError
 from gateway.sms.address import SenderType
 from gateway.webotp import AllowList, FormatError, OriginBoundCode, parse

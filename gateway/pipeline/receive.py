@@ -37,7 +37,7 @@ from gateway.at.events import (
     RoutedMessage,
     RoutedReport,
 )
-from gateway.config_schema import ReceiveSettings
+from gateway.config.schema import ReceiveSettings
 from gateway.errors import GatewayError, ModemFault
 from gateway.journal import Journal, JournalError, JournalRefused, JournalUnavailable
 from gateway.modem.session import ModemSession, StateChanged

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.jobs import JobState
 from gateway.journal import Journal, JournalError, JournalUnavailable
 from gateway.log import mask_number

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from gateway.at import AtTimeout
 from gateway.at.errors import AtError, CmeError, CmsError
-from gateway.config_schema import SendSettings
+from gateway.config.schema import SendSettings
 from gateway.errors import UsageError
 from gateway.jobs import Job, JobState, RetryPolicy
 from gateway.jobs import JobEvent as Step

@@ -1,9 +1,9 @@
-"""The gateway's configuration: one TOML file read into frozen dataclasses.
+"""Loading the configuration: one TOML file read into the frozen dataclasses of the schema.
 
-The dataclasses live in :mod:`gateway.config_schema` and are re-exported here.
-:func:`load` reads the file (default ``/etc/otp-gateway/gateway.toml``); :func:`parse`
-turns an already-parsed TOML document into a :class:`Config` (pure; :func:`load` also
-checks that no two modems resolve to one device). Every field name is the TOML
+The dataclasses live in :mod:`gateway.config.schema`. :func:`load` reads the file
+(default ``/etc/otp-gateway/gateway.toml``); :func:`parse` turns an already-parsed TOML
+document into a :class:`Config` (pure; :func:`load` also checks that no two modems
+resolve to one device). Every field name is the TOML
 key it comes from (``config/gateway.toml`` documents each one; a test keeps them in sync).
 Durations are seconds or strings with a unit (``"10min"``). Unknown keys are errors; any
 error is one :class:`ConfigError` naming the dotted key, e.g.
@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from gateway.config_schema import (
+from gateway.config.errors import ConfigError
+from gateway.config.schema import (
     LEVELS,
     PROFILES,
     AccessRule,
@@ -32,10 +33,7 @@ from gateway.config_schema import (
     SendSettings,
     same_device,
 )
-from gateway.config_toml import (
-    MEMORIES,
-    OPERATIONS,
-    ConfigError,
+from gateway.config.tables import (
     Table,
     to_memory,
     to_mode,
@@ -55,25 +53,6 @@ from gateway.webotp import (
     InputError,
     normalise_host,
 )
-
-__all__ = [
-    "DEFAULT_PATH",
-    "MEMORIES",
-    "OPERATIONS",
-    "AccessRule",
-    "Config",
-    "ConfigError",
-    "JournalSettings",
-    "LogSettings",
-    "ModemSettings",
-    "RateLimitSettings",
-    "ReceiveSettings",
-    "RelaySettings",
-    "SendSettings",
-    "check_devices",
-    "load",
-    "parse",
-]
 
 DEFAULT_PATH = Path("/etc/otp-gateway/gateway.toml")
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.config.errors import ConfigError
 from gateway.errors import UsageError
 from gateway.log import Secret
 from gateway.numbers import NUMBER_TYPES, is_region
@@ -28,15 +29,6 @@ T = TypeVar("T")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")  # TOML v1.0.0 "Keys": bare keys
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-class ConfigError(UsageError):
-    """The configuration is invalid; the message names the dotted key and the problem."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}" if key else problem)
-        self.key = key
-        self.problem = problem
 
 
 def shown(value: object) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from gateway.config_toml import MEMORIES, OPERATIONS, ConfigError
+from gateway.config.errors import ConfigError
+from gateway.config.tables import MEMORIES, OPERATIONS
 from gateway.log import Secret
 from gateway.numbers import DEFAULT_NUMBER_TYPES, NUMBER_TYPES, is_region
 from gateway.ratelimit import Rate

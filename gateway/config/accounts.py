@@ -17,8 +17,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config_schema import Config
-from gateway.config_toml import ConfigError
+from gateway.config.errors import ConfigError
+from gateway.config.schema import Config
 
 
 def _user_exists(name: str) -> bool:
