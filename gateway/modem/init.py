@@ -29,7 +29,7 @@ from gateway.errors import ModemFault, UsageError
 from gateway.modem.dialects import AUTO, GENERIC, Dialect, Quirk, by_name, detect
 from gateway.modem.link import LinkError
 from gateway.modem.pinguard import PinGuard
-from gateway.modem.sim import PinContext, unlock_sim
+from gateway.modem.sim import PinContext, Runner, unlock_sim
 from gateway.modem.status import ModemIdentity
 from gateway.modem.storage import (
     ReplyError,
@@ -59,12 +59,6 @@ _MEMORY = re.compile(r"[A-Z]{2}")
 
 class RegistrationTimeout(ModemFault):
     """The modem did not register on a network in time."""
-
-
-class Runner(Protocol):
-    """Runs one AT command and returns its response (raising only on timeout/link loss)."""
-
-    async def __call__(self, command: Command, /) -> Response: ...
 
 
 class NetworkWait(Protocol):

@@ -15,21 +15,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
 from gateway.at import CmeError, Command, Kind
+from gateway.at.events import Response
 from gateway.errors import ModemFault
 from gateway.modem.pinguard import Decision, PinGuard, PinRecordError, SimKey
 from gateway.modem.simid import Tolerant, read_iccid, read_pin_attempts
 
-if TYPE_CHECKING:
-    from gateway.modem.init import InitConfig, Runner
-
 log = structlog.get_logger("gateway.modem.init")
 
 Reporter = Callable[[str, object], None]
+
+
+class Runner(Protocol):
+    """Runs one AT command and returns its response (raising only on timeout/link loss)."""
+
+    async def __call__(self, command: Command, /) -> Response: ...
+
+
+class PinSettings(Protocol):
+    """What unlocking reads of the initialisation's settings (:class:`.init.InitConfig`)."""
+
+    @property
+    def pin(self) -> str | None:
+        """The configured SIM PIN, or None."""
+
+    @property
+    def busy_retries(self) -> int:
+        """How often a busy SIM is asked again."""
+
+    @property
+    def busy_backoff(self) -> float:
+        """The first wait (seconds) before asking a busy SIM again."""
+
+    @property
+    def busy_backoff_max(self) -> float:
+        """The longest such wait (the wait doubles up to it)."""
 
 
 class SimError(ModemFault):
@@ -62,7 +86,7 @@ class PinContext:
 
 async def unlock_sim(
     ok: Runner,
-    config: InitConfig,
+    config: PinSettings,
     report: Reporter,
     *,
     tolerant: Tolerant,
