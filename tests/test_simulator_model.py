@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.simulator.config import ModemConfig
+from gateway.simulator import model as model_module
+from gateway.simulator.commands_general import ok
+from gateway.simulator.config import ModemConfig, SimulatorError
+from gateway.simulator.device import Spec
 from gateway.simulator.model import ModemModel
 from gateway.sms import pdu as pducodec
 
@@ -304,3 +307,21 @@ def test_unplug_fault_asks_the_shell_to_pull_and_replug() -> None:
     model.set_fault("unplug", {"on": "AT"}, 1.0)
     talk(model, b"AT\r")
     assert model.take_unplug() == ()  # no replug_after: stays out
+
+
+def test_a_command_table_cannot_take_a_command_already_registered() -> None:
+    """register refuses a table claiming a command the model already runs, and adds none of it."""
+    before = dict(model_module.HANDLERS)
+    with pytest.raises(SimulatorError, match=r"\+CMGS"):
+        model_module.register({"+CMGS": Spec(handler=ok), "+XNEW": Spec(handler=ok)})
+    assert before == model_module.HANDLERS
+
+
+def test_the_registered_tables_are_the_command_set_clac_lists() -> None:
+    """The model runs the tables the simulator package registered: AT+CLAC lists them."""
+    modem = ModemModel()
+    modem.receive_data(b"AT+CLAC\r", 0.0)
+    listed = modem.take_output().decode()
+    for command in ("+CMGS", "+CPIN", "+CPMS", "+CREG"):
+        assert f"AT{command}\r\n" in listed
+    assert modem.commands is model_module.HANDLERS

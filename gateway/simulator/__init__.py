@@ -11,19 +11,26 @@ background thread with a synchronous API (contracts.md, ``gateway.simulator``)::
         assert modem.sent()[0].text == "..."
 
 Layout: ``atparse``/``atcommand`` frame and split command lines; ``model`` runs them
-against ``commands_general``/``commands_sms`` with ``sim``, ``storage``, ``routing``,
-``textmode`` and ``faults``; ``profiles`` holds vendor dialects as data; ``network`` is
-the SMSC; ``clock`` the timer heap; ``pty``, ``runner``, ``threaded`` and ``control``
-are the I/O shells.
+against the command tables (``commands_general``/``commands_sim``/``commands_sms``, which
+see the modem as a ``device.Device`` and are registered with the model here: the model
+imports none of them) with ``sim``, ``storage``, ``routing``, ``textmode`` and
+``faults``; ``profiles`` holds vendor dialects as data; ``network`` is the SMSC;
+``clock`` the timer heap; ``pty``, ``runner``, ``threaded`` and ``control`` are the I/O
+shells.
 """
 
 from __future__ import annotations
 
+from gateway.simulator import commands_general, commands_sim, commands_sms, model
 from gateway.simulator.config import PROFILE_NAMES, ModemConfig, SentMessage, SimulatorError
 from gateway.simulator.faults import FAULT_PARAMS
 from gateway.simulator.model import ModemModel
 from gateway.simulator.runner import ModemHandle, Simulator
 from gateway.simulator.threaded import SimulatorThread, ThreadModemHandle
+
+# The command set every simulated modem runs: the tables register with the model.
+for _table in (commands_general.HANDLERS, commands_sim.HANDLERS, commands_sms.HANDLERS):
+    model.register(_table)
 
 __all__ = [
     "FAULT_PARAMS",

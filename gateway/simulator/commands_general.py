@@ -6,30 +6,13 @@ Each handler takes (model, command, now), returns information lines and raises
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from gateway.simulator.atcommand import Command, CommandSyntaxError, Form, parse_args
+from gateway.simulator.device import Device, Handler, Spec
+from gateway.simulator.registration import CELL, LAC, registration_urcs
 from gateway.simulator.results import ERROR, CommandFailed, cme
-
-if TYPE_CHECKING:
-    from gateway.simulator.model import ModemModel
-
-Handler = Callable[["ModemModel", Command, float], list[str]]
 
 OPERATOR = {0: "Fake Operator", 1: "Fake", 2: "310260"}
 CSCS_SETS = ("GSM", "IRA", "UCS2", "HEX", "PCCP437", "8859-1")
-LAC, CELL = "00C3", "0000A1B2"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Spec:
-    """How to run one command: its handler, whether it needs the SIM, vendor-only."""
-
-    handler: Handler
-    sim: bool = False
-    vendor: bool = False
 
 
 def args(command: Command) -> list[str | int | None]:
@@ -51,12 +34,12 @@ def int_arg(command: Command, allowed: range, *, index: int = 0, default: int | 
     return value
 
 
-def ok(model: ModemModel, command: Command, now: float) -> list[str]:
+def ok(model: Device, command: Command, now: float) -> list[str]:
     """Accept and ignore (AT, ATQ0, AT&C, AT+CLIP=1 ...)."""
     return []
 
 
-def _echo(model: ModemModel, command: Command, now: float) -> list[str]:
+def _echo(model: Device, command: Command, now: float) -> list[str]:
     value = int(command.args or "0")
     if value not in (0, 1):
         raise CommandFailed(ERROR)
@@ -64,7 +47,7 @@ def _echo(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _verbose(model: ModemModel, command: Command, now: float) -> list[str]:
+def _verbose(model: Device, command: Command, now: float) -> list[str]:
     value = int(command.args or "0")
     if value not in (0, 1):
         raise CommandFailed(ERROR)
@@ -72,22 +55,22 @@ def _verbose(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _reset(model: ModemModel, command: Command, now: float) -> list[str]:
+def _reset(model: Device, command: Command, now: float) -> list[str]:
     model.reset_settings()
     return []
 
 
-def _no_carrier(model: ModemModel, command: Command, now: float) -> list[str]:
+def _no_carrier(model: Device, command: Command, now: float) -> list[str]:
     raise CommandFailed(ERROR)  # no voice/data calls on this modem
 
 
-def _info(model: ModemModel, command: Command, now: float) -> list[str]:
+def _info(model: Device, command: Command, now: float) -> list[str]:
     p = model.profile
     return [p.manufacturer, p.model, f"Revision: {p.revision}"]
 
 
 def _value(attr: str) -> Handler:
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.TEST:
             return []
         if command.form is not Form.EXEC:
@@ -100,7 +83,7 @@ def _value(attr: str) -> Handler:
 def _setting(name: str, label: str, allowed: range, test: str) -> Handler:
     """Build a handler for a one-integer setting with ?, =? and = forms."""
 
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.READ:
             return [f"{label}: {getattr(model.settings, name)}"]
         if command.form is Form.TEST:
@@ -113,7 +96,7 @@ def _setting(name: str, label: str, allowed: range, test: str) -> Handler:
     return handler
 
 
-def _cpin(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cpin(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
     if model.sim_busy(now):
@@ -131,7 +114,7 @@ def _cpin(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _cfun(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cfun(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return [f"+CFUN: {model.settings.cfun}"]
     if command.form is Form.TEST:
@@ -154,22 +137,11 @@ def _cfun(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def registration_urcs(model: ModemModel, now: float) -> None:
-    """Write +CREG/+CGREG/+CEREG URCs for every registration report that is enabled."""
-    stat = model.registration_stat(now)
-    for name, act in (("creg", ""), ("cgreg", ""), ("cereg", ",7")):
-        n = getattr(model.settings, name)
-        if n == 1 or (n == 2 and stat != 1):
-            model.urc(f"+{name.upper()}: {stat}", now)
-        elif n == 2:
-            model.urc(f'+{name.upper()}: {stat},"{LAC}","{CELL}"{act}', now)
-
-
 def _registration(name: str, with_act: bool) -> Handler:
     """Build +CREG/+CGREG/+CEREG (TS 27.007 §7.2, §10.1.20, §10.1.22)."""
     label = "+" + name.upper()
 
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.TEST:
             return [f"{label}: (0-2)"]
         if command.form is Form.SET:
@@ -187,7 +159,7 @@ def _registration(name: str, with_act: bool) -> Handler:
     return handler
 
 
-def _cops(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cops(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return [f'+COPS: (2,"{OPERATOR[0]}","{OPERATOR[1]}","{OPERATOR[2]}",7),,(0-4),(0-2)']
     if command.form is Form.READ:
@@ -203,29 +175,29 @@ def _cops(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _csq(model: ModemModel, command: Command, now: float) -> list[str]:
+def _csq(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return ["+CSQ: (0-31,99),(0-7,99)"]
     return ["+CSQ: 20,99" if model.settings.cfun == 1 else "+CSQ: 99,99"]
 
 
-def _cbc(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cbc(model: Device, command: Command, now: float) -> list[str]:
     return [] if command.form is Form.TEST else [model.profile.battery]
 
 
-def _cclk(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cclk(model: Device, command: Command, now: float) -> list[str]:
     if command.form is not Form.READ:
         return []
     return [f'+CCLK: "{model.wall(now):%y/%m/%d,%H:%M:%S}+00"']
 
 
-def _cgatt(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cgatt(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return [f"+CGATT: {1 if model.registered(now) else 0}"]
     return ["+CGATT: (0,1)"] if command.form is Form.TEST else []
 
 
-def _cscs(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cscs(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return [f'+CSCS: "{model.settings.cscs}"']
     if command.form is Form.TEST:
@@ -237,7 +209,7 @@ def _cscs(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _curc(model: ModemModel, command: Command, now: float) -> list[str]:
+def _curc(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return [f"^CURC: {model.settings.curc}"]
     if command.form is Form.TEST:
@@ -246,10 +218,8 @@ def _curc(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _clac(model: ModemModel, command: Command, now: float) -> list[str]:
-    from gateway.simulator.model import HANDLERS  # noqa: PLC0415 - the table includes us
-
-    names = [n for n, s in HANDLERS.items() if n[0] in "+^" and not s.vendor]
+def _clac(model: Device, command: Command, now: float) -> list[str]:
+    names = [n for n, s in model.commands.items() if n[0] in "+^" and not s.vendor]
     names += sorted(model.profile.vendor_commands)
     return [f"AT{n}" for n in sorted(names)]
 
@@ -257,7 +227,7 @@ def _clac(model: ModemModel, command: Command, now: float) -> list[str]:
 def _sparam(field: str, allowed: range) -> Handler:
     """An S-parameter (V.250 §5.3.2): ``ATSn=<v>`` sets it, ``ATSn?`` answers 3 digits."""
 
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.READ:
             return [f"{getattr(model.settings, field):03d}"]
         if command.form is Form.SET:

@@ -8,14 +8,10 @@ still starting answers ``+CME ERROR: 14``. The counters come from the SIM model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.simulator.atcommand import Command, Form
-from gateway.simulator.commands_general import Handler, Spec, args
+from gateway.simulator.commands_general import args
+from gateway.simulator.device import Device, Handler, Spec
 from gateway.simulator.results import ERROR, CommandFailed, cme
-
-if TYPE_CHECKING:
-    from gateway.simulator.model import ModemModel
 
 #: TS 27.007 §8.18 <command> READ BINARY and the EF_ICCID file id (TS 51.011 §10.1.1)
 READ_BINARY = 176
@@ -28,13 +24,13 @@ def iccid_bcd(iccid: str) -> str:
     return "".join(digits[i + 1] + digits[i] for i in range(0, 20, 2))
 
 
-def _not_busy(model: ModemModel, now: float) -> None:
+def _not_busy(model: Device, now: float) -> None:
     if model.sim_busy(now):
         raise CommandFailed(cme(14))
 
 
 def _ccid(tag: str) -> Handler:
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.TEST:
             return []
         if command.form not in (Form.EXEC, Form.READ):
@@ -46,7 +42,7 @@ def _ccid(tag: str) -> Handler:
     return handler
 
 
-def _crsm(model: ModemModel, command: Command, now: float) -> list[str]:
+def _crsm(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
     values = args(command)
@@ -58,7 +54,7 @@ def _crsm(model: ModemModel, command: Command, now: float) -> list[str]:
     return [f'+CRSM: 144,0,"{iccid_bcd(model.iccid)}"']  # SW 9000: normal ending
 
 
-def _cpinr(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cpinr(model: Device, command: Command, now: float) -> list[str]:
     """TS 27.007 §8.65: ``+CPINR: <code>,<retries>,<default_retries>`` per matching code."""
     if command.form is Form.TEST:
         return []
@@ -77,7 +73,7 @@ def _cpinr(model: ModemModel, command: Command, now: float) -> list[str]:
     return lines
 
 
-def _spic(model: ModemModel, command: Command, now: float) -> list[str]:
+def _spic(model: Device, command: Command, now: float) -> list[str]:
     """SIMCom ``+SPIC: <pin1>,<puk1>,<pin2>,<puk2>`` (PIN2 is not modelled: 3, 10)."""
     if command.form is Form.TEST:
         return []

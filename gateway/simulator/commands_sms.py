@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.simulator import commands_storage, textmode
 from gateway.simulator.atcommand import Command, Form
 from gateway.simulator.atparse import EntryDone
-from gateway.simulator.commands_general import Handler, Spec, args
+from gateway.simulator.commands_general import args
 from gateway.simulator.commands_storage import index_arg, memory_slot
+from gateway.simulator.device import Device, Entry, Handler, Spec
 from gateway.simulator.results import ERROR, CommandFailed, cms
 from gateway.simulator.storage import STAT_BY_LABEL, Stat
 from gateway.simulator.tpdu import TpduError, tpdu_length
 from gateway.sms import pdu as pducodec
-
-if TYPE_CHECKING:
-    from gateway.simulator.model import Entry, ModemModel
 
 #: TP-SRR in the first octet of an SMS-SUBMIT (TS 23.040 §9.2.3.5), set via AT+CSMP <fo>
 SRR = 0x20
 
 
 def _simple(name: str, label: str, allowed: range, test: str) -> Handler:
-    def handler(model: ModemModel, command: Command, now: float) -> list[str]:
+    def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.READ:
             return [f"{label}: {getattr(model.settings, name)}"]
         if command.form is Form.TEST:
@@ -37,7 +33,7 @@ def _simple(name: str, label: str, allowed: range, test: str) -> Handler:
     return handler
 
 
-def _csms(model: ModemModel, command: Command, now: float) -> list[str]:
+def _csms(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return ["+CSMS: 0,1,1,1"]
     if command.form is Form.TEST:
@@ -48,7 +44,7 @@ def _csms(model: ModemModel, command: Command, now: float) -> list[str]:
     return ["+CSMS: 1,1,1"]
 
 
-def _csmp(model: ModemModel, command: Command, now: float) -> list[str]:
+def _csmp(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return ["+CSMP: " + ",".join(str(v) for v in model.settings.csmp)]
     if command.form is Form.TEST:
@@ -67,7 +63,7 @@ def _csmp(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _csca(model: ModemModel, command: Command, now: float) -> list[str]:
+def _csca(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return [f'+CSCA: "{model.settings.smsc}",{model.settings.smsc_toa}']
     if command.form is Form.TEST:
@@ -85,7 +81,7 @@ def _csca(model: ModemModel, command: Command, now: float) -> list[str]:
 CNMI_RANGES = (range(4), range(4), range(0, 3, 2), range(3), range(2))
 
 
-def _cnmi(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cnmi(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.READ:
         return ["+CNMI: " + ",".join(str(v) for v in model.settings.cnmi)]
     if command.form is Form.TEST:
@@ -103,7 +99,7 @@ def _cnmi(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _cnma(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cnma(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return ["+CNMA: (0-2)"]
     if not model.router.pending_ack:
@@ -112,7 +108,7 @@ def _cnma(model: ModemModel, command: Command, now: float) -> list[str]:
     return []
 
 
-def _can_send(model: ModemModel, now: float) -> None:
+def _can_send(model: Device, now: float) -> None:
     if not model.registered(now):
         raise CommandFailed(cms(331))
     fault = model.faults.get("cms-on-send")
@@ -126,9 +122,7 @@ def _can_send(model: ModemModel, now: float) -> None:
         raise CommandFailed(cms(code))
 
 
-def _cmgs(model: ModemModel, command: Command, now: float) -> list[str]:
-    from gateway.simulator.model import Entry  # noqa: PLC0415 - model imports this module
-
+def _cmgs(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
     values = args(command)
@@ -153,7 +147,7 @@ def _cmgs(model: ModemModel, command: Command, now: float) -> list[str]:
 
 
 def finish_entry(
-    model: ModemModel, entry: Entry, event: EntryDone, now: float
+    model: Device, entry: Entry, event: EntryDone, now: float
 ) -> tuple[list[str], float]:
     """Complete AT+CMGS/AT+CMGW after Ctrl-Z; return (info lines, extra reply delay).
 
@@ -188,7 +182,7 @@ def finish_entry(
     return _send(model, pdu_hex, now)
 
 
-def _send(model: ModemModel, pdu_hex: str, now: float) -> tuple[list[str], float]:
+def _send(model: Device, pdu_hex: str, now: float) -> tuple[list[str], float]:
     _can_send(model, now)
     try:
         reference, took = model.network.submit(model, pdu_hex, now)
@@ -197,7 +191,7 @@ def _send(model: ModemModel, pdu_hex: str, now: float) -> tuple[list[str], float
     return [f"+CMGS: {reference}"], took
 
 
-def _cmss(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cmss(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
     memory = memory_slot(model, 1)
@@ -229,8 +223,8 @@ HANDLERS: dict[str, Spec] = {
     "+CSCA": Spec(handler=_csca, sim=True),
     "+CNMI": Spec(handler=_cnmi),
     "+CNMA": Spec(handler=_cnma),
-    "+CMGS": Spec(handler=_cmgs, sim=True),
-    "+CMGW": Spec(handler=_cmgs, sim=True),
+    "+CMGS": Spec(handler=_cmgs, sim=True, finish=finish_entry),
+    "+CMGW": Spec(handler=_cmgs, sim=True, finish=finish_entry),
     "+CMSS": Spec(handler=_cmss, sim=True),
     **commands_storage.HANDLERS,
 }

@@ -6,20 +6,16 @@ written and sent from (TS 27.005 §3.2.2).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gateway.simulator import textmode
 from gateway.simulator.atcommand import Command, Form
-from gateway.simulator.commands_general import Spec, args
+from gateway.simulator.commands_general import args
+from gateway.simulator.device import Device, Spec
 from gateway.simulator.results import CommandFailed, cms
 from gateway.simulator.storage import STAT_BY_LABEL, Memory, Stat, Stored
 from gateway.simulator.tpdu import TpduError, tpdu_length
 
-if TYPE_CHECKING:
-    from gateway.simulator.model import ModemModel
 
-
-def _cpms(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cpms(model: Device, command: Command, now: float) -> list[str]:
     slots = model.profile.cpms_memories
     if command.form is Form.TEST:
         return ["+CPMS: " + ",".join("(" + ",".join(f'"{m}"' for m in s) + ")" for s in slots)]
@@ -48,12 +44,12 @@ def _cpms(model: ModemModel, command: Command, now: float) -> list[str]:
     ]
 
 
-def memory_slot(model: ModemModel, slot: int) -> Memory:
+def memory_slot(model: Device, slot: int) -> Memory:
     """Return the memory AT+CPMS selected for ``slot`` (0 read/delete, 1 write/send)."""
     return model.memories[model.settings.cpms[slot]]
 
 
-def index_arg(model: ModemModel, command: Command, memory: Memory) -> int:
+def index_arg(model: Device, command: Command, memory: Memory) -> int:
     """Return the command's <index>; raise CommandFailed (+CMS ERROR: 321) if invalid."""
     values = args(command)
     index = values[0] if values else None
@@ -62,7 +58,7 @@ def index_arg(model: ModemModel, command: Command, memory: Memory) -> int:
     return index
 
 
-def _render(model: ModemModel, stored: Stored, *, listing: bool = False) -> tuple[str, str]:
+def _render(model: Device, stored: Stored, *, listing: bool = False) -> tuple[str, str]:
     if model.settings.cmgf == 0:
         try:
             length = tpdu_length(stored.pdu)
@@ -75,7 +71,7 @@ def _render(model: ModemModel, stored: Stored, *, listing: bool = False) -> tupl
     return textmode.deliver_lines(model, stored.pdu, stat=stored.stat, listing=listing)
 
 
-def _cmgr(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cmgr(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
     memory = memory_slot(model, 0)
@@ -89,7 +85,7 @@ def _cmgr(model: ModemModel, command: Command, now: float) -> list[str]:
     return [f"+CMGR: {header}", body]
 
 
-def _cmgl(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cmgl(model: Device, command: Command, now: float) -> list[str]:
     text = model.settings.cmgf == 1
     if command.form is Form.TEST:
         return (
@@ -119,7 +115,7 @@ def _cmgl(model: ModemModel, command: Command, now: float) -> list[str]:
     return lines
 
 
-def _cmgd(model: ModemModel, command: Command, now: float) -> list[str]:
+def _cmgd(model: Device, command: Command, now: float) -> list[str]:
     memory = memory_slot(model, 0)
     if command.form is Form.TEST:
         used = ",".join(str(i) for i in sorted(memory.slots))

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.simulator import commands_general, commands_sim, commands_sms
 from gateway.simulator.atcommand import Command, CommandSyntaxError, split_line
 from gateway.simulator.atparse import (
     AtParser,
@@ -27,58 +25,33 @@ from gateway.simulator.atparse import (
 )
 from gateway.simulator.clock import Scheduler
 from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
+from gateway.simulator.device import Entry, Settings, Spec
 from gateway.simulator.faults import FAULT_PARAMS, Fault, make_fault
 from gateway.simulator.network import Network
 from gateway.simulator.profiles import Profile, get_profile
+from gateway.simulator.registration import registration_urcs
 from gateway.simulator.results import ERROR, CommandFailed, Failure, cme, cms
 from gateway.simulator.routing import Router
 from gateway.simulator.sim import Sim
 from gateway.simulator.storage import Memory, make_memories
 from gateway.sms import pdu as pducodec
 
-HANDLERS: dict[str, commands_general.Spec] = {
-    **commands_general.HANDLERS,
-    **commands_sim.HANDLERS,
-    **commands_sms.HANDLERS,
-}
+#: The command table every modem runs: the ``commands_*`` tables add their rows with
+#: :func:`register` (the simulator package does, on import); the model imports none of them.
+HANDLERS: dict[str, Spec] = {}
 ALIASES: dict[str, str] = {"+GMI": "+CGMI", "+GMM": "+CGMM", "+GMR": "+CGMR", "+GSN": "+CGSN"}
 
 
-@dataclass(slots=True, kw_only=True)
-class Settings:
-    """Volatile settings a reset (ATZ, AT&F, power cycle) restores (mutable on purpose).
+def register(table: Mapping[str, Spec]) -> None:
+    """Add a command table's rows to :data:`HANDLERS`.
 
-    Echo (ATE) lives in the parser, which decides it per received byte.
+    Raises :class:`SimulatorError` when a command is already there (two tables must not
+    claim one command); nothing is added then.
     """
-
-    verbose: bool = True
-    cmee: int = 0
-    cmgf: int = 0
-    cscs: str = "GSM"
-    csdh: int = 0
-    csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
-    cnmi: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
-    creg: int = 0
-    cgreg: int = 0
-    cereg: int = 0
-    cops_format: int = 0
-    cfun: int = 1
-    curc: int = 1
-    cpms: tuple[str, str, str] = ("SM", "SM", "SM")
-    smsc: str = "+15550000000"
-    smsc_toa: int = 145
-    s0: int = 0  # V.250 §6.3.8 rings before auto-answer (0: never)
-    s7: int = 60  # V.250 §6.3.9 connection completion timeout (the gateway's resync nonce)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Entry:
-    """A message being typed after ``> ``: for AT+CMGS or AT+CMGW, PDU or text."""
-
-    command: str
-    length: int = 0
-    stat: int = 2
-    number: str = ""
+    taken = sorted(HANDLERS.keys() & table.keys())
+    if taken:
+        raise SimulatorError(f"commands registered twice: {', '.join(taken)}")
+    HANDLERS.update(table)
 
 
 class ModemModel:
@@ -129,6 +102,11 @@ class ModemModel:
         self.byte_observers: list[Callable[[bytes], None]] = []
         self.network.attach(self)
         self.power_on(now)
+
+    @property
+    def commands(self) -> Mapping[str, Spec]:
+        """The command table this modem runs (AT+CLAC lists it)."""
+        return HANDLERS
 
     # -- the three verbs -------------------------------------------------------------
     @property
@@ -455,8 +433,11 @@ class ModemModel:
             # TS 27.005 §3.5.1: ESC quits without sending
             self.reply([], None, now)
             return
+        spec = HANDLERS.get(entry.command)
+        if spec is None or spec.finish is None:
+            raise SimulatorError(f"{entry.command} took a message but has no finish step")
         try:
-            lines, delay = commands_sms.finish_entry(self, entry, event, now)
+            lines, delay = spec.finish(self, entry, event, now)
         except CommandFailed as failed:
             self.reply([], failed.failure, now)
             return
@@ -506,7 +487,7 @@ class ModemModel:
     def _registration_changed(self, was: int, now: float) -> None:
         if self.registration_stat(now) != was:
             # TS 27.007 §7.2: +CREG: <stat> when the registration status changes
-            self.scheduler.call_at(now, lambda t: commands_general.registration_urcs(self, t))
+            self.scheduler.call_at(now, lambda t: registration_urcs(self, t))
 
     def next_concat_reference(self) -> int:
         """Return a fresh concatenation reference for injected multipart SMS."""

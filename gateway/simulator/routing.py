@@ -14,7 +14,7 @@ from gateway.simulator.storage import Stat
 from gateway.simulator.tpdu import tpdu_length
 
 if TYPE_CHECKING:
-    from gateway.simulator.model import ModemModel
+    from gateway.simulator.device import Device
 
 
 class Router:
@@ -22,7 +22,7 @@ class Router:
 
     __slots__ = ("model", "pending_ack")
 
-    def __init__(self, model: ModemModel) -> None:
+    def __init__(self, model: Device) -> None:
         self.model = model
         self.pending_ack = False
 

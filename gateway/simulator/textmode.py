@@ -16,7 +16,7 @@ from gateway.sms import pdu as pducodec
 from gateway.sms.timestamp import semi_octet_text
 
 if TYPE_CHECKING:
-    from gateway.simulator.model import ModemModel
+    from gateway.simulator.device import Device
     from gateway.simulator.storage import Stat
 
 
@@ -38,7 +38,7 @@ def toa(number: str) -> int:
     return 129 if is_number(number) else 208
 
 
-def encode_text(model: ModemModel, text: str, encoding: str, data: bytes | None) -> str:
+def encode_text(model: Device, text: str, encoding: str, data: bytes | None) -> str:
     """Return message text as the TE sees it under the current character set."""
     if encoding == "8bit" and data is not None:
         return data.hex().upper()
@@ -50,7 +50,7 @@ def encode_text(model: ModemModel, text: str, encoding: str, data: bytes | None)
     return text
 
 
-def decode_input(model: ModemModel, raw: str) -> str:
+def decode_input(model: Device, raw: str) -> str:
     """Return the text a user typed under the current character set; raise TextInputError."""
     cscs = model.settings.cscs
     try:
@@ -64,7 +64,7 @@ def decode_input(model: ModemModel, raw: str) -> str:
 
 
 def deliver_lines(
-    model: ModemModel, pdu_hex: str, *, stat: Stat | None, listing: bool = False
+    model: Device, pdu_hex: str, *, stat: Stat | None, listing: bool = False
 ) -> tuple[str, str]:
     """Return (header fields, text) of an SMS-DELIVER for +CMGR/+CMGL (``stat``) or +CMT.
 
@@ -115,7 +115,7 @@ def report_fields(pdu_hex: str) -> str:
     )
 
 
-def submit_lines(model: ModemModel, pdu_hex: str, *, stat: Stat) -> tuple[str, str]:
+def submit_lines(model: Device, pdu_hex: str, *, stat: Stat) -> tuple[str, str]:
     """Return (header, text) of a stored SMS-SUBMIT (AT+CMGW) in text mode."""
     try:
         submit = pducodec.decode_submit(pdu_hex)
