@@ -2,6 +2,8 @@
 
 Request: ``{"op": "inject", "modem": 0, "text": "..."}``; reply ``{"ok": true, "result": ...}``
 or ``{"ok": false, "error": "..."}``. A bad request gets an error reply, never a crash.
+The simulator that starts the socket is seen through :class:`ControlledSimulator`, so
+this module does not import the runner that owns it.
 """
 
 from __future__ import annotations
@@ -10,23 +12,63 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, Unpack
 
 import structlog
 
 from gateway.errors import RequestError
-from gateway.simulator.config import SimulatorError
-
-if TYPE_CHECKING:
-    from gateway.simulator.runner import ModemHandle, Simulator
+from gateway.simulator.config import SentMessage, SimulatorError
+from gateway.simulator.inject import SmsOptions
 
 log = structlog.get_logger(__name__)
 
 MAX_REQUEST = 1 << 16
+
+
+class ControlledModem(Protocol):
+    """One simulated modem as the control socket drives it (``runner.ModemHandle``)."""
+
+    def inject_sms(self, text: str, **options: Unpack[SmsOptions]) -> list[int]:
+        """Deliver ``text`` as one or more SMS-DELIVER; return the storage indexes."""
+
+    def inject_pdu(self, pdu_hex: str, *, memory: str | None = None, notify: bool = True) -> int:
+        """Deliver a raw PDU; return its index (-1 if routed or rejected)."""
+
+    def stored(self, memory: str = "SM") -> dict[int, str]:
+        """Return the PDUs stored in ``memory`` by index."""
+
+    def sent(self) -> list[SentMessage]:
+        """Return the messages the modem sent, oldest first."""
+
+    def set_fault(self, name: str, **params: object) -> None:
+        """Arm the fault ``name`` with ``params``."""
+
+    def clear_fault(self, name: str | None = None) -> None:
+        """Clear the fault ``name`` (all of them for None)."""
+
+    def unplug(self) -> None:
+        """Pull the cable: the pty goes away."""
+
+    def replug(self) -> None:
+        """Plug the cable back in."""
+
+    def reboot(self) -> None:
+        """Power-cycle the modem."""
+
+    def state(self) -> dict[str, object]:
+        """Return the modem's state for ``modems`` and ``state`` replies."""
+
+
+class ControlledSimulator(Protocol):
+    """The running simulator the control socket serves (``runner.Simulator``)."""
+
+    @property
+    def modems(self) -> Sequence[ControlledModem]:
+        """The simulated modems, indexed as requests name them."""
 
 
 class ControlError(RequestError):
@@ -56,7 +98,7 @@ def _ints(value: object, key: str) -> list[int] | None:
     return list(value)
 
 
-def _inject(h: ModemHandle, r: dict[str, object]) -> object:
+def _inject(h: ControlledModem, r: dict[str, object]) -> object:
     text = _get(r, "text", str, None)
     if not isinstance(text, str):
         raise ControlError("inject needs 'text'")
@@ -80,7 +122,7 @@ def _inject(h: ModemHandle, r: dict[str, object]) -> object:
     )
 
 
-def _inject_pdu(h: ModemHandle, r: dict[str, object]) -> object:
+def _inject_pdu(h: ControlledModem, r: dict[str, object]) -> object:
     pdu = _get(r, "pdu", str, None)
     if not isinstance(pdu, str):
         raise ControlError("inject_pdu needs 'pdu'")
@@ -92,15 +134,15 @@ def _inject_pdu(h: ModemHandle, r: dict[str, object]) -> object:
     )
 
 
-def _sent(h: ModemHandle, r: dict[str, object]) -> object:
+def _sent(h: ControlledModem, r: dict[str, object]) -> object:
     return [asdict(m) | {"time": m.time.isoformat()} for m in h.sent()]
 
 
-def _stored(h: ModemHandle, r: dict[str, object]) -> object:
+def _stored(h: ControlledModem, r: dict[str, object]) -> object:
     return {str(i): pdu for i, pdu in h.stored(str(_get(r, "memory", str, "SM"))).items()}
 
 
-def _fault(h: ModemHandle, r: dict[str, object]) -> object:
+def _fault(h: ControlledModem, r: dict[str, object]) -> object:
     name = _get(r, "name", str, None)
     params = _get(r, "params", dict, {})
     if not isinstance(name, str) or not isinstance(params, dict):
@@ -109,13 +151,13 @@ def _fault(h: ModemHandle, r: dict[str, object]) -> object:
     return None
 
 
-def _clear(h: ModemHandle, r: dict[str, object]) -> object:
+def _clear(h: ControlledModem, r: dict[str, object]) -> object:
     name = _get(r, "name", str, None)
     h.clear_fault(name if isinstance(name, str) else None)
     return None
 
 
-OPS: dict[str, Callable[[ModemHandle, dict[str, object]], object]] = {
+OPS: dict[str, Callable[[ControlledModem, dict[str, object]], object]] = {
     "inject": _inject,
     "inject_pdu": _inject_pdu,
     "sent": _sent,
@@ -129,7 +171,7 @@ OPS: dict[str, Callable[[ModemHandle, dict[str, object]], object]] = {
 }
 
 
-def handle_request(simulator: Simulator, line: bytes) -> dict[str, object]:
+def handle_request(simulator: ControlledSimulator, line: bytes) -> dict[str, object]:
     """Serve one JSON request line; return the reply object (never raises)."""
     try:
         request = json.loads(line.decode("utf-8"))
@@ -152,7 +194,7 @@ def handle_request(simulator: Simulator, line: bytes) -> dict[str, object]:
         return {"ok": False, "error": str(exc) or type(exc).__name__}
 
 
-async def start_control(simulator: Simulator, path: Path) -> asyncio.AbstractServer:
+async def start_control(simulator: ControlledSimulator, path: Path) -> asyncio.AbstractServer:
     """Listen on ``path`` (a stale socket file is replaced); return the server.
 
     Raises SimulatorError if another simulator is listening there.

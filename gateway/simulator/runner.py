@@ -14,6 +14,7 @@ import structlog
 from gateway.simulator import inject
 from gateway.simulator.clock import Scheduler
 from gateway.simulator.config import ModemConfig, SentMessage, SimulatorError
+from gateway.simulator.control import start_control
 from gateway.simulator.model import ModemModel
 from gateway.simulator.network import Network
 from gateway.simulator.pty import PtyPort
@@ -208,8 +209,6 @@ class Simulator:
                 port.open()
                 self.modems.append(ModemHandle(self, model, port))
             if self.control_path is not None:
-                from gateway.simulator.control import start_control  # noqa: PLC0415
-
                 self._control = await start_control(self, self.control_path)
         except BaseException:
             await self.stop()
