@@ -1,4 +1,9 @@
-"""The durable journal: SQLite (stdlib) in the state directory, WAL, synchronous=FULL.
+"""The durable journal: what callers may ask (:class:`Journal`) and its SQLite backend.
+
+:class:`Journal` (:mod:`gateway.journal.interface`) is the protocol the pipelines and the
+daemon program against; :class:`SqliteJournal` (:mod:`gateway.journal.sqlite`: SQLite in
+the state directory, WAL, synchronous=FULL) implements it, and :func:`open_journal` is
+where the daemon chooses it, so another backend is an addition there.
 
 Everything the gateway must not lose goes here before it acts on it: a PDU is recorded
 (and committed) before the SMS is deleted from the modem; a send job is stored before the
