@@ -1,22 +1,102 @@
-"""Serving ``get``, ``send`` and ``status`` for a session: the broker and the daemon's ports."""
+"""Serving ``get``, ``send`` and ``status`` for a session: the broker and the daemon's ports.
+
+Each handler is given the server as a :class:`RequestHost` and the asking connection as
+a :class:`Requester`: what it uses of each, declared here, so this module imports
+neither the session that calls it nor the server that owns both (house style §8).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol
 
 import structlog
 
+from gateway.relay.access import Peer
+from gateway.relay.broker import Broker, Delivered
 from gateway.relay.errors import RelayError, TooManyPending, Unavailable
-from gateway.relay.messages import EventKind, Get, RequestId, Result, Send, Status
-from gateway.relay.ports import CodeRecord, SendPort, SendRequest
+from gateway.relay.messages import (
+    EventKind,
+    Get,
+    RequestId,
+    Result,
+    Send,
+    ServerMessage,
+    Status,
+)
+from gateway.relay.ports import CodeRecord, SendPort, SendRequest, StatusPort
 from gateway.tracebacks import frames
 
-if TYPE_CHECKING:
-    from gateway.relay.session import Session
-
 log = structlog.get_logger("gateway.relay")
+
+
+class RequestLimits(Protocol):
+    """The per-connection limit a handler enforces (``RelayConfig`` has it)."""
+
+    @property
+    def max_pending_gets(self) -> int:
+        """Pending ``get`` requests one connection may have."""
+
+
+class RequestHost(Protocol):
+    """What the handlers use of the relay server: the broker, the ports, the clocks."""
+
+    @property
+    def config(self) -> RequestLimits:
+        """The relay's limits."""
+
+    @property
+    def broker(self) -> Broker:
+        """Codes, pending gets and subscriptions (sans-I/O)."""
+
+    @property
+    def send_port(self) -> SendPort | None:
+        """The daemon's send queue, or None when this gateway does not send."""
+
+    @property
+    def status_port(self) -> StatusPort | None:
+        """The daemon's status, or None."""
+
+    @property
+    def wall(self) -> Callable[[], float]:
+        """The wall clock codes' arrival times and a get's ``since`` are on."""
+
+    def now(self) -> float:
+        """Return the broker's (monotonic) clock."""
+
+    def hand(self, outcome: Delivered) -> bool:
+        """Write the code of ``outcome`` to the ``get`` it names; False if it cannot go."""
+
+    def claimed(self, record: CodeRecord) -> None:
+        """Count a code handed to a ``get`` and tell the daemon."""
+
+    def reschedule(self) -> None:
+        """Arm the timer at the broker's next deadline."""
+
+    def status(self) -> dict[str, object]:
+        """Return the daemon's snapshot plus the relay's own section."""
+
+
+class Requester(Protocol):
+    """What the handlers use of the connection that asked."""
+
+    number: int
+    peer: Peer
+    gets: set[RequestId]
+    tasks: dict[RequestId, asyncio.Task[None]]
+
+    def send(self, message: ServerMessage) -> None:
+        """Write one message to the peer."""
+
+    def event(self, request_id: RequestId, kind: EventKind, data: Mapping[str, Any]) -> None:
+        """Write one event of the request ``request_id``."""
+
+    def fail(self, request_id: RequestId | None, exc: RelayError) -> None:
+        """Answer the request ``request_id`` with the error ``exc``."""
+
+    def settle(self) -> None:
+        """Note that a request task ended (the idle timer may start)."""
 
 
 def record_data(record: CodeRecord, cursor: int | None = None) -> dict[str, object]:
@@ -37,12 +117,11 @@ def record_data(record: CodeRecord, cursor: int | None = None) -> dict[str, obje
     return data
 
 
-def handle_get(session: Session, request: Get) -> None:
+def handle_get(server: RequestHost, session: Requester, request: Get) -> None:
     """Start a ``get``: answer at once from the grace window or leave it pending.
 
     Raises :class:`TooManyPending` when the connection is at its limit.
     """
-    server = session.server
     if len(session.gets) >= server.config.max_pending_gets:
         raise TooManyPending(
             f"at most {server.config.max_pending_gets} pending get requests per connection"
@@ -73,23 +152,23 @@ def handle_get(session: Session, request: Get) -> None:
         server.claimed(outcome.record)  # claimed and written by server.hand
 
 
-def handle_send(session: Session, request: Send) -> None:
+def handle_send(server: RequestHost, session: Requester, request: Send) -> None:
     """Submit a send job in a task owned by the session (cancelled when it goes away).
 
     Raises :class:`Unavailable` when the daemon gave the relay no send port.
     """
-    port = session.server.send_port
+    port = server.send_port
     if port is None:
         raise Unavailable("sending is not available on this gateway")
     _own(session, request.id, _run_send(session, request, port))
 
 
-def handle_status(session: Session, request: Status) -> None:
+def handle_status(server: RequestHost, session: Requester, request: Status) -> None:
     """Answer ``status`` in a task: the daemon may refresh cached figures first."""
-    _own(session, request.id, _run_status(session, request))
+    _own(session, request.id, _run_status(server, session, request))
 
 
-def _own(session: Session, request_id: RequestId, work: Coroutine[Any, Any, None]) -> None:
+def _own(session: Requester, request_id: RequestId, work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     session.tasks[request_id] = task
 
@@ -101,12 +180,12 @@ def _own(session: Session, request_id: RequestId, work: Coroutine[Any, Any, None
     task.add_done_callback(forget)
 
 
-async def _run_status(session: Session, request: Status) -> None:
-    port = session.server.status_port
+async def _run_status(server: RequestHost, session: Requester, request: Status) -> None:
+    port = server.status_port
     try:
         if port is not None:
             await port.refresh()
-        session.send(Result(id=request.id, value=session.server.status()))
+        session.send(Result(id=request.id, value=server.status()))
     except Exception as exc:  # the port is the daemon's code: never let it kill the session
         log.error(
             "relay.internal_error",
@@ -117,7 +196,7 @@ async def _run_status(session: Session, request: Status) -> None:
         session.fail(request.id, Unavailable("the gateway failed to serve this request"))
 
 
-async def _run_send(session: Session, request: Send, port: SendPort) -> None:
+async def _run_send(session: Requester, request: Send, port: SendPort) -> None:
     try:
         accepted = await port.submit(
             SendRequest(

@@ -12,6 +12,9 @@ socket's ``POLLHUP`` tells (:mod:`gateway.relay.hangup`). A code is written to a
 only through :meth:`Session.deliver`, which says whether the connection took it, so a
 gone consumer never claims one. A connection with nothing pending for ``idle_timeout``
 seconds is told so and closed.
+
+The server owns its sessions; a session reaches back only through the
+:class:`SessionHost` it was given (declared here), so it never imports the server.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import asyncio
 import dataclasses
 import socket
 import struct
+from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 
-from gateway.relay.access import Peer, Permission
+from gateway.relay.access import AccessControl, Peer, Permission
 from gateway.relay.errors import (
     BadRequest,
     ErrorCode,
@@ -34,7 +38,7 @@ from gateway.relay.errors import (
     RelayError,
     Unavailable,
 )
-from gateway.relay.hangup import hung_up
+from gateway.relay.hangup import HangupWatch, hung_up
 from gateway.relay.messages import (
     Cancel,
     Error,
@@ -53,20 +57,81 @@ from gateway.relay.messages import (
 )
 from gateway.relay.ports import CodeRecord
 from gateway.relay.protocol import RequestReader, encode
-from gateway.relay.requests import handle_get, handle_send, handle_status, record_data
+from gateway.relay.requests import (
+    RequestHost,
+    RequestLimits,
+    handle_get,
+    handle_send,
+    handle_status,
+    record_data,
+)
 from gateway.tracebacks import frames
-
-if TYPE_CHECKING:
-    from gateway.relay.server import RelayServer
 
 log = structlog.get_logger("gateway.relay")
 _PEERCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}, socket(7)
 
 
+class SessionLimits(RequestLimits, Protocol):
+    """The per-connection limits a session keeps (``RelayConfig`` has them)."""
+
+    @property
+    def max_line(self) -> int:
+        """The longest request line, in bytes."""
+
+    @property
+    def write_high_water(self) -> int:
+        """Bytes queued before a consumer counts as stalled."""
+
+    @property
+    def write_hard_limit(self) -> int:
+        """Bytes queued that disconnect it at once."""
+
+    @property
+    def drain_timeout(self) -> float:
+        """Seconds a consumer may stay stalled."""
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds a connection with nothing pending stays (0: forever)."""
+
+
+class SessionHost(RequestHost, Protocol):
+    """What a session uses of the server that owns it (``RelayServer``)."""
+
+    @property
+    def config(self) -> SessionLimits:
+        """The relay's limits."""
+
+    @property
+    def access(self) -> AccessControl:
+        """Who may connect and do what (``SO_PEERCRED``)."""
+
+    @property
+    def hangups(self) -> HangupWatch | None:
+        """The watch that tells when the peer of a half-closed socket goes."""
+
+    @property
+    def counters(self) -> Counter[str]:
+        """The relay's counters."""
+
+    @property
+    def version(self) -> str:
+        """The gateway's version, sent in the greeting."""
+
+    def attach(self, session: Session) -> str | None:
+        """Register a new connection; return why it is refused, or None."""
+
+    def detach(self, session: Session) -> None:
+        """Forget a closed connection and everything it had pending."""
+
+    def changed(self) -> None:
+        """Wake those waiting for connections, gets or subscriptions to change."""
+
+
 class Session(asyncio.Protocol):
     """The relay's side of one connection."""
 
-    def __init__(self, server: RelayServer, number: int) -> None:
+    def __init__(self, server: SessionHost, number: int) -> None:
         self.server = server
         self.number = number
         self.reader = RequestReader(max_line=server.config.max_line)
@@ -203,10 +268,10 @@ class Session(asyncio.Protocol):
             raise BadRequest("id is already used by a pending request")
         if isinstance(request, Get):
             self._checked(Permission.GET, request.origin, request.embedded_origin)
-            handle_get(self, request)
+            handle_get(self.server, self, request)
         elif isinstance(request, Send):
             self._checked(Permission.SEND, request.origin, request.embedded_origin)
-            handle_send(self, request)
+            handle_send(self.server, self, request)
         elif isinstance(request, Subscribe):
             self._checked(Permission.SUBSCRIBE)
             self.subscriptions.add(request.id)
@@ -224,7 +289,7 @@ class Session(asyncio.Protocol):
                 self.event(request.id, EventKind.CODE, record_data(item.record, item.cursor))
         elif isinstance(request, Status):
             self._checked(Permission.STATUS)
-            handle_status(self, request)
+            handle_status(self.server, self, request)
         elif isinstance(request, Cancel):
             self._cancel(request)
 
