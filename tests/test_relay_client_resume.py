@@ -11,7 +11,7 @@ import pytest
 from relay_helpers import Raw, record, relay, run
 
 from gateway.client import AsyncClient, Client, Timeout, Unavailable
-from gateway.relay.clientcodec import RECONNECT_MAX, Reconnect
+from gateway.relay.clientcodec import RECONNECT_MAX, GetAttempts, Reconnect, Resume
 
 
 def test_reconnect_plan_backs_off_up_to_a_cap_and_gives_up_at_the_deadline() -> None:
@@ -23,6 +23,46 @@ def test_reconnect_plan_backs_off_up_to_a_cap_and_gives_up_at_the_deadline() -> 
     assert plan.pause(9.5) == 0.5
     assert plan.pause(10.0) is None
     assert plan.remaining(12.0) == 0.0
+
+
+def test_get_attempts_ask_first_as_told_then_since_the_first_ask_with_what_is_left() -> None:
+    """A get asked again keeps its id and key, asks since it was first asked, for the rest."""
+    attempts = GetAttempts(
+        7, "Shop.Example", embedded_origin=None, timeout=30.0, since=None, key="k",
+        now=100.0, wall=5000.0,
+    )  # fmt: skip
+    first = attempts.next_request(100.0)
+    assert (first.id, first.origin, first.timeout, first.since, first.key) == (
+        7, "shop.example", 30.0, None, "k",
+    )  # fmt: skip
+    again = attempts.next_request(110.0)
+    assert (again.id, again.timeout, again.since, again.key) == (7, 20.0, 5000.0, "k")
+    assert attempts.left == 20.0
+    with pytest.raises(Timeout):
+        attempts.next_request(130.0)
+
+
+def test_get_attempts_keep_the_callers_since_and_the_default_timeout() -> None:
+    """A caller's since is what later attempts ask from; no timeout means the server's 120 s."""
+    attempts = GetAttempts(
+        1, "a.example", embedded_origin=None, timeout=None, since=4000.0, key="k",
+        now=0.0, wall=5000.0,
+    )  # fmt: skip
+    assert attempts.next_request(0.0).timeout is None
+    assert attempts.next_request(20.0).since == 4000.0
+    assert attempts.plan.deadline == 120.0
+
+
+def test_resume_moves_forward_only() -> None:
+    """A subscription resumes after the newest cursor it saw or was confirmed, never earlier."""
+    place = Resume(None)
+    place.confirmed({"cursor": 5})
+    assert place.request(1).after == 5
+    place.seen(record("111111", record_id=9))
+    place.confirmed({"cursor": 3})
+    place.confirmed({"cursor": True})  # not a cursor
+    place.seen(record("222222"))  # a record without a cursor
+    assert (place.cursor, place.request(2).after, place.request(2).id) == (9, 9, 2)
 
 
 def test_async_get_survives_a_relay_restart(tmp_path: Path) -> None:

@@ -21,15 +21,15 @@ from types import TracebackType
 from typing import Self
 
 from gateway.relay.clientcodec import (
-    DEFAULT_GET_TIMEOUT,
+    GetAttempts,
     Reconnect,
+    Resume,
     ServerReader,
     encode_request,
     expect_result,
-    get_request,
     send_request,
 )
-from gateway.relay.errors import RelayError, Timeout, Unavailable, error_for
+from gateway.relay.errors import RelayError, Unavailable, error_for
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -42,7 +42,6 @@ from gateway.relay.messages import (
     Result,
     ServerMessage,
     Status,
-    Subscribe,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
 from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
@@ -170,23 +169,18 @@ class AsyncClient:
         no gateway answers within it.
         """
         rid = self.next_id() if request_id is None else request_id
-        limit = DEFAULT_GET_TIMEOUT if timeout is None else timeout
-        plan = Reconnect(time.monotonic() + limit)
-        asked = time.time() if since is None else since
-        key = secrets.token_hex(16)  # repeated when asking again: a retry, not a new consumer
-        first = True
+        attempts = GetAttempts(
+            rid,
+            origin,
+            embedded_origin=embedded_origin,
+            timeout=timeout,
+            since=since,
+            key=secrets.token_hex(16),  # repeated when asking again: a retry, not a new consumer
+            now=time.monotonic(),
+            wall=time.time(),
+        )
         while True:
-            left = plan.remaining(time.monotonic())
-            if left <= 0:
-                raise Timeout(f"no code arrived within the timeout of {limit:g} s")
-            request = get_request(
-                rid,
-                origin,
-                embedded_origin=embedded_origin,
-                timeout=timeout if first else left,
-                since=since if first else asked,
-                key=key,
-            )
+            request = attempts.next_request(time.monotonic())
             generation = self._generation
             try:
                 return code_from((await self._call(request)).value)
@@ -197,8 +191,7 @@ class AsyncClient:
             except Unavailable:
                 if not self.reconnect:
                     raise
-                await self._reconnect(generation, plan)
-            first = False
+                await self._reconnect(generation, attempts.plan)
 
     async def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id``; raises ``NotFound`` if none."""
@@ -264,24 +257,25 @@ class AsyncClient:
         again (for up to ``reconnect_for`` s) and the subscription resumed after the
         last code seen: none missed, none twice. Raises ``Forbidden``, ``Unavailable``.
         """
-        request = Subscribe(id=self.next_id(), after=after)
+        place = Resume(after)
+        request = place.request(self.next_id())
         generation = self._generation
         queue, ack = await self._start_stream(request)
-        return self._follow(request.id, queue, _cursor(ack.value, after), generation)
+        place.confirmed(ack.value)
+        return self._follow(request.id, queue, place, generation)
 
     async def _follow(
         self,
         rid: RequestId,
         queue: asyncio.Queue[_Item],
-        cursor: int | None,
+        place: Resume,
         generation: int,
     ) -> AsyncIterator[CodeRecord]:
         while True:
             try:
                 async for event in self._events(rid, queue):
                     record = code_from(event.data)
-                    if record.cursor is not None:
-                        cursor = max(cursor or 0, record.cursor)
+                    place.seen(record)
                     yield record
                 return
             except Unavailable:
@@ -291,13 +285,13 @@ class AsyncClient:
                 while True:
                     await self._reconnect(generation, plan)
                     generation = self._generation
-                    request = Subscribe(id=self.next_id(), after=cursor)
+                    request = place.request(self.next_id())
                     try:
                         queue, ack = await self._start_stream(request)
                     except Unavailable:
                         continue  # lost again at once: the plan bounds how long
                     rid = request.id
-                    cursor = _cursor(ack.value, cursor)
+                    place.confirmed(ack.value)
                     break
 
     # --- plumbing -------------------------------------------------------------------------
@@ -385,14 +379,6 @@ class AsyncClient:
         target = self._queues.get(message.id)
         if target is not None:
             target.put_nowait(message)
-
-
-def _cursor(value: object, fallback: int | None) -> int | None:
-    """Return the ``cursor`` of a subscribe result, or ``fallback`` when it has none."""
-    cursor = value.get("cursor") if isinstance(value, dict) else None
-    if isinstance(cursor, int) and not isinstance(cursor, bool):
-        return cursor if fallback is None else max(cursor, fallback)
-    return fallback
 
 
 class AsyncJobWatch:

@@ -30,15 +30,15 @@ from typing import Self
 
 from gateway.relay.aclient import AsyncClient
 from gateway.relay.clientcodec import (
-    DEFAULT_GET_TIMEOUT,
+    GetAttempts,
     Reconnect,
+    Resume,
     ServerReader,
     encode_request,
     expect_result,
-    get_request,
     send_request,
 )
-from gateway.relay.errors import RelayError, Timeout, Unavailable
+from gateway.relay.errors import RelayError, Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
@@ -51,7 +51,6 @@ from gateway.relay.messages import (
     Result,
     ServerMessage,
     Status,
-    Subscribe,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
 from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
@@ -159,32 +158,25 @@ class Client:
         Returns the :class:`CodeRecord`; raises ``Timeout``, ``Cancelled``, ``Forbidden``,
         ``Unavailable`` (no gateway within the timeout)…
         """
-        rid = self.next_id() if request_id is None else request_id
-        limit = DEFAULT_GET_TIMEOUT if timeout is None else timeout
-        plan = Reconnect(time.monotonic() + limit)
-        asked = time.time() if since is None else since
-        key = secrets.token_hex(16)  # repeated when asking again: a retry, not a new consumer
-        first = True
+        attempts = GetAttempts(
+            self.next_id() if request_id is None else request_id,
+            origin,
+            embedded_origin=embedded_origin,
+            timeout=timeout,
+            since=since,
+            key=secrets.token_hex(16),  # repeated when asking again: a retry, not a new consumer
+            now=time.monotonic(),
+            wall=time.time(),
+        )
         while True:
-            left = plan.remaining(time.monotonic())
-            if left <= 0:
-                raise Timeout(f"no code arrived within the timeout of {limit:g} s")
-            request = get_request(
-                rid,
-                origin,
-                embedded_origin=embedded_origin,
-                timeout=timeout if first else left,
-                since=since if first else asked,
-                key=key,
-            )
+            request = attempts.next_request(time.monotonic())
             try:
-                reply = self._call(request, wait=left + self.timeout)
+                reply = self._call(request, wait=attempts.left + self.timeout)
                 return code_from(reply.value)
             except Unavailable:
                 if not self.reconnect:
                     raise
-                self._reconnect(plan)  # raises Unavailable once the timeout is spent
-            first = False
+                self._reconnect(attempts.plan)  # raises Unavailable once the timeout is spent
 
     def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id`` (safe to call from another thread)."""
@@ -252,16 +244,16 @@ class Client:
         iterator owns the connection. Raises ``Forbidden``, ``Unavailable``.
         """
         rid = self.next_id()
-        reply = self._call(Subscribe(id=rid, after=after))
-        return self._follow(rid, _cursor(reply.value, after))
+        place = Resume(after)
+        place.confirmed(self._call(place.request(rid)).value)
+        return self._follow(rid, place)
 
-    def _follow(self, rid: RequestId, cursor: int | None) -> Iterator[CodeRecord]:
+    def _follow(self, rid: RequestId, place: Resume) -> Iterator[CodeRecord]:
         while True:
             try:
                 for event in self._events(rid, None):
                     record = code_from(event.data)
-                    if record.cursor is not None:
-                        cursor = max(cursor or 0, record.cursor)
+                    place.seen(record)
                     yield record
                 return
             except Unavailable:
@@ -272,10 +264,10 @@ class Client:
                     self._reconnect(plan)
                     rid = self.next_id()
                     try:
-                        reply = self._call(Subscribe(id=rid, after=cursor))
+                        reply = self._call(place.request(rid))
                     except Unavailable:
                         continue  # lost again at once: the plan bounds how long
-                    cursor = _cursor(reply.value, cursor)
+                    place.confirmed(reply.value)
                     break
 
     # --- plumbing -------------------------------------------------------------------------
@@ -327,14 +319,6 @@ class Client:
                 if message.kind is EventKind.END:
                     return
                 yield message
-
-
-def _cursor(value: dict[str, object] | object, fallback: int | None) -> int | None:
-    """Return the ``cursor`` of a subscribe result, or ``fallback`` when it has none."""
-    cursor = value.get("cursor") if isinstance(value, dict) else None
-    if isinstance(cursor, int) and not isinstance(cursor, bool):
-        return cursor if fallback is None else max(cursor, fallback)
-    return fallback
 
 
 class JobWatch:

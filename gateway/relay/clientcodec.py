@@ -4,14 +4,16 @@ Shared by the blocking :class:`~gateway.relay.client.Client` and the asyncio
 :class:`~gateway.relay.aclient.AsyncClient`: :func:`get_request` and :func:`send_request`
 build what they send, :func:`encode_request` turns it into a line,
 :class:`ServerReader` turns received bytes into messages and :func:`expect_result`
-checks that a reply is one. No sockets, no clock, no asyncio here.
+checks that a reply is one. :class:`GetAttempts` and :class:`Resume` are how both ask
+again after a lost connection: the requests of a ``get`` that outlives it, the place of a
+subscription. No sockets, no clock, no asyncio here: times are passed in.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.relay.errors import ErrorCode, Unavailable
+from gateway.relay.errors import ErrorCode, Timeout, Unavailable
 from gateway.relay.jsonlines import LineSplitter, dumps, loads
 from gateway.relay.messages import (
     MAX_LINE,
@@ -32,6 +34,7 @@ from gateway.relay.messages import (
     Subscribe,
     normalise_origin,
 )
+from gateway.relay.ports import CodeRecord
 
 _OPERATIONS: dict[type[Any], Operation] = {
     Get: Operation.GET,
@@ -96,6 +99,82 @@ class Reconnect:
     def remaining(self, now: float) -> float:
         """Return the seconds left until the deadline (0 when it passed)."""
         return max(0.0, self.deadline - now)
+
+
+class GetAttempts:
+    """The requests of one ``get`` that outlives lost connections, sans-I/O.
+
+    The first asks as the caller said. Each later one (after a lost connection or an
+    ``unavailable`` answer) asks with ``since`` set to when the consumer first asked and
+    ``timeout`` set to what is left, with the same ``key`` (a retry, not a new consumer),
+    all within the caller's overall timeout; :attr:`plan` paces the reconnects to it.
+    """
+
+    def __init__(
+        self,
+        rid: RequestId,
+        origin: str,
+        *,
+        embedded_origin: str | None,
+        timeout: float | None,
+        since: float | None,
+        key: str,
+        now: float,
+        wall: float,
+    ) -> None:
+        """Plan a ``get`` asked at ``now`` (monotonic) and ``wall`` (Unix time)."""
+        self.limit = DEFAULT_GET_TIMEOUT if timeout is None else timeout
+        self.plan = Reconnect(now + self.limit)
+        self.left = self.limit  # what was left of the timeout when the last one was asked
+        self._rid, self._origin, self._embedded = rid, origin, embedded_origin
+        self._timeout, self._since, self._key = timeout, since, key
+        self._asked = wall if since is None else since
+        self._first = True
+
+    def next_request(self, now: float) -> Get:
+        """Return the ``get`` to send at ``now``.
+
+        Raises ``Timeout`` once the overall timeout is spent, ``BadRequest`` for an
+        invalid host or timeout.
+        """
+        self.left = self.plan.remaining(now)
+        if self.left <= 0:
+            raise Timeout(f"no code arrived within the timeout of {self.limit:g} s")
+        first, self._first = self._first, False
+        return get_request(
+            self._rid,
+            self._origin,
+            embedded_origin=self._embedded,
+            timeout=self._timeout if first else self.left,
+            since=self._since if first else self._asked,
+            key=self._key,
+        )
+
+
+class Resume:
+    """Where a subscription is, sans-I/O: the cursor of the last code it saw.
+
+    Asked again after a lost connection, it resumes after that cursor, so the codes that
+    arrived meanwhile are replayed and none twice.
+    """
+
+    def __init__(self, after: int | None) -> None:
+        self.cursor = after
+
+    def request(self, rid: RequestId) -> Subscribe:
+        """Return the ``subscribe`` that resumes here."""
+        return Subscribe(id=rid, after=self.cursor)
+
+    def confirmed(self, value: object) -> None:
+        """Take the ``cursor`` a subscribe result names (the place never goes back)."""
+        cursor = value.get("cursor") if isinstance(value, dict) else None
+        if isinstance(cursor, int) and not isinstance(cursor, bool):
+            self.cursor = cursor if self.cursor is None else max(cursor, self.cursor)
+
+    def seen(self, record: CodeRecord) -> None:
+        """Move past a code handed to the subscriber."""
+        if record.cursor is not None:
+            self.cursor = max(self.cursor or 0, record.cursor)
 
 
 def send_request(
