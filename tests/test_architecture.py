@@ -36,12 +36,6 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__main__"}),
 )
 
-#: Import circles inside a unit that are known and being broken (issue 16): this list
-#: only shrinks. A circle found is allowed only inside one of these module sets.
-KNOWN_CIRCLES: tuple[frozenset[str], ...] = (
-    frozenset({"gateway.relay.server", "gateway.relay.session", "gateway.relay.requests"}),
-)
-
 
 def module_name(path: Path) -> str:
     """Return the dotted name of a source file under ``gateway/``."""
@@ -181,21 +175,9 @@ def test_imports_run_down_the_floors() -> None:
     assert back_edges == []
 
 
-def test_no_new_import_circle_inside_a_unit() -> None:
-    """Every import circle inside a unit lies within one of the known circles being broken."""
-    new = [
-        sorted(circle)
-        for circle in inner_circles()
-        if not any(circle <= known for known in KNOWN_CIRCLES)
-    ]
-    assert new == []
-
-
-def test_known_circles_are_still_there() -> None:
-    """Each known circle still exists, so that a broken circle leaves the list for good."""
-    found = inner_circles()
-    gone = [sorted(known) for known in KNOWN_CIRCLES if not any(c <= known for c in found)]
-    assert gone == [], "these circles are broken: remove them from KNOWN_CIRCLES"
+def test_no_import_circle_inside_a_unit() -> None:
+    """No module of a unit imports, through others of that unit, the module importing it."""
+    assert [sorted(circle) for circle in inner_circles()] == []
 
 
 def test_circle_finder_finds_a_circle_and_only_one() -> None:
