@@ -78,7 +78,10 @@ class AsyncClient:
 
         Raises ``Unavailable`` when unreachable.
         """
-        plan = Reconnect(time.monotonic() + wait)
+        await self._connect_until(Reconnect(time.monotonic() + wait))
+
+    async def _connect_until(self, plan: Reconnect) -> None:
+        """Connect, retrying an unreachable gateway with backoff until ``plan`` gives up."""
         while True:
             try:
                 await self._connect_once()
@@ -128,16 +131,8 @@ class AsyncClient:
         async with self._reconnecting:
             if self._generation != generation and self._lost is None:
                 return  # another request already connected again
-            while True:
-                try:
-                    await self._connect_once()
-                    self.reconnects += 1
-                    return
-                except Unavailable:
-                    pause = plan.pause(time.monotonic())
-                    if pause is None:
-                        raise
-                    await asyncio.sleep(pause)  # capped backoff: nothing to wait on yet
+            await self._connect_until(plan)
+            self.reconnects += 1
 
     async def __aenter__(self) -> Self:
         await self.connect()

@@ -46,21 +46,10 @@ class RequestHost(Protocol):
     def config(self) -> RequestLimits:
         """The relay's limits."""
 
-    @property
-    def broker(self) -> Broker:
-        """Codes, pending gets and subscriptions (sans-I/O)."""
-
-    @property
-    def send_port(self) -> SendPort | None:
-        """The daemon's send queue, or None when this gateway does not send."""
-
-    @property
-    def status_port(self) -> StatusPort | None:
-        """The daemon's status, or None."""
-
-    @property
-    def wall(self) -> Callable[[], float]:
-        """The wall clock codes' arrival times and a get's ``since`` are on."""
+    broker: Broker
+    send_port: SendPort | None  # None: this gateway does not send
+    status_port: StatusPort | None
+    wall: Callable[[], float]  # the clock codes' arrival times and a get's since are on
 
     def now(self) -> float:
         """Return the broker's (monotonic) clock."""

@@ -102,21 +102,13 @@ class SessionHost(RequestHost, Protocol):
     def config(self) -> SessionLimits:
         """The relay's limits."""
 
-    @property
-    def access(self) -> AccessControl:
-        """Who may connect and do what (``SO_PEERCRED``)."""
+    access: AccessControl
+    counters: Counter[str]
+    version: str  # sent in the greeting
 
     @property
     def hangups(self) -> HangupWatch | None:
         """The watch that tells when the peer of a half-closed socket goes."""
-
-    @property
-    def counters(self) -> Counter[str]:
-        """The relay's counters."""
-
-    @property
-    def version(self) -> str:
-        """The gateway's version, sent in the greeting."""
 
     def attach(self, session: Session) -> str | None:
         """Register a new connection; return why it is refused, or None."""
