@@ -46,7 +46,7 @@ from pathlib import Path
 
 from gateway.client import AsyncClient
 from gateway.jobs import JobState
-from gateway.journal import Journal
+from gateway.journal import SqliteJournal
 from gateway.simulator.control import ControlError, request
 from gateway.sms import pdu as pducodec
 
@@ -334,7 +334,7 @@ class Soak:
         network = Counter(
             code for m in (sent if isinstance(sent, list) else []) for code in codes_in([m["text"]])
         )
-        journal = Journal.in_state_dir(
+        journal = SqliteJournal.in_state_dir(
             self.dir / "state", body_retention=86400.0, code_retention=86400.0
         )
         try:
