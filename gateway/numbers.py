@@ -56,30 +56,75 @@ def parse_destination(
     *,
     require_valid: bool = True,
     allowed_types: Collection[str] = DEFAULT_NUMBER_TYPES,
+    default_region: str | None = None,
 ) -> E164:
-    """Parse ``number`` (international form, "+" optional) into E.164 and check it.
+    """Parse ``number`` as a person types it into E.164 and check it.
 
-    ``allowed_countries`` holds ISO 3166-1 alpha-2 region codes ("US", "GB"); an empty
-    collection refuses every destination. ``allowed_types`` holds names of
-    :data:`NUMBER_TYPES`; a valid number of another type is refused.
-    ``require_valid=False`` accepts numbers that are merely *possible* (right length for
-    the country), for test ranges such as +1 555: such a number is in no range, so its
-    type is unknown and only the country is checked.
+    ``number`` is read by :func:`read_number` (``+``, ``00`` or, with ``default_region``,
+    national form; spaces, dashes, dots and parentheses ignored). ``allowed_countries``
+    holds ISO 3166-1 alpha-2 region codes ("US", "GB"); an empty collection refuses every
+    destination. ``allowed_types`` holds names of :data:`NUMBER_TYPES`; a valid number
+    of another type is refused. ``require_valid=False`` accepts numbers that are merely
+    *possible* (right length for the country), for test ranges such as +1 555: such a
+    number is in no range, so its type is unknown and only the country is checked.
 
     Returns the E.164 string; raises :class:`NumberTypeError` for a type not allowed,
-    :class:`NumberError` naming any other problem.
+    :class:`NumberError` naming any other problem; once the text was read as a number,
+    the message says what it was read as ("read as +44 7400 123456: ...").
+    """
+    parsed = read_number(number, default_region)
+    try:
+        return _checked(
+            parsed, allowed_countries, require_valid=require_valid, allowed_types=allowed_types
+        )
+    except NumberError as exc:
+        problem = str(exc).removeprefix("destination: ")
+        raise type(exc)(f"destination: read as {understood(parsed)}: {problem}") from None
+
+
+def read_number(number: str, default_region: str | None = None) -> phonenumbers.PhoneNumber:
+    """Read ``number`` as people type it; return the parsed number (not yet checked).
+
+    ``+44 7400 123456`` and ``00 44 7400 123456`` (``00``, the international prefix of
+    most countries, ITU-T E.164 Annex A) are international. Other text is a national
+    number of ``default_region`` (``07400 123456``, ``(202) 555-0123``), or, without a
+    default region, international with the ``+`` left out. Raises :class:`NumberError`.
     """
     if not isinstance(number, str) or not number.strip():
         raise NumberError("destination: empty number")
     text = number.strip()
     if len(text) > 40:
         raise NumberError("destination: too long to be a phone number")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    region = None
     if not text.startswith("+"):
-        text = "+" + text
+        if default_region is None:
+            text = "+" + text
+        else:
+            region = default_region.upper()
     try:
-        parsed = phonenumbers.parse(text, None)
+        return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise NumberError(f"destination: not a phone number ({_reason(exc)})") from exc
+        hint = ""
+        if default_region is None and text.startswith("+0"):
+            hint = "; a national number needs send.default_region"
+        raise NumberError(f"destination: not a phone number ({_reason(exc)}{hint})") from exc
+
+
+def understood(number: phonenumbers.PhoneNumber) -> str:
+    """Return ``number`` in international format, spaced as its country writes it."""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _checked(
+    parsed: phonenumbers.PhoneNumber,
+    allowed_countries: Collection[str],
+    *,
+    require_valid: bool,
+    allowed_types: Collection[str],
+) -> E164:
+    """Return the E.164 form of ``parsed`` once its length, plan, country and type pass."""
     # IS_POSSIBLE_LOCAL_ONLY (a number dialable only inside its area) is not enough for SMS.
     possible = phonenumbers.is_possible_number_with_reason(parsed)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE:

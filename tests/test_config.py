@@ -143,6 +143,10 @@ def test_defaults_from_minimal_file() -> None:
             'send.allowed_countries: item 0: expected an ISO 3166 country code like "US", got "XX"',
         ),
         (
+            MODEM + '[send]\ndefault_region = "UK"',
+            'send.default_region: expected an ISO 3166 country code like "US", got "UK"',
+        ),
+        (
             MODEM + '[send]\nbackoff_initial = "2min"',
             "send.backoff_initial: must not exceed backoff_max",
         ),

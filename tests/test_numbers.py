@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -111,3 +113,42 @@ def test_any_text_gives_a_number_or_our_error(raw: str) -> None:
         assert result.startswith("+")
         assert result[1:].isdigit()
         assert len(result) <= 16
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("00447400123456", None, "+447400123456"),
+        ("00 44 7400 123456", "US", "+447400123456"),
+        ("07400 123456", "GB", "+447400123456"),
+        ("07400-123-456", "gb", "+447400123456"),
+        ("(202) 555-0123", "US", "+12025550123"),
+        ("202.555.0123", "US", "+12025550123"),
+        ("+1 202 555 0123", "GB", "+12025550123"),
+    ],
+)
+def test_numbers_as_people_type_them(raw: str, region: str | None, expected: str) -> None:
+    """A 00 international prefix, and national numbers of the default region, are read."""
+    assert parse_destination(raw, ["US", "GB"], default_region=region) == expected
+
+
+def test_without_default_region_digits_are_international() -> None:
+    """Without a default region, digits without + are international, as before."""
+    assert parse_destination("447400123456", ["GB"]) == "+447400123456"
+    with pytest.raises(NumberError, match=r"a national number needs send\.default_region"):
+        parse_destination("07400123456", ["GB", "US"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "message"),
+    [
+        ("00447700900124", None, "read as +44 7700 900124: not a valid number"),
+        ("+447700900123", None, "read as +44 7700 900123: not a valid number"),
+        ("07400 123456", "GB", "read as +44 7400 123456: country GB is not allowed"),
+        ("+4915112345678", None, "read as +49 1511 2345678: country DE is not allowed"),
+    ],
+)
+def test_errors_say_what_was_understood(raw: str, region: str | None, message: str) -> None:
+    """A refused number is shown as it was read, in international format."""
+    with pytest.raises(NumberError, match=re.escape(message)):
+        parse_destination(raw, ["US"], default_region=region)

@@ -135,7 +135,7 @@ def test_multi_segment_when_allowed_sends_one_reference_per_part(tmp_path: Path)
 @pytest.mark.parametrize(
     ("number", "expected"),
     [
-        ("+442079460958", "number: destination: country GB is not allowed"),
+        ("+442079460958", "number: destination: read as +44 20 7946 0958: country GB is not"),
         ("+1415", "number: destination: "),
         ("not a number", "number: destination: not a phone number"),
         ("+999123456789", "number: destination: not a phone number (unknown country"),

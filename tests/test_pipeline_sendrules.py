@@ -74,9 +74,9 @@ def test_prepare_keeps_a_given_code_and_embedded_origin() -> None:
 @pytest.mark.parametrize(
     ("fields", "start"),
     [
-        ({"number": "+33612345678"}, "number: destination: country FR is not allowed"),
+        ({"number": "+33612345678"}, "number: destination: read as +33 6 12 34 56 78: country FR"),
         ({"number": "+1415"}, "number: destination: "),
-        ({"number": "+15550000000"}, "number: destination: not a valid number"),
+        ({"number": "+15550000000"}, "number: destination: read as +1 555-000-0000: not a valid"),
         ({"code": ""}, "code: the code is empty"),
         ({"code": "12\t34"}, "code: the code contains whitespace"),
         ({"text": "Code {x}"}, "text: stray '{'"),

@@ -160,12 +160,19 @@ def _send(t: Table) -> SendSettings:
         allowed_number_types=t.strings(
             "allowed_number_types", DEFAULT_NUMBER_TYPES, to_number_type
         ),
+        default_region=t.get("default_region", None, _optional_region),
         max_attempts=t.integer("max_attempts", 3, low=1, high=20),
         backoff_initial=t.duration("backoff_initial", 5.0, minimum=0.1),
         backoff_max=t.duration("backoff_max", 60.0, minimum=0.1),
         # TS 23.040 §9.2.3.12.1: relative TP-VP spans 5 minutes to 63 weeks.
         validity=t.duration("validity", 600.0, minimum=300.0),
     )
+
+
+def _optional_region(value: object) -> str | None:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return to_region(value.upper())
 
 
 def _ratelimit(t: Table) -> RateLimitSettings:

@@ -227,6 +227,7 @@ class SendSettings:
     allowed_countries: tuple[str, ...] = ()
     valid_numbers_only: bool = True
     allowed_number_types: tuple[str, ...] = DEFAULT_NUMBER_TYPES
+    default_region: str | None = None
     max_attempts: int = 3
     backoff_initial: float = 5.0
     backoff_max: float = 60.0
@@ -255,6 +256,12 @@ class SendSettings:
                 kind in NUMBER_TYPES,
                 "allowed_number_types",
                 f"unknown number type {kind!r}; expected among {', '.join(NUMBER_TYPES)}",
+            )
+        if self.default_region is not None:
+            _require(
+                is_region(self.default_region),
+                "default_region",
+                f"unknown country {self.default_region!r}",
             )
         _require(self.max_attempts >= 1, "max_attempts", "must be at least 1")
         _require(self.backoff_initial > 0, "backoff_initial", "must be positive")

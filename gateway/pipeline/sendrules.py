@@ -70,6 +70,7 @@ def prepare(request: SendRequest, settings: SendSettings) -> PreparedSend:
             settings.allowed_countries,
             require_valid=settings.valid_numbers_only,
             allowed_types=settings.allowed_number_types,
+            default_region=settings.default_region,
         )
     except NumberTypeError as exc:
         raise NumberTypeRefused(f"number: {exc}") from None
