@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from gateway.config import DEFAULT_PATH, Config, ConfigError, load
-from gateway.config.accounts import check_accounts, check_secrets
+from gateway.config.preflight import preflight
 
 
 def summary(config: Config) -> str:
@@ -41,6 +41,10 @@ def check_config(path: Path) -> None:
     """Check the configuration file PATH (default /etc/otp-gateway/gateway.toml).
 
     Prints "ok" and a summary, or one line naming the key and the problem (exit 2).
+    The checks are the ones run makes before it starts (it refuses with the same
+    line): besides the file's syntax and values, device paths must be absolute, a
+    pin_file must hold a 4-8 digit PIN, and send.template must leave room for one
+    SMS when multi_segment = "refuse" (with "warn": a warning, every send costs two).
     Users and groups of [[relay.access]] unknown on this machine are warned about on
     stderr (exit 0: the rule matches nobody by that name); a relay.group that does not
     exist is an error (exit 2), as run would refuse to start. A SIM PIN (inline in
@@ -55,7 +59,7 @@ def check_config(path: Path) -> None:
     """
     try:
         config = load(path)
-        warnings = check_accounts(config) + check_secrets(config, path)
+        warnings = preflight(config, path, credentials=False)
     except ConfigError as exc:
         where = "" if exc.key == str(path) else f"{path}: "
         click.echo(f"otp-gateway: {where}{exc}", err=True)

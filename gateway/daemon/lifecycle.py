@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 
 from gateway.config import Config, load
-from gateway.config.accounts import check_secrets
+from gateway.config.preflight import preflight
 from gateway.daemon.app import Gateway, ModemStuck
 from gateway.errors import GatewayError
 from gateway.sdnotify import Notifier
@@ -134,8 +134,8 @@ def run_config(path: Path, *, config: Config | None = None) -> int:
     errors of :meth:`Gateway.start`.
     """
     loaded = config if config is not None else load(path)
-    # as check-config does, now with the daemon's real user: a PIN others can read
-    for warning in check_secrets(loaded, path):
-        key, _, problem = warning.partition(": ")
-        log.warning("config.pin_readable", key=key, problem=problem)
+    # check-config's checks, now as the daemon's real user and with its credentials:
+    # what would keep the daemon from working is refused here, with the key named
+    for warning in preflight(loaded, path, credentials=True):
+        log.warning(warning.event, key=warning.key, problem=warning.problem)
     return asyncio.run(serve(Gateway(loaded, notifier=Notifier()), config_path=path))

@@ -1,0 +1,90 @@
+"""check-config checks what run needs, and run refuses with the very same line."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from cli_helpers import cli
+
+from gateway.config import Config, ConfigError, parse
+from gateway.config.preflight import SHORTEST_ORIGIN, preflight
+
+MODEM = '[[modem]]\ndevice = "/dev/ttyUSB0"\n'
+LONG_TEMPLATE = '[send]\ntemplate = "' + "Please type this code into the page. " * 4 + '{code}"\n'
+
+
+def _parse(text: str) -> Config:
+    return parse(tomllib.loads(text))
+
+
+#: (file text, key the error names, words of the problem); {tmp} is tmp_path
+BROKEN = [
+    (MODEM + 'pin_file = "{tmp}/absent.pin"\n', "modem[0].pin_file", "cannot read"),
+    (MODEM + 'pin_file = "{tmp}/short.pin"\n', "modem[0].pin_file", "4-8 digit PIN"),
+    ('[[modem]]\ndevice = "ttyUSB0"\n', "modem[0].device", "not an absolute path"),
+    (MODEM + LONG_TEMPLATE, "send.template", "every send would be refused"),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), BROKEN)
+def test_preflight_errors_name_the_key(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    """A missing pin_file, a relative device and a two-SMS template are keyed errors."""
+    (tmp_path / "short.pin").write_text("12\n", encoding="ascii")
+    config = _parse(text.replace("{tmp}", str(tmp_path)))
+    with pytest.raises(ConfigError) as caught:
+        preflight(config, tmp_path / "gateway.toml", credentials=False)
+    assert caught.value.key == key
+    assert problem in caught.value.problem
+
+
+def test_two_segment_template_under_warn_is_a_warning_with_the_cost() -> None:
+    """With multi_segment = "warn" the long template is allowed, and the cost is said."""
+    config = _parse(MODEM + LONG_TEMPLATE + 'multi_segment = "warn"\n')
+    [warning] = preflight(config, Path("/nonexistent"), credentials=False)
+    assert warning.key == "send.template"
+    assert "every send costs 2 SMS" in warning.problem
+    assert SHORTEST_ORIGIN in warning.problem
+
+
+def test_template_that_fits_one_sms_passes() -> None:
+    """The default template and a valid pin_file give no finding."""
+    assert preflight(_parse(MODEM), Path("/nonexistent"), credentials=False) == ()
+
+
+def test_pin_credential_is_checked_only_where_it_can_be_seen(tmp_path: Path) -> None:
+    """check-config outside the unit skips pin_credential; run (credentials=True) reads it."""
+    config = _parse(MODEM + 'pin_credential = "modem0.pin"\n')
+    assert preflight(config, tmp_path / "g.toml", credentials=False, environ={}) == ()
+    with pytest.raises(ConfigError) as caught:
+        preflight(config, tmp_path / "g.toml", credentials=True, environ={})
+    assert caught.value.key == "modem[0].pin_credential"
+    (tmp_path / "modem0.pin").write_text("2468\n", encoding="ascii")
+    environ = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert preflight(config, tmp_path / "g.toml", credentials=False, environ=environ) == ()
+
+
+@pytest.mark.parametrize(("text", "key", "problem"), BROKEN)
+def test_check_config_and_run_refuse_with_the_same_line(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
+    """check-config exits 2 naming the key; run exits 2 with the same problem, never starting."""
+    (tmp_path / "short.pin").write_text("12\n", encoding="ascii")
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        text.replace("{tmp}", str(tmp_path))
+        + f'[relay]\nsocket = "{tmp_path}/gw.sock"\n[journal]\nstate_dir = "{tmp_path}/state"\n',
+        encoding="utf-8",
+    )
+    checked = cli("check-config", str(path))
+    assert checked.returncode == 2
+    assert checked.stdout == ""
+    [line] = checked.stderr.splitlines()
+    assert line.startswith(f"otp-gateway: {path}: {key}: ")
+    assert problem in line
+    run = cli("run", "--config", str(path), "--log-format", "json")
+    assert run.returncode == 2
+    assert f"otp-gateway: {key}: " + line.partition(f"{key}: ")[2] in run.stderr
+    assert not (tmp_path / "gw.sock").exists()
+    assert "12" not in checked.stderr.replace(str(tmp_path), "")
