@@ -12,6 +12,7 @@ import click
 import pytest
 
 from gateway.cli import COMMANDS, main
+from gateway.cli.exits import EXIT, TABLE
 from gateway.config import (
     AccessRule,
     Config,
@@ -209,3 +210,27 @@ def test_readme_links_every_doc() -> None:
     linked = set(_LINK.findall((ROOT / "README.md").read_text(encoding="utf-8")))
     for page in sorted(DOCS.glob("*.md")):
         assert f"docs/{page.name}" in linked, page.name
+
+
+def test_cli_exit_status_table_is_the_codes() -> None:
+    """docs/cli.md's exit status table is gateway.cli.exits.TABLE, row for row."""
+    [body] = [body for _, title, body in sections(CLI) if title == "Exit status"]
+    documented = [row for row in table_rows(body) if row[0] != "status"]
+    expected = [
+        [
+            str(row.status),
+            "all" if row.commands == ("all",) else ", ".join(f"`{c}`" for c in row.commands),
+            row.meaning,
+        ]
+        for row in TABLE
+    ]
+    assert documented == expected
+
+
+def test_cli_exits_only_through_the_table() -> None:
+    """No CLI module exits with a bare number: every status comes from gateway.cli.exits."""
+    bare = re.compile(r"(sys\.exit|SystemExit|ctx\.exit)\(\s*\d")
+    for module in sorted((ROOT / "gateway" / "cli").glob("*.py")):
+        assert not bare.search(module.read_text(encoding="utf-8")), module.name
+    assert {row.name for row in TABLE} == set(EXIT)
+    assert len({(row.status, row.commands) for row in TABLE}) == len(TABLE)

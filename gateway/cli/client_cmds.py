@@ -7,7 +7,11 @@ example.com) || echo "no code ($?)"``.
 
 from __future__ import annotations
 
+import grp
 import json
+import os
+import pwd
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +21,7 @@ from typing import TextIO, TypeVar
 
 import click
 
+from gateway.cli.exits import EXIT, epilog, fail
 from gateway.cli.printable import printable
 from gateway.cli.status_text import render_status
 from gateway.client import (
@@ -35,30 +40,24 @@ from gateway.relay.messages import normalise_origin
 
 T = TypeVar("T")
 
-#: exit status per outcome (documented in every command's --help; "no_reports": send
-#: only)
-EXIT = {
-    "ok": 0,
-    "error": 1,
-    "usage": 2,
-    "timeout": 3,
-    "forbidden": 4,
-    "unavailable": 5,
-    "no_reports": 6,
-}
+#: the socket's group in the shipped units (systemd/otp-gateway.socket, docs/install.md)
+CLIENTS_GROUP = "otp-gateway-clients"
 #: ``status``: exit status per overall health in the snapshot (docs/cli.md): 6 while
 #: anything needs attention (conditions listed), 7 while no modem is ready (0 while the
 #: daemon is still starting: no modem ready yet, none failed)
-STATUS_EXIT = {"ok": 0, "starting": 0, "degraded": 6, "down": 7}
-
-EXIT_TEXT = """\b
-Exit status: 0 success, 1 other error (bad request, rate limited, job failed),
-2 usage error, 3 timeout, 4 forbidden, 5 gateway unavailable."""
+STATUS_EXIT = {
+    "ok": EXIT["ok"],
+    "starting": EXIT["ok"],
+    "degraded": EXIT["degraded"],
+    "down": EXIT["down"],
+}
 
 SOCKET = click.option(
     "--socket",
     "socket_path",
-    type=click.Path(path_type=Path),
+    # not readable=True: a socket is opened by connect(2), which needs write access;
+    # click's own check would be a usage error that hides who may use the socket
+    type=click.Path(path_type=Path, readable=False),
     envvar="OTP_GATEWAY_SOCKET",
     default=DEFAULT_SOCKET,
     show_default=True,
@@ -82,13 +81,79 @@ REPLY_SLACK = 2.0
 
 
 def _fail(message: str, status: str) -> None:
-    click.echo(f"otp-gateway: {message}", err=True)
-    sys.exit(EXIT[status])
+    fail(message, status)
+
+
+def access_problem(socket_path: Path) -> str | None:
+    """Return why this user may not open ``socket_path``, naming the group to join; or None.
+
+    connect(2) on a Unix socket needs search access to its directories and write
+    access to the socket file. A missing socket is not an access problem (the gateway
+    is not running: connecting says so).
+    """
+    user = _user_name(os.getuid())
+    try:
+        info = os.stat(socket_path)
+    except PermissionError:
+        blocked = _closed_directory(socket_path)
+        group = CLIENTS_GROUP if blocked is None else _group_name(os.stat(blocked).st_gid)
+        return _join_hint(f"{user} may not enter {blocked or socket_path.parent}", group, user)
+    except OSError:
+        return None
+    if os.access(socket_path, os.W_OK):
+        return None
+    return _join_hint(
+        f"{user} may not open {socket_path} (mode {stat.filemode(info.st_mode)}, group"
+        f" {_group_name(info.st_gid)})",
+        _group_name(info.st_gid),
+        user,
+    )
+
+
+def _closed_directory(path: Path) -> Path | None:
+    """Return the first directory above ``path`` this user may not search, if one is seen."""
+    for directory in reversed(path.absolute().parents):
+        try:
+            os.stat(directory)
+        except OSError:
+            return None
+        if not os.access(directory, os.X_OK):
+            return directory
+    return None
+
+
+def _join_hint(problem: str, group: str, user: str) -> str:
+    return (
+        f"no access to the gateway's socket: {problem}; consumers need the group {group}:"
+        f" sudo usermod -aG {group} {user}, then log in again (or run: newgrp {group})"
+    )
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
-    """Turn relay errors into one line on stderr and the documented exit status."""
+def _errors(socket_path: Path | None = None) -> Iterator[None]:
+    """Turn relay errors into one line on stderr and the documented exit status.
+
+    With ``socket_path``, first refuse with "no access" (and the group to join) when
+    this user may not open the socket, rather than waiting to fail at connect.
+    """
+    if socket_path is not None:
+        problem = access_problem(socket_path)
+        if problem is not None:
+            _fail(problem, "forbidden")
     try:
         yield
     except Timeout as exc:
@@ -150,7 +215,7 @@ Examples:
   otp-gateway receive --origin shop.example --timeout 300 --json
   otp-gateway receive --origin example.com --follow
 
-{EXIT_TEXT}"""
+{epilog("receive")}"""
 )
 @SOCKET
 @click.option("--origin", required=True, help="The origin (host) the code is for.")
@@ -184,7 +249,7 @@ def receive(
         click.echo(_code_json(record) if as_json else printable(record.code))
         sys.stdout.flush()
 
-    with _errors():
+    with _errors(socket_path):
         client = Client(
             socket_path,
             timeout=min(timeout, REPLY_SLACK),
@@ -218,9 +283,7 @@ Arguments are visible to every local user (ps, /proc/PID/cmdline): pass a
 code you chose with --code-file (- for stdin) rather than --code, and the
 number with --number-file if it must stay private too.
 
-{EXIT_TEXT}
-6 (--wait delivered only) the job was sent but the gateway has delivery
-reports off, so no delivery will ever be confirmed."""
+{epilog("send")}"""
 )
 @SOCKET
 @click.argument("number", required=False)
@@ -282,7 +345,7 @@ def send(
         raise click.UsageError("give NUMBER or --number-file")
     code = _one_of(code, code_file, "--code", "--code-file")
     deadline = _Deadline(timeout)
-    with _errors(), deadline.client(socket_path) as client:
+    with _errors(socket_path), deadline.client(socket_path) as client:
         if wait is None:
             accepted = client.send(
                 number, origin, embedded_origin=embedded_origin, code=code, text=text
@@ -373,10 +436,7 @@ Examples:
   otp-gateway status --json | jq .modems
   otp-gateway status >/dev/null || echo "gateway needs attention ($?)"
 
-{EXIT_TEXT}
-6 shown, degraded (a modem not answering its health probe, not ready or failed,
-storage full or unreadable, ...: each condition is listed), 7 shown, no modem
-ready."""
+{epilog("status")}"""
 )
 @SOCKET
 @_timeout_option(10.0, "Seconds to wait for the gateway's answer.")
@@ -387,7 +447,7 @@ def status(*, socket_path: Path, timeout: float, as_json: bool) -> None:
     It answers while the modems are still starting: each one's start-up step is shown.
     """
     deadline = _Deadline(timeout)
-    with _errors(), deadline.client(socket_path) as client:
+    with _errors(socket_path), deadline.client(socket_path) as client:
         snapshot = client.status()
     if as_json:
         click.echo(json.dumps(snapshot, indent=2, sort_keys=True))

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gateway.cli.exits import EXIT
 from gateway.cli.printable import printable
 from gateway.webotp import (
     MODES,
@@ -27,8 +28,8 @@ from gateway.webotp import (
 )
 from gateway.webotp.compose import MISREAD_REASONS
 
-EXIT_INVALID = 1
-EXIT_USAGE = 2
+EXIT_INVALID = EXIT["error"]
+EXIT_USAGE = EXIT["usage"]
 
 _PARSE_EPILOG = """\b
 Examples:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.exits import EXIT
 from gateway.config import DEFAULT_PATH, Config, ConfigError, load
 from gateway.config.preflight import preflight
 
@@ -63,7 +64,7 @@ def check_config(path: Path) -> None:
     except ConfigError as exc:
         where = "" if exc.key == str(path) else f"{path}: "
         click.echo(f"otp-gateway: {where}{exc}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT["usage"]) from None
     for warning in warnings:
         click.echo(f"otp-gateway: warning: {path}: {warning}", err=True)
     click.echo(summary(config))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.exits import EXIT
 from gateway.cli.run import invocation
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
@@ -90,6 +91,6 @@ def demo() -> None:
         asyncio.run(_demo(base))
     except (GatewayError, OSError) as exc:
         click.echo(f"otp-gateway: demo failed: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT["error"])
     finally:
         shutil.rmtree(base, ignore_errors=True)

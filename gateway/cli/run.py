@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gateway.cli.exits import EXIT, epilog
 from gateway.config import DEFAULT_PATH, ConfigError, LogSettings, load
 from gateway.errors import GatewayError
 from gateway.hardening import forbid_core_dumps
@@ -23,23 +24,32 @@ from gateway.simulator.config import PROFILE_NAMES
 if TYPE_CHECKING:
     from gateway.daemon.simulate import SimulatedSetup
 
-EPILOG = """\b
+EPILOG = f"""\b
 Examples:
   otp-gateway run --config /etc/otp-gateway/gateway.toml
   otp-gateway run --simulate
   otp-gateway run --simulate --origin shop.example --profile e3372
 
-\b
-Exit status: 0 after SIGTERM/SIGINT, 1 when the daemon cannot start or fails
-(port busy, socket in use), 2 for an invalid configuration, 78 when the SIM needs
-a person (wrong or missing PIN, PUK, no SIM): the unit's RestartPreventExitStatus=78
-keeps systemd from entering a rejected PIN again and locking the SIM; 69 when a
-modem stayed present but not ready through reopen and radio reset
-([[modem]] not_ready_limit): systemd restarts the daemon.
+--origin, --profile and --socket belong to --simulate: with a configuration file
+they are refused (set [receive] allowed_origins, [[modem]] profile and [relay]
+socket in the file), and so is --config with --simulate.
+
+{epilog("run")}
+
+1: the daemon could not start (port busy, socket in use) or failed; 2: an invalid
+configuration (what check-config reports); 78: the unit's RestartPreventExitStatus=78
+keeps systemd from entering a rejected PIN again and locking the SIM.
 """
 
 #: sysexits.h EX_CONFIG: the SIM cannot be used without a person (see the unit file)
-EXIT_SIM = 78
+EXIT_SIM = EXIT["sim"]
+
+#: the options that only --simulate uses, with the configuration key that replaces each
+SIMULATE_ONLY = {
+    "origins": ("--origin", "[receive] allowed_origins"),
+    "profile": ("--profile", "[[modem]] profile"),
+    "socket_path": ("--socket", "[relay] socket"),
+}
 
 
 def invocation(
@@ -68,6 +78,27 @@ def invocation(
 def _fail(message: str, status: int) -> None:
     click.echo(f"otp-gateway: {message}", err=True)
     sys.exit(status)
+
+
+def _refuse_mixed(ctx: click.Context, simulate: bool) -> None:
+    """Refuse options that the chosen mode would ignore (a usage error naming them)."""
+    given = {
+        name
+        for name in (*SIMULATE_ONLY, "config_path")
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    if simulate and "config_path" in given:
+        raise click.UsageError(
+            "--config and --simulate do not go together (--simulate reads no file)"
+        )
+    ignored = [SIMULATE_ONLY[name] for name in SIMULATE_ONLY if name in given]
+    if not simulate and ignored:
+        options = ", ".join(option for option, _ in ignored)
+        keys = ", ".join(key for _, key in ignored)
+        raise click.UsageError(
+            f"{options}: apply only with --simulate; with a configuration file, set {keys}"
+            " in the file instead"
+        )
 
 
 @click.command(epilog=EPILOG)
@@ -117,10 +148,14 @@ def run(
 ) -> None:
     """Run the gateway daemon until SIGTERM/SIGINT.
 
+    --origin, --profile and --socket apply to --simulate only: given with a
+    configuration file they are refused, not ignored.
+
     Once ready, SIGHUP re-reads the configuration file and applies its allow-lists and
     access rules (other sections need a restart). SIGHUP during start-up, and under
     --simulate (no file to re-read), is ignored with a logged warning.
     """
+    _refuse_mixed(click.get_current_context(), simulate)
     # before anything secret is read: a crash must not dump the PIN or codes
     forbid_core_dumps()
     if simulate:
@@ -129,7 +164,7 @@ def run(
     try:
         config = load(config_path)
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        _fail(str(exc), EXIT["usage"])
         return
     settings = config.log
     configure_logging(
@@ -142,13 +177,13 @@ def run(
     try:
         status = run_config(config_path, config=config)
     except ConfigError as exc:
-        _fail(str(exc), 2)
+        _fail(str(exc), EXIT["usage"])
         return
     except SimError as exc:
         _fail(str(exc), EXIT_SIM)
         return
     except (GatewayError, OSError) as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc), EXIT["error"])
         return
     sys.exit(status)
 
@@ -162,7 +197,7 @@ def _run_simulated(
     try:
         base = runtime_base()
     except GatewayError as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc), EXIT["error"])
         return
     try:
         setup = SimulatedSetup.in_directory(
@@ -170,7 +205,7 @@ def _run_simulated(
         )
         status = asyncio.run(_serve_simulated(setup))
     except (GatewayError, OSError) as exc:
-        _fail(str(exc), 1)
+        _fail(str(exc), EXIT["error"])
         return
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.exits import fail
 from gateway.errors import GatewayError
 from gateway.log import configure as configure_logging
 from gateway.simulator.atcommand import is_number
@@ -111,14 +112,15 @@ def simulator(
         )
         asyncio.run(_run(sim))
     except GatewayError as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc), "error")
 
 
 def _call(control: Path, op: str, **fields: object) -> None:
     try:
         result = request(control, op, fields)
     except GatewayError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # not reachable (nothing listening, no such socket) vs the simulator said no
+        fail(str(exc), "unavailable" if isinstance(exc.__cause__, OSError) else "error")
     click.echo(json.dumps(result, indent=None))
 
 

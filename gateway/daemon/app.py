@@ -252,6 +252,17 @@ class Gateway:
         self._stuck = ModemStuck(f"modem {name} {reason}")
         self._stop_requested.set()
 
+    def _refuses_origin(self, origin: str, embedded_origin: str | None) -> str | None:
+        """Return why no code for this pair is ever relayed (the allow-list now), or None."""
+        allowed = self.config.receive.allow_list()
+        for role, host in (("origin", origin), ("embedded origin", embedded_origin)):
+            if host is not None and not allowed.allows(host):
+                return (
+                    f"the gateway accepts no codes for the {role} {host}: it is not in"
+                    " [receive] allowed_origins"
+                )
+        return None
+
     # ------------------------------------------------------------------ observation
     def snapshot(self) -> dict[str, object]:
         """Return the ``status`` snapshot (the relay's StatusPort)."""
@@ -370,6 +381,7 @@ class Gateway:
             on_claim=self._claimed,
             on_release=self._released,
             clock=self.clock,
+            refuses_origin=self._refuses_origin,
         )
         for name, session in self.sessions.items():
             self.pipelines[name] = ReceivePipeline(

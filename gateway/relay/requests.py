@@ -15,7 +15,7 @@ import structlog
 
 from gateway.relay.access import Peer
 from gateway.relay.broker import Broker, Delivered
-from gateway.relay.errors import RelayError, TooManyPending, Unavailable
+from gateway.relay.errors import Forbidden, RelayError, TooManyPending, Unavailable
 from gateway.relay.messages import (
     EventKind,
     Get,
@@ -50,6 +50,8 @@ class RequestHost(Protocol):
     send_port: SendPort | None  # None: this gateway does not send
     status_port: StatusPort | None
     wall: Callable[[], float]  # the clock codes' arrival times and a get's since are on
+    # why codes for (origin, embedded_origin) are never offered (the daemon's allow-list)
+    refuses_origin: Callable[[str, str | None], str | None] | None
 
     def now(self) -> float:
         """Return the broker's (monotonic) clock."""
@@ -111,6 +113,10 @@ def handle_get(server: RequestHost, session: Requester, request: Get) -> None:
 
     Raises :class:`TooManyPending` when the connection is at its limit.
     """
+    if server.refuses_origin is not None:
+        reason = server.refuses_origin(request.origin, request.embedded_origin)
+        if reason is not None:
+            raise Forbidden(reason)
     if len(session.gets) >= server.config.max_pending_gets:
         raise TooManyPending(
             f"at most {server.config.max_pending_gets} pending get requests per connection"

@@ -88,6 +88,7 @@ class RelayServer:
         on_claim: Callable[[CodeRecord], bool | None] | None = None,
         on_release: Callable[[CodeRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
+        refuses_origin: Callable[[str, str | None], str | None] | None = None,
     ) -> None:
         """Compose the relay; ``on_claim`` records each code about to be handed to a ``get``.
 
@@ -95,11 +96,16 @@ class RelayServer:
         returns whether it newly claimed the code; when the write then fails,
         ``on_release`` undoes such a fresh claim and the code goes to the next get.
         ``clock`` is the wall clock codes' arrival times and a get's ``since`` are on.
+        ``refuses_origin(origin, embedded_origin)`` returns why codes for that pair will
+        never be offered (the daemon's receive allow-list), or None: such a ``get`` is
+        answered ``forbidden`` with that reason at once instead of waiting out its
+        timeout.
         """
         self.config = config
         self.wall = clock
         self.on_claim = on_claim
         self.on_release = on_release
+        self.refuses_origin = refuses_origin
         self.access = access
         self.send_port = send
         self.status_port = status
