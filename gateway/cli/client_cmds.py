@@ -212,7 +212,7 @@ def _code_json(record: CodeRecord) -> str:
     epilog=f"""\b
 Examples:
   code=$(otp-gateway receive --origin example.com)
-  otp-gateway receive --origin shop.example --timeout 300 --json
+  otp-gateway receive --origin shop.example.com --timeout 300 --json
   otp-gateway receive --origin example.com --follow
 
 {epilog("receive")}"""
@@ -274,9 +274,10 @@ def receive(
     epilog=f"""\b
 Examples:
   otp-gateway send +15557654321 --origin example.com
-  printf '%s\\n' "$CODE" | otp-gateway send +15557654321 --origin shop.example --code-file -
-  otp-gateway send --number-file to.txt --origin shop.example --code-file code.txt --wait sent
-  otp-gateway send +447700900123 --origin shop.example --text 'Shop code: {{code}}'
+  printf '%s\\n' "$CODE" | otp-gateway send +12025550123 --origin shop.example.com --code-file -
+  otp-gateway send --number-file to.txt --origin shop.example.com --code-file code.txt --wait sent
+  otp-gateway send +447400123456 --origin shop.example.com --text 'Shop code: {{code}}'
+  otp-gateway send '07400 123456' --origin shop.example.com  # [send] default_region = "GB"
 
 \b
 Arguments are visible to every local user (ps, /proc/PID/cmdline): pass a

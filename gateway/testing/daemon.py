@@ -146,16 +146,19 @@ def running_gateway(
     origins: Sequence[str] = (),
     profile: str = "generic",
     configure: Callable[[Config], Config] | None = None,
+    control: bool = False,
 ) -> Iterator[GatewayHandle]:
     """Run a gateway on a simulated modem, files under ``directory`` (e.g. ``tmp_path``).
 
     ``origins`` are admitted besides ``example.com``; the current user may do every
     operation; ``configure`` may adjust the :class:`Config` (``dataclasses.replace``).
-    Yields a :class:`GatewayHandle` once the daemon is ready; stops everything on exit.
-    Raises what :meth:`Gateway.start` raises.
+    With ``control``, the simulator also listens on ``handle.setup.control``, for
+    ``otp-gateway simulator ... --control``. Yields a :class:`GatewayHandle` once the
+    daemon is ready; stops everything on exit. Raises what :meth:`Gateway.start` raises.
     """
     setup, config = _prepare(directory, origins, profile, configure)
-    with SimulatorThread([setup.modem()]) as thread:
+    control_path = setup.control if control else None
+    with SimulatorThread([setup.modem()], control_path=control_path) as thread:
         gateway = Gateway(config)
         thread.run(gateway.start())
         try:
