@@ -81,6 +81,7 @@ def test_exit_status_forbidden(tmp_path: Path) -> None:
         status = cli("status", "--socket", sock, "--json")
     assert receive.returncode == 4
     assert "not allowed" in receive.stderr
+    assert "no [[relay.access]] rule grants get to " in receive.stderr
     assert send.returncode == 4
     assert status.returncode == 0
     assert json.loads(status.stdout)["relay"]["denials"] == {"get": 1, "send": 1}

@@ -166,7 +166,12 @@ class AccessControl:
         if not self.allowed(peer, operation, origin, embedded_origin):
             self.denials[operation.value] += 1
             target = "" if origin is None else " for this origin"
-            raise Forbidden(f"{operation.value} is not allowed for this peer{target}")
+            who = peer.user or f"uid {peer.uid}"
+            raise Forbidden(
+                f"{operation.value} is not allowed for this peer{target}: no [[relay.access]]"
+                f" rule grants {operation.value} to {who} or its groups"
+                + ("" if origin is None else f" for {origin}")
+            )
 
     def may_see(self, peer: Peer, record: CodeRecord) -> bool:
         """Return whether a subscription of ``peer`` may see the code ``record`` now.
