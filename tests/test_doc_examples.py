@@ -15,7 +15,9 @@ A comment ``# → TEXT`` under a command is what it prints (``…`` stands for w
 a line of just ``…`` for any number of lines); ``# then type: TEXT`` is what a person
 types into it. A command that cannot run here matches a rule of :data:`NOT_RUN`, which
 says why and what runs it instead; nothing is skipped silently. The JSON examples of
-docs/protocol.md are sent to the gateway by :func:`test_protocol_examples`.
+docs/protocol.md are sent to the gateway by :func:`test_protocol_examples`; the
+``otp-gateway …`` invocations in inline code are checked against the CLI's parser by
+:func:`test_commands_in_the_prose_parse`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import dataclasses
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -31,9 +34,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 from daemon_helpers import write_config
 
+from gateway.cli import main
 from gateway.config import Config
 from gateway.testing import GatewayHandle, running_gateway
 
@@ -396,3 +401,59 @@ def _protocol_scenario(
     result = status["result"]
     assert isinstance(result, dict)
     assert "modems" in result
+
+
+# ----------------------------------------------------------------- commands in the prose
+
+_FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+_PROGRAM = re.compile(r"(?:^|[\s(])((?:\.venv/bin/)?otp-gateway (?:[^|;)&>\\]*))")
+
+
+def prose_invocations() -> list[tuple[str, list[str]]]:
+    """Return (where, argv) of each ``otp-gateway …`` with arguments in inline code."""
+    found: list[tuple[str, list[str]]] = []
+    for path in DOCUMENTS:
+        spans = _FENCE.sub("", path.read_text(encoding="utf-8")).split("`")[1::2]
+        for span in spans:
+            for match in _PROGRAM.finditer(span.replace("\n", " ")):
+                argv = shlex.split(match.group(1))[1:]
+                while argv[:1] == ["otp-gateway"]:  # sudo -u otp-gateway otp-gateway ...
+                    argv = argv[1:]
+                if argv and "…" not in match.group(1):  # an ellipsis: a shape, not a command
+                    found.append((f"{path.name}: {match.group(1).strip()}", argv))
+    return found
+
+
+def _named(argv: list[str]) -> tuple[click.Command, list[str], list[str]]:
+    """Return the command ``argv`` names, its path and the arguments after its name."""
+    command: click.Command = main
+    path: list[str] = []
+    context = click.Context(main)
+    while isinstance(command, click.Group) and argv and not argv[0].startswith("-"):
+        sub = command.get_command(context, argv[0])
+        if sub is None:
+            break
+        command, path, argv = sub, [*path, argv[0]], argv[1:]
+        context = click.Context(command, parent=context)
+    return command, path, argv
+
+
+def test_commands_in_the_prose_parse() -> None:
+    """Every ``otp-gateway`` invocation in inline code is accepted by the CLI's parser."""
+    parsed = 0
+    for where, argv in prose_invocations():
+        command, path, args = _named(argv)
+        if not path:  # options of the program itself (--version, --help)
+            assert args[0].startswith("-"), f"{where}: no such command"
+            path = ["otp-gateway"]
+        if not args:
+            continue  # the name of a command, as in a heading or a list
+        try:
+            with command.make_context(" ".join(path), list(args)):
+                pass
+        except click.exceptions.Exit:
+            pass  # --version, --help: done
+        except click.UsageError as exc:
+            pytest.fail(f"{where}: {exc.format_message()}")
+        parsed += 1
+    assert parsed >= 5
