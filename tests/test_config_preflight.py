@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import tomllib
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli
+from cli_helpers import cli, spawn, wait_log_event
+from daemon_helpers import write_config
 
 from gateway.config import Config, ConfigError, parse
 from gateway.config.preflight import SHORTEST_ORIGIN, preflight
+from gateway.simulator import ModemConfig, SimulatorThread
 
 MODEM = '[[modem]]\ndevice = "/dev/ttyUSB0"\n'
 LONG_TEMPLATE = '[send]\ntemplate = "' + "Please type this code into the page. " * 4 + '{code}"\n'
@@ -88,3 +92,31 @@ def test_check_config_and_run_refuse_with_the_same_line(
     assert f"otp-gateway: {key}: " + line.partition(f"{key}: ")[2] in run.stderr
     assert not (tmp_path / "gw.sock").exists()
     assert "12" not in checked.stderr.replace(str(tmp_path), "")
+
+
+def test_run_logs_the_warnings_check_config_prints(tmp_path: Path) -> None:
+    """run starts with a two-SMS template under "warn" and logs check-config's warning."""
+    config = write_config(tmp_path, tmp_path / "modem")
+    text = config.read_text(encoding="utf-8").replace(
+        "valid_numbers_only = false\n",
+        "valid_numbers_only = false\n"
+        + LONG_TEMPLATE.removeprefix("[send]\n")
+        + 'multi_segment = "warn"\n',
+    )
+    config.write_text(text, encoding="utf-8")
+    checked = cli("check-config", str(config))
+    assert checked.returncode == 0
+    assert f"otp-gateway: warning: {config}: send.template: " in checked.stderr
+    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]):
+        daemon = spawn("run", "--config", str(config), "--log-format", "json")
+        assert daemon.stdout is not None
+        try:
+            seen = wait_log_event(daemon.stdout, "config.template_segments")
+            event = json.loads(seen[-1])
+            assert event["key"] == "send.template"
+            assert "every send costs 2 SMS" in event["problem"]
+            wait_log_event(daemon.stdout, "daemon.ready")
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
