@@ -94,6 +94,7 @@ async def relay(
     status: StatusPort | None = None,
     on_claim: Callable[[CodeRecord], bool | None] | None = None,
     on_release: Callable[[CodeRecord], None] | None = None,
+    refuses_origin: Callable[[str, str | None], str | None] | None = None,
     **config: Any,
 ) -> AsyncIterator[RelayServer]:
     """Run a relay server on ``path`` with fake ports for the duration of the block."""
@@ -104,6 +105,7 @@ async def relay(
         status=FakeStatusPort() if status is None else status,
         on_claim=on_claim,
         on_release=on_release,
+        refuses_origin=refuses_origin,
     )
     async with server:
         yield server

@@ -144,3 +144,25 @@ def test_replaced_access_without_subscribe_ends_the_subscription(tmp_path: Path)
             await raw.close()
 
     run(scenario())
+
+
+def test_get_for_an_origin_never_offered_is_refused_at_once(tmp_path: Path) -> None:
+    """A get whose origin the daemon refuses ends forbidden with its reason, nothing pending."""
+
+    def refuses(origin: str, embedded_origin: str | None) -> str | None:
+        return None if origin == "shop.example" else f"no codes for {origin} here"
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", refuses_origin=refuses) as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": 1, "op": "get", "origin": "bank.example", "timeout": 3600})
+            error = (await raw.reply(1))["error"]
+            assert error == {"code": "forbidden", "message": "no codes for bank.example here"}
+            assert server.broker.pending == 0
+            raw.write({"id": 2, "op": "get", "origin": "shop.example"})
+            await raw.sync()
+            server.offer(record("271828"))
+            assert (await raw.reply(2))["result"]["code"] == "271828"
+            await raw.close()
+
+    run(scenario())
