@@ -7,11 +7,7 @@ example.com) || echo "no code ($?)"``.
 
 from __future__ import annotations
 
-import grp
 import json
-import os
-import pwd
-import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +19,7 @@ import click
 
 from gateway.cli.exits import EXIT, epilog, fail
 from gateway.cli.printable import printable
+from gateway.cli.socket_access import access_problem
 from gateway.cli.status_text import render_status
 from gateway.client import (
     DEFAULT_SOCKET,
@@ -40,8 +37,6 @@ from gateway.relay.messages import normalise_origin
 
 T = TypeVar("T")
 
-#: the socket's group in the shipped units (systemd/otp-gateway.socket, docs/install.md)
-CLIENTS_GROUP = "otp-gateway-clients"
 #: ``status``: exit status per overall health in the snapshot (docs/cli.md): 6 while
 #: anything needs attention (conditions listed), 7 while no modem is ready (0 while the
 #: daemon is still starting: no modem ready yet, none failed)
@@ -82,65 +77,6 @@ REPLY_SLACK = 2.0
 
 def _fail(message: str, status: str) -> None:
     fail(message, status)
-
-
-def access_problem(socket_path: Path) -> str | None:
-    """Return why this user may not open ``socket_path``, naming the group to join; or None.
-
-    connect(2) on a Unix socket needs search access to its directories and write
-    access to the socket file. A missing socket is not an access problem (the gateway
-    is not running: connecting says so).
-    """
-    user = _user_name(os.getuid())
-    try:
-        info = os.stat(socket_path)
-    except PermissionError:
-        blocked = _closed_directory(socket_path)
-        group = CLIENTS_GROUP if blocked is None else _group_name(os.stat(blocked).st_gid)
-        return _join_hint(f"{user} may not enter {blocked or socket_path.parent}", group, user)
-    except OSError:
-        return None
-    if os.access(socket_path, os.W_OK):
-        return None
-    return _join_hint(
-        f"{user} may not open {socket_path} (mode {stat.filemode(info.st_mode)}, group"
-        f" {_group_name(info.st_gid)})",
-        _group_name(info.st_gid),
-        user,
-    )
-
-
-def _closed_directory(path: Path) -> Path | None:
-    """Return the first directory above ``path`` this user may not search, if one is seen."""
-    for directory in reversed(path.absolute().parents):
-        try:
-            os.stat(directory)
-        except OSError:
-            return None
-        if not os.access(directory, os.X_OK):
-            return directory
-    return None
-
-
-def _join_hint(problem: str, group: str, user: str) -> str:
-    return (
-        f"no access to the gateway's socket: {problem}; consumers need the group {group}:"
-        f" sudo usermod -aG {group} {user}, then log in again (or run: newgrp {group})"
-    )
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 @contextmanager
