@@ -16,7 +16,8 @@ a line of just ``…`` for any number of lines); ``# then type: TEXT`` is what a
 types into it. A command that cannot run here matches a rule of :data:`NOT_RUN`, which
 says why and what runs it instead; nothing is skipped silently. The JSON examples of
 docs/protocol.md are sent to the gateway by :func:`test_protocol_examples`; the
-``otp-gateway …`` invocations in inline code are checked against the CLI's parser by
+``otp-gateway …`` invocations in inline code and in each command's --help examples are
+checked against the CLI's parser by
 :func:`test_commands_in_the_prose_parse`.
 """
 
@@ -38,7 +39,7 @@ import click
 import pytest
 from daemon_helpers import write_config
 
-from gateway.cli import main
+from gateway.cli import COMMANDS, main
 from gateway.config import Config
 from gateway.testing import GatewayHandle, running_gateway
 
@@ -406,7 +407,7 @@ def _protocol_scenario(
 # ----------------------------------------------------------------- commands in the prose
 
 _FENCE = re.compile(r"^```.*?^```", re.M | re.S)
-_PROGRAM = re.compile(r"(?:^|[\s(])((?:\.venv/bin/)?otp-gateway (?:[^|;)&>\\]*))")
+_PROGRAM = re.compile(r"(?:^|[\s(])((?:\.venv/bin/)?otp-gateway (?:[^|;)&<>\\\n]*))")
 
 
 def prose_invocations() -> list[tuple[str, list[str]]]:
@@ -438,10 +439,27 @@ def _named(argv: list[str]) -> tuple[click.Command, list[str], list[str]]:
     return command, path, argv
 
 
-def test_commands_in_the_prose_parse() -> None:
-    """Every ``otp-gateway`` invocation in inline code is accepted by the CLI's parser."""
+def help_examples() -> list[tuple[str, list[str]]]:
+    """Return (where, argv) of the ``otp-gateway …`` examples in every command's --help."""
+    found: list[tuple[str, list[str]]] = []
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None
+        examples = [ln for ln in (command.epilog or "").splitlines() if ln.startswith("  ")]
+        for match in _PROGRAM.finditer("\n".join(examples)):
+            text = match.group(1).replace("{{", "{").replace("}}", "}")
+            argv = shlex.split(text, comments=True)[1:]
+            found.append((f"otp-gateway {name} --help: {text.strip()}", argv))
+    return found
+
+
+def test_commands_in_the_prose_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ``otp-gateway`` invocation in inline code and --help is accepted by the parser."""
+    monkeypatch.chdir(tmp_path)  # the files the examples name (click opens them)
+    (tmp_path / "to.txt").write_text(NUMBER_FILE + "\n", encoding="utf-8")
+    (tmp_path / "code.txt").write_text(CODE_FILE + "\n", encoding="utf-8")
     parsed = 0
-    for where, argv in prose_invocations():
+    for where, argv in [*prose_invocations(), *help_examples()]:
         command, path, args = _named(argv)
         if not path:  # options of the program itself (--version, --help)
             assert args[0].startswith("-"), f"{where}: no such command"
