@@ -120,3 +120,16 @@ def test_run_logs_the_warnings_check_config_prints(tmp_path: Path) -> None:
             daemon.send_signal(signal.SIGTERM)
             daemon.communicate(timeout=30)
     assert daemon.returncode == 0
+
+
+def test_check_config_summary_names_the_default_region(tmp_path: Path) -> None:
+    """The summary says which country national numbers are read in."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        MODEM + '[send]\nallowed_countries = ["GB"]\ndefault_region = "gb"\n', encoding="utf-8"
+    )
+    checked = cli("check-config", str(path))
+    assert checked.returncode == 0, checked.stderr
+    assert "  send: countries GB, national numbers read as GB, delivery reports off" in (
+        checked.stdout.splitlines()
+    )

@@ -16,12 +16,14 @@ def summary(config: Config) -> str:
     modems = ", ".join(f"{m.name} ({m.device})" for m in config.modem)
     origins = len(config.receive.allowed_origins)
     countries = ", ".join(config.send.allowed_countries) or "none (sending refused)"
+    region = config.send.default_region
+    national = f", national numbers read as {region}" if region else ""
     return "\n".join(
         [
             "ok",
             f"  modems: {modems}",
             f"  receive: {origins} allowed origin(s), parse mode {config.receive.parse_mode}",
-            f"  send: countries {countries}, delivery reports "
+            f"  send: countries {countries}{national}, delivery reports "
             f"{'on' if config.send.delivery_reports else 'off'}",
             f"  relay: {config.relay.socket} ({len(config.relay.access)} access rule(s))",
             f"  journal: {config.journal.state_dir}",
