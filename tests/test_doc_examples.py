@@ -322,7 +322,7 @@ def same_shape(documented: object, actual: object, key: str = "") -> bool:
     if isinstance(documented, dict):
         return (
             isinstance(actual, dict)
-            and set(documented) <= set(actual)
+            and set(documented) == set(actual)
             and all(same_shape(documented[k], actual[k], k) for k in documented)
         )
     return documented == actual
