@@ -296,7 +296,7 @@ def _typed(command: str, example: Example, work: Path, environ: dict[str, str]) 
 # --------------------------------------------------------------------------- protocol.md
 
 #: keys whose values vary from run to run (docs/protocol.md says so above its examples)
-VARYING = {"version", "received_at", "at", "job", "code"}
+VARYING = {"version", "received_at", "at", "job", "code", "cursor"}
 
 
 def json_examples() -> list[object]:
@@ -313,6 +313,17 @@ def json_examples() -> list[object]:
             value, at = decoder.raw_decode(body, at)
             values.append(value)
     return values
+
+
+def inline_answer(containing: str) -> dict[str, object]:
+    """Return the JSON object in docs/protocol.md's inline code that contains ``containing``."""
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    for span in _BLOCK.sub("", text).split("`")[1::2]:
+        if span.startswith("{") and containing in span:
+            value = json.loads(span)
+            assert isinstance(value, dict)
+            return value
+    raise AssertionError(f"docs/protocol.md shows no answer with {containing}")
 
 
 def same_shape(documented: object, actual: object, key: str = "") -> bool:
@@ -383,20 +394,21 @@ def _protocol_scenario(
     )
     assert same_shape(get_result, line.read())
     # cancel: of a pending get (as the doc's text says), then of nothing
-    line.send({**by_op["get"], "id": by_op["cancel"]["target"]})
+    pending_get = {k: v for k, v in by_op["get"].items() if k not in ("since", "key")}
+    line.send({**pending_get, "id": by_op["cancel"]["target"]})
     gateway.wait_pending_gets(1)
     line.send(by_op["cancel"])
     assert line.read()["error"] == {"code": "cancelled", "message": "get cancelled"}
-    assert line.read() == {"id": by_op["cancel"]["id"], "result": {"cancelled": 1}}
+    assert line.read() == inline_answer('"cancelled":1}')
     # subscribe, then the doc's code event
     line.send(by_op["subscribe"])
-    assert line.read() == {"id": by_op["subscribe"]["id"], "result": {"subscribed": True}}
+    assert same_shape(inline_answer('"subscribed"'), line.read())
     gateway.modem.inject_sms(f"@{record['origin']} #{record['code']}", sender=str(record["sender"]))
     assert same_shape(code_event, line.read())
     # send with watch: queued, then job events up to the end the doc shows
     line.send(by_op["send"])
     accepted = line.read()
-    assert same_shape({"id": 4, "result": {"job": "j", "status": "queued", "code": "1"}}, accepted)
+    assert same_shape(inline_answer('"status":"queued"'), accepted)
     seen = [line.read()]
     while seen[-1].get("event") != "end":
         seen.append(line.read())
