@@ -50,7 +50,8 @@ TABLE: tuple[ExitStatus, ...] = (
         short="usage or configuration error",
         meaning="what you wrote is wrong: an unknown option, a missing argument, a bad"
         " value, options that do not go together, an invalid configuration file"
-        " (one line naming the key)",
+        " (one line naming the key; the unit's `RestartPreventExitStatus=78 2` keeps"
+        " systemd from restarting `run` on it)",
     ),
     ExitStatus(
         status=3,
@@ -111,7 +112,7 @@ TABLE: tuple[ExitStatus, ...] = (
         name="sim",
         short="the SIM needs a person (systemd does not restart)",
         meaning="`run`: the SIM needs a person (wrong or missing PIN, PUK, no SIM); the"
-        " unit's `RestartPreventExitStatus=78` keeps systemd from trying the PIN again",
+        " unit's `RestartPreventExitStatus=78 2` keeps systemd from trying the PIN again",
         commands=("run",),
     ),
 )
