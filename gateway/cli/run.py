@@ -37,8 +37,9 @@ socket in the file), and so is --config with --simulate.
 {epilog("run")}
 
 1: the daemon could not start (port busy, socket in use) or failed; 2: an invalid
-configuration (what check-config reports); 78: the unit's RestartPreventExitStatus=78
-keeps systemd from entering a rejected PIN again and locking the SIM.
+configuration (what check-config reports); 78: the SIM needs a person. The unit's
+RestartPreventExitStatus=78 2 keeps systemd from restarting on either: it would not
+mend a configuration, and would enter a rejected PIN again and lock the SIM.
 """
 
 #: sysexits.h EX_CONFIG: the SIM cannot be used without a person (see the unit file)
