@@ -6,7 +6,6 @@ import asyncio
 import os
 import resource
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from daemon_helpers import PIN, Daemon, NotifySocket, write_config
 from seccomp_helpers import under_unit_filter
 
 from gateway.client import AsyncClient, Timeout
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.simulator import ThreadModemHandle
 
 ORIGIN = "example.com"
 STORM = 200
@@ -22,18 +21,9 @@ HEADROOM = 20  # descriptors the daemon may still open once the limit is lowered
 
 
 @pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem (SIM PIN required) on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin=PIN)]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
+def modem(pin_modem: ThreadModemHandle) -> ThreadModemHandle:
+    """This module's modem asks for the SIM PIN (conftest's ``pin_modem``)."""
+    return pin_modem
 
 
 def counters(status: dict[str, object]) -> dict[str, int]:

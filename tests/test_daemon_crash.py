@@ -6,30 +6,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from daemon_helpers import Daemon, NotifySocket, get_after_inject, journal_at, leaked, write_config
 
 from gateway.client import Client, JobEvent, JobStatus, JobWatch
 from gateway.jobs import JobState
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.simulator import ThreadModemHandle
 
 ORIGIN = "example.com"
 NUMBER = "+15557654321"
-
-
-@pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
 
 
 class Counter:

@@ -21,28 +21,13 @@ import pytest
 from cli_helpers import cli
 from daemon_helpers import Daemon, NotifySocket, journal_at, leaked, write_config
 
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.simulator import ThreadModemHandle
 
 ORIGIN = "example.com"
 NUMBER = "+15557654321"
 DEGRADED = 6  # otp-gateway status: shown, but the gateway is degraded
 #: seconds to wait for a recovery: the journal is probed with a backoff capped at 60 s
 RECOVERY = 120.0
-
-
-@pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
 
 
 class Commands:

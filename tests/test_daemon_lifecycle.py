@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +31,15 @@ from gateway.daemon.lifecycle import serve
 from gateway.daemon.simulate import SimulatedSetup
 from gateway.jobs import JobState
 from gateway.log import capture
-from gateway.simulator import ModemConfig, Simulator, SimulatorThread, ThreadModemHandle
+from gateway.simulator import Simulator, ThreadModemHandle
 
 ORIGIN = "example.com"
 
 
 @pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem (SIM PIN required) on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin=PIN)]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
+def modem(pin_modem: ThreadModemHandle) -> ThreadModemHandle:
+    """This module's modem asks for the SIM PIN (conftest's ``pin_modem``)."""
+    return pin_modem
 
 
 def test_notify_order(tmp_path: Path, modem: ThreadModemHandle, notify: NotifySocket) -> None:

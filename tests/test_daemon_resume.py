@@ -10,33 +10,16 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cli_helpers import cli, spawn
 from daemon_helpers import NotifySocket, write_config
 from restart_helpers import LoggedDaemon, wait_status
 
 from gateway.client import Client, CodeRecord
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.simulator import ThreadModemHandle
 
 ORIGIN = "example.com"
-
-
-@pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
 
 
 def test_socket_answers_while_the_modem_waits_for_the_network(

@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,24 +19,15 @@ from daemon_helpers import PIN, ROOT, Daemon, NotifySocket, journal_at, leaked, 
 from seccomp_helpers import under_unit_filter
 
 from gateway.client import Client
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
+from gateway.simulator import ThreadModemHandle
 
 NOBODY = 65534  # nobody / nogroup on Debian
 
 
 @pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem (SIM PIN required) on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem", pin=PIN)]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
+def modem(pin_modem: ThreadModemHandle) -> ThreadModemHandle:
+    """This module's modem asks for the SIM PIN (conftest's ``pin_modem``)."""
+    return pin_modem
 
 
 def _relay_setting(config: Path, key: str, value: str) -> None:

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from daemon_helpers import Daemon, NotifySocket, write_config
 
 from gateway.daemon.lifecycle import EXIT_MODEM_STUCK
-from gateway.simulator import ModemConfig, SimulatorThread, ThreadModemHandle
-
-
-@pytest.fixture
-def modem(tmp_path: Path) -> Iterator[ThreadModemHandle]:
-    """A simulated modem on a pty link under tmp_path."""
-    with SimulatorThread([ModemConfig(link=tmp_path / "modem")]) as sim:
-        yield sim.modems[0]
-
-
-@pytest.fixture
-def notify(tmp_path: Path) -> Iterator[NotifySocket]:
-    """A notify socket standing in for systemd."""
-    sock = NotifySocket(tmp_path)
-    yield sock
-    sock.close()
+from gateway.simulator import ThreadModemHandle
 
 
 def test_modem_not_ready_through_the_ladder_exits_69(

@@ -1,0 +1,1 @@
+"""Interop tests: gammu, gammu-smsd, smsd and python-gsmmodem against the simulator."""
