@@ -8,11 +8,11 @@ the group the socket (or the directory in the way) really has. Only reads metada
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import stat
 from pathlib import Path
+
+from gateway.config.accounts import group_name, user_name
 
 #: the socket's group in the shipped units (systemd/otp-gateway.socket, docs/install.md)
 CLIENTS_GROUP = "otp-gateway-clients"
@@ -25,12 +25,12 @@ def access_problem(socket_path: Path) -> str | None:
     access to the socket file. A missing socket is not an access problem (the gateway
     is not running: connecting says so).
     """
-    user = _user_name(os.getuid())
+    user = user_name(os.getuid())
     try:
         info = os.stat(socket_path)
     except PermissionError:
         blocked = _closed_directory(socket_path)
-        group = CLIENTS_GROUP if blocked is None else _group_name(os.stat(blocked).st_gid)
+        group = CLIENTS_GROUP if blocked is None else group_name(os.stat(blocked).st_gid)
         return _join_hint(f"{user} may not enter {blocked or socket_path.parent}", group, user)
     except OSError:
         return None
@@ -38,8 +38,8 @@ def access_problem(socket_path: Path) -> str | None:
         return None
     return _join_hint(
         f"{user} may not open {socket_path} (mode {stat.filemode(info.st_mode)}, group"
-        f" {_group_name(info.st_gid)})",
-        _group_name(info.st_gid),
+        f" {group_name(info.st_gid)})",
+        group_name(info.st_gid),
         user,
     )
 
@@ -61,17 +61,3 @@ def _join_hint(problem: str, group: str, user: str) -> str:
         f"no access to the gateway's socket: {problem}; consumers need the group {group}:"
         f" sudo usermod -aG {group} {user}, then log in again (or run: newgrp {group})"
     )
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)

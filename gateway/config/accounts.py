@@ -81,11 +81,11 @@ def _stat_readers(info: os.stat_result, daemon_uid: int) -> list[str]:
     if info.st_mode & stat.S_IROTH:
         readers.append("every user (mode o+r)")
     if info.st_mode & stat.S_IRGRP:
-        members = _group_members(info.st_gid) - {_user_name(daemon_uid), "root"}
+        members = _group_members(info.st_gid) - {user_name(daemon_uid), "root"}
         if members:
-            readers.append(f"group {_group_name(info.st_gid)} ({', '.join(sorted(members))})")
+            readers.append(f"group {group_name(info.st_gid)} ({', '.join(sorted(members))})")
     if info.st_mode & stat.S_IRUSR and info.st_uid not in (0, daemon_uid):
-        readers.append(f"its owner {_user_name(info.st_uid)}")
+        readers.append(f"its owner {user_name(info.st_uid)}")
     return readers
 
 
@@ -97,14 +97,16 @@ def _group_members(gid: int) -> set[str]:
     return members
 
 
-def _user_name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """Return the name of user ``uid``, or the number when the system knows no such user."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group_name(gid: int) -> str:
+def group_name(gid: int) -> str:
+    """Return the name of group ``gid``, or the number when the system knows no such group."""
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
