@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from gateway.client import AsyncClient
 from gateway.config import Config
@@ -137,7 +134,6 @@ def test_ghost_get_ahead_of_a_live_one_does_not_swallow_the_code(tmp_path: Path)
     scenario(tmp_path, body)
 
 
-@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed")
 def test_printf_socat_half_close_still_gets_the_code(tmp_path: Path) -> None:
     """The documented `printf … | socat` one-shot (a half-close) receives its code, then EOF."""
 

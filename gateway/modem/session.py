@@ -353,7 +353,7 @@ class ModemSession(SmsOperations):
         except LinkError:
             raise  # the port went away meanwhile: not ready, whatever the sequence said
         except ModemFault:
-            pass
+            pass  # no reading yet: the first health ping takes one
         if not self._channel.link.is_open:
             # never READY on a closed port: its down report is queued and reconnects
             raise LinkDown(f"modem port {self.config.link.device} went down while initialising")

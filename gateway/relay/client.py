@@ -119,7 +119,7 @@ class Client:
                 if pause is None:
                     raise
                 # capped backoff: a socket that is not there yet gives nothing to wait on
-                time.sleep(pause)
+                time.sleep(pause)  # capped backoff: nothing to wait on yet
 
     def _reconnect(self, plan: Reconnect) -> None:
         self.greeting = self._connect_until(plan)
