@@ -208,7 +208,7 @@ async def soak(args: argparse.Namespace, base: Path, modem: ThreadModemHandle) -
                 changed.clear()
                 await changed.wait()
     except TimeoutError:
-        pass
+        pass  # settle time is over: whatever the subscriber has not seen counts as missed
     finally:
         subscriber.cancel()
         await asyncio.gather(subscriber, return_exceptions=True)
