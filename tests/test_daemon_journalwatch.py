@@ -12,6 +12,7 @@ from journal_helpers import fill_up, free_space
 
 from gateway import log as gwlog
 from gateway.daemon.journalwatch import JournalWatch
+from gateway.errors import UsageError
 from gateway.journal import JournalHealth, JournalUnavailable, SqliteJournal
 
 
@@ -159,3 +160,17 @@ def test_a_relapse_right_after_recovery_backs_off_further(journal: SqliteJournal
         return retry_at
 
     assert asyncio.run(scenario()) == 1200.0
+
+
+def test_a_first_probe_longer_than_the_cap_is_refused(journal: SqliteJournal) -> None:
+    """A probe delay that starts above its cap (or at zero) is a usage error at construction."""
+    told = Told()
+    for first, cap in ((120.0, 60.0), (0.0, 60.0)):
+        with pytest.raises(UsageError):
+            JournalWatch(
+                journal,
+                on_change=told.change,
+                on_recovered=told.recover,
+                probe_first=first,
+                probe_cap=cap,
+            )

@@ -8,48 +8,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from gateway.cli.status_text import render_status
 from gateway.client import AsyncClient
 from gateway.config import ModemSettings
 from gateway.daemon import Gateway
-from gateway.daemon.restart import Backoff
+from gateway.daemon.backoff import Backoff
 from gateway.daemon.simulate import SimulatedSetup
-from gateway.errors import UsageError
 from gateway.log import Secret, capture
 from gateway.modem.status import SessionState
 from gateway.simulator import ModemConfig, ModemHandle, Simulator
 
 ORIGIN = "example.com"
 FAST = Backoff(initial=0.05, maximum=0.2)
-
-
-def test_backoff_doubles_up_to_the_cap() -> None:
-    """The default waits 5 s, 10 s, 20 s … and never more than 5 minutes."""
-    backoff = Backoff()
-    assert [backoff.delay(n) for n in (1, 2, 3, 4, 7, 8, 1000)] == [
-        5.0, 10.0, 20.0, 40.0, 300.0, 300.0, 300.0,
-    ]  # fmt: skip
-    with pytest.raises(UsageError):
-        Backoff(initial=10.0, maximum=5.0)
-    with pytest.raises(UsageError):
-        backoff.delay(0)
-
-
-@given(
-    st.floats(min_value=0.001, max_value=100.0),
-    st.floats(min_value=1.0, max_value=1000.0),
-    st.integers(min_value=1, max_value=10_000),
-)
-def test_backoff_is_monotonic_and_capped(initial: float, factor: float, failures: int) -> None:
-    """Any backoff grows with the failure count and stays within [initial, maximum]."""
-    backoff = Backoff(initial=initial, maximum=initial * factor)
-    delay = backoff.delay(failures)
-    assert initial <= delay <= backoff.maximum
-    assert backoff.delay(failures + 1) >= delay
 
 
 def second_modem(

@@ -32,10 +32,11 @@ from gateway.at import query
 from gateway.config import Config
 from gateway.daemon import modemmanager, wiring
 from gateway.daemon import status as health
+from gateway.daemon.backoff import Backoff
 from gateway.daemon.journalwatch import JournalWatch
 from gateway.daemon.modems import start_sessions
 from gateway.daemon.reload import reloaded
-from gateway.daemon.restart import Backoff, Restarter
+from gateway.daemon.restart import Restarter
 from gateway.daemon.sendgate import GatedSend
 from gateway.daemon.statelock import StateLock
 from gateway.daemon.storage import StorageUse

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import structlog
 
+from gateway.daemon.backoff import Backoff
 from gateway.journal import Journal, JournalHealth
 
 log = structlog.get_logger("gateway.daemon")
@@ -51,14 +52,14 @@ class JournalWatch:
         probe_cap: float = PROBE_CAP,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """Watch ``journal``; raises UsageError unless ``0 < probe_first <= probe_cap``."""
         self._journal = journal
         self._on_change = on_change
         self._on_recovered = on_recovered
         self._check_every = check_every
-        self._probe_first = probe_first
-        self._probe_cap = probe_cap
+        self._backoff = Backoff(initial=probe_first, maximum=probe_cap)
         self._clock = clock
-        self._delay = probe_first
+        self._probes = 1  # the probe being waited for, counted from the episode's first
         self._episode: JournalHealth | None = None  # the degraded episode being told
         self._sweep_due = False  # an episode happened: sweep once the journal is back
         self._recovered_at: float | None = None  # when the last episode ended
@@ -135,16 +136,17 @@ class JournalWatch:
         # records the sweep then makes) goes on from the last delay, so a flapping disk
         # is probed, and logged, at most about once per PROBE_CAP
         recovered = self._recovered_at
-        if recovered is None or self._clock() - recovered >= self._probe_cap:
-            self._delay = self._probe_first
+        if recovered is None or self._clock() - recovered >= self._backoff.maximum:
+            self._probes = 1
         else:
-            self._delay = min(self._delay * 2, self._probe_cap)
+            self._probes += 1
         self._arm_probe()
 
     def _arm_probe(self) -> None:
         assert self._loop is not None
-        self.retry_at = self._clock() + self._delay
-        self._probe = self._loop.call_later(self._delay, self._run_probe)
+        delay = self._backoff.delay(self._probes)
+        self.retry_at = self._clock() + delay
+        self._probe = self._loop.call_later(delay, self._run_probe)
 
     def _run_probe(self) -> None:
         # self._probe still names this (fired) timer while the probe runs, so a listener
@@ -153,7 +155,7 @@ class JournalWatch:
         self._probe = None
         if not health.healthy:
             self._episode = health  # for the failure count told at recovery
-            self._delay = min(self._delay * 2, self._probe_cap)
+            self._probes += 1
             self._arm_probe()
         # healthy: the journal told _changed, which ended the episode
 

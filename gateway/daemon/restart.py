@@ -15,35 +15,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 
-from gateway.errors import GatewayError, UsageError
+from gateway.daemon.backoff import Backoff
+from gateway.errors import GatewayError
 from gateway.modem.session import ModemSession
 from gateway.modem.status import ModemStatus, SessionState
 from gateway.tracebacks import frames, safe_reason
 
 log = structlog.get_logger("gateway.daemon")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Backoff:
-    """Delays between restarts: ``initial`` doubling up to ``maximum`` (seconds)."""
-
-    initial: float = 5.0
-    maximum: float = 300.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.initial <= self.maximum:
-            raise UsageError("restart backoff: need 0 < initial <= maximum")
-
-    def delay(self, failures: int) -> float:
-        """Return the wait before restart number ``failures`` (1 for the first)."""
-        if failures < 1:
-            raise UsageError("restart backoff: failures start at 1")
-        doubled: float = self.initial * 2.0 ** min(failures - 1, 32)
-        return min(doubled, self.maximum)
 
 
 def failure_fields(exc: BaseException) -> dict[str, object]:
