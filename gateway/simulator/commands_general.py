@@ -41,19 +41,21 @@ def ok(model: Device, command: Command, now: float) -> list[str]:
     return []
 
 
-def _echo(model: Device, command: Command, now: float) -> list[str]:
+def _switch(command: Command) -> bool:
+    """Return the on/off value of ``ATE``/``ATV`` (none means 0); raise CommandFailed(ERROR)."""
     value = int(command.args or "0")
     if value not in (0, 1):
         raise CommandFailed(ERROR)
-    model.parser.echo = value == 1  # takes effect from the next byte (at-conformance §4.7)
+    return value == 1
+
+
+def _echo(model: Device, command: Command, now: float) -> list[str]:
+    model.parser.echo = _switch(command)  # takes effect from the next byte (at-conformance §4.7)
     return []
 
 
 def _verbose(model: Device, command: Command, now: float) -> list[str]:
-    value = int(command.args or "0")
-    if value not in (0, 1):
-        raise CommandFailed(ERROR)
-    model.settings.verbose = value == 1
+    model.settings.verbose = _switch(command)
     return []
 
 
