@@ -123,6 +123,28 @@ def test_reply_table_byte_at_a_time(command: bytes, reply: bytes) -> None:
     assert out == reply
 
 
+#: the one-integer settings share one handler: a bad or second value is refused with the
+#: setting's own error (+CME 50 for TS 27.007 ones, +CMS 302 for TS 27.005 ones)
+SETTINGS: list[tuple[str, bytes, bytes]] = [
+    ("generic", b"AT+CMEE=1;+CMEE=3\r", b"\r\n+CME ERROR: 50\r\n"),
+    ("generic", b"AT+CMEE=1;+CMEE=1,2\r", b"\r\n+CME ERROR: 50\r\n"),
+    ("generic", b"AT+CMEE\r", b"\r\nERROR\r\n"),
+    ("generic", b"AT+CMEE=1;+CMGF=2\r", b"\r\n+CMS ERROR: 302\r\n"),
+    ("generic", b"AT+CMEE=1;+CSDH=0,1\r", b"\r\n+CMS ERROR: 302\r\n"),
+    ("generic", b"AT+CMGF\r", b"\r\nERROR\r\n"),
+    ("generic", b"AT+CSDH=?\r", b"\r\n+CSDH: (0,1)\r\n" + OK),
+    ("e3372", b"AT+CMEE=1;^CURC=2\r", b"\r\n+CME ERROR: 50\r\n"),
+    ("e3372", b"AT^CURC=?\r", b"\r\n^CURC: (0-1)\r\n" + OK),
+    ("e3372", b"AT^CURC\r", b"\r\nERROR\r\n"),
+]
+
+
+@pytest.mark.parametrize(("profile", "command", "reply"), SETTINGS)
+def test_one_integer_settings(profile: str, command: bytes, reply: bytes) -> None:
+    """A one-integer setting takes exactly one allowed value and refuses others its way."""
+    assert talk(quiet(ModemConfig(profile=profile)), command) == reply
+
+
 def test_clac_lists_sms_commands() -> None:
     """AT+CLAC lists the supported commands, one per line."""
     out = talk(quiet(), b"AT+CLAC\r").decode()

@@ -249,3 +249,21 @@ def test_tiocexcl_kept_while_its_client_stays(tmp_path: Path) -> None:
         assert first.read_until(b'"SM",1\r\n') == b'\r\n+CMTI: "SM",1\r\n'
         assert _exclusive(first.fd)
         assert sim.modems[0].state()["attached"] is True
+
+
+def test_removed_observers_see_nothing_more(tmp_path: Path) -> None:
+    """A removed command or byte observer sees no later traffic; removing it twice is harmless."""
+    link = tmp_path / "modem"
+    with SimulatorThread([ModemConfig(link=link)]) as sim:
+        modem = sim.modems[0]
+        lines: list[str] = []
+        chunks: list[bytes] = []
+        stop_lines = modem.observe_commands(lines.append)
+        stop_chunks = modem.observe_bytes(chunks.append)
+        with PtyClient(str(link)) as client:
+            client.command(b"AT")
+            for stop in (stop_lines, stop_chunks, stop_lines, stop_chunks):
+                stop()
+            client.command(b"AT+CSQ")
+    assert lines == ["AT"]
+    assert b"".join(chunks) == b"AT\r"

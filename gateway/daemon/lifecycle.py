@@ -22,6 +22,7 @@ from gateway.config import Config, load
 from gateway.config.preflight import preflight
 from gateway.daemon.app import Gateway, ModemStuck
 from gateway.errors import GatewayError
+from gateway.exits import EXIT
 from gateway.sdnotify import Notifier
 from gateway.tracebacks import frames
 
@@ -33,7 +34,7 @@ DRAIN_TIMEOUT = 10.0
 #: Exit status when a modem stayed present but not ready through reopen and radio
 #: reset (sysexits.h EX_UNAVAILABLE): not in RestartPreventExitStatus, so systemd
 #: restarts the daemon, which re-opens and re-initialises every modem from scratch.
-EXIT_MODEM_STUCK = 69
+EXIT_MODEM_STUCK = EXIT["not_ready"]
 
 
 def reload_from(gateway: Gateway, path: Path) -> bool:

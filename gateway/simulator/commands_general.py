@@ -9,10 +9,12 @@ from __future__ import annotations
 from gateway.simulator.atcommand import Command, CommandSyntaxError, Form, parse_args
 from gateway.simulator.device import Device, Handler, Spec
 from gateway.simulator.registration import CELL, LAC, registration_urcs
-from gateway.simulator.results import ERROR, CommandFailed, cme
+from gateway.simulator.results import ERROR, CommandFailed, Failure, cme
 
 OPERATOR = {0: "Fake Operator", 1: "Fake", 2: "310260"}
 CSCS_SETS = ("GSM", "IRA", "UCS2", "HEX", "PCCP437", "8859-1")
+#: ``+CME ERROR: 50``, incorrect parameters (TS 27.007 §9.2.1)
+INCORRECT = cme(50)
 
 
 def args(command: Command) -> list[str | int | None]:
@@ -39,19 +41,21 @@ def ok(model: Device, command: Command, now: float) -> list[str]:
     return []
 
 
-def _echo(model: Device, command: Command, now: float) -> list[str]:
+def _switch(command: Command) -> bool:
+    """Return the on/off value of ``ATE``/``ATV`` (none means 0); raise CommandFailed(ERROR)."""
     value = int(command.args or "0")
     if value not in (0, 1):
         raise CommandFailed(ERROR)
-    model.parser.echo = value == 1  # takes effect from the next byte (at-conformance §4.7)
+    return value == 1
+
+
+def _echo(model: Device, command: Command, now: float) -> list[str]:
+    model.parser.echo = _switch(command)  # takes effect from the next byte (at-conformance §4.7)
     return []
 
 
 def _verbose(model: Device, command: Command, now: float) -> list[str]:
-    value = int(command.args or "0")
-    if value not in (0, 1):
-        raise CommandFailed(ERROR)
-    model.settings.verbose = value == 1
+    model.settings.verbose = _switch(command)
     return []
 
 
@@ -80,18 +84,28 @@ def _value(attr: str) -> Handler:
     return handler
 
 
-def _setting(name: str, label: str, allowed: range, test: str) -> Handler:
-    """Build a handler for a one-integer setting with ?, =? and = forms."""
+def setting(
+    name: str, label: str, allowed: range, test: str, *, invalid: Failure = INCORRECT
+) -> Handler:
+    """Build a handler for a one-integer setting with ?, =? and = forms.
+
+    ``=`` takes exactly one value in ``allowed`` and fails with ``invalid`` otherwise
+    (``+CME ERROR: 50``; the SMS settings of TS 27.005 say ``+CMS ERROR: 302``); any
+    other form is a plain ``ERROR``.
+    """
 
     def handler(model: Device, command: Command, now: float) -> list[str]:
         if command.form is Form.READ:
             return [f"{label}: {getattr(model.settings, name)}"]
         if command.form is Form.TEST:
             return [f"{label}: {test}"]
-        if command.form is Form.SET:
-            setattr(model.settings, name, int_arg(command, allowed))
-            return []
-        raise CommandFailed(ERROR)
+        if command.form is not Form.SET:
+            raise CommandFailed(ERROR)
+        values = args(command)
+        if len(values) != 1 or not isinstance(values[0], int) or values[0] not in allowed:
+            raise CommandFailed(invalid)
+        setattr(model.settings, name, values[0])
+        return []
 
     return handler
 
@@ -209,15 +223,6 @@ def _cscs(model: Device, command: Command, now: float) -> list[str]:
     return []
 
 
-def _curc(model: Device, command: Command, now: float) -> list[str]:
-    if command.form is Form.READ:
-        return [f"^CURC: {model.settings.curc}"]
-    if command.form is Form.TEST:
-        return ["^CURC: (0-1)"]
-    model.settings.curc = int_arg(command, range(2))
-    return []
-
-
 def _clac(model: Device, command: Command, now: float) -> list[str]:
     names = [n for n, s in model.commands.items() if n[0] in "+^" and not s.vendor]
     names += sorted(model.profile.vendor_commands)
@@ -260,7 +265,7 @@ HANDLERS: dict[str, Spec] = {
     "+CGMR": Spec(handler=_value("revision")),
     "+CGSN": Spec(handler=_value("imei")),
     "+CIMI": Spec(handler=_value("imsi"), sim=True),
-    "+CMEE": Spec(handler=_setting("cmee", "+CMEE", range(3), "(0-2)")),
+    "+CMEE": Spec(handler=setting("cmee", "+CMEE", range(3), "(0-2)")),
     "+CPIN": Spec(handler=_cpin),
     "+CFUN": Spec(handler=_cfun),
     "+CSQ": Spec(handler=_csq),
@@ -277,5 +282,5 @@ HANDLERS: dict[str, Spec] = {
     "+CLIP": Spec(handler=ok),
     "+CRC": Spec(handler=ok),
     "+CCWA": Spec(handler=ok),
-    "^CURC": Spec(handler=_curc, vendor=True),
+    "^CURC": Spec(handler=setting("curc", "^CURC", range(2), "(0-1)"), vendor=True),
 }

@@ -5,32 +5,16 @@ from __future__ import annotations
 from gateway.simulator import commands_storage, textmode
 from gateway.simulator.atcommand import Command, Form
 from gateway.simulator.atparse import EntryDone
-from gateway.simulator.commands_general import args
-from gateway.simulator.commands_storage import index_arg, memory_slot
-from gateway.simulator.device import Device, Entry, Handler, Spec
-from gateway.simulator.results import ERROR, CommandFailed, cms
+from gateway.simulator.commands_general import args, setting
+from gateway.simulator.commands_storage import memory_slot, stored_arg
+from gateway.simulator.device import Device, Entry, Spec
+from gateway.simulator.results import CommandFailed, cms
 from gateway.simulator.storage import STAT_BY_LABEL, Stat
 from gateway.simulator.tpdu import TpduError, tpdu_length
 from gateway.sms import pdu as pducodec
 
 #: TP-SRR in the first octet of an SMS-SUBMIT (TS 23.040 §9.2.3.5), set via AT+CSMP <fo>
 SRR = 0x20
-
-
-def _simple(name: str, label: str, allowed: range, test: str) -> Handler:
-    def handler(model: Device, command: Command, now: float) -> list[str]:
-        if command.form is Form.READ:
-            return [f"{label}: {getattr(model.settings, name)}"]
-        if command.form is Form.TEST:
-            return [f"{label}: {test}"]
-        if command.form is Form.SET and len(args(command)) == 1:
-            value = args(command)[0]
-            if isinstance(value, int) and value in allowed:
-                setattr(model.settings, name, value)
-                return []
-        raise CommandFailed(cms(302) if command.form is Form.SET else ERROR)
-
-    return handler
 
 
 def _csms(model: Device, command: Command, now: float) -> list[str]:
@@ -194,11 +178,7 @@ def _send(model: Device, pdu_hex: str, now: float) -> tuple[list[str], float]:
 def _cmss(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
-    memory = memory_slot(model, 1)
-    index = index_arg(model, command, memory)
-    stored = memory.slots.get(index)
-    if stored is None:
-        raise CommandFailed(cms(321))
+    stored = stored_arg(model, command, 1)
     pdu_hex = stored.pdu
     values = args(command)
     if len(values) > 1 and isinstance(values[1], str):
@@ -217,8 +197,8 @@ def _cmss(model: Device, command: Command, now: float) -> list[str]:
 
 HANDLERS: dict[str, Spec] = {
     "+CSMS": Spec(handler=_csms),
-    "+CMGF": Spec(handler=_simple("cmgf", "+CMGF", range(2), "(0,1)")),
-    "+CSDH": Spec(handler=_simple("csdh", "+CSDH", range(2), "(0,1)")),
+    "+CMGF": Spec(handler=setting("cmgf", "+CMGF", range(2), "(0,1)", invalid=cms(302))),
+    "+CSDH": Spec(handler=setting("csdh", "+CSDH", range(2), "(0,1)", invalid=cms(302))),
     "+CSMP": Spec(handler=_csmp),
     "+CSCA": Spec(handler=_csca, sim=True),
     "+CNMI": Spec(handler=_cnmi),

@@ -58,6 +58,18 @@ def index_arg(model: Device, command: Command, memory: Memory) -> int:
     return index
 
 
+def stored_arg(model: Device, command: Command, slot: int) -> Stored:
+    """Return the message at the command's <index> in memory ``slot``.
+
+    Raises CommandFailed (+CMS ERROR: 321) for an invalid index or an empty one.
+    """
+    memory = memory_slot(model, slot)
+    stored = memory.slots.get(index_arg(model, command, memory))
+    if stored is None:
+        raise CommandFailed(cms(321))
+    return stored
+
+
 def _render(model: Device, stored: Stored, *, listing: bool = False) -> tuple[str, str]:
     if model.settings.cmgf == 0:
         try:
@@ -74,11 +86,7 @@ def _render(model: Device, stored: Stored, *, listing: bool = False) -> tuple[st
 def _cmgr(model: Device, command: Command, now: float) -> list[str]:
     if command.form is Form.TEST:
         return []
-    memory = memory_slot(model, 0)
-    index = index_arg(model, command, memory)
-    stored = memory.slots.get(index)
-    if stored is None:
-        raise CommandFailed(cms(321))
+    stored = stored_arg(model, command, 0)
     header, body = _render(model, stored)
     if stored.stat is Stat.REC_UNREAD:
         stored.stat = Stat.REC_READ

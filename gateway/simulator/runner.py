@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Unpack
+from typing import Literal, TypeVar, Unpack
 
 import structlog
 
@@ -20,6 +20,19 @@ from gateway.simulator.network import Network
 from gateway.simulator.pty import PtyPort
 
 log = structlog.get_logger(__name__)
+
+Observer = TypeVar("Observer")
+
+
+def _subscribe(observers: list[Observer], observer: Observer) -> Callable[[], None]:
+    """Append ``observer`` to ``observers``; return a function that removes it (once)."""
+    observers.append(observer)
+
+    def remove() -> None:
+        if observer in observers:
+            observers.remove(observer)
+
+    return remove
 
 
 class ModemHandle:
@@ -85,14 +98,7 @@ class ModemHandle:
         can check the host's state at the moment of, e.g., ``AT+CMGD``; it may set
         faults that then apply to that very command. Returns a function that removes it.
         """
-        observers = self.model.command_observers
-        observers.append(observer)
-
-        def remove() -> None:
-            if observer in observers:
-                observers.remove(observer)
-
-        return remove
+        return _subscribe(self.model.command_observers, observer)
 
     def observe_bytes(self, observer: Callable[[bytes], None]) -> Callable[[], None]:
         """Call ``observer(data)`` with every chunk the client writes, before the modem reads it.
@@ -100,14 +106,7 @@ class ModemHandle:
         Sees what command lines hide: ESC (0x1B) cancelling a prompt, Ctrl-Z, message
         bodies. Returns a function that removes it.
         """
-        observers = self.model.byte_observers
-        observers.append(observer)
-
-        def remove() -> None:
-            if observer in observers:
-                observers.remove(observer)
-
-        return remove
+        return _subscribe(self.model.byte_observers, observer)
 
     def unplug(self) -> None:
         """Pull the modem: the pty closes and the link disappears."""

@@ -71,19 +71,18 @@ class ThreadModemHandle:
 
         Returns a function that removes it (callable from any thread).
         """
-        remove = self._owner.call(lambda: self._handle.observe_commands(observer))
-
-        def removing() -> None:
-            self._owner.call(remove)
-
-        return removing
+        return self._in_loop(lambda: self._handle.observe_commands(observer))
 
     def observe_bytes(self, observer: Callable[[bytes], None]) -> Callable[[], None]:
         """Call ``observer(data)`` (in the simulator's thread) with each chunk the client writes.
 
         Returns a function that removes it (callable from any thread).
         """
-        remove = self._owner.call(lambda: self._handle.observe_bytes(observer))
+        return self._in_loop(lambda: self._handle.observe_bytes(observer))
+
+    def _in_loop(self, subscribe: Callable[[], Callable[[], None]]) -> Callable[[], None]:
+        """Call ``subscribe`` in the loop thread; return its remover, callable from any thread."""
+        remove = self._owner.call(subscribe)
 
         def removing() -> None:
             self._owner.call(remove)

@@ -1,35 +1,7 @@
-"""SMS: the PDU codec (TS 23.040 / TS 23.038), pure and free of I/O."""
+"""SMS: the PDU codec (TS 23.040 / TS 23.038), pure and free of I/O.
 
-from gateway.sms.pdu import (
-    Concat,
-    Deliver,
-    EncodedPdu,
-    Encoding,
-    PduEncodeError,
-    PduError,
-    StatusReport,
-    Submit,
-    decode_incoming,
-    decode_submit,
-    encode_deliver,
-    encode_status_report,
-    encode_submit,
-    normalise_number,
-)
+The package's names are the codec's public ones, listed once in :data:`gateway.sms.pdu.__all__`.
+"""
 
-__all__ = [
-    "Concat",
-    "Deliver",
-    "EncodedPdu",
-    "Encoding",
-    "PduEncodeError",
-    "PduError",
-    "StatusReport",
-    "Submit",
-    "decode_incoming",
-    "decode_submit",
-    "encode_deliver",
-    "encode_status_report",
-    "encode_submit",
-    "normalise_number",
-]
+from gateway.sms.pdu import *  # noqa: F403  (the codec's names, listed once in pdu.__all__)
+from gateway.sms.pdu import __all__ as __all__
