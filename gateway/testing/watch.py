@@ -1,15 +1,13 @@
 """Wait for the files a peer program writes into a spool directory, via inotify(7).
 
-The standard library has no inotify binding, so it is called through libc. Waiting is
-readiness-based: ``select`` on the inotify descriptor, never a sleep or a polling loop.
+inotify is reached through :mod:`gateway.testing.inotify`. Waiting is readiness-based:
+``select`` on the inotify descriptor, never a sleep or a polling loop.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
-import struct
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -17,14 +15,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from gateway.testing.inotify import (
+    IN_CLOSE_NOWRITE,
+    IN_CLOSE_WRITE,
+    IN_MOVED_TO,
+    IN_OPEN,
+    WatchError,
+    open_watch,
+    read_events,
+)
 from gateway.testing.peers import PeerError
-
-IN_CLOSE_WRITE = 0x00000008
-IN_CLOSE_NOWRITE = 0x00000010
-IN_OPEN = 0x00000020
-IN_MOVED_TO = 0x00000080
-_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (+ name)
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class _Watch(ABC):
@@ -37,14 +37,10 @@ class _Watch(ABC):
         self._fd = -1
 
     def __enter__(self) -> Self:
-        fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
-            raise PeerError(f"inotify_init1 failed: {os.strerror(ctypes.get_errno())}")
-        if _libc.inotify_add_watch(fd, os.fsencode(self.path), self.mask) < 0:
-            err = ctypes.get_errno()
-            os.close(fd)
-            raise PeerError(f"cannot watch {self.path}: {os.strerror(err)}")
-        self._fd = fd
+        try:
+            self._fd = open_watch(self.path, self.mask)
+        except WatchError as exc:
+            raise PeerError(str(exc)) from exc
         self._started()
         return self
 
@@ -80,20 +76,8 @@ class _Watch(ABC):
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._fd], [], [], remaining)[0]:
                 raise PeerError(f"no {what} after {timeout} s: {self._describe()}")
-            self._read_events()
-
-    def _read_events(self) -> None:
-        try:
-            data = os.read(self._fd, 65536)
-        except BlockingIOError:
-            return
-        offset = 0
-        while offset < len(data):
-            _, mask, _, length = _EVENT.unpack_from(data, offset)
-            start = offset + _EVENT.size
-            name = data[start : start + length].rstrip(b"\0")
-            offset = start + length
-            self._event(mask, os.fsdecode(name))
+            for mask, name in read_events(self._fd):
+                self._event(mask, name)
 
 
 class DirectoryWatch(_Watch):
