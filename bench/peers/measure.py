@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from bench.peers.programs import NUMBER, BenchError, Ledger, Program, code_in, otp_text
@@ -85,10 +85,24 @@ class Latencies:
     hook: list[float] = field(default_factory=list)
 
 
-async def _pace(rng: random.Random, program: Program) -> None:
-    # random arrival phase within the program's polling period (a benchmark's pacing,
-    # not a synchronisation: what is measured is awaited on events)
-    await asyncio.sleep(rng.uniform(0.0, program.period))
+async def _arrivals(program: Program, count: int, rng: random.Random) -> AsyncIterator[None]:
+    """Yield ``count`` times, each time the next message is due.
+
+    Open loop: at times drawn uniformly over ``OPEN_LOOP_PERIODS`` polling periods from
+    the first step on, whether or not earlier messages are done. Closed loop (the caller
+    settles each message before the next step): after a random phase within the
+    program's polling period. Both are a benchmark's pacing, not a synchronisation: what
+    is measured is awaited on events.
+    """
+    window = OPEN_LOOP_PERIODS * program.period if program.open_loop else 0.0
+    offsets = sorted(rng.uniform(0.0, window) for _ in range(count))
+    began = time.monotonic()
+    for offset in offsets:
+        if program.open_loop:
+            await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
+        else:
+            await asyncio.sleep(rng.uniform(0.0, program.period))
+        yield
 
 
 async def inbound(
@@ -97,14 +111,7 @@ async def inbound(
     """Measure ``count`` SMS from storage to a usable code; raise BenchError on a timeout."""
     result = Latencies()
     pending: list[tuple[str, float, asyncio.Future[float]]] = []
-    window = OPEN_LOOP_PERIODS * program.period if program.open_loop else 0.0
-    offsets = sorted(rng.uniform(0.0, window) for _ in range(count))
-    began = time.monotonic()
-    for offset in offsets:
-        if program.open_loop:
-            await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
-        else:
-            await _pace(rng, program)
+    async for _ in _arrivals(program, count, rng):
         code = next(source)
         future = await program.arm_inbound(code)
         start = time.monotonic()
@@ -141,14 +148,7 @@ async def outbound(
     """
     result = Latencies()
     pending: list[tuple[float, asyncio.Future[float]]] = []
-    window = OPEN_LOOP_PERIODS * program.period if program.open_loop else 0.0
-    offsets = sorted(rng.uniform(0.0, window) for _ in range(count))
-    began = time.monotonic()
-    for offset in offsets:
-        if program.open_loop:
-            await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
-        else:
-            await _pace(rng, program)
+    async for _ in _arrivals(program, count, rng):
         code = next(source)
         future = tracker.expect(code)
         pending.append((await program.submit(code), future))
