@@ -14,6 +14,7 @@ import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from gateway import __version__
@@ -22,14 +23,19 @@ from gateway.testing.peers import PACKAGES, live_group_members
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _group_files(pgid: int, name: str) -> Iterator[str]:
+    """Yield ``/proc/PID/<name>`` of each live process of group ``pgid``."""
+    for pid in live_group_members(pgid):
+        try:
+            yield Path(f"/proc/{pid}/{name}").read_text()
+        except OSError:
+            continue  # exited between listing and reading
+
+
 def group_cpu_seconds(pgid: int) -> float:
     """Return user+system CPU seconds of group ``pgid``'s live processes and reaped children."""
     total = 0
-    for pid in live_group_members(pgid):
-        try:
-            text = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue  # exited between listing and reading
+    for text in _group_files(pgid, "stat"):
         fields = text.rpartition(")")[2].split()  # fields from 3 (state) on
         total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
     return total / TICK
@@ -38,11 +44,7 @@ def group_cpu_seconds(pgid: int) -> float:
 def group_peak_rss_kib(pgid: int) -> int:
     """Return the sum of VmHWM (peak RSS, KiB) over the live processes of group ``pgid``."""
     total = 0
-    for pid in live_group_members(pgid):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
+    for status in _group_files(pgid, "status"):
         match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
         total += int(match.group(1)) if match else 0
     return total
