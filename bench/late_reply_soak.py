@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import random
 import secrets
 import sys
@@ -37,8 +38,8 @@ from collections import Counter
 from pathlib import Path
 
 from gateway import log as gwlog
-from gateway.at import Timeouts
-from gateway.config.schema import ReceiveSettings, SendSettings
+from gateway.config.schema import ModemSettings, ReceiveSettings, SendSettings
+from gateway.daemon import wiring
 from gateway.errors import ModemFault
 from gateway.jobs import JobState
 from gateway.journal import SqliteJournal
@@ -59,16 +60,16 @@ NOISE = [b"\r\nOK\r\n", b"\r\n+CMGR: 1,,23\r\n", b"\r\n+CMGS: 9\r\n", b"\r\n042\
 
 
 def session_config(device: str, timeout: float) -> SessionConfig:
-    """The daemon's timeouts for ``command_timeout = timeout`` (gateway.daemon.wiring)."""
-    timeouts = Timeouts(
-        quick=timeout,
-        sim=timeout,
-        list=3 * timeout,
-        network=18 * timeout,
-        prompt=timeout,
-        body=3 * timeout,
-        probe=min(1.0, timeout / 2),
-        drain=min(0.25, timeout / 4),
+    """The daemon's timeouts for ``command_timeout = timeout`` (gateway.daemon.wiring).
+
+    ``send_timeout`` is ``3 * timeout``; unlike the daemon's, the resynchronisation
+    probe and drain shrink with ``timeout`` too.
+    """
+    daemon = wiring.session_config(
+        ModemSettings(name="m1", device=device, command_timeout=timeout, send_timeout=3 * timeout)
+    )
+    timeouts = dataclasses.replace(
+        daemon.timeouts, probe=min(1.0, timeout / 2), drain=min(0.25, timeout / 4)
     )
     return SessionConfig(
         link=LinkConfig(device=device, backoff_initial=0.01, backoff_max=0.1),
