@@ -25,7 +25,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 #: The floors, ground first: a unit may import only the units of lower floors.
 #: ``gateway`` is the package's own ``__init__`` (``__version__``).
 FLOORS: tuple[frozenset[str], ...] = (
-    frozenset({"gateway", "errors", "exits", "hardening", "sdnotify"}),
+    frozenset({"gateway", "errors", "exits", "hardening", "inotify", "sdnotify"}),
     frozenset({"tracebacks", "log", "numbers", "ratelimit", "jobs", "sms", "at"}),
     frozenset({"webotp"}),
     frozenset({"simulator", "modem", "relay", "config"}),

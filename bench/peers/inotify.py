@@ -1,6 +1,6 @@
 """Timestamp files a peer completes in a directory, event-driven in the bench's event loop.
 
-inotify(7) through :mod:`gateway.testing.inotify`, its descriptor registered with
+inotify(7) through :mod:`gateway.inotify`, its descriptor registered with
 ``loop.add_reader``: the callback runs as soon as the loop sees the event and takes
 ``time.monotonic()`` first, so the resolution is the loop's wake-up time (microseconds
 on an idle loop), not a polling interval.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.testing.inotify import IN_CLOSE_WRITE, IN_MOVED_TO, open_watch, read_events
+from gateway.inotify import IN_CLOSE_WRITE, IN_MOVED_TO, open_watch, read_events
 
 
 class FileWatch:
@@ -32,7 +32,7 @@ class FileWatch:
         self._fd = -1
 
     def start(self) -> None:
-        """Start watching; raise :class:`gateway.testing.inotify.WatchError` if inotify refuses."""
+        """Start watching; raise :class:`gateway.inotify.WatchError` if inotify refuses."""
         self._fd = open_watch(self.directory, IN_CLOSE_WRITE | IN_MOVED_TO)
         self._loop.add_reader(self._fd, self._readable)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import errno
 import fcntl
 import os
@@ -32,36 +31,16 @@ from pathlib import Path
 
 import structlog
 
+from gateway.inotify import IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, open_watch, read_events
 from gateway.simulator.config import SimulatorError
 
 log = structlog.get_logger(__name__)
 
-IN_CLOSE_WRITE = 0x00000008
-IN_CLOSE_NOWRITE = 0x00000010
-IN_OPEN = 0x00000020
 IN_CLOSE = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
-#: struct inotify_event header: wd, mask, cookie, len (a file watch has no name)
-_EVENT = struct.Struct("iIII")
 #: ioctl TIOCGEXCL (Linux >= 3.8: _IOR('T', 0x40, int)); the termios module lacks it
 TIOCGEXCL = 0x80045440
-IN_NONBLOCK = os.O_NONBLOCK
-IN_CLOEXEC = os.O_CLOEXEC
 #: output kept for a client that does not read, before the oldest bytes are dropped
 MAX_PENDING = 1 << 20
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _inotify_watch(path: str) -> int:
-    """Return an inotify fd watching ``path`` for opens and closes; raise OSError."""
-    fd: int = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "inotify_init1 failed")
-    if _libc.inotify_add_watch(fd, os.fsencode(path), IN_OPEN | IN_CLOSE) < 0:
-        err = ctypes.get_errno()
-        os.close(fd)
-        raise OSError(err, f"inotify_add_watch {path} failed")
-    return fd
 
 
 def replace_link(link: Path, target: str) -> None:
@@ -123,7 +102,7 @@ class PtyPort:
         self._own = slave
         self._poll = select.poll()
         self._poll.register(master, select.POLLOUT)
-        self._watch = _inotify_watch(self.slave_path)
+        self._watch = open_watch(Path(self.slave_path), IN_OPEN | IN_CLOSE)
         self._loop.add_reader(self._watch, self._on_watch)
         self._start_reading()
         if self._link is not None:
@@ -211,13 +190,12 @@ class PtyPort:
 
     def _on_watch(self) -> None:
         try:
-            data = os.read(self._watch, 4096)
+            events = read_events(self._watch)
         except OSError:
-            return  # nothing queued
-        at = 0
-        while at < len(data) and self.plugged:  # in order: open, close, open ...
-            _, mask, _, length = _EVENT.unpack_from(data, at)
-            at += _EVENT.size + length
+            return  # the watch is gone with the pty
+        for mask, _ in events:  # in order: open, close, open ...
+            if not self.plugged:
+                break
             if mask & IN_OPEN and not self.attached:
                 self._attach()
             elif mask & IN_CLOSE and self.attached:

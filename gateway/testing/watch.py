@@ -1,6 +1,6 @@
 """Wait for the files a peer program writes into a spool directory, via inotify(7).
 
-inotify is reached through :mod:`gateway.testing.inotify`. Waiting is readiness-based:
+inotify is reached through :mod:`gateway.inotify`. Waiting is readiness-based:
 ``select`` on the inotify descriptor, never a sleep or a polling loop.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from gateway.testing.inotify import (
+from gateway.inotify import (
     IN_CLOSE_NOWRITE,
     IN_CLOSE_WRITE,
     IN_MOVED_TO,

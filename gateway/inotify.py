@@ -1,8 +1,9 @@
 """inotify(7) through libc: open a watch, split what its descriptor reads into events.
 
-The standard library has no inotify binding. Shared by :mod:`gateway.testing.watch`
-(blocking waits with ``select``) and the peer benchmark (the descriptor on an event
-loop's ``add_reader``); each waits for readiness in its own way, none polls.
+The standard library has no inotify binding. Shared by the simulator's pty (a client
+opening or closing ``/dev/pts/N``, the descriptor on the event loop), by
+:mod:`gateway.testing.watch` (blocking waits with ``select``) and by the peer benchmark
+(``add_reader``); each waits for readiness in its own way, none polls.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of gateway.testing.inotify: the libc watch and the split of a read into events."""
+"""Tests of gateway.inotify: the libc watch and the split of a read into events."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.testing import watch
-from gateway.testing.inotify import (
+from gateway.inotify import (
     IN_CLOSE_WRITE,
     IN_MOVED_TO,
     IN_OPEN,
@@ -19,6 +18,7 @@ from gateway.testing.inotify import (
     parse_events,
     read_events,
 )
+from gateway.testing import watch
 from gateway.testing.peers import PeerError
 
 
