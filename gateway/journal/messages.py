@@ -22,6 +22,7 @@ from gateway.journal.records import (
     NewCode,
     StoredMessage,
 )
+from gateway.journal.rows import CODES, MESSAGES
 from gateway.journal.schema import JournalError, JournalRefused
 
 
@@ -140,26 +141,11 @@ class MessageJournal(JournalBase):
     def undecided(self, modem: str) -> list[MessageRecord]:
         """Return ``modem``'s stored messages the OTP rules never judged, oldest first."""
         rows = self._read(
-            "SELECT id, modem, sender, scts, text, parts, expected_parts, received_at, "
-            "decision, sender_type FROM messages WHERE decision IS NULL AND modem = ? "
+            f"SELECT {MESSAGES.columns} FROM messages WHERE decision IS NULL AND modem = ? "  # noqa: S608 - fixed columns
             "ORDER BY id",
             (modem,),
         )
-        return [
-            MessageRecord(
-                id=r[0],
-                modem=r[1],
-                sender=r[2],
-                scts=datetime.fromisoformat(r[3]),
-                text=r[4],
-                parts=r[5],
-                expected_parts=r[6],
-                received_at=r[7],
-                decision=r[8],
-                sender_type=r[9],
-            )
-            for r in rows
-        ]
+        return [MESSAGES(r) for r in rows]
 
     def message_text(self, message_id: int) -> str | None:
         """Return a stored message's text (None when purged or unknown)."""
@@ -223,9 +209,9 @@ class MessageJournal(JournalBase):
     ) -> CodeRecord:
         if code.expires_at <= received_at:
             raise JournalRefused("code: expires_at must be after received_at")
-        cursor = conn.execute(
-            "INSERT INTO codes(origin, embedded, code, sender, received_at, expires_at, "
-            "message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        row = conn.execute(
+            "INSERT INTO codes(origin, embedded, code, sender, received_at, expires_at, "  # noqa: S608 - fixed columns
+            f"message_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {CODES.columns}",
             (
                 code.origin,
                 code.embedded,
@@ -235,20 +221,9 @@ class MessageJournal(JournalBase):
                 code.expires_at,
                 message_id,
             ),
-        )
+        ).fetchone()
         self._bump(conn, "codes.received")
-        return CodeRecord(
-            id=rowid(cursor),
-            origin=code.origin,
-            embedded=code.embedded,
-            code=code.code,
-            sender=sender,
-            received_at=received_at,
-            expires_at=code.expires_at,
-            message_id=message_id,
-            claimed_by=None,
-            claimed_at=None,
-        )
+        return CODES(row)
 
 
 def _check_parts(parts: int, expected_parts: int) -> None:

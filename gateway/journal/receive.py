@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from gateway.journal.messages import MessageJournal, rowid
 from gateway.journal.records import (
     CodeRecord,
@@ -14,11 +11,7 @@ from gateway.journal.records import (
     RecordedPdu,
     dedupe_key,
 )
-
-_CODE_COLUMNS = (
-    "id, origin, embedded, code, sender, received_at, expires_at, message_id, "
-    "claimed_by, claimed_at"
-)
+from gateway.journal.rows import CODES, PDUS
 
 
 class ReceiveJournal(MessageJournal):
@@ -69,25 +62,8 @@ class ReceiveJournal(MessageJournal):
             if unassembled
             else ""
         )
-        rows = self._read(
-            "SELECT id, modem, memory, idx, raw, received_at, status, reason, message_id, "  # noqa: S608 - fixed fragments
-            f"handled_at FROM pdus {where} ORDER BY id"
-        )
-        return [
-            PduRecord(
-                id=r[0],
-                modem=r[1],
-                memory=r[2],
-                index=r[3],
-                raw=r[4],
-                received_at=r[5],
-                status=PduStatus(r[6]),
-                reason=r[7],
-                message_id=r[8],
-                handled_at=r[9],
-            )
-            for r in rows
-        ]
+        rows = self._read(f"SELECT {PDUS.columns} FROM pdus {where} ORDER BY id")  # noqa: S608 - fixed fragments
+        return [PDUS(r) for r in rows]
 
     def mark_handled(self, pdu_id: int, *, now: float) -> bool:
         """Record that the PDU ``pdu_id`` (a status report) was handed on.
@@ -140,12 +116,12 @@ class ReceiveJournal(MessageJournal):
                 " SELECT id FROM codes WHERE origin = ? AND embedded IS ? AND received_at >= ?"
                 " AND expires_at > ? AND claimed_at IS NULL AND code IS NOT NULL"
                 " ORDER BY received_at, id LIMIT 1"
-                f") RETURNING {_CODE_COLUMNS}",
+                f") RETURNING {CODES.columns}",
                 (claimant, now, origin, embedded, since, now),
             ).fetchone()
             if row is not None:
                 self._bump(conn, "codes.claimed")
-        return _code(row) if row is not None else None
+        return CODES(row) if row is not None else None
 
     def mark_claimed(self, code_id: int, *, now: float, claimant: str) -> bool:
         """Record that the code ``code_id`` was handed to a consumer (by the relay).
@@ -184,11 +160,11 @@ class ReceiveJournal(MessageJournal):
         still take one). For the relay's start after a restart.
         """
         rows = self._read(
-            f"SELECT {_CODE_COLUMNS} FROM codes WHERE received_at >= ? AND expires_at > ?"  # noqa: S608 - fixed columns
+            f"SELECT {CODES.columns} FROM codes WHERE received_at >= ? AND expires_at > ?"  # noqa: S608 - fixed columns
             " AND code IS NOT NULL ORDER BY id",
             (since, now),
         )
-        return [_code(r) for r in rows]
+        return [CODES(r) for r in rows]
 
     def last_code_id(self) -> int:
         """Return the highest code id stored (0 when there is none): the resume cursor."""
@@ -198,25 +174,10 @@ class ReceiveJournal(MessageJournal):
     def codes(self, *, origin: str | None = None) -> list[CodeRecord]:
         """Return stored codes (optionally for one origin), oldest first."""
         if origin is None:
-            rows = self._read(f"SELECT {_CODE_COLUMNS} FROM codes ORDER BY id")  # noqa: S608
+            rows = self._read(f"SELECT {CODES.columns} FROM codes ORDER BY id")  # noqa: S608
         else:
             rows = self._read(
-                f"SELECT {_CODE_COLUMNS} FROM codes WHERE origin = ? ORDER BY id",  # noqa: S608
+                f"SELECT {CODES.columns} FROM codes WHERE origin = ? ORDER BY id",  # noqa: S608
                 (origin,),
             )
-        return [_code(r) for r in rows]
-
-
-def _code(row: Sequence[Any]) -> CodeRecord:
-    return CodeRecord(
-        id=row[0],
-        origin=row[1],
-        embedded=row[2],
-        code=row[3],
-        sender=row[4],
-        received_at=row[5],
-        expires_at=row[6],
-        message_id=row[7],
-        claimed_by=row[8],
-        claimed_at=row[9],
-    )
+        return [CODES(r) for r in rows]

@@ -9,12 +9,8 @@ from typing import Any
 from gateway.jobs import JobEvent, JobState
 from gateway.journal.base import JournalBase
 from gateway.journal.records import JobEventRecord, JobRecord, ReportMatch
+from gateway.journal.rows import JOB_EVENTS, JOBS
 from gateway.journal.schema import JournalError
-
-_JOB_COLUMNS = (
-    "id, number, origin, embedded, text, state, attempts, not_before, expires_at, "
-    "created_at, updated_at, modem, requested_by"
-)
 
 
 class SendJournal(JournalBase):
@@ -41,7 +37,7 @@ class SendJournal(JournalBase):
         try:
             with self._tx() as conn:
                 conn.execute(
-                    f"INSERT INTO jobs({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, "  # noqa: S608
+                    f"INSERT INTO jobs({JOBS.columns}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, "  # noqa: S608
                     "NULL, ?)",
                     (
                         job_id,
@@ -70,7 +66,7 @@ class SendJournal(JournalBase):
 
     def job(self, job_id: str) -> JobRecord:
         """Return one job; raises :class:`JournalError` when there is none with that id."""
-        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))  # noqa: S608
+        rows = self._read(f"SELECT {JOBS.columns} FROM jobs WHERE id = ?", (job_id,))  # noqa: S608
         if not rows:
             raise JournalError(f"no job {job_id!r}")
         return self._job(rows[0])
@@ -95,7 +91,7 @@ class SendJournal(JournalBase):
         """
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?",  # noqa: S608
+                f"SELECT {JOBS.columns} FROM jobs WHERE id = ?",  # noqa: S608
                 (job_id,),
             ).fetchall()
             if not rows:
@@ -129,20 +125,17 @@ class SendJournal(JournalBase):
 
     def jobs(self, states: Collection[JobState] | None = None) -> list[JobRecord]:
         """Return jobs (optionally only in ``states``), oldest first."""
-        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs ORDER BY created_at, id")  # noqa: S608
+        rows = self._read(f"SELECT {JOBS.columns} FROM jobs ORDER BY created_at, id")  # noqa: S608
         found = [self._job(r) for r in rows]
         return found if states is None else [j for j in found if j.state in states]
 
     def job_events(self, job_id: str) -> list[JobEventRecord]:
         """Return a job's history, oldest first."""
         rows = self._read(
-            "SELECT job_id, at, event, state, detail FROM job_events WHERE job_id = ? ORDER BY id",
+            f"SELECT {JOB_EVENTS.columns} FROM job_events WHERE job_id = ? ORDER BY id",  # noqa: S608 - fixed columns
             (job_id,),
         )
-        return [
-            JobEventRecord(job_id=r[0], at=r[1], event=r[2], state=JobState(r[3]), detail=r[4])
-            for r in rows
-        ]
+        return [JOB_EVENTS(r) for r in rows]
 
     def recover_jobs(self, *, now: float) -> list[JobRecord]:
         """Settle jobs left by a stopped daemon and return the queued ones still valid.
@@ -225,19 +218,4 @@ class SendJournal(JournalBase):
             refs = [r[0] for r in self._read(query, (row[0],))]
         else:
             refs = [r[0] for r in conn.execute(query, (row[0],)).fetchall()]
-        return JobRecord(
-            id=row[0],
-            number=row[1],
-            origin=row[2],
-            embedded=row[3],
-            text=row[4],
-            state=JobState(row[5]),
-            attempts=row[6],
-            not_before=row[7],
-            expires_at=row[8],
-            created_at=row[9],
-            updated_at=row[10],
-            modem=row[11],
-            requested_by=row[12],
-            references=tuple(refs),
-        )
+        return JOBS(row, references=tuple(refs))
