@@ -8,6 +8,11 @@ and its subclasses, whichever backend raised them.
 
 Every write is durable when it returns: the caller acts on it at once (deletes the SMS
 from the modem, answers the consumer). Times are passed in as ``now`` (epoch seconds).
+
+The operations that take a record's worth of keyword arguments name them once, as a
+``TypedDict`` (:class:`PduArgs`, :class:`MessageArgs`, :class:`JobArgs`,
+:class:`TransitionArgs`, :class:`ReportArgs`), which the protocol and every backend
+take as ``**kwargs: Unpack[...]``: callers still pass keywords, and mypy checks them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NotRequired, Protocol, TypedDict, Unpack
 
 from gateway.jobs import JobEvent, JobState
 from gateway.journal.health import JournalHealth
@@ -32,6 +37,75 @@ from gateway.journal.records import (
     ReportMatch,
     StoredMessage,
 )
+
+
+class PduArgs(TypedDict):
+    """What :meth:`Journal.record_pdu` takes: a PDU as read from ``index`` of ``memory``."""
+
+    modem: str
+    memory: str
+    index: int
+    pdu_hex: str
+    now: float
+    #: what recognises the same SMS seen again (:func:`~gateway.journal.dedupe_key`);
+    #: absent or None: the hash of the raw hex
+    key: NotRequired[str | None]
+    status: NotRequired[PduStatus]  # absent: PduStatus.OK
+    reason: NotRequired[str | None]  # why it was quarantined (log-safe, no content)
+
+
+class AssembledMessage(TypedDict):
+    """A message joined from its parts, as the journal stores it."""
+
+    modem: str
+    sender: str
+    scts: datetime
+    text: str
+    parts: int
+    expected_parts: int
+    now: float  # when its first part was received
+    #: the sender's kind (a :class:`gateway.sms.address.SenderType` value); absent: None
+    sender_type: NotRequired[str | None]
+
+
+class MessageArgs(AssembledMessage):
+    """What :meth:`Journal.store_decided` takes besides the decision: the message, linked."""
+
+    pdu_ids: Sequence[int]  # its PDUs' rows: linked to it, so no longer "unassembled"
+
+
+class JobArgs(TypedDict):
+    """What :meth:`Journal.create_job` takes: a new send job."""
+
+    job_id: str
+    number: str
+    origin: str
+    embedded: str | None
+    text: str
+    now: float
+    expires_at: float
+    requested_by: NotRequired[int | None]  # the uid that asked (SO_PEERCRED); absent: None
+
+
+class TransitionArgs(TypedDict):
+    """What :meth:`Journal.transition_job` takes besides the job and the event."""
+
+    now: float
+    references: NotRequired[Sequence[int]]  # one TP-MR per part, with ACCEPTED
+    not_before: NotRequired[float | None]  # the retry time; absent or None: the table's
+    modem: NotRequired[str | None]  # the modem that took the job; absent or None: kept
+    detail: NotRequired[str | None]  # for the job's history (log-safe, no secrets)
+
+
+class ReportArgs(TypedDict):
+    """What :meth:`Journal.record_delivery_report` takes: a status report and its window."""
+
+    modem: str
+    reference: int  # TP-MR (TS 23.040 §9.2.3.6)
+    recipient: str  # TP-RA
+    status: int  # TP-ST (§9.2.3.15)
+    now: float
+    window: float  # how far back a sent part may match
 
 
 class Journal(Protocol):
@@ -69,18 +143,7 @@ class Journal(Protocol):
         """Return every counter by name."""
 
     # -- receive: PDUs, messages and codes -----------------------------------------------
-    def record_pdu(
-        self,
-        *,
-        modem: str,
-        memory: str,
-        index: int,
-        pdu_hex: str,
-        now: float,
-        key: str | None = None,
-        status: PduStatus = PduStatus.OK,
-        reason: str | None = None,
-    ) -> RecordedPdu:
+    def record_pdu(self, **pdu: Unpack[PduArgs]) -> RecordedPdu:
         """Store a PDU read from the modem, unless the same SMS (``key``) was stored before.
 
         Durable when it returns: only then may the caller delete the SMS from the modem.
@@ -99,19 +162,7 @@ class Journal(Protocol):
         """
 
     def store_decided(
-        self,
-        *,
-        modem: str,
-        sender: str,
-        scts: datetime,
-        text: str,
-        parts: int,
-        expected_parts: int,
-        now: float,
-        pdu_ids: Sequence[int],
-        decision: str,
-        code: NewCode | None = None,
-        sender_type: str | None = None,
+        self, *, decision: str, code: NewCode | None = None, **message: Unpack[MessageArgs]
     ) -> StoredMessage:
         """Store a judged message, its PDU links and its code (if any) all at once.
 
@@ -153,33 +204,14 @@ class Journal(Protocol):
         """
 
     # -- send: jobs and delivery reports -------------------------------------------------
-    def create_job(
-        self,
-        *,
-        job_id: str,
-        number: str,
-        origin: str,
-        embedded: str | None,
-        text: str,
-        now: float,
-        expires_at: float,
-        requested_by: int | None = None,
-    ) -> JobRecord:
+    def create_job(self, **job: Unpack[JobArgs]) -> JobRecord:
         """Store a new queued job; return it; raise ``JournalError`` on a reused id."""
 
     def job(self, job_id: str) -> JobRecord:
         """Return one job; raise ``JournalError`` when there is none with that id."""
 
     def transition_job(
-        self,
-        job_id: str,
-        event: JobEvent,
-        *,
-        now: float,
-        references: Sequence[int] = (),
-        not_before: float | None = None,
-        modem: str | None = None,
-        detail: str | None = None,
+        self, job_id: str, event: JobEvent, **step: Unpack[TransitionArgs]
     ) -> JobRecord:
         """Apply ``event`` through :data:`gateway.jobs.TRANSITIONS` and record it.
 
@@ -202,16 +234,7 @@ class Journal(Protocol):
     def send_history(self, *, since: float) -> list[tuple[str, str, float]]:
         """Return ``(number, origin, created_at)`` of jobs created since ``since``."""
 
-    def record_delivery_report(
-        self,
-        *,
-        modem: str,
-        reference: int,
-        recipient: str,
-        status: int,
-        now: float,
-        window: float,
-    ) -> ReportMatch | None:
+    def record_delivery_report(self, **report: Unpack[ReportArgs]) -> ReportMatch | None:
         """Store a status report; match it to the newest part sent within ``window``.
 
         Returns the match with the job's per-part tally, or None (the report is kept).

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Unpack
 
 from gateway.journal.base import JournalBase
+from gateway.journal.interface import AssembledMessage, MessageArgs
 from gateway.journal.records import (
     CODE_DECISION,
     CodeRecord,
@@ -30,17 +31,7 @@ class MessageJournal(JournalBase):
     """Assembled messages, each with its decision (and code) in the same transaction."""
 
     def store_message(
-        self,
-        *,
-        modem: str,
-        sender: str,
-        scts: datetime,
-        text: str,
-        parts: int,
-        expected_parts: int,
-        now: float,
-        pdu_ids: Sequence[int] = (),
-        sender_type: str | None = None,
+        self, *, pdu_ids: Sequence[int] = (), **message: Unpack[AssembledMessage]
     ) -> int:
         """Store an assembled message not judged yet (complete when all parts arrived).
 
@@ -48,36 +39,12 @@ class MessageJournal(JournalBase):
         returns it until :meth:`record_decision`. Returns the message id; raises
         :class:`JournalRefused` for impossible part counts, JournalError for a failed write.
         """
-        _check_parts(parts, expected_parts)
+        _check_parts(message)
         with self._tx() as conn:
-            return self._insert_message(
-                conn,
-                modem=modem,
-                sender=sender,
-                scts=scts,
-                text=text,
-                parts=parts,
-                expected_parts=expected_parts,
-                now=now,
-                pdu_ids=pdu_ids,
-                decision=None,
-                sender_type=sender_type,
-            )
+            return self._insert_message(conn, message, pdu_ids=pdu_ids, decision=None)
 
     def store_decided(
-        self,
-        *,
-        modem: str,
-        sender: str,
-        scts: datetime,
-        text: str,
-        parts: int,
-        expected_parts: int,
-        now: float,
-        pdu_ids: Sequence[int],
-        decision: str,
-        code: NewCode | None = None,
-        sender_type: str | None = None,
+        self, *, decision: str, code: NewCode | None = None, **message: Unpack[MessageArgs]
     ) -> StoredMessage:
         """Store a judged message, its PDU links and its code (if any) in one transaction.
 
@@ -86,30 +53,16 @@ class MessageJournal(JournalBase):
         the code record; raises :class:`JournalRefused` for inconsistent arguments or a
         refused row, :class:`JournalError` for a failed write; nothing is stored then.
         """
-        _check_parts(parts, expected_parts)
-        _check_decision(decision, code, received_at=now)
+        received_at = message["now"]
+        _check_parts(message)
+        _check_decision(decision, code, received_at=received_at)
         with self._tx() as conn:
             message_id = self._insert_message(
-                conn,
-                modem=modem,
-                sender=sender,
-                scts=scts,
-                text=text,
-                parts=parts,
-                expected_parts=expected_parts,
-                now=now,
-                pdu_ids=pdu_ids,
-                decision=decision,
-                sender_type=sender_type,
+                conn, message, pdu_ids=message["pdu_ids"], decision=decision
             )
-            stored = (
-                None
-                if code is None
-                else self._insert_code(
-                    conn, code, sender=sender, received_at=now, message_id=message_id
-                )
+            return self._with_code(
+                conn, message_id, code, sender=message["sender"], received_at=received_at
             )
-        return StoredMessage(message_id=message_id, code=stored)
 
     def record_decision(
         self, message_id: int, *, decision: str, code: NewCode | None = None
@@ -129,14 +82,7 @@ class MessageJournal(JournalBase):
             sender, received_at = str(row[0]), float(row[1])
             _check_decision(decision, code, received_at=received_at)
             conn.execute("UPDATE messages SET decision = ? WHERE id = ?", (decision, message_id))
-            stored = (
-                None
-                if code is None
-                else self._insert_code(
-                    conn, code, sender=sender, received_at=received_at, message_id=message_id
-                )
-            )
-        return StoredMessage(message_id=message_id, code=stored)
+            return self._with_code(conn, message_id, code, sender=sender, received_at=received_at)
 
     def undecided(self, modem: str) -> list[MessageRecord]:
         """Return ``modem``'s stored messages the OTP rules never judged, oldest first."""
@@ -160,34 +106,27 @@ class MessageJournal(JournalBase):
     def _insert_message(
         self,
         conn: sqlite3.Connection,
+        message: AssembledMessage,
         *,
-        modem: str,
-        sender: str,
-        scts: datetime,
-        text: str,
-        parts: int,
-        expected_parts: int,
-        now: float,
         pdu_ids: Sequence[int],
         decision: str | None,
-        sender_type: str | None,
     ) -> int:
-        complete = int(parts == expected_parts)
+        complete = int(message["parts"] == message["expected_parts"])
         cursor = conn.execute(
             "INSERT INTO messages(modem, sender, scts, text, parts, expected_parts, "
             "complete, received_at, decision, sender_type) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                modem,
-                sender,
-                scts.isoformat(),
-                text,
-                parts,
-                expected_parts,
+                message["modem"],
+                message["sender"],
+                message["scts"].isoformat(),
+                message["text"],
+                message["parts"],
+                message["expected_parts"],
                 complete,
-                now,
+                message["now"],
                 decision,
-                sender_type,
+                message.get("sender_type"),
             ),
         )
         message_id = rowid(cursor)
@@ -197,6 +136,23 @@ class MessageJournal(JournalBase):
         )
         self._bump(conn, "messages.complete" if complete else "messages.incomplete")
         return message_id
+
+    def _with_code(
+        self,
+        conn: sqlite3.Connection,
+        message_id: int,
+        code: NewCode | None,
+        *,
+        sender: str,
+        received_at: float,
+    ) -> StoredMessage:
+        """Store the decided message ``message_id``'s code, if it has one; return both."""
+        if code is None:
+            return StoredMessage(message_id=message_id, code=None)
+        stored = self._insert_code(
+            conn, code, sender=sender, received_at=received_at, message_id=message_id
+        )
+        return StoredMessage(message_id=message_id, code=stored)
 
     def _insert_code(
         self,
@@ -226,8 +182,8 @@ class MessageJournal(JournalBase):
         return CODES(row)
 
 
-def _check_parts(parts: int, expected_parts: int) -> None:
-    if not 1 <= parts <= expected_parts:
+def _check_parts(message: AssembledMessage) -> None:
+    if not 1 <= message["parts"] <= message["expected_parts"]:
         raise JournalRefused("message: need 1 <= parts <= expected_parts")
 
 

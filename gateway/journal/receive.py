@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
+from gateway.journal.interface import PduArgs
 from gateway.journal.messages import MessageJournal, rowid
 from gateway.journal.records import (
     CodeRecord,
@@ -17,18 +20,7 @@ from gateway.journal.rows import CODES, PDUS
 class ReceiveJournal(MessageJournal):
     """Durable records of everything that came in, so the modem copy can be deleted."""
 
-    def record_pdu(
-        self,
-        *,
-        modem: str,
-        memory: str,
-        index: int,
-        pdu_hex: str,
-        now: float,
-        key: str | None = None,
-        status: PduStatus = PduStatus.OK,
-        reason: str | None = None,
-    ) -> RecordedPdu:
+    def record_pdu(self, **pdu: Unpack[PduArgs]) -> RecordedPdu:
         """Store a PDU read from the modem, unless the same SMS was stored before.
 
         ``key`` is from :func:`dedupe_key` (defaults to the raw-hex hash). The commit is
@@ -36,7 +28,10 @@ class ReceiveJournal(MessageJournal):
         the SMS from the modem. Returns the row id and whether it was new; raises
         :class:`JournalError` when the write fails.
         """
+        pdu_hex = pdu["pdu_hex"]
+        key = pdu.get("key")
         key = key if key is not None else dedupe_key(pdu_hex)
+        status = pdu.get("status", PduStatus.OK)
         with self._tx() as conn:
             row = conn.execute("SELECT id FROM pdus WHERE dedupe_key = ?", (key,)).fetchone()
             if row is not None:
@@ -45,7 +40,16 @@ class ReceiveJournal(MessageJournal):
             cursor = conn.execute(
                 "INSERT INTO pdus(modem, memory, idx, raw, dedupe_key, received_at, status, "
                 "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (modem, memory, index, pdu_hex.upper(), key, now, status.value, reason),
+                (
+                    pdu["modem"],
+                    pdu["memory"],
+                    pdu["index"],
+                    pdu_hex.upper(),
+                    key,
+                    pdu["now"],
+                    status.value,
+                    pdu.get("reason"),
+                ),
             )
             self._bump(conn, f"pdus.{status.value}")
             return RecordedPdu(id=rowid(cursor), new=True)

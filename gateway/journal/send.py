@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from gateway.jobs import JobEvent, JobState
 from gateway.journal.base import JournalBase
+from gateway.journal.interface import JobArgs, ReportArgs, TransitionArgs
 from gateway.journal.records import JobEventRecord, JobRecord, ReportMatch
 from gateway.journal.rows import JOB_EVENTS, JOBS
 from gateway.journal.schema import JournalError
@@ -16,22 +17,12 @@ from gateway.journal.schema import JournalError
 class SendJournal(JournalBase):
     """Durable send jobs: created before the request is answered, moved by the state table."""
 
-    def create_job(
-        self,
-        *,
-        job_id: str,
-        number: str,
-        origin: str,
-        embedded: str | None,
-        text: str,
-        now: float,
-        expires_at: float,
-        requested_by: int | None = None,
-    ) -> JobRecord:
+    def create_job(self, **job: Unpack[JobArgs]) -> JobRecord:
         """Store a new queued job, attributed to the uid ``requested_by`` (None: no peer).
 
         Returns it; raises :class:`JournalError` on a reused id.
         """
+        job_id, now, expires_at = job["job_id"], job["now"], job["expires_at"]
         if expires_at <= now:
             raise JournalError("job: expires_at must be in the future")
         try:
@@ -41,16 +32,16 @@ class SendJournal(JournalBase):
                     "NULL, ?)",
                     (
                         job_id,
-                        number,
-                        origin,
-                        embedded,
-                        text,
+                        job["number"],
+                        job["origin"],
+                        job["embedded"],
+                        job["text"],
                         "queued",
                         now,
                         expires_at,
                         now,
                         now,
-                        requested_by,
+                        job.get("requested_by"),
                     ),
                 )
                 conn.execute(
@@ -72,15 +63,7 @@ class SendJournal(JournalBase):
         return self._job(rows[0])
 
     def transition_job(
-        self,
-        job_id: str,
-        event: JobEvent,
-        *,
-        now: float,
-        references: Sequence[int] = (),
-        not_before: float | None = None,
-        modem: str | None = None,
-        detail: str | None = None,
+        self, job_id: str, event: JobEvent, **step: Unpack[TransitionArgs]
     ) -> JobRecord:
         """Apply ``event`` through :data:`gateway.jobs.TRANSITIONS` and record it.
 
@@ -89,6 +72,7 @@ class SendJournal(JournalBase):
         Returns the updated job; raises :class:`gateway.jobs.IllegalTransition` for a move
         the table forbids and :class:`JournalError` for an unknown job.
         """
+        now, not_before = step["now"], step.get("not_before")
         with self._tx() as conn:
             rows = conn.execute(
                 f"SELECT {JOBS.columns} FROM jobs WHERE id = ?",  # noqa: S608
@@ -97,7 +81,7 @@ class SendJournal(JournalBase):
             if not rows:
                 raise JournalError(f"no job {job_id!r}")
             current = self._job(rows[0], conn)
-            moved = current.as_job().apply(event, references=tuple(references))
+            moved = current.as_job().apply(event, references=tuple(step.get("references", ())))
             conn.execute(
                 "UPDATE jobs SET state = ?, attempts = ?, not_before = ?, updated_at = ?, "
                 "modem = COALESCE(?, modem) WHERE id = ?",
@@ -106,13 +90,13 @@ class SendJournal(JournalBase):
                     moved.attempts,
                     moved.not_before if not_before is None else not_before,
                     now,
-                    modem,
+                    step.get("modem"),
                     job_id,
                 ),
             )
             conn.execute(
                 "INSERT INTO job_events(job_id, at, event, state, detail) VALUES (?, ?, ?, ?, ?)",
-                (job_id, now, event.value, moved.state.value, detail),
+                (job_id, now, event.value, moved.state.value, step.get("detail")),
             )
             if event is JobEvent.ACCEPTED:
                 conn.executemany(
@@ -166,33 +150,32 @@ class SendJournal(JournalBase):
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def record_delivery_report(
-        self,
-        *,
-        modem: str,
-        reference: int,
-        recipient: str,
-        status: int,
-        now: float,
-        window: float,
-    ) -> ReportMatch | None:
+    def record_delivery_report(self, **report: Unpack[ReportArgs]) -> ReportMatch | None:
         """Store an SMS-STATUS-REPORT and match it to the newest part sent within ``window``.
 
         Matching is by TP-MR and recipient (TS 23.040 §9.2.2.3: TP-MR of the SUBMIT and
         TP-RA), because TP-MR wraps at 256 and is reused. Returns the match with the
         job's per-part tally, or None when no part matches (the report is kept anyway).
         """
+        reference, recipient, now = report["reference"], report["recipient"], report["now"]
         with self._tx() as conn:
             part_row = conn.execute(
                 "SELECT p.job_id, p.part FROM job_parts p JOIN jobs j ON j.id = p.job_id "
                 "WHERE p.reference = ? AND j.number = ? AND p.sent_at >= ? "
                 "AND p.report_status IS NULL ORDER BY p.sent_at DESC LIMIT 1",
-                (reference, recipient, now - window),
+                (reference, recipient, now - report["window"]),
             ).fetchone()
             conn.execute(
                 "INSERT INTO delivery_reports(modem, reference, recipient, status, received_at, "
                 "job_id, part) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (modem, reference, recipient, status, now, *(part_row or (None, None))),
+                (
+                    report["modem"],
+                    reference,
+                    recipient,
+                    report["status"],
+                    now,
+                    *(part_row or (None, None)),
+                ),
             )
             self._bump(conn, "reports.matched" if part_row else "reports.unmatched")
             if part_row is None:
@@ -200,7 +183,7 @@ class SendJournal(JournalBase):
             job_id, part = str(part_row[0]), int(part_row[1])
             conn.execute(
                 "UPDATE job_parts SET report_status = ? WHERE job_id = ? AND part = ?",
-                (status, job_id, part),
+                (report["status"], job_id, part),
             )
             parts, reported, delivered = conn.execute(
                 "SELECT COUNT(*), COUNT(report_status), "
