@@ -92,7 +92,7 @@ class TransitionArgs(TypedDict):
 
     now: float
     references: NotRequired[Sequence[int]]  # one TP-MR per part, with ACCEPTED
-    not_before: NotRequired[float | None]  # the retry time; absent or None: the table's
+    not_before: NotRequired[float | None]  # the retry time; absent or None: the job's own
     modem: NotRequired[str | None]  # the modem that took the job; absent or None: kept
     detail: NotRequired[str | None]  # for the job's history (log-safe, no secrets)
 

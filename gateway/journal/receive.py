@@ -28,10 +28,9 @@ class ReceiveJournal(MessageJournal):
         the SMS from the modem. Returns the row id and whether it was new; raises
         :class:`JournalError` when the write fails.
         """
-        pdu_hex = pdu["pdu_hex"]
-        key = pdu.get("key")
-        key = key if key is not None else dedupe_key(pdu_hex)
-        status = pdu.get("status", PduStatus.OK)
+        pdu_hex, key, status = pdu["pdu_hex"], pdu.get("key"), pdu.get("status", PduStatus.OK)
+        if key is None:
+            key = dedupe_key(pdu_hex)
         with self._tx() as conn:
             row = conn.execute("SELECT id FROM pdus WHERE dedupe_key = ?", (key,)).fetchone()
             if row is not None:
