@@ -27,16 +27,17 @@ class SendJournal(JournalBase):
             raise JournalError("job: expires_at must be in the future")
         try:
             with self._tx() as conn:
+                # columns named here: JOBS.columns follows JobRecord's field order, for reading
                 conn.execute(
-                    f"INSERT INTO jobs({JOBS.columns}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, "  # noqa: S608
-                    "NULL, ?)",
+                    "INSERT INTO jobs(id, number, origin, embedded, text, state, attempts, "
+                    "not_before, expires_at, created_at, updated_at, requested_by) "
+                    "VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
                     (
                         job_id,
                         job["number"],
                         job["origin"],
                         job["embedded"],
                         job["text"],
-                        "queued",
                         now,
                         expires_at,
                         now,
