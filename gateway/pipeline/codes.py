@@ -167,14 +167,7 @@ def _token(decision: Decision) -> str:
 
 
 def _new_code(decision: Decision) -> NewCode | None:
-    if not isinstance(decision, Accepted):
-        return None
-    return NewCode(
-        origin=decision.origin,
-        embedded=decision.embedded,
-        code=decision.code,
-        expires_at=decision.expires_at,
-    )
+    return decision if isinstance(decision, Accepted) else None
 
 
 def _kind(message: Assembled | MessageRecord) -> SenderType | None:

@@ -13,11 +13,12 @@ count (never the code or the text).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.config.schema import ReceiveSettings
 from gateway.errors import UsageError
+from gateway.journal.records import NewCode
 from gateway.sms.address import SenderType
 from gateway.webotp import AllowList, FormatError, OriginBoundCode, parse
 from gateway.webotp.codes import received_code_problem
@@ -51,18 +52,9 @@ class OtpRules:
         return cls(settings=settings, allow_list=settings.allow_list())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
-    """The message carries a code to relay, valid until ``expires_at``."""
-
-    origin: str
-    embedded: str | None
-    code: str = field(repr=False)
-    expires_at: float
-
-    def __post_init__(self) -> None:
-        if not self.code:
-            raise UsageError("accepted: empty code")
+#: The message carries a code to relay, valid until ``expires_at``: the very value the
+#: journal stores with the message (an accepted code is a new code), not a copy of it.
+Accepted = NewCode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
