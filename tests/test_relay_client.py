@@ -184,3 +184,41 @@ def test_connect_helpers(tmp_path: Path) -> None:
             blocking.close()
 
     run(scenario())
+
+
+def test_sync_cancel_from_another_thread_aborts_the_waiting_get(tmp_path: Path) -> None:
+    """Client.cancel called from a second thread ends the get waiting in the first with
+    Cancelled, and the cancel's own reply does not disturb the next request."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            client = await asyncio.to_thread(Client, server.config.path)
+            waiting = asyncio.create_task(
+                asyncio.to_thread(client.get, "shop.example", timeout=30, request_id="g1")
+            )
+            await server.wait_until(lambda s: s.broker.pending == 1)
+            await asyncio.to_thread(client.cancel, "g1")
+            with pytest.raises(Cancelled):
+                await waiting
+            assert "relay" in await asyncio.to_thread(client.status)
+            assert server.broker.pending == 0
+            client.close()
+
+    run(scenario())
+
+
+def test_async_close_ends_a_pending_get(tmp_path: Path) -> None:
+    """Closing an AsyncClient (reconnect=False) ends the get still waiting on it with
+    Unavailable instead of leaving it waiting."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            client = AsyncClient(server.config.path, reconnect=False)
+            await client.connect()
+            waiting = asyncio.create_task(client.get("shop.example", timeout=30))
+            await server.wait_until(lambda s: s.broker.pending == 1)
+            await client.close()
+            with pytest.raises(Unavailable):
+                await waiting
+
+    run(scenario())

@@ -11,45 +11,101 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
-import secrets
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Self
 
-from gateway.relay.clientcodec import (
-    GetAttempts,
-    Reconnect,
-    Resume,
-    ServerReader,
-    encode_request,
-    expect_result,
-    send_request,
-)
-from gateway.relay.errors import RelayError, Unavailable, error_for
+from gateway.relay.clientcodec import Reconnect, Resume, expect_result
+from gateway.relay.clientconn import ClientConnection
+from gateway.relay.clientshell import ClientShell
+from gateway.relay.errors import Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
-    Error,
     Event,
     EventKind,
     Greeting,
     Request,
     RequestId,
     Result,
-    ServerMessage,
     Status,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
-from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
-
-_Item = ServerMessage | RelayError
+from gateway.relay.replies import accepted_from, code_from, job_event_from
 
 
-class AsyncClient:
+class _Link:
+    """One connection of the asyncio client: its core, its writer, its reader task, its waiters.
+
+    The reader task feeds what it reads to the core and wakes the requests it has news
+    for; a request waits on a future of its own (never on every line that comes in).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.conn = ClientConnection()
+        self.writer = writer
+        self._waiting: dict[RequestId | None, asyncio.Future[None]] = {}
+        self._task = asyncio.create_task(self._read(reader))
+
+    def write(self, request: Request, *, ignore_reply: bool = False) -> None:
+        """Send ``request``; raises the loss of the connection once it is lost."""
+        self.writer.write(self.conn.send(request, ignore_reply=ignore_reply))
+
+    async def greeting(self) -> Greeting:
+        """Wait for the greeting; raises the refusal or the loss of the connection."""
+        while (greeting := self.conn.greeted()) is None:
+            await self._wait(None)
+        return greeting
+
+    async def reply(self, rid: RequestId) -> Result | Event:
+        """Wait for the next reply to ``rid``; raises its error or the connection's loss."""
+        while (reply := self.conn.next_reply(rid)) is None:
+            await self._wait(rid)
+        return reply
+
+    def abort(self, rid: RequestId) -> None:
+        """Give up ``rid`` and tell the gateway so, not waiting for the cancel's reply."""
+        self.conn.forget(rid)
+        if self.conn.lost is None and not self.writer.is_closing():
+            self.write(Cancel(id=f"abort-{rid}", target=rid), ignore_reply=True)
+
+    async def close(self) -> None:
+        """Close the connection (what is pending on it is told so) and stop the reader."""
+        self._wake(self.conn.connection_lost(Unavailable("the connection was closed")))
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _wait(self, rid: RequestId | None) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        try:
+            await future
+        finally:
+            if self._waiting.get(rid) is future:
+                del self._waiting[rid]
+
+    def _wake(self, woken: Iterable[RequestId | None]) -> None:
+        for rid in woken:
+            future = self._waiting.pop(rid, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while self.conn.lost is None:
+                self._wake(self.conn.receive_data(await reader.read(65536)))
+        except OSError as exc:
+            lost = Unavailable(f"lost the connection to the gateway: {exc}")
+            self._wake(self.conn.connection_lost(lost))
+
+
+class AsyncClient(ClientShell):
     """An asyncio relay client; use ``async with AsyncClient(path) as client``."""
 
     def __init__(
@@ -59,19 +115,10 @@ class AsyncClient:
         reconnect: bool = True,
         reconnect_for: float = 60.0,
     ) -> None:
-        self.path = Path(path)
-        self.reconnect = reconnect
-        self.reconnect_for = reconnect_for  # how long a subscription tries to get back
-        self.reconnects = 0  # how often a lost connection was made again
-        self._generation = 0  # bumped by each connect: who reconnects, and who reuses it
-        self._reconnecting: asyncio.Lock | None = None
+        super().__init__(path, reconnect=reconnect, reconnect_for=reconnect_for)
         self.greeting: Greeting | None = None
-        self._ids = itertools.count(1)
-        self._queues: dict[RequestId, asyncio.Queue[_Item]] = {}
-        self._writer: asyncio.StreamWriter | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._lost: RelayError | None = None
-        self._greeted: asyncio.Future[Greeting] | None = None
+        self._reconnecting: asyncio.Lock | None = None
+        self._link: _Link | None = None
 
     async def connect(self, wait: float = 0.0) -> None:
         """Connect and wait for the greeting, trying for up to ``wait`` seconds.
@@ -94,42 +141,33 @@ class AsyncClient:
 
     async def _connect_once(self) -> None:
         await self.close()
-        self._lost = None
-        self._generation += 1
         try:
-            reader, self._writer = await asyncio.open_unix_connection(os.fspath(self.path))
+            reader, writer = await asyncio.open_unix_connection(os.fspath(self.path))
         except OSError as exc:
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
-        self._greeted = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._read(reader))
+        link = self._link = _Link(reader, writer)
         try:
-            self.greeting = await self._greeted
+            self.greeting = await link.greeting()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
         """Close the connection and stop the reader task."""
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._writer = None
-        self._task = None
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
 
-    async def _reconnect(self, generation: int, plan: Reconnect) -> None:
-        """Connect again after the connection ``generation`` was lost (once for all users).
+    async def _reconnect(self, lost: _Link | None, plan: Reconnect) -> None:
+        """Connect again after the connection ``lost`` failed (once for all its users).
 
         Raises ``Unavailable`` when ``plan`` gives up.
         """
         if self._reconnecting is None:
             self._reconnecting = asyncio.Lock()
         async with self._reconnecting:
-            if self._generation != generation and self._lost is None:
+            link = self._link
+            if link is not None and link is not lost and link.conn.lost is None:
                 return  # another request already connected again
             await self._connect_until(plan)
             self.reconnects += 1
@@ -142,10 +180,6 @@ class AsyncClient:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-    def next_id(self) -> int:
-        """Return a fresh request id."""
-        return next(self._ids)
 
     async def get(
         self,
@@ -163,38 +197,28 @@ class AsyncClient:
         first asked), within ``timeout`` (default 120 s) overall; ``Unavailable`` when
         no gateway answers within it.
         """
-        rid = self.next_id() if request_id is None else request_id
-        attempts = GetAttempts(
-            rid,
-            origin,
-            embedded_origin=embedded_origin,
-            timeout=timeout,
-            since=since,
-            key=secrets.token_hex(16),  # repeated when asking again: a retry, not a new consumer
-            now=time.monotonic(),
-            wall=time.time(),
-        )
+        attempts = self._get_attempts(origin, embedded_origin, timeout, request_id, since)
         while True:
             request = attempts.next_request(time.monotonic())
-            generation = self._generation
+            link = self._link
             try:
-                return code_from((await self._call(request)).value)
+                return code_from((await self._call(link, request)).value)
             except asyncio.CancelledError:
-                if self._writer is not None and not self._writer.is_closing():
-                    self._writer.write(encode_request(Cancel(id=f"abort-{rid}", target=rid)))
+                if link is not None:
+                    link.abort(request.id)
                 raise
             except Unavailable:
                 if not self.reconnect:
                     raise
-                await self._reconnect(generation, attempts.plan)
+                await self._reconnect(link, attempts.plan)
 
     async def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id``; raises ``NotFound`` if none."""
-        await self._call(Cancel(id=self.next_id(), target=request_id))
+        await self._call(self._link, Cancel(id=self.next_id(), target=request_id))
 
     async def status(self) -> dict[str, object]:
         """Return the gateway's status snapshot; raises ``Forbidden`` when not allowed."""
-        return dict((await self._call(Status(id=self.next_id()))).value)
+        return dict((await self._call(self._link, Status(id=self.next_id()))).value)
 
     async def send(
         self,
@@ -209,16 +233,8 @@ class AsyncClient:
 
         Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
         """
-        request = send_request(
-            self.next_id(),
-            number,
-            origin,
-            embedded_origin=embedded_origin,
-            code=code,
-            text=text,
-            watch=False,
-        )
-        return accepted_from((await self._call(request)).value)
+        request = self._send_request(number, origin, embedded_origin, code, text, watch=False)
+        return accepted_from((await self._call(self._link, request)).value)
 
     async def send_watch(
         self,
@@ -233,17 +249,10 @@ class AsyncClient:
 
         Returns an :class:`AsyncJobWatch` (``job_id``, then ``async for`` its events).
         """
-        request = send_request(
-            self.next_id(),
-            number,
-            origin,
-            embedded_origin=embedded_origin,
-            code=code,
-            text=text,
-            watch=True,
-        )
-        queue, ack = await self._start_stream(request)
-        return AsyncJobWatch(accepted_from(ack.value), self._events(request.id, queue))
+        request = self._send_request(number, origin, embedded_origin, code, text, watch=True)
+        link = self._connected()
+        ack = await self._call(link, request)
+        return AsyncJobWatch(accepted_from(ack.value), self._events(link, request.id))
 
     async def subscribe(self, *, after: int | None = None) -> AsyncIterator[CodeRecord]:
         """Subscribe; once the gateway confirmed it, return an iterator of the codes.
@@ -253,127 +262,69 @@ class AsyncClient:
         last code seen: none missed, none twice. Raises ``Forbidden``, ``Unavailable``.
         """
         place = Resume(after)
+        return self._follow(place, *await self._subscribe(place))
+
+    async def _subscribe(self, place: Resume) -> tuple[_Link, RequestId]:
         request = place.request(self.next_id())
-        generation = self._generation
-        queue, ack = await self._start_stream(request)
-        place.confirmed(ack.value)
-        return self._follow(request.id, queue, place, generation)
+        link = self._connected()
+        place.confirmed((await self._call(link, request)).value)
+        return link, request.id
 
     async def _follow(
-        self,
-        rid: RequestId,
-        queue: asyncio.Queue[_Item],
-        place: Resume,
-        generation: int,
+        self, place: Resume, link: _Link, rid: RequestId
     ) -> AsyncIterator[CodeRecord]:
         while True:
             try:
-                async for event in self._events(rid, queue):
-                    record = code_from(event.data)
-                    place.seen(record)
-                    yield record
+                async for event in self._events(link, rid):
+                    yield place.take(event)
                 return
             except Unavailable:
                 if not self.reconnect:
                     raise
-                plan = Reconnect(time.monotonic() + self.reconnect_for)
-                while True:
-                    await self._reconnect(generation, plan)
-                    generation = self._generation
-                    request = place.request(self.next_id())
-                    try:
-                        queue, ack = await self._start_stream(request)
-                    except Unavailable:
-                        continue  # lost again at once: the plan bounds how long
-                    rid = request.id
-                    place.confirmed(ack.value)
-                    break
+                link, rid = await self._resubscribe(place, link)
 
-    # --- plumbing -------------------------------------------------------------------------
+    async def _resubscribe(self, place: Resume, lost: _Link | None) -> tuple[_Link, RequestId]:
+        plan = self._resubscribe_plan()
+        while True:
+            await self._reconnect(lost, plan)
+            lost = self._link
+            try:
+                return await self._subscribe(place)
+            except Unavailable:
+                continue  # lost again at once: the plan bounds how long
 
-    def _open(self, request: Request) -> asyncio.Queue[_Item]:
-        if self._lost is not None:
-            raise self._lost
-        if self._writer is None:
+    # --- plumbing: the shell only writes and waits; the core routes --------------------
+
+    def _connected(self) -> _Link:
+        if self._link is None:
             raise Unavailable("not connected")
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._queues[request.id] = queue
-        self._writer.write(encode_request(request))
-        return queue
+        return self._link
 
-    @staticmethod
-    async def _next(queue: asyncio.Queue[_Item]) -> Result | Event:
-        item = await queue.get()
-        if isinstance(item, RelayError):
-            raise item
-        if isinstance(item, Error):
-            raise_error(item)
-        assert not isinstance(item, Greeting)
-        return item
+    async def _call(self, link: _Link | None, request: Request) -> Result:
+        """Send ``request`` on ``link``; return its result (a stream's first reply).
 
-    async def _call(self, request: Request) -> Result:
-        queue = self._open(request)
+        Raises the typed error of its error reply, ``Unavailable`` when not connected or
+        the connection is lost.
+        """
+        if link is None:
+            raise Unavailable("not connected")
+        link.write(request)
         try:
-            reply = await self._next(queue)
-        finally:
-            self._queues.pop(request.id, None)
-        return expect_result(reply)
-
-    async def _start_stream(self, request: Request) -> tuple[asyncio.Queue[_Item], Result]:
-        queue = self._open(request)
-        try:
-            ack = expect_result(await self._next(queue))
+            return expect_result(await link.reply(request.id))
         except BaseException:
-            self._queues.pop(request.id, None)
+            link.conn.forget(request.id)
             raise
-        return queue, ack
 
-    async def _events(self, rid: RequestId, queue: asyncio.Queue[_Item]) -> AsyncIterator[Event]:
+    async def _events(self, link: _Link, rid: RequestId) -> AsyncIterator[Event]:
         try:
             while True:
-                message = await self._next(queue)
+                message = await link.reply(rid)
                 if isinstance(message, Event):
                     if message.kind is EventKind.END:
                         return
                     yield message
         finally:
-            self._queues.pop(rid, None)
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        decoder = ServerReader()
-        try:
-            while data := await reader.read(65536):
-                for message in decoder.feed(data):
-                    self._route(message)
-            self._lost = Unavailable("the gateway closed the connection")
-        except RelayError as exc:
-            self._lost = exc
-        except OSError as exc:
-            self._lost = Unavailable(f"lost the connection to the gateway: {exc}")
-        if self._greeted is not None and not self._greeted.done():
-            self._greeted.set_exception(self._lost)
-        for queue in self._queues.values():
-            queue.put_nowait(self._lost)
-
-    def _route(self, message: ServerMessage) -> None:
-        if isinstance(message, Greeting):
-            if self._greeted is not None and not self._greeted.done():
-                self._greeted.set_result(message)
-            return
-        greeted = self._greeted
-        if greeted is not None and not greeted.done() and isinstance(message, Error):
-            # refused instead of greeted (too many connections)
-            greeted.set_exception(
-                error_for(message.code, message.message, retry_after=message.retry_after)
-            )
-            return
-        if message.id is None:
-            for queue in self._queues.values():
-                queue.put_nowait(message)
-            return
-        target = self._queues.get(message.id)
-        if target is not None:
-            target.put_nowait(message)
+            link.conn.forget(rid)
 
 
 class AsyncJobWatch:

@@ -16,49 +16,37 @@ meanwhile are replayed, none twice. ``reconnect=False`` turns this off.
 
 from __future__ import annotations
 
-import itertools
 import os
-import secrets
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from gateway.relay.aclient import AsyncClient
-from gateway.relay.clientcodec import (
-    GetAttempts,
-    Reconnect,
-    Resume,
-    ServerReader,
-    encode_request,
-    expect_result,
-    send_request,
-)
+from gateway.relay.clientcodec import Reconnect, Resume, expect_result
+from gateway.relay.clientconn import ClientConnection
+from gateway.relay.clientshell import ClientShell
 from gateway.relay.errors import RelayError, Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
-    Error,
     Event,
     EventKind,
     Greeting,
     Request,
     RequestId,
     Result,
-    ServerMessage,
     Status,
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
-from gateway.relay.replies import accepted_from, code_from, job_event_from, raise_error
+from gateway.relay.replies import accepted_from, code_from, job_event_from
 
 __all__ = ["AsyncClient", "Client", "JobWatch", "connect", "connect_async"]
 
 
-class Client:
+class Client(ClientShell):
     """A blocking relay client; one request at a time (``cancel`` may come from any thread)."""
 
     def __init__(
@@ -75,39 +63,31 @@ class Client:
         ``timeout`` bounds each wait for a reply; ``reconnect_for`` how long a
         subscription tries to get its connection back before it raises ``Unavailable``.
         """
-        self.path = Path(path)
+        super().__init__(path, reconnect=reconnect, reconnect_for=reconnect_for)
         self.timeout = timeout
-        self.reconnect = reconnect
-        self.reconnect_for = reconnect_for
-        self.reconnects = 0  # how often a lost connection was made again
-        self._ids = itertools.count(1)
-        self._write_lock = threading.Lock()
-        self._reader = ServerReader()
-        self._backlog: deque[ServerMessage] = deque()
-        self._ignored: set[RequestId] = set()
+        # cancel() may write from another thread while a request waits: the protocol core
+        # and the socket's write side are used under this lock (reading is the waiter's)
+        self._lock = threading.Lock()
+        self._conn = ClientConnection()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.greeting = self._connect_until(Reconnect(time.monotonic() + connect_wait))
 
     def _connect_once(self) -> Greeting:
-        self._sock.close()
-        self._reader = ServerReader()
-        self._backlog.clear()
+        self.close()
+        self._conn = ClientConnection()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(self.timeout)
         try:
             self._sock.connect(os.fspath(self.path))
-            first = self._next_message()
-            if isinstance(first, Error) and first.id is None:
-                raise_error(first)  # refused, e.g. too many connections
-            if not isinstance(first, Greeting):
-                raise Unavailable("the socket did not greet like otp-gateway")
+            while (greeting := self._conn.greeted()) is None:
+                self._pump(self._conn)
         except OSError as exc:
             self._sock.close()
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
         except RelayError:
             self._sock.close()
             raise
-        return first
+        return greeting
 
     def _connect_until(self, plan: Reconnect) -> Greeting:
         """Connect, retrying an unreachable gateway with backoff until ``plan`` gives up."""
@@ -118,7 +98,6 @@ class Client:
                 pause = plan.pause(time.monotonic())
                 if pause is None:
                     raise
-                # capped backoff: a socket that is not there yet gives nothing to wait on
                 time.sleep(pause)  # capped backoff: nothing to wait on yet
 
     def _reconnect(self, plan: Reconnect) -> None:
@@ -135,11 +114,9 @@ class Client:
 
     def close(self) -> None:
         """Close the connection."""
+        with self._lock:
+            self._conn.connection_lost(Unavailable("the connection was closed"))
         self._sock.close()
-
-    def next_id(self) -> int:
-        """Return a fresh request id (pass it to :meth:`get` to :meth:`cancel` it later)."""
-        return next(self._ids)
 
     def get(
         self,
@@ -158,21 +135,11 @@ class Client:
         Returns the :class:`CodeRecord`; raises ``Timeout``, ``Cancelled``, ``Forbidden``,
         ``Unavailable`` (no gateway within the timeout)…
         """
-        attempts = GetAttempts(
-            self.next_id() if request_id is None else request_id,
-            origin,
-            embedded_origin=embedded_origin,
-            timeout=timeout,
-            since=since,
-            key=secrets.token_hex(16),  # repeated when asking again: a retry, not a new consumer
-            now=time.monotonic(),
-            wall=time.time(),
-        )
+        attempts = self._get_attempts(origin, embedded_origin, timeout, request_id, since)
         while True:
             request = attempts.next_request(time.monotonic())
             try:
-                reply = self._call(request, wait=attempts.left + self.timeout)
-                return code_from(reply.value)
+                return code_from(self._call(request, wait=attempts.left + self.timeout).value)
             except Unavailable:
                 if not self.reconnect:
                     raise
@@ -180,9 +147,7 @@ class Client:
 
     def cancel(self, request_id: RequestId) -> None:
         """Abort the pending request ``request_id`` (safe to call from another thread)."""
-        rid = f"cancel-{self.next_id()}"
-        self._ignored.add(rid)
-        self._write(Cancel(id=rid, target=request_id))
+        self._write(Cancel(id=f"cancel-{self.next_id()}", target=request_id), ignore_reply=True)
 
     def status(self) -> dict[str, object]:
         """Return the gateway's status snapshot; raises ``Forbidden`` when not allowed."""
@@ -201,15 +166,7 @@ class Client:
 
         Raises ``RateLimited``, ``BadRequest``, ``Forbidden``, ``Unavailable``.
         """
-        request = send_request(
-            self.next_id(),
-            number,
-            origin,
-            embedded_origin=embedded_origin,
-            code=code,
-            text=text,
-            watch=False,
-        )
+        request = self._send_request(number, origin, embedded_origin, code, text, watch=False)
         return accepted_from(self._call(request).value)
 
     def send_watch(
@@ -222,17 +179,8 @@ class Client:
         text: str | None = None,
     ) -> JobWatch:
         """Queue an OTP SMS and follow it; returns a :class:`JobWatch` to iterate."""
-        request = send_request(
-            self.next_id(),
-            number,
-            origin,
-            embedded_origin=embedded_origin,
-            code=code,
-            text=text,
-            watch=True,
-        )
-        reply = self._call(request)
-        return JobWatch(self, request.id, accepted_from(reply.value))
+        request = self._send_request(number, origin, embedded_origin, code, text, watch=True)
+        return JobWatch(self, request.id, accepted_from(self._call(request).value))
 
     def subscribe(self, *, after: int | None = None) -> Iterator[CodeRecord]:
         """Subscribe; once confirmed, return an iterator of every code this peer may see.
@@ -243,78 +191,96 @@ class Client:
         the last code seen, so none is missed or repeated. Use a dedicated client: the
         iterator owns the connection. Raises ``Forbidden``, ``Unavailable``.
         """
-        rid = self.next_id()
         place = Resume(after)
-        place.confirmed(self._call(place.request(rid)).value)
-        return self._follow(rid, place)
+        return self._follow(place, *self._subscribe(place))
 
-    def _follow(self, rid: RequestId, place: Resume) -> Iterator[CodeRecord]:
+    def _subscribe(self, place: Resume) -> tuple[ClientConnection, RequestId]:
+        request = place.request(self.next_id())
+        place.confirmed(self._call(request).value)
+        return self._conn, request.id
+
+    def _follow(
+        self, place: Resume, conn: ClientConnection, rid: RequestId
+    ) -> Iterator[CodeRecord]:
         while True:
             try:
-                for event in self._events(rid, None):
-                    record = code_from(event.data)
-                    place.seen(record)
-                    yield record
+                for event in self._events(conn, rid, None):
+                    yield place.take(event)
                 return
             except Unavailable:
                 if not self.reconnect:
                     raise
-                plan = Reconnect(time.monotonic() + self.reconnect_for)
-                while True:
-                    self._reconnect(plan)
-                    rid = self.next_id()
-                    try:
-                        reply = self._call(place.request(rid))
-                    except Unavailable:
-                        continue  # lost again at once: the plan bounds how long
-                    place.confirmed(reply.value)
-                    break
+                conn, rid = self._resubscribe(place)
 
-    # --- plumbing -------------------------------------------------------------------------
-
-    def _write(self, request: Request) -> None:
-        with self._write_lock:
+    def _resubscribe(self, place: Resume) -> tuple[ClientConnection, RequestId]:
+        plan = self._resubscribe_plan()
+        while True:
+            self._reconnect(plan)
             try:
-                self._sock.sendall(encode_request(request))
+                return self._subscribe(place)
+            except Unavailable:
+                continue  # lost again at once: the plan bounds how long
+
+    # --- plumbing: pump bytes between the socket and the core, wait on the socket ------
+
+    def _write(self, request: Request, *, ignore_reply: bool = False) -> ClientConnection:
+        with self._lock:
+            conn = self._conn
+            data = conn.send(request, ignore_reply=ignore_reply)
+            try:
+                self._sock.sendall(data)
             except OSError as exc:
-                raise Unavailable(f"lost the connection to the gateway: {exc}") from exc
+                error = Unavailable(f"lost the connection to the gateway: {exc}")
+                conn.connection_lost(error)
+                raise error from exc
+        return conn
 
-    def _next_message(self) -> ServerMessage:
-        while not self._backlog:
-            data = self._sock.recv(65536)
-            if not data:
-                raise Unavailable("the gateway closed the connection")
-            self._backlog.extend(self._reader.feed(data))
-        return self._backlog.popleft()
+    def _pump(self, conn: ClientConnection) -> None:
+        """Read once from the socket (waiting up to its timeout) into ``conn``."""
+        data = self._sock.recv(65536)
+        with self._lock:
+            conn.receive_data(data)
 
-    def _receive(self, rid: RequestId, wait: float | None) -> Result | Event:
+    def _reply(self, conn: ClientConnection, rid: RequestId, wait: float | None) -> Result | Event:
         self._sock.settimeout(wait)
         try:
             while True:
-                message = self._next_message()
-                if isinstance(message, Greeting):
-                    continue
-                if message.id in self._ignored:
-                    self._ignored.discard(message.id)
-                    continue
-                if isinstance(message, Error) and message.id in (rid, None):
-                    raise_error(message)
-                if not isinstance(message, Error) and message.id == rid:
-                    return message
+                with self._lock:
+                    reply = conn.next_reply(rid)  # a connection replaced since is lost
+                if reply is not None:
+                    return reply
+                self._pump(conn)
         except TimeoutError as exc:
             raise Unavailable("the gateway did not answer in time") from exc
         except OSError as exc:
-            raise Unavailable(f"lost the connection to the gateway: {exc}") from exc
+            error = Unavailable(f"lost the connection to the gateway: {exc}")
+            with self._lock:
+                conn.connection_lost(error)
+            raise error from exc
         finally:
             self._sock.settimeout(self.timeout)
 
     def _call(self, request: Request, wait: float | None = -1.0) -> Result:
-        self._write(request)
-        return expect_result(self._receive(request.id, self.timeout if wait == -1.0 else wait))
+        """Send ``request``; return its result (a stream's first reply).
 
-    def _events(self, rid: RequestId, wait: float | None) -> Iterator[Event]:
+        Raises the typed error of its error reply, ``Unavailable`` when the connection
+        is lost or no reply came within ``wait`` s (default: ``timeout``; None: forever).
+        """
+        conn = self._write(request)
+        try:
+            return expect_result(
+                self._reply(conn, request.id, self.timeout if wait == -1.0 else wait)
+            )
+        except BaseException:
+            with self._lock:
+                conn.forget(request.id)
+            raise
+
+    def _events(
+        self, conn: ClientConnection, rid: RequestId, wait: float | None
+    ) -> Iterator[Event]:
         while True:
-            message = self._receive(rid, wait)
+            message = self._reply(conn, rid, wait)
             if isinstance(message, Event):
                 if message.kind is EventKind.END:
                     return
@@ -331,12 +297,13 @@ class JobWatch:
         # as long as it takes. Past it, iteration raises Unavailable or Timeout.
         self.wait: Callable[[], float] | None = None
         self._client = client
+        self._conn = client._conn  # the connection it was asked on
         self._request_id = request_id
 
     def __iter__(self) -> Iterator[JobEvent]:
         while True:
             wait = None if self.wait is None else self.wait()
-            event = next(self._client._events(self._request_id, wait), None)
+            event = next(self._client._events(self._conn, self._request_id, wait), None)
             if event is None:
                 return
             yield job_event_from(event.data)

@@ -11,6 +11,7 @@ subscription. No sockets, no clock, no asyncio here: times are passed in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from gateway.relay.errors import ErrorCode, Timeout, Unavailable
@@ -35,6 +36,7 @@ from gateway.relay.messages import (
     normalise_origin,
 )
 from gateway.relay.ports import CodeRecord
+from gateway.relay.replies import code_from
 
 _OPERATIONS: dict[type[Any], Operation] = {
     Get: Operation.GET,
@@ -176,6 +178,12 @@ class Resume:
         if record.cursor is not None:
             self.cursor = max(self.cursor or 0, record.cursor)
 
+    def take(self, event: Event) -> CodeRecord:
+        """Return the code a ``code`` event carries, moving past it."""
+        record = code_from(event.data)
+        self.seen(record)
+        return record
+
 
 def send_request(
     rid: RequestId,
@@ -271,7 +279,17 @@ class ServerReader:
 
         Raises :class:`Unavailable` for an invalid or over-long line.
         """
+        return list(self.messages(data))
+
+    def messages(self, data: bytes) -> Iterator[ServerMessage]:
+        """Consume ``data``; yield the messages of its complete lines, one at a time.
+
+        Raises :class:`Unavailable` where a line is invalid or grows over-long, after
+        the messages of the lines before it.
+        """
         lines, too_long = self._lines.feed(data)
+        for line in lines:
+            if line.strip():
+                yield parse_server_message(line)
         if too_long:
             raise Unavailable("the server sent an over-long line")
-        return [parse_server_message(line) for line in lines if line.strip()]
