@@ -1,12 +1,12 @@
 """The client side of the relay codec, sans-I/O: requests out, server messages in.
 
-Shared by the blocking :class:`~gateway.relay.client.Client` and the asyncio
-:class:`~gateway.relay.aclient.AsyncClient`: :func:`get_request` and :func:`send_request`
-build what they send, :func:`encode_request` turns it into a line,
-:class:`ServerReader` turns received bytes into messages and :func:`expect_result`
-checks that a reply is one. :class:`GetAttempts` and :class:`Resume` are how both ask
-again after a lost connection: the requests of a ``get`` that outlives it, the place of a
-subscription. No sockets, no clock, no asyncio here: times are passed in.
+Under both clients' protocol core (:mod:`gateway.relay.clientconn`):
+:func:`encode_request` turns a request into a line, :class:`ServerReader` turns received
+bytes into messages and :func:`expect_result` checks that a reply is one.
+:class:`GetAttempts` (with :func:`get_request`) and :class:`Resume` are how both ask again
+after a lost connection: the requests of a ``get`` that outlives it, the place of a
+subscription; :class:`Reconnect` paces the attempts. No sockets, no clock, no asyncio
+here: times are passed in.
 """
 
 from __future__ import annotations
@@ -183,31 +183,6 @@ class Resume:
         record = code_from(event.data)
         self.seen(record)
         return record
-
-
-def send_request(
-    rid: RequestId,
-    number: str,
-    origin: str,
-    *,
-    embedded_origin: str | None,
-    code: str | None,
-    text: str | None,
-    watch: bool,
-) -> Send:
-    """Build a ``send`` from what a caller typed (hosts are normalised first).
-
-    Returns the :class:`Send`; raises ``BadRequest`` for an invalid host or empty number.
-    """
-    return Send(
-        id=rid,
-        number=number,
-        origin=normalise_origin(origin),
-        embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
-        code=code,
-        text=text,
-        watch=watch,
-    )
 
 
 def expect_result(reply: Result | Event) -> Result:

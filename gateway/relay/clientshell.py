@@ -17,8 +17,8 @@ import secrets
 import time
 from pathlib import Path
 
-from gateway.relay.clientcodec import GetAttempts, Reconnect, send_request
-from gateway.relay.messages import RequestId, Send
+from gateway.relay.clientcodec import GetAttempts, Reconnect
+from gateway.relay.messages import RequestId, Send, normalise_origin
 
 
 class ClientShell:
@@ -67,12 +67,15 @@ class ClientShell:
         *,
         watch: bool,
     ) -> Send:
-        """Build a ``send`` with a fresh id; raises ``BadRequest`` for an invalid host."""
-        return send_request(
-            self.next_id(),
-            number,
-            origin,
-            embedded_origin=embedded_origin,
+        """Build a ``send`` with a fresh id from what a caller typed (hosts normalised first).
+
+        Returns the :class:`Send`; raises ``BadRequest`` for an invalid host or empty number.
+        """
+        return Send(
+            id=self.next_id(),
+            number=number,
+            origin=normalise_origin(origin),
+            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
             code=code,
             text=text,
             watch=watch,

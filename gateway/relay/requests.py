@@ -108,6 +108,23 @@ def record_data(record: CodeRecord, cursor: int | None = None) -> dict[str, obje
     return data
 
 
+def answer_internal_error(
+    session: Requester,
+    request_id: RequestId,
+    exc: Exception,
+    *,
+    event: str = "relay.internal_error",
+    reply: str = "the gateway failed to serve this request",
+) -> None:
+    """Answer a request that failed on the gateway's side (a bug, a failing port).
+
+    Logs ``event`` with the exception's type and frames, never its message (it may hold
+    a code or a number), and answers ``Unavailable``: the consumer's fault it was not.
+    """
+    log.error(event, error=type(exc).__name__, uid=session.peer.uid, frames=frames(exc))
+    session.fail(request_id, Unavailable(reply))
+
+
 def handle_get(server: RequestHost, session: Requester, request: Get) -> None:
     """Start a ``get``: answer at once from the grace window or leave it pending.
 
@@ -182,13 +199,7 @@ async def _run_status(server: RequestHost, session: Requester, request: Status) 
             await port.refresh()
         session.send(Result(id=request.id, value=server.status()))
     except Exception as exc:  # the port is the daemon's code: never let it kill the session
-        log.error(
-            "relay.internal_error",
-            error=type(exc).__name__,
-            uid=session.peer.uid,
-            frames=frames(exc),
-        )
-        session.fail(request.id, Unavailable("the gateway failed to serve this request"))
+        answer_internal_error(session, request.id, exc)
 
 
 async def _run_send(session: Requester, request: Send, port: SendPort) -> None:
@@ -219,10 +230,10 @@ async def _run_send(session: Requester, request: Send, port: SendPort) -> None:
         log.info("relay.send_refused", error=exc.code.value, uid=session.peer.uid)
         session.fail(request.id, exc)
     except Exception as exc:  # the port is the daemon's code: never let it kill the session
-        log.error(
-            "relay.send_port_failed",
-            error=type(exc).__name__,
-            uid=session.peer.uid,
-            frames=frames(exc),
+        answer_internal_error(
+            session,
+            request.id,
+            exc,
+            event="relay.send_port_failed",
+            reply="the send queue failed to accept the request",
         )
-        session.fail(request.id, Unavailable("the send queue failed to accept the request"))

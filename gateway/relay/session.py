@@ -60,12 +60,12 @@ from gateway.relay.protocol import RequestReader, encode
 from gateway.relay.requests import (
     RequestHost,
     RequestLimits,
+    answer_internal_error,
     handle_get,
     handle_send,
     handle_status,
     record_data,
 )
-from gateway.tracebacks import frames
 
 log = structlog.get_logger("gateway.relay")
 _PEERCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}, socket(7)
@@ -179,13 +179,7 @@ class Session(asyncio.Protocol):
             except RelayError as exc:
                 self.fail(item.id, exc)
             except Exception as exc:  # a bug or a failing port must not kill the connection
-                log.error(
-                    "relay.internal_error",
-                    error=type(exc).__name__,
-                    uid=self.peer.uid,
-                    frames=frames(exc),
-                )
-                self.fail(item.id, Unavailable("the gateway failed to serve this request"))
+                answer_internal_error(self, item.id, exc)
 
     def eof_received(self) -> bool:
         # A half-close (``printf ... | socat``) still wants its pending answers: keep the
