@@ -1,6 +1,8 @@
 """The asyncio relay client: many concurrent requests on one connection.
 
-A reader task routes each line to the request it names. Cancelling the task awaiting
+A shell over :class:`~gateway.relay.clientconn.ClientConnection`: a reader task feeds it
+what the socket gives, and it files each line under the request it names; each waiting
+request is woken by a future of its own. Cancelling the task awaiting
 :meth:`AsyncClient.get` sends a ``cancel`` for it, the way an AbortSignal aborts
 ``navigator.credentials.get``. Like the blocking client, a ``get`` and a subscription
 survive a lost connection (a daemon restart): the client connects again with a bounded
@@ -46,7 +48,7 @@ class _Link:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.conn = ClientConnection()
         self.writer = writer
-        self._waiting: dict[RequestId | None, asyncio.Future[None]] = {}
+        self._waiting: dict[RequestId | None, list[asyncio.Future[None]]] = {}
         self._task = asyncio.create_task(self._read(reader))
 
     def write(self, request: Request, *, ignore_reply: bool = False) -> None:
@@ -83,25 +85,30 @@ class _Link:
 
     async def _wait(self, rid: RequestId | None) -> None:
         future = asyncio.get_running_loop().create_future()
-        self._waiting[rid] = future
+        self._waiting.setdefault(rid, []).append(future)
         try:
             await future
-        finally:
-            if self._waiting.get(rid) is future:
-                del self._waiting[rid]
+        finally:  # woken, or the waiter was cancelled
+            waiters = self._waiting.get(rid, [])
+            if future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiting[rid]
 
     def _wake(self, woken: Iterable[RequestId | None]) -> None:
         for rid in woken:
-            future = self._waiting.pop(rid, None)
-            if future is not None and not future.done():
-                future.set_result(None)
+            for future in self._waiting.pop(rid, []):
+                if not future.done():
+                    future.set_result(None)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        lost = Unavailable("the connection was closed")
         try:
             while self.conn.lost is None:
                 self._wake(self.conn.receive_data(await reader.read(65536)))
         except OSError as exc:
             lost = Unavailable(f"lost the connection to the gateway: {exc}")
+        finally:  # however the reader ends, who waits is told (a no-op once lost)
             self._wake(self.conn.connection_lost(lost))
 
 

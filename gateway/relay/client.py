@@ -1,8 +1,10 @@
 """The relay client library: a small blocking :class:`Client` and an asyncio :class:`AsyncClient`.
 
-Both speak the JSON-lines protocol of :mod:`gateway.relay.protocol` and raise the typed
-errors of :mod:`gateway.relay.errors` (``Forbidden``, ``Timeout``, ``Cancelled``…), each
-carrying its stable ``code``. A socket that cannot be reached raises ``Unavailable``.
+Both speak the JSON-lines protocol of :mod:`gateway.relay.protocol` through one sans-I/O
+core, :class:`~gateway.relay.clientconn.ClientConnection`, and only pump bytes and wait
+(this one on a blocking socket); they raise the typed errors of
+:mod:`gateway.relay.errors` (``Forbidden``, ``Timeout``, ``Cancelled``…), each carrying
+its stable ``code``. A socket that cannot be reached raises ``Unavailable``.
 
 Both reconnect on their own (issue 13.2): a ``get`` whose connection is lost (or is
 answered ``unavailable``: the gateway restarts) connects again with a bounded backoff and
