@@ -84,10 +84,10 @@ class Client(ClientShell):
             while (greeting := self._conn.greeted()) is None:
                 self._pump(self._conn)
         except OSError as exc:
-            self._sock.close()
+            self.close()
             raise Unavailable(f"cannot reach the gateway at {self.path}: {exc}") from exc
         except RelayError:
-            self._sock.close()
+            self.close()
             raise
         return greeting
 
@@ -116,9 +116,9 @@ class Client(ClientShell):
 
     def close(self) -> None:
         """Close the connection."""
+        self._sock.close()
         with self._lock:
             self._conn.connection_lost(Unavailable("the connection was closed"))
-        self._sock.close()
 
     def get(
         self,
