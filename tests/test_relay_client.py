@@ -222,3 +222,20 @@ def test_async_close_ends_a_pending_get(tmp_path: Path) -> None:
                 await waiting
 
     run(scenario())
+
+
+def test_both_clients_raise_the_refusal_sent_instead_of_the_greeting(tmp_path: Path) -> None:
+    """A relay at its per-uid cap refuses instead of greeting: both clients raise
+    Unavailable with the server's reason."""
+
+    async def scenario() -> None:
+        async with (
+            relay(tmp_path / "g.sock", max_connections_per_uid=1) as server,
+            AsyncClient(server.config.path),
+        ):
+            with pytest.raises(Unavailable, match="too many connections for uid"):
+                await AsyncClient(server.config.path).connect()
+            with pytest.raises(Unavailable, match="too many connections for uid"):
+                await asyncio.to_thread(Client, server.config.path)
+
+    run(scenario())
