@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.relay.clientconn import ClientConnection, Woken, streams
+from gateway.relay.clientconn import END, ClientConnection, Woken, streams
 from gateway.relay.errors import (
     Cancelled,
     ErrorCode,
@@ -160,7 +160,8 @@ def test_interleaved_replies_go_each_to_its_request(feed: Feed) -> None:
 
 @pytest.mark.parametrize("feed", FEEDS)
 def test_an_event_stream_ends_with_end(feed: Feed) -> None:
-    """A watched send is pending through its result and events until its end event."""
+    """A watched send is pending through its result and events until its end event;
+    next_event passes over the result and gives END at the end."""
     conn = greeted()
     watch = Send(id=7, number="+15550001", origin="shop.example", watch=True)
     assert streams(watch)
@@ -168,16 +169,28 @@ def test_an_event_stream_ends_with_end(feed: Feed) -> None:
     conn.send(watch)
     job = {"job": "j", "status": "sent", "at": "2026-01-01T12:00:00+00:00"}
     feed(conn, lines(Result(id=7, value={"job": "j"}), Event(id=7, kind=EventKind.JOB, data=job)))
-    assert [r.kind for r in replies(conn, 7) if isinstance(r, Event)] == [EventKind.JOB]
+    assert conn.next_event(7) == Event(id=7, kind=EventKind.JOB, data=job)  # the result passed over
+    assert conn.next_event(7) is None
     assert conn.pending == {7}
     feed(conn, lines(Event(id=7, kind=EventKind.END, data={})))
-    end = conn.next_reply(7)
-    assert isinstance(end, Event)
-    assert end.kind is EventKind.END
+    assert conn.next_event(7) is END
     assert conn.pending == set()
     # later lines for a finished request are nobody's
     assert feed(conn, lines(Event(id=7, kind=EventKind.JOB, data=job))) == set()
     assert conn.next_reply(7) is None
+
+
+def test_next_reply_hands_over_the_end_event_itself() -> None:
+    """next_reply gives every reply as it came, the end event included, after which the
+    stream is finished."""
+    conn = greeted()
+    conn.send(Subscribe(id=1))
+    conn.receive_data(lines(Result(id=1, value={}), Event(id=1, kind=EventKind.END, data={})))
+    assert list(replies(conn, 1)) == [
+        Result(id=1, value={}),
+        Event(id=1, kind=EventKind.END, data={}),
+    ]
+    assert conn.pending == set()
 
 
 def test_an_error_reply_raises_its_typed_error() -> None:

@@ -15,19 +15,18 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from gateway.relay.clientcodec import Reconnect, Resume, expect_result
-from gateway.relay.clientconn import ClientConnection
+from gateway.relay.clientconn import ClientConnection, Ended
 from gateway.relay.clientshell import ClientShell
 from gateway.relay.errors import Unavailable
 from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
     Event,
-    EventKind,
     Greeting,
     Request,
     RequestId,
@@ -36,6 +35,8 @@ from gateway.relay.messages import (
 )
 from gateway.relay.ports import CodeRecord, JobEvent, SendAccepted
 from gateway.relay.replies import accepted_from, code_from, job_event_from
+
+T = TypeVar("T")
 
 
 class _Link:
@@ -57,15 +58,15 @@ class _Link:
 
     async def greeting(self) -> Greeting:
         """Wait for the greeting; raises the refusal or the loss of the connection."""
-        while (greeting := self.conn.greeted()) is None:
-            await self._wait(None)
-        return greeting
+        return await self._until(None, self.conn.greeted)
 
     async def reply(self, rid: RequestId) -> Result | Event:
         """Wait for the next reply to ``rid``; raises its error or the connection's loss."""
-        while (reply := self.conn.next_reply(rid)) is None:
-            await self._wait(rid)
-        return reply
+        return await self._until(rid, lambda: self.conn.next_reply(rid))
+
+    async def event(self, rid: RequestId) -> Event | Ended:
+        """Wait for the next event of the stream ``rid`` (:data:`END` at its end)."""
+        return await self._until(rid, lambda: self.conn.next_event(rid))
 
     def abort(self, rid: RequestId) -> None:
         """Give up ``rid`` and tell the gateway so, not waiting for the cancel's reply."""
@@ -82,6 +83,12 @@ class _Link:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+    async def _until(self, rid: RequestId | None, take: Callable[[], T | None]) -> T:
+        """Return what ``take`` gives, waiting for news of ``rid`` while it gives None."""
+        while (value := take()) is None:
+            await self._wait(rid)
+        return value
 
     async def _wait(self, rid: RequestId | None) -> None:
         future = asyncio.get_running_loop().create_future()
@@ -324,12 +331,9 @@ class AsyncClient(ClientShell):
 
     async def _events(self, link: _Link, rid: RequestId) -> AsyncIterator[Event]:
         try:
-            while True:
-                message = await link.reply(rid)
-                if isinstance(message, Event):
-                    if message.kind is EventKind.END:
-                        return
-                    yield message
+            # the stream's events, then END (not an Event): the end
+            while isinstance(event := await link.event(rid), Event):
+                yield event
         finally:
             link.conn.forget(rid)
 

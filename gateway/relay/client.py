@@ -35,7 +35,6 @@ from gateway.relay.messages import (
     DEFAULT_SOCKET,
     Cancel,
     Event,
-    EventKind,
     Greeting,
     Request,
     RequestId,
@@ -243,14 +242,21 @@ class Client(ClientShell):
         with self._lock:
             conn.receive_data(data)
 
-    def _reply(self, conn: ClientConnection, rid: RequestId, wait: float | None) -> Result | Event:
+    def _until(
+        self, conn: ClientConnection, take: Callable[[], object], wait: float | None
+    ) -> object:
+        """Return what ``take`` gives, pumping the socket into ``conn`` while it gives None.
+
+        Raises what ``take`` raises (a connection replaced since is lost), ``Unavailable``
+        when nothing came within ``wait`` s or the socket failed.
+        """
         self._sock.settimeout(wait)
         try:
             while True:
                 with self._lock:
-                    reply = conn.next_reply(rid)  # a connection replaced since is lost
-                if reply is not None:
-                    return reply
+                    value = take()
+                if value is not None:
+                    return value
                 self._pump(conn)
         except TimeoutError as exc:
             raise Unavailable("the gateway did not answer in time") from exc
@@ -268,25 +274,21 @@ class Client(ClientShell):
         Raises the typed error of its error reply, ``Unavailable`` when the connection
         is lost or no reply came within ``wait`` s (default: ``timeout``; None: forever).
         """
-        conn = self._write(request)
+        conn, rid = self._write(request), request.id
+        wait = self.timeout if wait == -1.0 else wait
         try:
-            return expect_result(
-                self._reply(conn, request.id, self.timeout if wait == -1.0 else wait)
-            )
+            return expect_result(self._until(conn, lambda: conn.next_reply(rid), wait))
         except BaseException:
             with self._lock:
-                conn.forget(request.id)
+                conn.forget(rid)
             raise
 
     def _events(
         self, conn: ClientConnection, rid: RequestId, wait: float | None
     ) -> Iterator[Event]:
-        while True:
-            message = self._reply(conn, rid, wait)
-            if isinstance(message, Event):
-                if message.kind is EventKind.END:
-                    return
-                yield message
+        # next_event gives the stream's events, then END (not an Event): the end
+        while isinstance(event := self._until(conn, lambda: conn.next_event(rid), wait), Event):
+            yield event
 
 
 class JobWatch:

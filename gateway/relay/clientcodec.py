@@ -185,10 +185,10 @@ class Resume:
         return record
 
 
-def expect_result(reply: Result | Event) -> Result:
+def expect_result(reply: object) -> Result:
     """Return ``reply`` if it is the result a request waits for.
 
-    Raises :class:`Unavailable` for an event where the reply was due.
+    Raises :class:`Unavailable` for an event (or anything else) where the reply was due.
     """
     if not isinstance(reply, Result):
         raise Unavailable("the gateway sent an event where a reply was due")

@@ -7,7 +7,8 @@ both over h11's ``Connection``). Three verbs: :meth:`~ClientConnection.send` tur
 request into the bytes to write and remembers it as pending;
 :meth:`~ClientConnection.receive_data` takes the bytes read and files each server
 message under the request it names; :meth:`~ClientConnection.next_reply` hands a request
-its replies one at a time. The core knows the greeting (or the refusal sent instead of
+its replies one at a time (:meth:`~ClientConnection.next_event` the events of a stream
+until :data:`END`). The core knows the greeting (or the refusal sent instead of
 it), the replies nobody waits for (a ``cancel`` sent on the side), an error that names no
 request (every pending request's), the last reply of a request (its result, an error, or
 the ``end`` of an event stream) and a lost connection (every pending request's
@@ -16,6 +17,7 @@ the ``end`` of an event stream) and a lost connection (every pending request's
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -34,6 +36,16 @@ from gateway.relay.messages import (
     Subscribe,
 )
 from gateway.relay.replies import raise_error
+
+
+class Ended(enum.Enum):
+    """What :meth:`ClientConnection.next_event` gives once a stream's ``end`` came."""
+
+    END = "end"
+
+
+#: the end of an event stream
+END = Ended.END
 
 #: who has news after some bytes came in: request ids, and ``None`` for the connection
 #: itself (its greeting, refusal or loss), the way an error with ``"id": null`` names it
@@ -153,6 +165,17 @@ class ClientConnection:
         if self.lost is not None:
             self._pending.pop(rid, None)
             raise self.lost
+        return None
+
+    def next_event(self, rid: RequestId) -> Event | Ended | None:
+        """Take the next event of the stream ``rid``; :data:`END` once its end came; None:
+        none yet (a result in the middle of a stream is passed over).
+
+        Raises as :meth:`next_reply` does.
+        """
+        while (reply := self.next_reply(rid)) is not None:
+            if isinstance(reply, Event):
+                return END if reply.kind is EventKind.END else reply
         return None
 
     def forget(self, rid: RequestId) -> None:
