@@ -33,7 +33,6 @@ from gateway.client import (
     Timeout,
     Unavailable,
 )
-from gateway.relay.messages import normalise_origin
 
 T = TypeVar("T")
 
@@ -200,10 +199,10 @@ def receive(
                 show(client.get(origin, embedded_origin=embedded_origin, timeout=left, since=asked))
                 return
             client.timeout = timeout  # a subscription's confirmation
-            wanted = (_normalised(origin), _normalised(embedded_origin))
-            for record in client.subscribe():
-                if (record.origin, record.embedded_origin) == wanted:
-                    show(record)
+            # the gateway narrows the stream to the pair and refuses, at once, one this
+            # consumer may not see or that it never relays codes for, as it does a get
+            for record in client.subscribe(origin=origin, embedded_origin=embedded_origin):
+                show(record)
 
 
 @click.command(
@@ -391,7 +390,3 @@ def status(*, socket_path: Path, timeout: float, as_json: bool) -> None:
     else:
         click.echo(render_status(snapshot))
     sys.exit(STATUS_EXIT.get(str(snapshot.get("health", "ok")), 0))
-
-
-def _normalised(host: str | None) -> str | None:
-    return None if host is None else normalise_origin(host)

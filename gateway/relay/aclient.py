@@ -268,14 +268,23 @@ class AsyncClient(ClientShell):
         ack = await self._call(link, request)
         return AsyncJobWatch(accepted_from(ack.value), self._events(link, request.id))
 
-    async def subscribe(self, *, after: int | None = None) -> AsyncIterator[CodeRecord]:
+    async def subscribe(
+        self,
+        *,
+        after: int | None = None,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
+    ) -> AsyncIterator[CodeRecord]:
         """Subscribe; once the gateway confirmed it, return an iterator of the codes.
 
-        ``after``: the cursor of the last code seen before. A lost connection is made
-        again (for up to ``reconnect_for`` s) and the subscription resumed after the
-        last code seen: none missed, none twice. Raises ``Forbidden``, ``Unavailable``.
+        ``after``: the cursor of the last code seen before. ``origin`` (+
+        ``embedded_origin``): only the codes a ``get`` for that exact pair would take,
+        refused at once as such a get is. A lost connection is made again (for up to
+        ``reconnect_for`` s) and the subscription resumed after the last code seen, for
+        the same origin: none missed, none twice. Raises ``Forbidden``, ``BadRequest``,
+        ``Unavailable``.
         """
-        place = Resume(after)
+        place = Resume(after, origin=origin, embedded_origin=embedded_origin)
         return self._follow(place, *await self._subscribe(place))
 
     async def _subscribe(self, place: Resume) -> tuple[_Link, RequestId]:

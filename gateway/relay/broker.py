@@ -24,9 +24,11 @@ was still open). A ``get`` whose hand-over fails is dropped (its consumer has go
 the code goes to the next waiting ``get``, so a closed consumer never takes a code and
 none is lost; the code counts as taken only once handed over.
 
-Subscribers see every code they are permitted to see, claimed or not. Every code has a
-``cursor`` (the journal's id for it, increasing): a subscription that names the cursor of
-the last code it saw is first replayed the later codes still in the window.
+Subscribers see every code they are permitted to see, claimed or not; a subscription
+that names an (origin, embedded origin) pair sees only the codes a ``get`` for that pair
+would match (:func:`pair_of`, the same exact-pair rule). Every code has a ``cursor``
+(the journal's id for it, increasing): a subscription that names the cursor of the last
+code it saw is first replayed the later codes still in the window, filtered the same way.
 
 Time is data: deadlines run on a monotonic clock (``now``, any monotonic seconds, come
 back from :meth:`Broker.next_deadline` for the shell to schedule); arrival and request
@@ -49,6 +51,15 @@ OriginKey = tuple[str, str | None]
 MAX_KEPT = 10_000
 #: the claimant of a code handed to a get that named none (no retry can take it again)
 ANONYMOUS = "relay"
+
+
+def pair_of(record: CodeRecord) -> OriginKey:
+    """Return the (origin, embedded origin) pair a ``get`` must name to match ``record``.
+
+    The match is exact: a get (or subscription) without an embedded origin does not
+    match a code that names one, and vice versa.
+    """
+    return (record.origin, record.embedded_origin)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,11 +115,21 @@ class _Kept:
         """Whether a get for ``key`` asked at ``asked`` by ``claimant`` may take this code."""
         record = self.record
         mine = self.claimant is None or (claimant is not None and self.claimant == claimant)
-        return mine and (record.origin, record.embedded_origin) == key and self.at >= asked - grace
+        return mine and pair_of(record) == key and self.at >= asked - grace
 
     def offered_to(self, claimant: str | None) -> CodeRecord:
         """Return the record as handed to ``claimant`` (naming it); nothing is claimed yet."""
         return replace(self.record, claimed_by=claimant or ANONYMOUS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Subscription:
+    visible: Callable[[CodeRecord], bool]  # the peer's rules, asked at each code
+    key: OriginKey | None  # None: every code the peer may see
+
+    def sees(self, record: CodeRecord) -> bool:
+        """Whether this subscription is told about ``record``."""
+        return (self.key is None or pair_of(record) == self.key) and self.visible(record)
 
 
 class Broker:
@@ -127,7 +148,7 @@ class Broker:
         self._deadlines: list[tuple[float, int, Ticket]] = []
         self._seq = 0
         self._kept: deque[_Kept] = deque()
-        self._subscribers: dict[Ticket, Callable[[CodeRecord], bool]] = {}
+        self._subscribers: dict[Ticket, _Subscription] = {}
         self.cursor = 0  # the newest cursor seen (offered or preloaded)
 
     @property
@@ -226,13 +247,19 @@ class Broker:
         *,
         after: int | None = None,
         wall: float | None = None,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
     ) -> list[Notified]:
         """Start a subscription that sees each offered code for which ``visible`` is true.
 
-        With ``after`` (the cursor of the last code the subscriber saw), returns the kept
-        codes with a later cursor that it may see, oldest first (replay); else ``[]``.
+        With ``origin``, only the codes for the exact pair (``origin``,
+        ``embedded_origin``) are seen, as a ``get`` for it matches them. With ``after``
+        (the cursor of the last code the subscriber saw), returns the kept codes with a
+        later cursor that it may see, oldest first (replay); else ``[]``.
         """
-        self._subscribers[ticket] = visible
+        key: OriginKey | None = None if origin is None else (origin, embedded_origin)
+        subscription = _Subscription(visible=visible, key=key)
+        self._subscribers[ticket] = subscription
         if after is None:
             return []
         if wall is not None:
@@ -240,8 +267,13 @@ class Broker:
         return [
             Notified(ticket=ticket, record=kept.record, cursor=kept.cursor)
             for kept in sorted(self._kept, key=lambda k: k.cursor)
-            if kept.cursor > after and visible(kept.record)
+            if kept.cursor > after and subscription.sees(kept.record)
         ]
+
+    def subscribed_to(self, ticket: Ticket) -> OriginKey | None:
+        """Return the (origin, embedded origin) a subscription narrowed itself to, or ``None``."""
+        subscription = self._subscribers.get(ticket)
+        return None if subscription is None else subscription.key
 
     def unsubscribe(self, ticket: Ticket) -> bool:
         """End a subscription.
@@ -283,7 +315,7 @@ class Broker:
         self.cursor = max(self.cursor, cursor)
         at = record.received_at.timestamp()
         out: list[Delivered | Notified] = []
-        key: OriginKey = (record.origin, record.embedded_origin)
+        key = pair_of(record)
         kept = _Kept(cursor=cursor, record=record, at=at, claimant=None)
         for ticket in list(self._queues.get(key, ())):
             waiter = self._waiters[ticket]
@@ -301,8 +333,8 @@ class Broker:
             self._cap()
         out.extend(
             Notified(ticket=ticket, record=record, cursor=cursor)
-            for ticket, visible in self._subscribers.items()
-            if visible(record)
+            for ticket, subscription in self._subscribers.items()
+            if subscription.sees(record)
         )
         return out
 

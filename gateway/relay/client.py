@@ -183,16 +183,25 @@ class Client(ClientShell):
         request = self._send_request(number, origin, embedded_origin, code, text, watch=True)
         return JobWatch(self, request.id, accepted_from(self._call(request).value))
 
-    def subscribe(self, *, after: int | None = None) -> Iterator[CodeRecord]:
+    def subscribe(
+        self,
+        *,
+        after: int | None = None,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
+    ) -> Iterator[CodeRecord]:
         """Subscribe; once confirmed, return an iterator of every code this peer may see.
 
         ``after``: the cursor of the last code seen before (``record.cursor``); the later
-        codes still in the gateway's resume window come first. A lost connection is
-        made again (for up to ``reconnect_for`` s) and the subscription resumed after
-        the last code seen, so none is missed or repeated. Use a dedicated client: the
-        iterator owns the connection. Raises ``Forbidden``, ``Unavailable``.
+        codes still in the gateway's resume window come first. ``origin`` (+
+        ``embedded_origin``): only the codes a ``get`` for that exact pair would take,
+        refused at once as such a get is. A lost connection is made again (for up to
+        ``reconnect_for`` s) and the subscription resumed after the last code seen, for
+        the same origin, so none is missed or repeated. Use a dedicated client: the
+        iterator owns the connection. Raises ``Forbidden``, ``BadRequest``,
+        ``Unavailable``.
         """
-        place = Resume(after)
+        place = Resume(after, origin=origin, embedded_origin=embedded_origin)
         return self._follow(place, *self._subscribe(place))
 
     def _subscribe(self, place: Resume) -> tuple[ClientConnection, RequestId]:

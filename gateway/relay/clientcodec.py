@@ -12,6 +12,7 @@ here: times are passed in.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from gateway.relay.errors import ErrorCode, Timeout, Unavailable
@@ -154,18 +155,35 @@ class GetAttempts:
 
 
 class Resume:
-    """Where a subscription is, sans-I/O: the cursor of the last code it saw.
+    """Where a subscription is, sans-I/O: the cursor of the last code it saw, and its origin.
 
     Asked again after a lost connection, it resumes after that cursor, so the codes that
-    arrived meanwhile are replayed and none twice.
+    arrived meanwhile are replayed and none twice, and narrowed to the same origin
+    (+ embedded origin) as the first time, if it named one.
     """
 
-    def __init__(self, after: int | None) -> None:
+    def __init__(
+        self,
+        after: int | None,
+        *,
+        origin: str | None = None,
+        embedded_origin: str | None = None,
+    ) -> None:
+        """Plan a subscription from what a caller typed (hosts are normalised first).
+
+        Raises ``BadRequest`` for an invalid host, or an embedded origin without origin.
+        """
         self.cursor = after
+        # built once, so an invalid one fails here, before any connection is made
+        self._asked = Subscribe(
+            id=0,
+            origin=None if origin is None else normalise_origin(origin),
+            embedded_origin=None if embedded_origin is None else normalise_origin(embedded_origin),
+        )
 
     def request(self, rid: RequestId) -> Subscribe:
-        """Return the ``subscribe`` that resumes here."""
-        return Subscribe(id=rid, after=self.cursor)
+        """Return the ``subscribe`` that resumes here (for the same origin each time)."""
+        return replace(self._asked, id=rid, after=self.cursor)
 
     def confirmed(self, value: object) -> None:
         """Take the ``cursor`` a subscribe result names (the place never goes back)."""

@@ -68,7 +68,7 @@ class Operation(enum.Enum):
 REQUEST_FIELDS: dict[Operation, frozenset[str]] = {
     Operation.GET: frozenset({"origin", "embedded_origin", "timeout", "since", "key"}),
     Operation.CANCEL: frozenset({"target"}),
-    Operation.SUBSCRIBE: frozenset({"after"}),
+    Operation.SUBSCRIBE: frozenset({"after", "origin", "embedded_origin"}),
     Operation.SEND: frozenset({"number", "origin", "embedded_origin", "code", "text", "watch"}),
     Operation.STATUS: frozenset(),
 }
@@ -124,13 +124,21 @@ class Subscribe:
 
     ``after`` is the ``cursor`` of the last code the subscriber saw (a resumed
     subscription): the later codes still in the daemon's resume window come first.
+    ``origin`` (+ ``embedded_origin``) narrows the stream to the codes a ``get`` for
+    that exact pair would take, and is checked as such a ``get`` is.
     """
 
     id: RequestId
     after: int | None = None
+    origin: str | None = None
+    embedded_origin: str | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id)
+        if self.origin is not None:
+            _check_origins(self.origin, self.embedded_origin)
+        elif self.embedded_origin is not None:
+            raise BadRequest("embedded_origin needs origin")
         if self.after is not None and (
             isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0
         ):

@@ -136,7 +136,12 @@ def _build(op: Operation, rid: RequestId, f: _Fields) -> Request:
             watch=f.flag("watch"),
         )
     if op is Operation.SUBSCRIBE:
-        return Subscribe(id=rid, after=f.cursor("after"))
+        return Subscribe(
+            id=rid,
+            after=f.cursor("after"),
+            origin=f.origin("origin", optional=True),
+            embedded_origin=f.origin("embedded_origin", optional=True),
+        )
     return Status(id=rid)
 
 

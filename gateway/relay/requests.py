@@ -125,15 +125,25 @@ def answer_internal_error(
     session.fail(request_id, Unavailable(reply))
 
 
+def refuse_unrelayed(server: RequestHost, origin: str, embedded_origin: str | None) -> None:
+    """Refuse a request for a pair whose codes the daemon never relays (its allow-list).
+
+    A ``get`` (or a subscription narrowed to the pair) would wait for nothing: it is
+    told at once instead. Raises :class:`Forbidden` with the daemon's reason.
+    """
+    if server.refuses_origin is not None:
+        reason = server.refuses_origin(origin, embedded_origin)
+        if reason is not None:
+            raise Forbidden(reason)
+
+
 def handle_get(server: RequestHost, session: Requester, request: Get) -> None:
     """Start a ``get``: answer at once from the grace window or leave it pending.
 
-    Raises :class:`TooManyPending` when the connection is at its limit.
+    Raises :class:`Forbidden` for a pair the daemon never relays codes for,
+    :class:`TooManyPending` when the connection is at its limit.
     """
-    if server.refuses_origin is not None:
-        reason = server.refuses_origin(request.origin, request.embedded_origin)
-        if reason is not None:
-            raise Forbidden(reason)
+    refuse_unrelayed(server, request.origin, request.embedded_origin)
     if len(session.gets) >= server.config.max_pending_gets:
         raise TooManyPending(
             f"at most {server.config.max_pending_gets} pending get requests per connection"

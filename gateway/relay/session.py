@@ -65,6 +65,7 @@ from gateway.relay.requests import (
     handle_send,
     handle_status,
     record_data,
+    refuse_unrelayed,
 )
 
 log = structlog.get_logger("gateway.relay")
@@ -259,13 +260,23 @@ class Session(asyncio.Protocol):
             self._checked(Permission.SEND, request.origin, request.embedded_origin)
             handle_send(self.server, self, request)
         elif isinstance(request, Subscribe):
-            self._checked(Permission.SUBSCRIBE)
+            # narrowed to an origin, it is checked as a get for that origin is: a pair the
+            # peer may not see or the daemon never relays is refused now, not left silent
+            self._checked(Permission.SUBSCRIBE, request.origin, request.embedded_origin)
+            if request.origin is not None:
+                refuse_unrelayed(self.server, request.origin, request.embedded_origin)
             self.subscriptions.add(request.id)
             # the filter reads the server's rules at each offer: a reload applies at once
             broker = self.server.broker
             ticket = (self.number, request.id)
-            wall = self.server.wall()
-            replay = broker.subscribe(ticket, self.may_see, after=request.after, wall=wall)
+            replay = broker.subscribe(
+                ticket,
+                self.may_see,
+                after=request.after,
+                wall=self.server.wall(),
+                origin=request.origin,
+                embedded_origin=request.embedded_origin,
+            )
             self.server.changed()
             # where to resume from if the connection is lost now: the newest code so far,
             # or the subscriber's own cursor while its replay is still to come
@@ -313,12 +324,18 @@ class Session(asyncio.Protocol):
             self.gets.discard(request_id)
             self.fail(request_id, Forbidden("get is no longer allowed for this peer and origin"))
             ended += 1
-        if not access.allowed(self.peer, Permission.SUBSCRIBE):
-            for request_id in sorted(self.subscriptions, key=str):
-                broker.unsubscribe((self.number, request_id))
-                self.fail(request_id, Forbidden("subscribe is no longer allowed for this peer"))
-                ended += 1
-            self.subscriptions.clear()
+        for request_id in sorted(self.subscriptions, key=str):
+            # one narrowed to an origin the peer may no longer see would wait for nothing
+            narrowed = broker.subscribed_to((self.number, request_id))
+            if access.allowed(self.peer, Permission.SUBSCRIBE, *(narrowed or (None, None))):
+                continue
+            broker.unsubscribe((self.number, request_id))
+            self.subscriptions.discard(request_id)
+            target = "" if narrowed is None else " and origin"
+            self.fail(
+                request_id, Forbidden(f"subscribe is no longer allowed for this peer{target}")
+            )
+            ended += 1
         if ended:
             log.warning("relay.revoked", requests=ended, uid=self.peer.uid, pid=self.peer.pid)
             self.settle()
