@@ -317,6 +317,54 @@ def test_subscribers_see_permitted_codes_claimed_or_not() -> None:
     assert offer(broker, three) == []
 
 
+@pytest.mark.parametrize(
+    ("wanted", "offered"),
+    [
+        (("shop.example", None), ("www.shop.example", None)),
+        (("shop.example", None), ("shop.example", "bank.example")),
+        (("shop.example", "bank.example"), ("shop.example", None)),
+        (("shop.example", "bank.example"), ("bank.example", "shop.example")),
+    ],
+)
+def test_a_subscription_narrowed_to_a_pair_matches_it_as_a_get_does(
+    wanted: tuple[str, str | None], offered: tuple[str, str | None]
+) -> None:
+    """A subscription naming a pair is told of exactly the codes a get for it would take."""
+    broker = Broker()
+    broker.subscribe("s", lambda record: True, origin=wanted[0], embedded_origin=wanted[1])
+    assert broker.subscribed_to("s") == wanted
+    other, own = code("1", *offered, at=1.0), code("2", *wanted, at=2.0)
+    assert offer(broker, other) == []
+    assert offer(broker, own) == [Notified(ticket="s", record=own)]
+
+
+def test_a_narrowed_subscription_still_obeys_its_peers_rules() -> None:
+    """The pair narrows what the rules let the peer see; it never widens it."""
+    broker = Broker()
+    broker.subscribe("s", lambda record: False, origin="shop.example")
+    assert offer(broker, code("1", at=1.0)) == []
+    assert broker.subscribed_to("s") == ("shop.example", None)
+    assert broker.subscribed_to("nobody") is None
+
+
+def test_a_narrowed_subscription_resumed_is_replayed_its_pairs_codes_only() -> None:
+    """Resuming with after, a subscription naming a pair is replayed only that pair's codes."""
+    broker = Broker(window=300.0)
+    offered = [
+        (1, "shop.example", None),
+        (2, "other.example", None),
+        (3, "shop.example", "bank.example"),
+        (4, "shop.example", None),
+    ]
+    for number, origin, embedded in offered:
+        record = dataclasses.replace(code(f"c{number}", origin, embedded), record_id=number)
+        broker.offer(record, W0 + number)
+    replay = broker.subscribe(
+        "s", lambda record: True, after=0, wall=W0 + 10.0, origin="shop.example"
+    )
+    assert [(n.record.code, n.cursor) for n in replay] == [("c1", 1), ("c4", 4)]
+
+
 def test_code_record_repr_hides_the_code() -> None:
     """The repr of a code record (what a traceback shows) never contains the code."""
     assert "987654" not in repr(code("987654"))

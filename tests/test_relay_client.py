@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -237,5 +238,68 @@ def test_both_clients_raise_the_refusal_sent_instead_of_the_greeting(tmp_path: P
                 await AsyncClient(server.config.path).connect()
             with pytest.raises(Unavailable, match="too many connections for uid"):
                 await asyncio.to_thread(Client, server.config.path)
+
+    run(scenario())
+
+
+def test_both_clients_subscribing_to_a_refused_origin_raise_forbidden_at_once(
+    tmp_path: Path,
+) -> None:
+    """subscribe(origin=X) for an X the peer may not see, or the daemon never relays, raises
+    Forbidden from the call itself, on both clients, with the reason a get gets."""
+
+    def refuses(origin: str, embedded_origin: str | None) -> str | None:
+        return "no codes for bank.example here" if origin == "bank.example" else None
+
+    async def scenario() -> None:
+        async with (
+            relay(tmp_path / "g.sock", refuses_origin=refuses) as server,
+            AsyncClient(server.config.path) as client,
+        ):
+            for origin, reason in (
+                ("evil.example", "no [[relay.access]] rule grants subscribe to "),
+                ("bank.example", "no codes for bank.example here"),
+            ):
+                with pytest.raises(Forbidden, match=re.escape(reason)):
+                    await client.subscribe(origin=origin)
+                with pytest.raises(Forbidden, match=re.escape(reason)):
+                    await asyncio.to_thread(_sync_subscribe, server.config.path, origin)
+            assert server.broker.subscriptions == 0
+
+    run(scenario())
+
+
+def _sync_subscribe(path: Path, origin: str) -> None:
+    """Subscribe with the blocking client to ``origin`` (the call returns once confirmed)."""
+    with Client(path) as client:
+        client.subscribe(origin=origin)
+
+
+def test_both_clients_subscribing_to_an_origin_get_only_its_codes(tmp_path: Path) -> None:
+    """subscribe(origin=X) yields X's codes only, never another origin's or an embedded pair's."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            aclient = AsyncClient(server.config.path)
+            await aclient.connect()
+            astream = await aclient.subscribe(origin="Shop.Example")
+            client = await asyncio.to_thread(Client, server.config.path)
+            stream = await asyncio.to_thread(client.subscribe, origin="shop.example")
+            server.offer(record("111111", origin="bank.example"))
+            server.offer(record("222222", origin="shop.example", embedded="bank.example"))
+            server.offer(record("333333", origin="shop.example"))
+            assert (await anext(astream)).code == "333333"
+            assert (await asyncio.to_thread(next, stream)).code == "333333"
+            embedded = await aclient.subscribe(
+                origin="shop.example", embedded_origin="bank.example"
+            )
+            server.offer(record("444444", origin="shop.example"))
+            server.offer(record("555555", origin="shop.example", embedded="bank.example"))
+            got = await anext(embedded)
+            assert (got.code, got.embedded_origin) == ("555555", "bank.example")
+            assert (await anext(astream)).code == "444444"
+            assert (await asyncio.to_thread(next, stream)).code == "444444"
+            client.close()
+            await aclient.close()
 
     run(scenario())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from relay_helpers import Raw, record, relay, run
 
-from gateway.client import AsyncClient, Client, Timeout, Unavailable
+from gateway.client import AsyncClient, BadRequest, Client, CodeRecord, Timeout, Unavailable
 from gateway.relay.clientcodec import RECONNECT_MAX, GetAttempts, Reconnect, Resume
 
 
@@ -63,6 +63,78 @@ def test_resume_moves_forward_only() -> None:
     place.confirmed({"cursor": True})  # not a cursor
     place.seen(record("222222"))  # a record without a cursor
     assert (place.cursor, place.request(2).after, place.request(2).id) == (9, 9, 2)
+
+
+def test_resume_asks_again_for_the_same_origin() -> None:
+    """A subscription narrowed to an origin asks again for it (normalised), from its cursor."""
+    place = Resume(None, origin="Shop.Example", embedded_origin="BANK.example")
+    first = place.request(1)
+    place.seen(record("111111", record_id=4))
+    again = place.request(2)
+    assert (first.origin, first.embedded_origin, first.after) == (
+        "shop.example", "bank.example", None,
+    )  # fmt: skip
+    assert (again.id, again.origin, again.embedded_origin, again.after) == (
+        2, "shop.example", "bank.example", 4,
+    )  # fmt: skip
+    assert Resume(3).request(1).origin is None
+
+
+@pytest.mark.parametrize("host", ["https://shop.example", "shop.example:443"])
+def test_resume_refuses_an_invalid_origin_before_connecting(host: str) -> None:
+    """An origin that is not a host fails when the subscription is planned, as a get's does."""
+    with pytest.raises(BadRequest, match="valid host"):
+        Resume(None, origin=host)
+    with pytest.raises(BadRequest, match="valid host"):
+        Resume(None, origin="shop.example", embedded_origin=host)
+    with pytest.raises(BadRequest, match="embedded_origin needs origin"):
+        Resume(None, embedded_origin="shop.example")
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["async", "sync"])
+def test_a_subscription_for_an_origin_resumes_for_that_origin_only(
+    tmp_path: Path, blocking: bool
+) -> None:
+    """A narrowed subscription that lost its relay is replayed, and then streamed, the
+    later codes of its origin only (both clients)."""
+    path = tmp_path / "g.sock"
+
+    async def scenario() -> None:
+        aclient = AsyncClient(path)
+        client: Client | None = None
+        async with relay(path) as first:
+            if blocking:
+                client = await asyncio.to_thread(Client, path)
+                stream = await asyncio.to_thread(client.subscribe, origin="shop.example")
+
+                async def take() -> CodeRecord:
+                    return await asyncio.to_thread(next, stream)
+            else:
+                await aclient.connect()
+                astream = await aclient.subscribe(origin="shop.example")
+
+                async def take() -> CodeRecord:
+                    return await anext(astream)
+
+            first.offer(record("111111", origin="bank.example", record_id=1))
+            first.offer(record("222222", record_id=2))
+            assert (await take()).code == "222222"
+        async with relay(path) as second:
+            second.preload(record("111111", origin="bank.example", record_id=1), cursor=1)
+            second.preload(record("222222", record_id=2), cursor=2)
+            # arrived while the client was away: only shop.example's is replayed
+            second.offer(record("333333", origin="bank.example", record_id=3))
+            second.offer(record("444444", record_id=4))
+            got = await take()
+            assert (got.code, got.cursor, got.origin) == ("444444", 4, "shop.example")
+            second.offer(record("555555", origin="bank.example", record_id=5))
+            second.offer(record("666666", record_id=6))
+            assert (await take()).code == "666666"
+        if client is not None:
+            client.close()
+        await aclient.close()
+
+    run(scenario())
 
 
 def test_async_get_survives_a_relay_restart(tmp_path: Path) -> None:

@@ -59,6 +59,15 @@ VALID: list[tuple[bytes, Request]] = [
     ),
     (b'{"id":9,"op":"subscribe","after":42}', Subscribe(id=9, after=42)),
     (b'{"id":10,"op":"subscribe","after":null}', Subscribe(id=10)),
+    (
+        b'{"id":11,"op":"subscribe","origin":"B\xc3\x9cCHER.Example","after":7}',
+        Subscribe(id=11, origin="xn--bcher-kva.example", after=7),
+    ),
+    (
+        b'{"id":12,"op":"subscribe","origin":"shop.example","embedded_origin":"Bank.Example"}',
+        Subscribe(id=12, origin="shop.example", embedded_origin="bank.example"),
+    ),
+    (b'{"id":13,"op":"subscribe","origin":null}', Subscribe(id=13)),
 ]
 
 INVALID: list[tuple[bytes, object, ErrorCode, str]] = [
@@ -119,6 +128,25 @@ INVALID: list[tuple[bytes, object, ErrorCode, str]] = [
         "whitespace",
     ),
     (b"[" * 100_000 + b"]" * 100_000, None, ErrorCode.BAD_REQUEST, "not valid JSON"),
+    (b'{"id":1,"op":"subscribe","origin":5}', 1, ErrorCode.BAD_REQUEST, "origin must be a string"),
+    (
+        b'{"id":1,"op":"subscribe","origin":"https://a.example"}',
+        1,
+        ErrorCode.BAD_REQUEST,
+        "valid host",
+    ),
+    (
+        b'{"id":1,"op":"subscribe","origin":"a.example","embedded_origin":"a.example:1"}',
+        1,
+        ErrorCode.BAD_REQUEST,
+        "valid host",
+    ),
+    (
+        b'{"id":1,"op":"subscribe","embedded_origin":"a.example"}',
+        1,
+        ErrorCode.BAD_REQUEST,
+        "embedded_origin needs origin",
+    ),
 ]
 
 
@@ -219,6 +247,19 @@ def test_request_encoding_round_trips(rid: int | str, origin: str, timeout: floa
     line = encode_request(request)
     assert line.endswith(b"\n")
     assert RequestReader().feed(line) == [request]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        Subscribe(id=1),
+        Subscribe(id=2, after=5, origin="shop.example"),
+        Subscribe(id="s", origin="shop.example", embedded_origin="bank.example"),
+    ],
+)
+def test_subscribe_encoding_round_trips(request_: Subscribe) -> None:
+    """A subscription's origin, embedded origin and cursor survive the trip to the server."""
+    assert parse_request(encode_request(request_)) == request_
 
 
 SERVER_MESSAGES: list[ServerMessage] = [

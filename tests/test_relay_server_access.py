@@ -166,3 +166,160 @@ def test_get_for_an_origin_never_offered_is_refused_at_once(tmp_path: Path) -> N
             await raw.close()
 
     run(scenario())
+
+
+def test_subscribe_for_an_origin_the_peer_may_not_see_is_refused_as_its_get_is(
+    tmp_path: Path,
+) -> None:
+    """A subscribe naming an origin no rule grants ends forbidden at once, in the get's words."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(server.config.path)
+            with structlog.testing.capture_logs() as events:
+                raw.write({"id": "g", "op": "get", "origin": "evil.example"})
+                raw.write({"id": "s", "op": "subscribe", "origin": "evil.example"})
+                raw.write(
+                    {
+                        "id": "e",
+                        "op": "subscribe",
+                        "origin": "shop.example",
+                        "embedded_origin": "evil.example",
+                    }
+                )
+                get_error = (await raw.reply("g"))["error"]
+                sub_error = (await raw.reply("s"))["error"]
+                embedded_error = (await raw.reply("e"))["error"]
+            assert sub_error == {
+                "code": "forbidden",
+                "message": get_error["message"].replace("get", "subscribe"),
+            }
+            assert sub_error["message"].startswith(
+                "subscribe is not allowed for this peer for this origin: no [[relay.access]]"
+            )
+            assert sub_error["message"].endswith(" for evil.example")
+            assert embedded_error["code"] == "forbidden"
+            assert server.broker.subscriptions == 0
+            assert server.access.denials == {"get": 1, "subscribe": 2}
+            denied = [e for e in events if e["event"] == "relay.denied" and e["op"] == "subscribe"]
+            assert [(e["origin"], e["embedded_origin"]) for e in denied] == [
+                ("evil.example", None),
+                ("shop.example", "evil.example"),
+            ]
+            await raw.close()
+
+    run(scenario())
+
+
+def test_subscribe_for_an_origin_never_offered_is_refused_with_the_gets_reason(
+    tmp_path: Path,
+) -> None:
+    """A subscribe naming a pair the daemon never relays ends forbidden with the get's reason."""
+
+    def refuses(origin: str, embedded_origin: str | None) -> str | None:
+        for host in (origin, embedded_origin):
+            if host not in (None, "shop.example"):
+                return f"no codes for {host} here"
+        return None
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", refuses_origin=refuses) as server:
+            raw = await Raw.open(server.config.path)
+            for rid, origin, embedded in (
+                (1, "bank.example", None),
+                (2, "shop.example", "bank.example"),
+            ):
+                raw.write({"id": f"g{rid}", "op": "get", "origin": origin,
+                           "embedded_origin": embedded, "timeout": 3600})  # fmt: skip
+                raw.write({"id": f"s{rid}", "op": "subscribe", "origin": origin,
+                           "embedded_origin": embedded})  # fmt: skip
+                get_error = (await raw.reply(f"g{rid}"))["error"]
+                assert (await raw.reply(f"s{rid}"))["error"] == get_error
+                assert get_error == {
+                    "code": "forbidden",
+                    "message": "no codes for bank.example here",
+                }
+            assert (server.broker.subscriptions, server.broker.pending) == (0, 0)
+            raw.write({"id": "plain", "op": "subscribe"})  # no origin: as before, not asked
+            assert (await raw.reply("plain"))["result"]["subscribed"] is True
+            await raw.close()
+
+    run(scenario())
+
+
+def test_subscribe_for_an_origin_streams_only_its_codes(tmp_path: Path) -> None:
+    """A subscription naming a pair gets only that pair's codes; a plain one still gets all."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": "shop", "op": "subscribe", "origin": "SHOP.example"})
+            raw.write({"id": "all", "op": "subscribe"})
+            assert (await raw.reply("shop"))["result"]["subscribed"] is True
+            assert (await raw.reply("all"))["result"]["subscribed"] is True
+            server.offer(record("111111", origin="bank.example"))
+            server.offer(record("222222", origin="shop.example", embedded="bank.example"))
+            server.offer(record("333333", origin="shop.example"))
+            plain = [(await raw.reply("all"))["data"]["code"] for _ in range(3)]
+            assert plain == ["111111", "222222", "333333"]
+            event = await raw.reply("shop")
+            assert (event["event"], event["data"]["code"]) == ("code", "333333")
+            await raw.sync()
+            assert raw.others == []  # nothing else for the narrowed subscription
+            await raw.close()
+
+    run(scenario())
+
+
+def test_subscribe_for_an_origin_resumed_after_a_cursor_replays_only_its_codes(
+    tmp_path: Path,
+) -> None:
+    """Resuming a narrowed subscription with after replays that pair's later codes only."""
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock", resume_window=300.0) as server:
+            for number, origin in enumerate(
+                ("shop.example", "bank.example", "shop.example", "bank.example"), start=1
+            ):
+                server.offer(record(f"{number}" * 6, origin=origin, record_id=number))
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": "s", "op": "subscribe", "origin": "bank.example", "after": 2})
+            assert (await raw.reply("s"))["result"] == {"subscribed": True, "cursor": 2}
+            event = await raw.reply("s")
+            assert (event["data"]["code"], event["data"]["cursor"]) == ("444444", 4)
+            server.offer(record("555555", origin="shop.example", record_id=5))
+            server.offer(record("666666", origin="bank.example", record_id=6))
+            assert (await raw.reply("s"))["data"]["code"] == "666666"
+            await raw.sync()
+            assert raw.others == []
+            await raw.close()
+
+    run(scenario())
+
+
+def test_replaced_access_ends_a_subscription_for_an_origin_no_longer_granted(
+    tmp_path: Path,
+) -> None:
+    """New rules without the origin of a narrowed subscription end it forbidden; others stay."""
+    narrower = [parse_rule("users=root;ops=get,subscribe,status;origins=bank.example")]
+
+    async def scenario() -> None:
+        async with relay(tmp_path / "g.sock") as server:
+            raw = await Raw.open(server.config.path)
+            raw.write({"id": "shop", "op": "subscribe", "origin": "shop.example"})
+            raw.write({"id": "bank", "op": "subscribe", "origin": "bank.example"})
+            raw.write({"id": "all", "op": "subscribe"})
+            for rid in ("shop", "bank", "all"):
+                assert (await raw.reply(rid))["result"]["subscribed"] is True
+            assert server.replace_access(AccessControl(narrower)) == 1
+            assert (await raw.reply("shop"))["error"] == {
+                "code": "forbidden",
+                "message": "subscribe is no longer allowed for this peer and origin",
+            }
+            assert server.broker.subscriptions == 2
+            server.offer(record("777777", origin="bank.example"))
+            assert (await raw.reply("bank"))["data"]["code"] == "777777"
+            assert (await raw.reply("all"))["data"]["code"] == "777777"
+            await raw.close()
+
+    run(scenario())
