@@ -9,12 +9,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from cli_helpers import ROOT, cli
 
 from gateway.cli.exits import EXIT
+from gateway.config import AccessRule, Config
 from gateway.testing import GatewayHandle, running_gateway
 
 NOBODY = 65534  # nobody / nogroup on Debian
@@ -118,6 +120,61 @@ def test_receive_for_an_embedded_origin_not_accepted_fails_at_once(tmp_path: Pat
         )  # fmt: skip
     assert result.returncode == 4
     assert "for the embedded origin bank.example" in result.stderr
+
+
+def test_receive_follow_for_an_origin_the_gateway_does_not_accept_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    """receive --follow for an origin (or embedded origin) outside the allow-list: exit 4 at
+    once with the one-line reason, as without --follow, instead of following forever."""
+    with running_gateway(tmp_path) as gateway:
+        sock = str(gateway.socket)
+        started = time.monotonic()
+        origin = cli("receive", "--socket", sock, "--origin", "refused.example", "--follow",
+                     "--timeout", "600")  # fmt: skip
+        embedded = cli("receive", "--socket", sock, "--origin", "example.com",
+                       "--embedded-origin", "refused.example", "--follow")  # fmt: skip
+        took = time.monotonic() - started
+    assert (origin.returncode, origin.stdout) == (EXIT["forbidden"], "")
+    assert origin.stderr == (
+        "otp-gateway: the gateway accepts no codes for the origin refused.example: it is not"
+        " in [receive] allowed_origins\n"
+    )
+    assert (embedded.returncode, embedded.stdout) == (EXIT["forbidden"], "")
+    assert embedded.stderr == (
+        "otp-gateway: the gateway accepts no codes for the embedded origin refused.example:"
+        " it is not in [receive] allowed_origins\n"
+    )
+    assert took < 60  # far from the 600 s (or forever) it would have waited; pytest bounds it
+
+
+def test_receive_follow_for_an_origin_the_consumers_rule_does_not_list_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    """receive --follow for an origin the gateway accepts but no subscribe rule of the
+    consumer lists: exit 4 at once, in the words a get is refused with."""
+
+    def example_only(config: Config) -> Config:
+        rule = AccessRule(
+            users=(str(os.getuid()),),
+            operations=("get", "subscribe", "status"),
+            origins=("example.com",),
+        )
+        return replace(config, relay=replace(config.relay, access=(rule,)))
+
+    with running_gateway(tmp_path, origins=["other.example"], configure=example_only) as gateway:
+        sock = str(gateway.socket)
+        args = ("receive", "--socket", sock, "--origin", "other.example", "--timeout", "600")
+        follow = cli(*args, "--follow")
+        once = cli(*args)
+    assert (follow.returncode, follow.stdout, once.returncode) == (EXIT["forbidden"], "", 4)
+    [line] = follow.stderr.splitlines()
+    assert line.startswith(
+        "otp-gateway: subscribe is not allowed for this peer for this origin: no"
+        " [[relay.access]] rule grants subscribe to "
+    )
+    assert line.endswith(" for other.example")
+    assert line == once.stderr.rstrip("\n").replace("get", "subscribe")
 
 
 @pytest.mark.parametrize(
