@@ -367,9 +367,10 @@ def test_protocol_examples(gateway: GatewayHandle) -> None:
     requests = [v for v in shown if isinstance(v, dict) and "op" in v]
     answers = [v for v in shown if isinstance(v, dict) and "op" not in v]
     by_op = {str(r["op"]): r for r in requests}
+    subscribes = [r for r in requests if r["op"] == "subscribe"]
     line = _Line(gateway.socket)
     try:
-        _protocol_scenario(gateway, line, by_op, answers)
+        _protocol_scenario(gateway, line, by_op, answers, subscribes)
     finally:
         line.close()
 
@@ -379,6 +380,7 @@ def _protocol_scenario(
     line: _Line,
     by_op: dict[str, dict[str, object]],
     answers: list[dict[str, object]],
+    subscribes: list[dict[str, object]],
 ) -> None:
     greeting, get_result, code_event, *job_events = answers
     assert same_shape(greeting, line.read())
@@ -400,11 +402,17 @@ def _protocol_scenario(
     line.send(by_op["cancel"])
     assert line.read()["error"] == {"code": "cancelled", "message": "get cancelled"}
     assert line.read() == inline_answer('"cancelled":1}')
-    # subscribe, then the doc's code event
-    line.send(by_op["subscribe"])
-    assert same_shape(inline_answer('"subscribed"'), line.read())
+    # each subscribe (every code, then one narrowed to the code's origin), the doc's event
+    assert len(subscribes) == 2
+    for request in subscribes:
+        line.send(request)
+        assert same_shape({**inline_answer('"subscribed"'), "id": request["id"]}, line.read())
     gateway.modem.inject_sms(f"@{record['origin']} #{record['code']}", sender=str(record["sender"]))
-    assert same_shape(code_event, line.read())
+    for request in subscribes:
+        assert same_shape({**code_event, "id": request["id"]}, line.read())
+    # a subscribe naming an origin the gateway accepts no codes for: refused as shown
+    line.send(inline_answer('"op":"subscribe","origin"'))
+    assert line.read() == inline_answer("accepts no codes for the origin")
     # send with watch: queued, then job events up to the end the doc shows
     line.send(by_op["send"])
     accepted = line.read()
