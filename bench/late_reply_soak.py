@@ -227,7 +227,7 @@ async def settle(
                 await relayed.wait()
             for job_id in jobs:
                 async for _ in service.watch(job_id):
-                    pass
+                    pass  # drained: the watch ends when the job reaches a final state
 
 
 def contradicted(state: JobState, references: tuple[int, ...], copies: list[int]) -> bool:

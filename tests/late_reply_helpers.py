@@ -73,7 +73,7 @@ class Rig:
             await self.sink.until(lambda: self.relayed() >= set(self.injected))
             for job_id in self.jobs:
                 async for _ in self.service.watch(job_id):
-                    pass
+                    pass  # drained: the watch ends when the job reaches a final state
             # a code is relayed before its SMS is deleted: a last sweep waits for the
             # pipeline (its lock) and deletes whatever a refused delete left behind
             await self.pipeline.sweep()

@@ -242,15 +242,17 @@ def test_two_concurrent_gets_receive_different_codes_in_fifo_order() -> None:
     assert offer(broker, c) == []
 
 
-@pytest.mark.parametrize(
-    ("wanted", "offered"),
-    [
-        (("shop.example", None), ("www.shop.example", None)),
-        (("shop.example", None), ("shop.example", "bank.example")),
-        (("shop.example", "bank.example"), ("shop.example", None)),
-        (("shop.example", "bank.example"), ("bank.example", "shop.example")),
-    ],
-)
+#: (pair asked for, pair of the code offered) that must not match: gets and narrowed
+#: subscriptions share this one exact-pair rule (broker.pair_of)
+MISMATCHED_PAIRS = [
+    (("shop.example", None), ("www.shop.example", None)),
+    (("shop.example", None), ("shop.example", "bank.example")),
+    (("shop.example", "bank.example"), ("shop.example", None)),
+    (("shop.example", "bank.example"), ("bank.example", "shop.example")),
+]
+
+
+@pytest.mark.parametrize(("wanted", "offered"), MISMATCHED_PAIRS)
 def test_origin_pair_must_match_exactly(
     wanted: tuple[str, str | None], offered: tuple[str, str | None]
 ) -> None:
@@ -317,15 +319,7 @@ def test_subscribers_see_permitted_codes_claimed_or_not() -> None:
     assert offer(broker, three) == []
 
 
-@pytest.mark.parametrize(
-    ("wanted", "offered"),
-    [
-        (("shop.example", None), ("www.shop.example", None)),
-        (("shop.example", None), ("shop.example", "bank.example")),
-        (("shop.example", "bank.example"), ("shop.example", None)),
-        (("shop.example", "bank.example"), ("bank.example", "shop.example")),
-    ],
-)
+@pytest.mark.parametrize(("wanted", "offered"), MISMATCHED_PAIRS)
 def test_a_subscription_narrowed_to_a_pair_matches_it_as_a_get_does(
     wanted: tuple[str, str | None], offered: tuple[str, str | None]
 ) -> None:
